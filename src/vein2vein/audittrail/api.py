@@ -1,0 +1,103 @@
+"""API routes of the audit trail: read, verify, head, reviews and their signatures."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from vein2vein.audittrail import schemas, service
+from vein2vein.auth.roles import Perm
+from vein2vein.auth.signatures import sign, signatures_for
+from vein2vein.auth.tables import User
+from vein2vein.store import audit
+from vein2vein.web.context import AuthDep, DbDep, require
+
+router = APIRouter(prefix="/api/audit", tags=["audit trail"])
+
+
+@router.get("", response_model=list[schemas.AuditEntryPublic])
+def read_log(
+    auth: AuthDep,
+    db: DbDep,
+    entity: str | None = Query(None, description="TYPE or TYPE:ID"),
+    since: str | None = Query(None, description="YYYY-MM-DD or ISO 8601 (UTC)"),
+    limit: int = Query(500, ge=1, le=10000),
+) -> list[dict[str, object]]:
+    """Audit entries of the caller's organisations (CDMO QA and admins: all), newest first."""
+    with db.read() as session:
+        rows = service.read_log(
+            session, auth.scope, entity=entity, since=since, limit=limit, newest_first=True
+        )
+        return [r.to_dict() for r in rows]
+
+
+@router.get(
+    "/verify", response_model=schemas.VerifyPublic, dependencies=[require(Perm.AUDIT_VERIFY)]
+)
+def verify(
+    db: DbDep, head: str | None = Query(None, description="Anchored head hash")
+) -> dict[str, object]:
+    """Walk the hash chain and report the first broken sequence number."""
+    with db.read() as session:
+        return audit.verify(session, head_hash=head).to_dict()
+
+
+@router.get("/reviews", response_model=list[schemas.ReviewPublic])
+def list_reviews(auth: AuthDep, db: DbDep) -> list[dict[str, object]]:
+    with db.read() as session:
+        return [_review(session, r) for r in service.list_reviews(session, auth.scope)]
+
+
+def _review(session, review) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return review.public() | {
+        "signatures": [s.public() for s in signatures_for(session, service.REVIEW, review.id)]
+    }
+
+
+@router.post("/reviews", response_model=schemas.ReviewPublic, status_code=201)
+def create_review(body: schemas.ReviewCreate, auth: AuthDep, db: DbDep) -> dict[str, object]:
+    """Record a review of the trail up to its current head; sign it to anchor the head."""
+    with db.uow(auth.actor) as uow:
+        review = service.create_review(uow, auth.scope, body.comment)
+        uow.commit()
+        return _review(uow.session, review)
+
+
+@router.get("/reviews/{review_id}", response_model=schemas.ReviewPublic)
+def get_review(review_id: int, auth: AuthDep, db: DbDep) -> dict[str, object]:
+    with db.read() as session:
+        return _review(session, service.get_review(session, auth.scope, review_id))
+
+
+@router.patch("/reviews/{review_id}", response_model=schemas.ReviewPublic)
+def update_review(
+    review_id: int, body: schemas.ReviewUpdate, auth: AuthDep, db: DbDep
+) -> dict[str, object]:
+    """Edit the comment; refused once the review is signed."""
+    with db.uow(auth.actor) as uow:
+        review = service.update_review_comment(uow, auth.scope, review_id, body.comment)
+        uow.commit()
+        return _review(uow.session, review)
+
+
+@router.post("/reviews/{review_id}/sign", response_model=schemas.SignaturePublic, status_code=201)
+def sign_review(
+    review_id: int, body: schemas.SignRequest, auth: AuthDep, db: DbDep
+) -> dict[str, object]:
+    """Sign a review with the password asked again (21 CFR 11.200)."""
+    with db.uow(auth.actor) as uow:
+        review = service.get_review(uow.session, auth.scope, review_id)
+        signer = uow.session.get_one(User, auth.scope.user_id)
+        sig = sign(
+            uow,
+            db.settings,
+            signer=signer,
+            password=body.password,
+            record_type=service.REVIEW,
+            record_id=review.id,
+            organisation_id=None,
+            meaning=body.meaning,
+            content=service.review_content(review),
+            reason=body.reason,
+        )
+        uow.commit()
+        return sig.public()

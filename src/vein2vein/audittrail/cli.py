@@ -1,0 +1,85 @@
+"""``v2v audit``: verify the chain, read the log, print the head to anchor it."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vein2vein.audittrail import service
+from vein2vein.cli.common import database, emit_json, handle_errors
+from vein2vein.store import audit
+
+app = typer.Typer(help="Audit trail: verify, read, anchor.", no_args_is_help=True)
+
+
+@app.command()
+@handle_errors
+def verify(
+    head: str | None = typer.Option(
+        None, "--head", help="A head hash recorded elsewhere (signed report, review) to check."
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Walk the hash chain; exit 1 naming the first broken sequence number."""
+    db = database()
+    with db.read() as session:
+        result = audit.verify(session, head_hash=head.strip().lower() if head else None)
+    if json_:
+        emit_json(result.to_dict())
+    elif result.ok:
+        anchored = " and contains the anchored head" if head else ""
+        typer.echo(
+            f"audit chain intact{anchored}: {result.count} entries, head {result.head.seq} "
+            f"{result.head.hash}"
+        )
+    else:
+        typer.echo(
+            f"audit chain BROKEN at sequence {result.broken_seq}: {result.problem} "
+            f"({result.count} entries verified before it)",
+            err=True,
+        )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("head")
+@handle_errors
+def head_cmd(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Print the current head (sequence and hash) to record outside the database."""
+    db = database()
+    with db.read() as session:
+        h = audit.head(session)
+    if json_:
+        emit_json({"seq": h.seq, "hash": h.hash})
+    else:
+        typer.echo(f"{h.seq} {h.hash}")
+
+
+@app.command("log")
+@handle_errors
+def log_cmd(
+    entity: str | None = typer.Option(None, "--entity", help="TYPE or TYPE:ID, e.g. user:3"),
+    since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD or ISO 8601 time (UTC)"),
+    limit: int | None = typer.Option(None, "--limit", min=1),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Read the audit trail, oldest first."""
+    db = database()
+    with db.read() as session:
+        rows = service.read_log(session, None, entity=entity, since=since, limit=limit)
+        data = [r.to_dict() for r in rows]
+    if json_:
+        emit_json(data)
+        return
+    table = Table("seq", "UTC time", "actor", "action", "entity", "reason")
+    for r in data:
+        table.add_row(
+            str(r["seq"]),
+            r["recorded_at"],
+            r["actor"],
+            r["action"],
+            f"{r['entity_type']}:{r['entity_id']}",
+            r["reason"] or "",
+        )
+    Console().print(table)

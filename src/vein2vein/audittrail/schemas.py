@@ -1,0 +1,71 @@
+"""Pydantic schemas at the API edge for the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AuditEntryPublic(BaseModel):
+    seq: int
+    recorded_at: str
+    actor_id: int | None
+    actor: str
+    organisation_id: int | None
+    action: str
+    entity_type: str
+    entity_id: str
+    before: Any
+    after: Any
+    reason: str | None
+    prev_hash: str
+    hash: str
+
+
+class VerifyPublic(BaseModel):
+    ok: bool
+    count: int
+    head_seq: int
+    head_hash: str
+    broken_seq: int | None
+    problem: str | None
+
+
+class ReviewCreate(BaseModel):
+    comment: str = ""
+
+
+class ReviewUpdate(BaseModel):
+    comment: str
+
+
+class SignRequest(BaseModel):
+    password: str = Field(min_length=1, description="The signer's password, asked again")
+    meaning: str = "reviewed"
+    reason: str | None = None
+
+
+class SignaturePublic(BaseModel):
+    id: int
+    record_type: str
+    record_id: str
+    printed_name: str
+    username: str
+    meaning: str
+    signed_at: str
+    content_hash: str
+    reason: str | None
+
+
+class ReviewPublic(BaseModel):
+    id: int
+    from_seq: int
+    to_seq: int
+    head_hash: str
+    chain_ok: bool
+    entries: int
+    comment: str
+    created_by: int
+    created_at: str
+    signatures: list[SignaturePublic] = []

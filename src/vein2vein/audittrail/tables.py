@@ -1,0 +1,42 @@
+"""Audit-trail reviews: a QA reviewer's signed statement that the trail up to a head was reviewed.
+
+Each review stores the head (sequence and hash) it covered, so its signature anchors the chain
+outside the rows it protects: ``v2v audit verify --head HASH`` checks it later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vein2vein.core.clock import utcnow
+from vein2vein.store.base import Base, UTCDateTime
+
+
+class AuditReview(Base):
+    __tablename__ = "audit_review"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_seq: Mapped[int] = mapped_column(Integer)
+    to_seq: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    chain_ok: Mapped[bool] = mapped_column(Boolean)
+    entries: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def public(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "from_seq": self.from_seq,
+            "to_seq": self.to_seq,
+            "head_hash": self.head_hash,
+            "chain_ok": self.chain_ok,
+            "entries": self.entries,
+            "comment": self.comment,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+        }

@@ -1,0 +1,72 @@
+"""The one tenant scope helper: every query of client-owned records goes through it.
+
+CDMO staff see every client's records (their role decides what they may do); a sponsor user sees
+only records of their own organisation. A record outside the caller's scope is reported as not
+found, never as forbidden, so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from vein2vein.auth.roles import OrgKind, Perm, has_permission
+from vein2vein.core.errors import NotFound, PermissionDenied
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int
+    username: str
+    full_name: str
+    organisation_id: int
+    organisation_kind: str
+    role: str
+
+    @property
+    def is_cdmo(self) -> bool:
+        return self.organisation_kind == OrgKind.CDMO
+
+    @property
+    def organisation_ids(self) -> set[int] | None:
+        """Organisations whose records the caller may see (None: all of them)."""
+        return None if self.is_cdmo else {self.organisation_id}
+
+    def can(self, perm: Perm) -> bool:
+        return has_permission(self.role, perm)
+
+    def require(self, perm: Perm) -> None:
+        if not self.can(perm):
+            raise PermissionDenied(f"your role ({self.role}) does not allow this ({perm.value})")
+
+    def filter(self, stmt: Select[Any], model: Any, column: str = "organisation_id") -> Select[Any]:
+        ids = self.organisation_ids
+        return stmt if ids is None else stmt.where(getattr(model, column).in_(ids))
+
+    def sees(self, organisation_id: int | None) -> bool:
+        ids = self.organisation_ids
+        return ids is None or organisation_id in ids
+
+
+def scoped_select(scope: Scope, model: type[T], column: str = "organisation_id") -> Select[Any]:
+    return scope.filter(select(model), model, column)
+
+
+def get_scoped(
+    session: Session, scope: Scope, model: type[T], ident: Any, column: str = "organisation_id"
+) -> T:
+    """Fetch one record by primary key within the caller's scope, or raise ``NotFound``."""
+    label = getattr(model, "__tablename__", model.__name__).replace("_", " ")
+    try:
+        key = int(ident)
+    except (TypeError, ValueError):
+        raise NotFound(f"{label} {ident} not found") from None
+    row = session.scalars(scoped_select(scope, model, column).where(model.id == key)).first()  # type: ignore[attr-defined]
+    if row is None:
+        raise NotFound(f"{label} {ident} not found")
+    return row

@@ -1,0 +1,58 @@
+"""``v2v serve`` and ``v2v demo``: run the web application."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from vein2vein.cli.common import database, handle_errors
+from vein2vein.demo.generator import DEMO_PASSWORD, DEMO_USERS, load_demo
+from vein2vein.store import migrate
+
+
+@handle_errors
+def serve(
+    host: str | None = typer.Option(None, "--host", help="Default: V2V_HOST or 127.0.0.1"),
+    port: int | None = typer.Option(None, "--port", help="Default: V2V_PORT or 8000"),
+) -> None:
+    """Serve the web application (refuses an out-of-date database)."""
+    from vein2vein.web.app import create_app
+
+    db = database()
+    app = create_app(db.settings, db)
+    uvicorn.run(
+        app,
+        host=host or db.settings.host,
+        port=port or db.settings.port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@handle_errors
+def demo(
+    host: str | None = typer.Option(None, "--host"),
+    port: int | None = typer.Option(None, "--port"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Prepare the database, do not serve."),
+) -> None:
+    """Create or migrate the database, load the demo data if empty, and serve the application."""
+    from vein2vein.web.app import create_app
+
+    db = database(check=False)
+    migrate.upgrade(db.engine)
+    loaded = load_demo(db)
+    console = Console()
+    console.print(f"database: {db.settings.database_url}")
+    console.print("demo data loaded" if loaded else "demo data already present: nothing added")
+    table = Table("user name", "name", "organisation", "role", title="Demo log-ins")
+    for u in DEMO_USERS:
+        table.add_row(u.username, u.full_name, u.organisation, u.role)
+    console.print(table)
+    console.print(f"every demo user's password: [bold]{DEMO_PASSWORD}[/bold] (demo only)")
+    if no_serve:
+        return
+    h, p = host or db.settings.host, port or db.settings.port
+    console.print(f"serving on http://{h}:{p}  (Ctrl-C to stop)")
+    uvicorn.run(create_app(db.settings, db), host=h, port=p, log_level="warning")

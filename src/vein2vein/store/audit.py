@@ -1,0 +1,235 @@
+"""The audit trail: an append-only, hash-chained table (21 CFR 11.10(e), EU GMP Annex 11 §9).
+
+Each entry's hash is SHA-256 over the canonical JSON of every other field of the row, including the
+previous entry's hash, so altering, deleting or inserting a row out of band breaks the chain at the
+first affected sequence number. Triggers (see the first migration) make the database itself refuse
+UPDATE and DELETE. Deleting the newest rows leaves a shorter but valid chain: that is caught by
+comparing the head hash with one recorded elsewhere (``verify(head=...)``; see docs/audit-trail.md).
+Design after google/trillian (dense sequence numbers, signed tree head) and supabase/supa_audit
+(before/after images written in the same transaction).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, String, Text, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from vein2vein.core.canonical import canonical_json, sha256_hex
+from vein2vein.core.clock import iso_utc, utcnow
+from vein2vein.store.base import Base
+
+GENESIS_HASH = "0" * 64
+_PG_AUDIT_LOCK = 7_262_001  # advisory lock key serialising appends on PostgreSQL
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[str] = mapped_column(String(32), index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(150))
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    def payload(self) -> dict[str, Any]:
+        return entry_payload(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = entry_payload(self)
+        d["before"] = json.loads(self.before) if self.before is not None else None
+        d["after"] = json.loads(self.after) if self.after is not None else None
+        d["hash"] = self.hash
+        return d
+
+
+HASHED_FIELDS = (
+    "seq",
+    "recorded_at",
+    "actor_id",
+    "actor",
+    "organisation_id",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "reason",
+    "prev_hash",
+)
+
+
+def entry_payload(row: Any) -> dict[str, Any]:
+    """Every field of an audit row except its own hash: what the hash covers."""
+    return {name: getattr(row, name) for name in HASHED_FIELDS}
+
+
+def compute_hash(row: Any) -> str:
+    return sha256_hex(entry_payload(row))
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+
+
+def head(session: Session) -> Head:
+    row = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return Head(0, GENESIS_HASH) if row is None else Head(row.seq, row.hash)
+
+
+def _encode(value: Any) -> str | None:
+    return None if value is None else canonical_json(value).decode("utf-8")
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    actor_id: int | None,
+    organisation_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    before: Any = None,
+    after: Any = None,
+    reason: str | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction (it commits or rolls back with the change)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    last = head(session)
+    entry = AuditEntry(
+        seq=last.seq + 1,
+        recorded_at=iso_utc(at or utcnow()),
+        actor_id=actor_id,
+        actor=actor,
+        organisation_id=organisation_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=_encode(before),
+        after=_encode(after),
+        reason=reason,
+        prev_hash=last.hash,
+    )
+    entry.hash = compute_hash(entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    count: int
+    head: Head
+    broken_seq: int | None = None
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "count": self.count,
+            "head_seq": self.head.seq,
+            "head_hash": self.head.hash,
+            "broken_seq": self.broken_seq,
+            "problem": self.problem,
+        }
+
+
+def _rows(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        chunk = session.scalars(
+            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        ).all()
+        if not chunk:
+            return
+        yield from chunk
+        last = chunk[-1].seq
+        session.expunge_all()
+
+
+def verify(session: Session, *, head_hash: str | None = None) -> VerifyResult:
+    """Walk the whole chain; report the first sequence number where it breaks.
+
+    ``head_hash``: a head hash recorded outside the database (a signed report, a review record);
+    the chain must contain an entry with that hash, which catches deletion of the newest rows.
+    """
+    expected_seq = 1
+    prev = GENESIS_HASH
+    count = 0
+    seen_head = head_hash is None
+    last = Head(0, GENESIS_HASH)
+    for row in _rows(session):
+        if row.seq != expected_seq:
+            what = "missing (deleted)" if row.seq > expected_seq else "out of order"
+            return VerifyResult(False, count, last, expected_seq, f"sequence {expected_seq} {what}")
+        if row.prev_hash != prev:
+            return VerifyResult(
+                False, count, last, row.seq, f"sequence {row.seq}: previous-hash link broken"
+            )
+        if compute_hash(row) != row.hash:
+            return VerifyResult(
+                False, count, last, row.seq, f"sequence {row.seq}: content does not match its hash"
+            )
+        if head_hash is not None and row.hash == head_hash:
+            seen_head = True
+        prev = row.hash
+        count += 1
+        last = Head(row.seq, row.hash)
+        expected_seq += 1
+    if not seen_head:
+        return VerifyResult(
+            False,
+            count,
+            last,
+            last.seq + 1,
+            "the anchored head hash is not in the chain: entries after "
+            f"sequence {last.seq} were removed, or the anchor belongs to another database",
+        )
+    return VerifyResult(True, count, last)
+
+
+def query(
+    session: Session,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    since: dt.datetime | None = None,
+    organisation_ids: set[int] | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[AuditEntry]:
+    """Read entries; ``organisation_ids`` restricts to entries of those organisations."""
+    stmt = select(AuditEntry)
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == str(entity_id))
+    if since is not None:
+        stmt = stmt.where(AuditEntry.recorded_at >= iso_utc(since))
+    if organisation_ids is not None:
+        stmt = stmt.where(AuditEntry.organisation_id.in_(organisation_ids))
+    stmt = stmt.order_by(AuditEntry.seq.desc() if newest_first else AuditEntry.seq)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))

@@ -1,0 +1,30 @@
+"""Alembic environment: runs on the engine handed over by ``vein2vein.store.migrate``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from vein2vein.store.engine import normalise_url
+from vein2vein.store.models import metadata
+
+config = context.config
+
+
+def run() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        engine = create_engine(normalise_url(config.get_main_option("sqlalchemy.url")))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            compare_type=True,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run()

@@ -1,0 +1,115 @@
+"""Per-request authentication context and the dependencies routes declare."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vein2vein.auth import service
+from vein2vein.auth.roles import Perm
+from vein2vein.auth.scope import Scope
+from vein2vein.core.errors import AuthenticationFailed, PermissionDenied
+from vein2vein.store.database import Database
+from vein2vein.store.uow import Actor
+
+SESSION_COOKIE = "v2v_session"
+PRELOGIN_COOKIE = "v2v_prelogin"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class NotAuthenticated(AuthenticationFailed):
+    """No valid session or token: pages redirect to the log-in, the API answers 401."""
+
+
+class CsrfFailed(PermissionDenied):
+    title = "Form expired"
+
+
+@dataclass(frozen=True)
+class Auth:
+    scope: Scope
+    via: str  # "session" | "token"
+    csrf_token: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(
+            name=self.scope.username,
+            user_id=self.scope.user_id,
+            organisation_id=self.scope.organisation_id,
+        )
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+def _authenticate(request: Request, db: Database) -> Auth:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        with db.uow(Actor.anonymous("api-token")) as uow:
+            user = service.user_for_token(uow, header[7:].strip())
+            scope = service.scope_of(user)
+            uow.commit()
+        return Auth(scope=scope, via="token")
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise NotAuthenticated("Please log in.")
+    with db.uow(Actor.anonymous("session")) as uow:
+        try:
+            ws = service.resume_session(uow, db.settings, token)
+        except service.SessionExpired as exc:
+            raise NotAuthenticated(exc.message) from None
+        scope = service.scope_of(ws.user)
+        csrf = ws.csrf_token
+        uow.commit()
+    auth = Auth(scope=scope, via="session", csrf_token=csrf)
+    return auth
+
+
+async def current_auth(request: Request) -> Auth:
+    cached = getattr(request.state, "auth", None)
+    if cached is not None:
+        return cached
+    db: Database = request.app.state.db
+    from starlette.concurrency import run_in_threadpool
+
+    auth = await run_in_threadpool(_authenticate, request, db)
+    if auth.via == "session" and request.method in UNSAFE:
+        await _check_csrf(request, auth.csrf_token or "")
+    request.state.auth = auth
+    return auth
+
+
+async def _check_csrf(request: Request, expected: str) -> None:
+    supplied = request.headers.get("x-csrf-token")
+    if supplied is None:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get("csrf_token")
+            supplied = value if isinstance(value, str) else None
+    if not supplied or not hmac.compare_digest(supplied, expected):
+        raise CsrfFailed(
+            "The form could not be verified (missing or stale security token). "
+            "Reload the page and try again; nothing was changed."
+        )
+
+
+AuthDep = Annotated[Auth, Depends(current_auth)]
+
+
+def require(perm: Perm):  # type: ignore[no-untyped-def]
+    """Route dependency: the caller's role must hold ``perm``."""
+
+    async def dependency(auth: AuthDep) -> Auth:
+        auth.scope.require(perm)
+        return auth
+
+    return Depends(dependency)

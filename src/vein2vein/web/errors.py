@@ -1,0 +1,112 @@
+"""One mapping from errors to responses: RFC 9457 problem documents (API), pages (people)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from vein2vein.core.errors import InputError, V2VError
+from vein2vein.web.context import NotAuthenticated
+from vein2vein.web.templating import render
+
+log = logging.getLogger("vein2vein.web")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"https://vein2vein.dev/problems/{title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": title, "detail": detail},
+        status_code=status,
+    )
+
+
+def _notice_for(message: str) -> str:
+    if "without activity" in message:
+        return "idle"
+    if "maximum length" in message:
+        return "max-age"
+    if "no longer active" in message:
+        return "inactive"
+    return "required"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        if is_api(request):
+            return problem(request, 401, "Authentication required", exc.message)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse(
+            f"/login?next={quote(target)}&notice={_notice_for(exc.message)}", status_code=303
+        )
+        response.delete_cookie("v2v_session", path="/")
+        return response
+
+    @app.exception_handler(V2VError)
+    async def _domain(request: Request, exc: V2VError) -> Response:
+        if is_api(request):
+            extra: dict[str, Any] = {}
+            if isinstance(exc, InputError):
+                extra["errors"] = [
+                    {"file": exc.file, "row": exc.row, "field": exc.field, "detail": exc.detail}
+                ]
+            return problem(request, exc.status, exc.title, exc.message, **extra)
+        return error_page(request, exc.status, exc.title, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or None,
+                "detail": e.get("msg", "invalid"),
+            }
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field'] or 'request'}: {e['detail']}" for e in errors)
+        if is_api(request):
+            return problem(request, 422, "Invalid input", detail, errors=errors)
+        return error_page(request, 422, "Invalid input", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404:
+            detail = "There is nothing at this address, or you may not see it."
+        if is_api(request):
+            return problem(request, exc.status_code, title, detail)
+        return error_page(request, exc.status_code, title, detail)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        detail = "An unexpected error occurred; it was logged. Nothing was changed."
+        if is_api(request):
+            return problem(request, 500, "Internal error", detail)
+        return error_page(request, 500, "Internal error", detail)

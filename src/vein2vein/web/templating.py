@@ -1,0 +1,44 @@
+"""Jinja2 environment over the layout and every feature's ``templates/`` folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse
+
+from vein2vein import __version__
+
+PACKAGE = Path(__file__).resolve().parent.parent
+FEATURES_WITH_TEMPLATES = ("web", "auth", "programs", "audittrail")
+
+
+def make_templates(extra_features: tuple[str, ...] = ()) -> Jinja2Templates:
+    folders = [PACKAGE / f / "templates" for f in (*FEATURES_WITH_TEMPLATES, *extra_features)]
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(p)) for p in folders if p.is_dir()]),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["version"] = __version__
+    return Jinja2Templates(env=env)
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    auth = getattr(request.state, "auth", None)
+    ctx = {
+        "auth": auth,
+        "scope": auth.scope if auth else None,
+        "csrf_token": auth.csrf_token if auth else None,
+        "nav": request.app.state.nav.for_scope(auth.scope if auth else None),
+        "path": request.url.path,
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)

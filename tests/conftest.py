@@ -1,0 +1,126 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL.
+
+PostgreSQL: ``V2V_TEST_DATABASE_URL`` (default postgresql://postgres@127.0.0.1:5432/test); every
+test gets its own schema, dropped afterwards, so runs never see each other's rows. When the server
+cannot be reached the PostgreSQL tests are skipped with a loud message, unless ``CI`` is set: then
+they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from vein2vein.core.settings import Settings
+from vein2vein.store import migrate
+from vein2vein.store.database import Database
+from vein2vein.store.engine import make_engine, normalise_url
+
+PG_URL = os.environ.get("V2V_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = bool(os.environ.get("CI"))
+_pg_state: dict[str, object] = {}
+
+
+def pg_available() -> tuple[bool, str]:
+    if "ok" not in _pg_state:
+        try:
+            eng = create_engine(normalise_url(PG_URL), connect_args={"connect_timeout": 3})
+            with eng.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            eng.dispose()
+            _pg_state.update(ok=True, why="")
+        except Exception as exc:
+            _pg_state.update(ok=False, why=f"{type(exc).__name__}: {exc}".splitlines()[0])
+    return bool(_pg_state["ok"]), str(_pg_state["why"])
+
+
+def require_pg() -> None:
+    ok, why = pg_available()
+    if ok:
+        return
+    message = f"PostgreSQL at {PG_URL} is not reachable ({why})"
+    if IN_CI:
+        pytest.fail(f"{message}; under CI this is a failure, not a skip", pytrace=False)
+    pytest.skip(f"!!! SKIPPED: {message} !!!")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    if _pg_state and not _pg_state.get("ok"):
+        terminalreporter.write_sep(
+            "!", f"PostgreSQL tests were SKIPPED: {_pg_state.get('why')}", red=True, bold=True
+        )
+
+
+def make_settings(url: str, **extra: object) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=url,
+        argon2_profile="fast-tests",
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        **extra,
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per test process, copied for every test (fast and isolated)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _sqlite_db(template: Path, tmp_path: Path, **extra: object) -> Database:
+    path = tmp_path / "v2v.db"
+    shutil.copy(template, path)
+    return Database(make_settings(f"sqlite:///{path}", **extra))
+
+
+def _pg_db(**extra: object) -> tuple[Database, str]:
+    require_pg()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(normalise_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    db = Database(make_settings(PG_URL, **extra), schema=schema)
+    migrate.upgrade(db.engine)
+    return db, schema
+
+
+def _drop_schema(schema: str) -> None:
+    admin = create_engine(normalise_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def db(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """A fresh, migrated database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        database = _sqlite_db(sqlite_template, tmp_path)
+        yield database
+        database.dispose()
+        return
+    database, schema = _pg_db()
+    try:
+        yield database
+    finally:
+        database.dispose()
+        _drop_schema(schema)
+
+
+@pytest.fixture
+def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """SQLite only: for tests of behaviour that does not depend on the engine (web pages)."""
+    database = _sqlite_db(sqlite_template, tmp_path)
+    yield database
+    database.dispose()

@@ -1,0 +1,133 @@
+"""Tenant isolation: every route that every later feature registers must pass this test.
+
+A user of sponsor A asks every registered API and page route that takes an identifier for sponsor
+B's objects; anything other than 404 fails (403 would leak that the object exists). Routes without
+identifiers must not mention B's records. A route whose path parameter is not mapped below fails
+the test: map it to one of sponsor B's objects when adding the route.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from tests import factories
+from tests.factories import PASSWORD
+from tests.webclient import client, logged_in
+
+from vein2vein.audittrail import service as reviews
+from vein2vein.auth import service
+from vein2vein.auth.tables import User
+from vein2vein.store.database import Database
+from vein2vein.store.uow import Actor
+from vein2vein.web.app import registered_routes
+
+PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+
+
+def _world(db: Database) -> dict[str, Any]:
+    cdmo = factories.org(db, "CDMO", "Northbridge")
+    a = factories.org(db, "SPONSOR", "Helixa")
+    b = factories.org(db, "SPONSOR", "Corvane")
+    qa = factories.user(db, cdmo, "qa_reviewer", username="qa")
+    factories.user(db, a, "sponsor_clinical", username="a.clinical")
+    factories.user(db, a, "sponsor_viewer", username="a.viewer")
+    b_user = factories.user(db, b, "sponsor_clinical", username="b.secret.user")
+    b_program = factories.program(db, b, "CRV-SECRET")
+    with db.uow(Actor("t")) as uow:
+        site = service.add_site(uow, uow.session.merge(b), "Corvane Hidden Clinic", "Antwerp", "BE")
+        tok, _ = service.create_token(uow, uow.session.get_one(User, b_user.id), "b-token", 10)
+        review = reviews.create_review(
+            uow, service.scope_of(uow.session.get_one(User, qa.id)), "cdmo only"
+        )
+        uow.commit()
+    return {
+        "ids": {
+            "org_id": b.id,
+            "user_id": b_user.id,
+            "program_id": b_program.id,
+            "token_id": tok.id,
+            "review_id": review.id,
+            "site_id": site.id,
+            "action": "disable",
+        },
+        "secrets": ["Corvane", "CRV-SECRET", "b.secret.user"],
+    }
+
+
+def _example(schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, int]) -> Any:
+    """A minimal valid body for a route's JSON schema, pointing at sponsor B where it can."""
+    if "$ref" in schema:
+        return _example(defs[schema["$ref"].split("/")[-1]], defs, ids)
+    if "anyOf" in schema:
+        return _example(schema["anyOf"][0], defs, ids)
+    kind = schema.get("type")
+    if kind == "object":
+        return {
+            name: ids.get(name, _example(sub, defs, ids))
+            for name, sub in schema.get("properties", {}).items()
+            if name in schema.get("required", [])
+        }
+    return {"integer": 1, "number": 1.0, "boolean": True, "array": []}.get(
+        kind, "isolation-test-value-123"
+    )
+
+
+@pytest.mark.parametrize("role_user", ["a.clinical", "a.viewer"])
+def test_sponsor_a_cannot_reach_sponsor_b(db: Database, role_user: str) -> None:
+    world = _world(db)
+    ids, secrets_ = world["ids"], world["secrets"]
+    c, csrf = logged_in(db, role_user, PASSWORD)
+    spec = c.get("/api/openapi.json").json()
+    defs = spec.get("components", {}).get("schemas", {})
+    with db.uow(Actor("t")) as uow:
+        _, token = service.create_token(
+            uow, service.user_by_username(uow.session, role_user), "iso", 1
+        )
+        uow.commit()
+    api = client(db)
+    api.headers["authorization"] = f"Bearer {token}"
+
+    leaks: list[str] = []
+    checked = 0
+    for route in registered_routes(c.app):
+        params = PARAM.findall(route.path)
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            is_api = route.path.startswith("/api/")
+            if not params:
+                if method != "GET" or route.path in ("/login", "/api/openapi.json"):
+                    continue
+                body = (api if is_api else c).get(route.path).text
+                leaks += [f"GET {route.path} mentions {s}" for s in secrets_ if s in body]
+                continue
+            unmapped = [p for p in params if p not in ids]
+            assert not unmapped, f"map {unmapped} of {route.path} to a sponsor-B object here"
+            path = PARAM.sub(lambda m: str(ids[m.group(1)]), route.path)
+            if is_api:
+                kwargs: dict[str, Any] = {}
+                op = spec["paths"].get(route.path, {}).get(method.lower(), {})
+                content = op.get("requestBody", {}).get("content", {})
+                if "application/json" in content:
+                    kwargs["json"] = _example(content["application/json"]["schema"], defs, ids)
+                r = api.request(method, path, **kwargs)
+            else:
+                data = (
+                    {
+                        "csrf_token": csrf,
+                        "reason": "isolation test",
+                        "role": "sponsor_viewer",
+                        "comment": "x",
+                        "password": PASSWORD,
+                    }
+                    if method != "GET"
+                    else None
+                )
+                r = c.request(method, path, data=data)
+            checked += 1
+            if r.status_code != 404:
+                leaks.append(f"{method} {path} answered {r.status_code}")
+            elif any(s in r.text for s in secrets_):
+                leaks.append(f"{method} {path} 404 page mentions sponsor B")
+    assert checked >= 15
+    assert not leaks, "\n".join(leaks)

@@ -1,0 +1,265 @@
+"""Organisations, users, roles, passwords, lock-out, tokens and e-signatures, on both engines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+from sqlalchemy import select
+from tests import factories
+from tests.factories import PASSWORD
+
+from vein2vein.auth import service, signatures
+from vein2vein.auth.tables import ApiToken, Signature, User
+from vein2vein.core.clock import set_clock, utcnow
+from vein2vein.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InputError,
+    PermissionDenied,
+    RecordLocked,
+)
+from vein2vein.store import audit
+from vein2vein.store.database import Database
+from vein2vein.store.uow import Actor
+
+
+def _actions(db: Database) -> list[str]:
+    with db.read() as session:
+        return [e.action for e in audit.query(session)]
+
+
+def _login(db: Database, username: str, password: str) -> User:
+    with db.uow(Actor.anonymous(username)) as uow:
+        user = service.authenticate(uow, db.settings, username, password)
+        uow.commit()
+        return user
+
+
+def test_organisation_kinds_and_duplicates(db: Database) -> None:
+    factories.org(db, "CDMO", "Northbridge")
+    with db.uow(Actor("t")) as uow:
+        with pytest.raises(Conflict, match="already exists"):
+            service.create_organisation(uow, "northbridge", "SPONSOR")
+        with pytest.raises(InputError, match="CDMO or SPONSOR") as err:
+            service.create_organisation(uow, "X", "HOSPITAL")
+        assert err.value.field == "kind"
+
+
+def test_unknown_role_and_role_of_the_wrong_kind(db: Database) -> None:
+    sponsor = factories.org(db, "SPONSOR")
+    with pytest.raises(InputError, match="unknown role 'superuser'") as err:
+        factories.user(db, sponsor, "superuser")
+    assert err.value.field == "role"
+    with pytest.raises(InputError, match="belongs to CDMO organisations"):
+        factories.user(db, sponsor, "qa_approver")
+    assert _actions(db) == ["organisation.create"]  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("short-1A", "at least 12 characters"),
+        ("xx-jdoe-long-enough", "user name"),
+        ("aaaaaaaaaaaaaaaa", "4 distinct"),
+    ],
+)
+def test_password_policy(db: Database, password: str, problem: str) -> None:
+    cdmo = factories.org(db, "CDMO")
+    with pytest.raises(InputError, match=problem) as err:
+        factories.user(db, cdmo, "operator", username="jdoe", password=password)
+    assert err.value.field == "password"
+
+
+def test_password_hashed_with_argon2_and_history_of_five(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    user = factories.user(db, cdmo, "operator", username="pat")
+    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    passwords = [PASSWORD] + [f"Another-secret-{i}!" for i in range(1, 6)]
+    for old, new in itertools.pairwise(passwords):
+        with db.uow(Actor("pat")) as uow:
+            u = uow.session.get_one(User, user.id)
+            service.change_password(uow, db.settings, u, old, new)
+            uow.commit()
+    # the last five (the current one and the four before it) are refused; the sixth is allowed
+    for reused in passwords[1:]:
+        with db.uow(Actor("pat")) as uow, pytest.raises(InputError, match="last 5"):
+            u = uow.session.get_one(User, user.id)
+            service.change_password(uow, db.settings, u, passwords[-1], reused)
+    with db.uow(Actor("pat")) as uow:
+        u = uow.session.get_one(User, user.id)
+        service.change_password(uow, db.settings, u, passwords[-1], passwords[0])
+        uow.commit()
+    assert _login(db, "pat", passwords[0]).username == "pat"
+    with db.read() as session:
+        entries = audit.query(session, entity_type="user", entity_id=str(user.id))
+    assert [e.action for e in entries].count("user.password_change") == 6
+    assert all(PASSWORD not in (e.after or "") for e in entries)
+
+
+def test_lockout_after_five_failures_is_audited(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    factories.user(db, cdmo, "operator", username="sam")
+    for _ in range(4):
+        with pytest.raises(AuthenticationFailed, match="Invalid user name or password"):
+            _login(db, "sam", "wrong-password-123")
+    with pytest.raises(AuthenticationFailed, match="locked after 5"):
+        _login(db, "sam", "wrong-password-123")
+    with pytest.raises(AuthenticationFailed, match="locked"):
+        _login(db, "sam", PASSWORD)  # even the right password
+    acts = _actions(db)
+    assert acts.count("auth.login_failed") == 5
+    assert acts.count("auth.lockout") == 1 and acts[-1] == "auth.login_refused"
+    with db.uow(Actor("admin")) as uow:
+        u = service.user_by_username(uow.session, "sam")
+        with pytest.raises(InputError, match="reason"):
+            service.unlock_user(uow, u, " ")
+        service.unlock_user(uow, u, "identity confirmed by phone")
+        uow.commit()
+    assert _login(db, "sam", PASSWORD).failed_logins == 0
+
+
+def test_unknown_user_gets_the_same_message_and_is_audited(db: Database) -> None:
+    with pytest.raises(AuthenticationFailed) as err:
+        _login(db, "nobody", "whatever-password")
+    assert err.value.message == service.INVALID_LOGIN
+    assert _actions(db) == ["auth.login_failed"]
+
+
+def test_role_change_and_disable_are_audited_with_reason(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    u = factories.user(db, cdmo, "operator", username="kim")
+    with db.uow(Actor("admin")) as uow:
+        user = uow.session.get_one(User, u.id)
+        service.set_role(uow, user, "qa_reviewer", "promoted to QA")
+        service.disable_user(uow, user, "left the company")
+        uow.commit()
+    with db.read() as session:
+        entries = audit.query(session, entity_type="user", entity_id=str(u.id))
+    change = next(e for e in entries if e.action == "user.role_change")
+    assert change.reason == "promoted to QA"
+    assert '"role":"operator"' in change.before and '"role":"qa_reviewer"' in change.after
+    with pytest.raises(AuthenticationFailed, match="disabled"):
+        _login(db, "kim", PASSWORD)
+
+
+def test_api_tokens_are_hashed_at_rest_and_revocable(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    u = factories.user(db, cdmo, "qc_analyst")
+    with db.uow(Actor("t")) as uow:
+        user = uow.session.get_one(User, u.id)
+        tok, plain = service.create_token(uow, user, "LIMS upload", 30)
+        uow.commit()
+    with db.read() as session:
+        stored = session.scalars(select(ApiToken)).one()
+        assert plain not in (stored.token_hash, stored.prefix) and plain.startswith("v2v_")
+    with db.uow(Actor("t")) as uow:
+        assert service.user_for_token(uow, plain).id == u.id
+        uow.commit()
+    with db.uow(Actor("t")) as uow:
+        service.revoke_token(uow, uow.session.get_one(User, u.id), tok.id)
+        uow.commit()
+    with db.uow(Actor("t")) as uow, pytest.raises(AuthenticationFailed, match="revoked"):
+        service.user_for_token(uow, plain)
+
+
+def test_idle_session_times_out(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    u = factories.user(db, cdmo, "operator")
+    with db.uow(Actor("t")) as uow:
+        new = service.start_session(uow, uow.session.get_one(User, u.id))
+        uow.commit()
+    start = utcnow()
+    try:
+        set_clock(lambda: start + dt.timedelta(minutes=14))
+        with db.uow(Actor("t")) as uow:
+            service.resume_session(uow, db.settings, new.token)
+            uow.commit()
+        set_clock(lambda: start + dt.timedelta(minutes=30))
+        with db.uow(Actor("t")) as uow, pytest.raises(service.SessionExpired, match="15 minutes"):
+            service.resume_session(uow, db.settings, new.token)
+    finally:
+        set_clock(None)
+    assert _actions(db)[-1] == "auth.session_end"
+
+
+# --- electronic signatures -----------------------------------------------------------------
+
+
+def _review(db: Database, reviewer: User):  # type: ignore[no-untyped-def]
+    from vein2vein.audittrail import service as reviews
+
+    with db.uow(Actor(reviewer.username, reviewer.id, reviewer.organisation_id)) as uow:
+        r = reviews.create_review(
+            uow, service.scope_of(uow.session.get_one(User, reviewer.id)), "monthly review"
+        )
+        uow.commit()
+        return r
+
+
+def _sign(db: Database, user: User, password: str, review, meaning: str = "reviewed"):  # type: ignore[no-untyped-def]
+    from vein2vein.audittrail import service as reviews
+
+    with db.uow(Actor(user.username, user.id, user.organisation_id)) as uow:
+        signer = uow.session.get_one(User, user.id)
+        sig = signatures.sign(
+            uow,
+            db.settings,
+            signer=signer,
+            password=password,
+            record_type=reviews.REVIEW,
+            record_id=review.id,
+            organisation_id=None,
+            meaning=meaning,
+            content=reviews.review_content(review),
+        )
+        uow.commit()
+        return sig
+
+
+def test_signature_records_name_time_meaning_hash_and_locks(db: Database) -> None:
+    from vein2vein.audittrail import service as reviews
+    from vein2vein.core.canonical import sha256_hex
+
+    cdmo = factories.org(db, "CDMO")
+    qa = factories.user(db, cdmo, "qa_reviewer")
+    review = _review(db, qa)
+    sig = _sign(db, qa, PASSWORD, review)
+    assert sig.printed_name == "Test Qa Reviewer" and sig.meaning == "reviewed"
+    assert sig.signed_at.tzinfo is not None
+    assert sig.content_hash == sha256_hex(reviews.review_content(review))
+    with db.uow(Actor(qa.username, qa.id)) as uow, pytest.raises(RecordLocked, match="signed"):
+        reviews.update_review_comment(
+            uow,
+            service.scope_of(uow.session.get_one(User, qa.id)),
+            review.id,
+            "changed after signing",
+        )
+    with db.read() as session:
+        assert signatures.content_matches(
+            session.scalars(select(Signature)).one(), reviews.review_content(review)
+        )
+    assert "signature.sign" in _actions(db)
+
+
+def test_wrong_password_at_signing_signs_nothing(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    qa = factories.user(db, cdmo, "qa_reviewer")
+    review = _review(db, qa)
+    with pytest.raises(AuthenticationFailed, match="nothing was signed"):
+        _sign(db, qa, "not-my-password", review)
+    with db.read() as session:
+        assert session.scalars(select(Signature)).all() == []
+        assert session.get_one(User, qa.id).failed_logins == 1
+    assert _actions(db)[-1] == "signature.failed"
+
+
+def test_meaning_needs_the_right_role(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    qa = factories.user(db, cdmo, "qa_reviewer")
+    review = _review(db, qa)
+    with pytest.raises(PermissionDenied, match="released"):
+        _sign(db, qa, PASSWORD, review, meaning="released")
+    with pytest.raises(InputError, match="unknown signature meaning"):
+        _sign(db, qa, PASSWORD, review, meaning="blessed")
