@@ -37,4 +37,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(programs_app, name="programs")
 
 # --- feature sub-apps (one line each: app.add_typer(<feature>_app, name="<feature>")) ---
+from vein2vein.identity.cli import app as coi_app  # noqa: E402
+
+app.add_typer(coi_app, name="coi")
 # --- end of feature sub-apps ---

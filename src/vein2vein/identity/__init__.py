@@ -1,0 +1,1 @@
+"""Chain of identity and custody: ISBT 128 identifiers, custody rules, labels."""

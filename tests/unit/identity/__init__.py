@@ -1,0 +1,1 @@
+"""Unit tests of the chain-of-identity feature (pure: no database)."""
