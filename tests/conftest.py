@@ -124,3 +124,18 @@ def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
     database = _sqlite_db(sqlite_template, tmp_path)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def cli_db(sqlite_db: Database) -> Iterator[Database]:
+    """A SQLite database that ``v2v`` commands run with CliRunner will use (via the env)."""
+    from vein2vein.core.settings import get_settings
+
+    get_settings.cache_clear()
+    yield sqlite_db
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli_env(cli_db: Database) -> dict[str, str]:
+    return {"V2V_DATABASE_URL": cli_db.settings.database_url, "V2V_ARGON2_PROFILE": "fast-tests"}

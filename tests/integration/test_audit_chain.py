@@ -211,15 +211,6 @@ def _cli_env(db: Database) -> dict[str, str]:
     return {"V2V_DATABASE_URL": db.settings.database_url}
 
 
-@pytest.fixture
-def cli_db(sqlite_db: Database):  # type: ignore[no-untyped-def]
-    from vein2vein.core.settings import get_settings
-
-    get_settings.cache_clear()
-    yield sqlite_db
-    get_settings.cache_clear()
-
-
 def test_cli_verify_exit_codes_and_head(cli_db: Database) -> None:
     _write_entries(cli_db, 4)
     runner = CliRunner()
