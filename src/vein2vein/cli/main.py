@@ -40,4 +40,7 @@ app.add_typer(programs_app, name="programs")
 from vein2vein.identity.cli import app as coi_app  # noqa: E402
 
 app.add_typer(coi_app, name="coi")
+from vein2vein.stats.cli import app as stats_app  # noqa: E402
+
+app.add_typer(stats_app, name="stats")
 # --- end of feature sub-apps ---

@@ -10,6 +10,7 @@ import datetime as dt
 import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
@@ -17,14 +18,20 @@ from vein2vein import __version__
 from vein2vein.core.canonical import sha256_hex, to_jsonable
 
 
+@lru_cache(maxsize=256)
+def _version(name: str) -> str:
+    # reading package metadata is slow; versions cannot change while the process runs
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def library_versions(names: Iterable[str]) -> dict[str, str]:
     """Installed versions of the named distributions (plus python and vein2vein)."""
     out = {"python": platform.python_version(), "vein2vein": __version__}
     for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+        out[name] = _version(name)
     return out
 
 

@@ -1,0 +1,82 @@
+"""CMC statistics for autologous CAR-T programs: pure functions, typed results.
+
+Arrays or DataFrames in, immutable result objects out (numbers, method, options, warnings,
+provenance, ``summary()``, ``to_dict()``); no database or web code. See docs/stats.md.
+"""
+
+# Submodules import scipy/statsmodels; load them on first use so that `v2v` starts quickly
+# (PEP 562 module __getattr__).
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ApproximationWarning": "errors",
+    "CapabilityResult": "capability",
+    "ChartConstants": "constants",
+    "ControlChartResult": "charts",
+    "ConvergenceError": "errors",
+    "DegenerateDataError": "errors",
+    "DesignWarning": "errors",
+    "FactorialResult": "doe",
+    "GrowthFit": "kinetics",
+    "InsufficientDataError": "errors",
+    "KineticsResult": "kinetics",
+    "Margin": "margins",
+    "NonparametricToleranceResult": "tolerance",
+    "PowerResult": "power",
+    "RangeResult": "ranges",
+    "RuleSet": "rules",
+    "SampleSizeResult": "power",
+    "SmallSampleWarning": "errors",
+    "StatisticalWarning": "errors",
+    "ToleranceResult": "tolerance",
+    "TostResult": "equivalence",
+    "capability": "capability",
+    "chart_constants": "constants",
+    "cumulative_doublings": "kinetics",
+    "cusum_chart": "charts",
+    "doubling_time": "kinetics",
+    "ewma_chart": "charts",
+    "expansion_kinetics": "kinetics",
+    "factorial_analysis": "doe",
+    "fold_expansion": "kinetics",
+    "growth_rate_fit": "kinetics",
+    "imr_chart": "charts",
+    "k_one_sided": "tolerance",
+    "k_two_sided": "tolerance",
+    "margin_from_bounds": "margins",
+    "margin_from_reference": "margins",
+    "minmax_range": "ranges",
+    "nelson": "rules",
+    "nonparametric_min_n": "tolerance",
+    "nonparametric_tolerance_interval": "tolerance",
+    "population_doublings": "kinetics",
+    "quality_range": "ranges",
+    "tolerance_from_summary": "tolerance",
+    "tolerance_interval": "tolerance",
+    "tost": "equivalence",
+    "tost_from_summary": "equivalence",
+    "tost_power": "power",
+    "tost_sample_size": "power",
+    "western_electric": "rules",
+    "xbar_r_chart": "charts",
+    "xbar_s_chart": "charts",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'vein2vein.stats' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"vein2vein.stats.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
