@@ -40,6 +40,9 @@ app.add_typer(programs_app, name="programs")
 from vein2vein.identity.cli import app as coi_app  # noqa: E402
 
 app.add_typer(coi_app, name="coi")
+from vein2vein.clinical.cli import app as clinical_app  # noqa: E402
+
+app.add_typer(clinical_app, name="clinical")
 from vein2vein.stats.cli import app as stats_app  # noqa: E402
 
 app.add_typer(stats_app, name="stats")

@@ -1,0 +1,299 @@
+"""Bad input gives errors that name file, row and field; SDTM (CSV and .xpt) reads into the same
+model as the CSV folder; responses.csv feeds the BOR command."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from vein2vein.clinical.csv_reader import read_csv_folder
+from vein2vein.clinical.demo_data import CUTOFF, RS_DISAGREEMENT, write_demo_csv, write_demo_sdtm
+from vein2vein.clinical.readout import ReadoutOptions, readout
+from vein2vein.clinical.responses import bor_from_responses, read_responses
+from vein2vein.clinical.sdtm import read_sdtm
+from vein2vein.core.errors import InputError
+
+
+@pytest.fixture
+def demo(tmp_path):
+    return write_demo_csv(tmp_path / "demo")
+
+
+def edit(path, fn):
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = fn(frame)
+    frame.to_csv(path, index=False)
+
+
+def error(folder) -> InputError:
+    with pytest.raises(InputError) as exc:
+        read_csv_folder(folder)
+    return exc.value
+
+
+def test_demo_reads_cleanly(demo):
+    ds = read_csv_folder(demo)
+    assert ds.n_subjects == 10 and ds.warnings == ()
+
+
+def test_unknown_subject(demo):
+    edit(
+        demo / "assessments.csv",
+        lambda f: f.assign(subject_id=f["subject_id"].where(f.index != 4, "NOPE")),
+    )
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("assessments.csv", 6, "subject_id")
+    assert "unknown subject_id 'NOPE'" in str(e)
+
+
+def test_duplicate_lesion(demo):
+    edit(demo / "lesions.csv", lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True))
+    e = error(demo)
+    assert (e.file, e.field) == ("lesions.csv", "lesion_id")
+    assert e.row == len(pd.read_csv(demo / "lesions.csv")) + 1
+    assert "duplicate lesion 'T1'" in str(e)
+
+
+def test_duplicate_subject(demo):
+    edit(demo / "subjects.csv", lambda f: pd.concat([f, f.iloc[[2]]], ignore_index=True))
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("subjects.csv", 12, "subject_id")
+
+
+def test_assessment_after_death(demo):
+    def late(f):
+        i = f.index[f["subject_id"] == "IIT-G10"][-1]
+        f.loc[i, "date"] = "2024-06-01"
+        return f
+
+    edit(demo / "assessments.csv", late)
+    e = error(demo)
+    assert (e.file, e.field) == ("assessments.csv", "date")
+    assert "after the death date" in str(e)
+
+
+def test_unparseable_date(demo):
+    edit(
+        demo / "assessments.csv",
+        lambda f: f.assign(date=f["date"].where(f.index != 9, "2023-02-30")),
+    )
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("assessments.csv", 11, "date")
+    assert "2023-02-30" in str(e)
+
+
+def test_unparseable_subject_date(demo):
+    edit(
+        demo / "subjects.csv",
+        lambda f: f.assign(death_date=f["death_date"].where(f.index != 1, "soon")),
+    )
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("subjects.csv", 3, "death_date")
+
+
+def test_target_without_diameter_at_baseline(demo):
+    edit(
+        demo / "assessments.csv",
+        lambda f: f.assign(diameter_mm=f["diameter_mm"].where(f.index != 0, "")),
+    )
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("assessments.csv", 2, "diameter_mm")
+
+
+def test_target_without_any_baseline_row(demo):
+    f = pd.read_csv(demo / "assessments.csv", dtype=str, keep_default_na=False)
+    f = f.drop(index=0)
+    f.to_csv(demo / "assessments.csv", index=False)
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("lesions.csv", 2, "lesion_id")
+
+
+def add_targets(folder, n, organ=None):
+    les = pd.read_csv(folder / "lesions.csv", dtype=str, keep_default_na=False)
+    ass = pd.read_csv(folder / "assessments.csv", dtype=str, keep_default_na=False)
+    new_l, new_a = [], []
+    for k in range(n):
+        lid = f"X{k}"
+        new_l.append(
+            {
+                "subject_id": "IIT-G03",
+                "lesion_id": lid,
+                "role": "TARGET",
+                "organ": organ or f"ORGAN{k}",
+                "nodal": "N",
+            }
+        )
+        new_a.append(
+            {
+                "subject_id": "IIT-G03",
+                "lesion_id": lid,
+                "date": "2022-10-30",
+                "diameter_mm": "20.0",
+                "state": "",
+            }
+        )
+    pd.concat([les, pd.DataFrame(new_l)], ignore_index=True).to_csv(
+        folder / "lesions.csv", index=False
+    )
+    pd.concat([ass, pd.DataFrame(new_a)], ignore_index=True).to_csv(
+        folder / "assessments.csv", index=False
+    )
+    return len(les)
+
+
+def test_more_than_five_targets(demo):
+    n = add_targets(demo, 5)  # IIT-G03 has 1 target: the 5th added one is the 6th
+    e = error(demo)
+    assert (e.file, e.field) == ("lesions.csv", "role")
+    assert e.row == n + 1 + 5
+    assert "more than 5 target lesions in total" in str(e)
+
+
+def test_more_than_two_per_organ(demo):
+    n = add_targets(demo, 2, organ="LIVER")  # IIT-G03's T1 is in the liver
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("lesions.csv", n + 1 + 2, "role")
+    assert "per organ" in str(e)
+
+
+@pytest.mark.parametrize(
+    ("file", "column", "value", "field"),
+    [
+        ("lesions.csv", "role", "MAYBE", "role"),
+        ("lesions.csv", "nodal", "X", "nodal"),
+        ("assessments.csv", "state", "GONE", "state"),
+        ("assessments.csv", "diameter_mm", "-3", "diameter_mm"),
+        ("assessments.csv", "diameter_mm", "abc", "diameter_mm"),
+        ("assessments.csv", "lesion_id", "ZZ", "lesion_id"),
+        ("subjects.csv", "dose_per_kg", "lots", "dose_per_kg"),
+    ],
+)
+def test_bad_cells(demo, file, column, value, field):
+    edit(demo / file, lambda f: f.assign(**{column: f[column].where(f.index != 1, value)}))
+    e = error(demo)
+    assert (e.file, e.row, e.field) == (file, 3, field)
+
+
+def test_missing_column_and_missing_file(demo):
+    edit(demo / "lesions.csv", lambda f: f.drop(columns=["nodal"]))
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("lesions.csv", 1, "nodal")
+    (demo / "lesions.csv").unlink()
+    assert error(demo).file == "lesions.csv"
+
+
+def test_unequivocal_progression_on_a_target_is_refused(demo):
+    edit(
+        demo / "assessments.csv",
+        lambda f: f.assign(state=f["state"].where(f.index != 3, "UNEQUIVOCAL PROGRESSION")),
+    )
+    e = error(demo)
+    assert (e.file, e.row, e.field) == ("assessments.csv", 5, "state")
+
+
+def test_small_baseline_target_warns(demo):
+    edit(
+        demo / "assessments.csv",
+        lambda f: f.assign(diameter_mm=f["diameter_mm"].where(f.index != 0, "8.0")),
+    )
+    ds = read_csv_folder(demo)
+    assert any("below RECIST 1.1's measurable size" in w for w in ds.warnings)
+
+
+@pytest.mark.parametrize("fmt", ["xpt", "csv"])
+def test_sdtm_matches_csv_and_reports_rs_disagreement(tmp_path, demo, fmt):
+    sdtm = write_demo_sdtm(tmp_path / fmt, fmt)
+    opts = ReadoutOptions(cutoff=CUTOFF)
+    a = readout(read_sdtm(sdtm), opts)
+    b = readout(read_csv_folder(demo), opts)
+    cols = [
+        "subject_id",
+        "dose_group",
+        "dose_per_kg",
+        "bor",
+        "bor_confirmed",
+        "best_pct_change",
+        "pfs_days",
+        "pfs_event",
+        "os_days",
+        "os_event",
+        "dor_days",
+        "dor_event",
+    ]
+    pd.testing.assert_frame_equal(a.subjects[cols], b.subjects[cols])
+    pd.testing.assert_frame_equal(
+        a.timepoints.drop(columns=["subj"]), b.timepoints.drop(columns=["subj"])
+    )
+    assert a.disagreements[["subject_id", "investigator", "derived"]].values.tolist() == [
+        [RS_DISAGREEMENT[0], RS_DISAGREEMENT[2], "PR"]
+    ]
+    assert [g.to_dict()["orr"] for g in a.groups] == [g.to_dict()["orr"] for g in b.groups]
+
+
+def test_sdtm_errors_name_domain_record_and_variable(tmp_path):
+    sdtm = write_demo_sdtm(tmp_path / "s", "csv")
+    tr = pd.read_csv(sdtm / "tr.csv", dtype=str, keep_default_na=False)
+    tr.loc[4, "TRDTC"] = "not a date"
+    tr.to_csv(sdtm / "tr.csv", index=False)
+    with pytest.raises(InputError) as exc:
+        read_sdtm(sdtm)
+    assert (exc.value.file, exc.value.row, exc.value.field) == ("tr.csv", 6, "TRDTC")
+    (sdtm / "tu.csv").unlink()
+    with pytest.raises(InputError, match="TU"):
+        read_sdtm(sdtm)
+
+
+def test_sdtm_unknown_lesion_in_tr(tmp_path):
+    sdtm = write_demo_sdtm(tmp_path / "s", "csv")
+    tr = pd.read_csv(sdtm / "tr.csv", dtype=str, keep_default_na=False)
+    tr.loc[2, "TRLNKID"] = "T99"
+    tr.to_csv(sdtm / "tr.csv", index=False)
+    with pytest.raises(InputError) as exc:
+        read_sdtm(sdtm)
+    assert (exc.value.row, exc.value.field) == (4, "TRLNKID")
+
+
+def test_responses_csv(tmp_path):
+    p = tmp_path / "responses.csv"
+    p.write_text(
+        "subject_id,reference_date,date,response\n"
+        "A,2020-01-01,2020-02-01,PR\n"
+        "A,2020-01-01,2020-03-01,PR\n"
+        "B,2020-01-01,2020-01-20,SD\n"
+        "C,2020-01-01,,\n"
+        "D,2020-01-01,2020-03-01,NON-CR/NON-PD\n"
+        "D,2020-01-01,2020-04-01,CR\n"
+    )
+    t = bor_from_responses(read_responses(p))
+    assert t.values.tolist() == [
+        ["A", "PR", "2020-02-01", "PR", "2020-02-01", "2020-03-01"],
+        ["B", "NE", "2020-01-20", "NE", "2020-01-20", None],
+        ["C", "MISSING", None, "MISSING", None, None],
+        ["D", "CR", "2020-04-01", "NON-CR/NON-PD", "2020-03-01", None],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "row", "field"),
+    [
+        ("A,2020-01-01,2020-02-01,GOOD", 2, "response"),
+        ("A,2020-01-01,2020-02-01,", 2, "response"),
+        ("A,2020-01-01,,PR", 2, "date"),
+        ("A,2020-13-01,2020-02-01,PR", 2, "reference_date"),
+    ],
+)
+def test_responses_csv_errors(tmp_path, line, row, field):
+    p = tmp_path / "responses.csv"
+    p.write_text("subject_id,reference_date,date,response\n" + line + "\n")
+    with pytest.raises(InputError) as exc:
+        read_responses(p)
+    assert (exc.value.row, exc.value.field) == (row, field)
+
+
+def test_folder_with_extra_files_and_no_new_lesions(demo):
+    (demo / "new_lesions.csv").unlink()
+    shutil.copy(demo / "subjects.csv", demo / "notes.csv")
+    r = readout(read_csv_folder(demo))
+    assert r.group("ALL").n == 10
