@@ -19,6 +19,7 @@ from tests.webclient import client, logged_in
 from vein2vein.audittrail import service as reviews
 from vein2vein.auth import service
 from vein2vein.auth.tables import User
+from vein2vein.identity import service as coi
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 from vein2vein.web.app import registered_routes
@@ -42,6 +43,7 @@ def _world(db: Database) -> dict[str, Any]:
             uow, service.scope_of(uow.session.get_one(User, qa.id)), "cdmo only"
         )
         uow.commit()
+    b_coi = _coi_world(db, cdmo, b_user, qa, site.id, b_program.id)
     return {
         "ids": {
             "org_id": b.id,
@@ -51,9 +53,67 @@ def _world(db: Database) -> dict[str, Any]:
             "review_id": review.id,
             "site_id": site.id,
             "action": "disable",
+            **b_coi,
         },
-        "secrets": ["Corvane", "CRV-SECRET", "b.secret.user"],
+        "secrets": [
+            "Corvane",
+            "CRV-SECRET",
+            "b.secret.user",
+            "CRV-SUBJ-SECRET",
+        ],
     }
+
+
+def _coi_world(
+    db: Database, cdmo: Any, b_user: Any, qa: Any, site_id: int, program_id: int
+) -> dict:
+    """Sponsor B's patient, order (with its apheresis DIN) and an open hand-off mismatch."""
+    with db.uow(Actor("t")) as uow:
+        b_scope = service.scope_of(uow.session.get_one(User, b_user.id))
+        qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+        coi.register_facility(uow, uow.session.merge(cdmo), "A9999", "Northbridge", "UTC")
+        patient = coi.enrol_patient(
+            uow,
+            b_scope,
+            program_id=program_id,
+            subject_id="CRV-SUBJ-SECRET",
+            treatment_site_id=site_id,
+        )
+        order = coi.place_order(
+            uow,
+            b_scope,
+            coi.OrderRequest(
+                patient_id=patient.id,
+                product_code="S1234100",
+                dose_level="DL1",
+                weight_kg=70,
+                planned_apheresis="2026-01-05",
+                required_by="2026-02-20",
+                starting_material="fresh",
+                markers=dict.fromkeys(coi.MARKERS, "negative"),
+            ),
+        )
+        ids = {"patient_id": patient.id, "order_id": order.id}
+        uow.commit()
+    with db.uow(Actor("t")) as uow:
+        coi.assign_apheresis_din(uow, qa_scope, ids["order_id"])
+        uow.commit()
+    with db.uow(Actor("t")) as uow:
+        try:
+            coi.record_event(
+                uow,
+                b_scope,
+                ids["order_id"],
+                coi.EventRequest(
+                    step="collected",
+                    occurred_at="2026-01-05T09:00+01:00",
+                    location="ward",
+                    scans=["=A999926999999" + "00"],
+                ),
+            )
+        except coi.HandoffStopped as stop:
+            ids["mismatch_id"] = stop.mismatch_id
+    return ids
 
 
 def _example(schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, int]) -> Any:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from vein2vein.auth import service as auth
 from vein2vein.auth.tables import Organisation
+from vein2vein.identity.demo import load_identity_demo
 from vein2vein.programs import service as programs
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
@@ -98,5 +99,6 @@ def load_demo(db: Database) -> bool:
                 role=u.role,
                 password=DEMO_PASSWORD,
             )
+        load_identity_demo(uow, cdmo)
         uow.commit()
     return True

@@ -1,8 +1,11 @@
 """``v2v coi``: chain-of-identity commands that need no database.
 
 ``din check`` and ``din parse`` read what a user typed or scanned; ``label`` writes a bag,
-cassette or shipper label from the given fields. Commands that need the store (``din issue``,
-``scan``, ``timeline``) are thin wrappers over services and are added with the store.
+cassette or shipper label from the given fields. Commands that use the store (``facility add``,
+``din issue``, ``orders``, ``timeline``, ``scan``, ``lookup``, ``mismatches``, ``clear``) are
+thin wrappers over ``identity.service`` and ``identity.views``. Reading and issuing DINs run as
+server-side administration (attributed to the operating-system account, no personal data);
+custody steps and clearances are attributed to a user whose password is asked for.
 """
 
 from __future__ import annotations
@@ -13,10 +16,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from vein2vein.core.errors import V2VError
+from vein2vein.auth import service as auth_service
+from vein2vein.auth.scope import Scope
+from vein2vein.cli.common import database, emit_json, handle_errors, read_password
+from vein2vein.core.clock import utcnow
+from vein2vein.core.errors import InputError, NotFound, V2VError
 from vein2vein.identity import coi as coi_module
-from vein2vein.identity import isbt128, labels
+from vein2vein.identity import isbt128, labels, service, views
+from vein2vein.identity.tables import Order
+from vein2vein.store.database import Database
+from vein2vein.store.uow import Actor
 
 app = typer.Typer(
     name="coi",
@@ -161,3 +175,236 @@ def label(
         raise _fail(err) from None
     out.write_bytes(data)
     typer.echo(f"wrote {out} ({kind.value} label, {len(data)} bytes)")
+
+
+# --------------------------------------------------------------------------------------------
+# Commands that use the store (thin wrappers over identity.service and identity.views)
+# --------------------------------------------------------------------------------------------
+
+JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _server_scope() -> Scope:
+    """Server-side administration at the command line: every client, no personal data."""
+    actor = Actor.cli()
+    return Scope(0, actor.name, "server administration", 0, "CDMO", "admin")
+
+
+def _login(db: Database, username: str) -> tuple[Scope, Actor]:
+    """Custody steps are attributed to a person: the user's password is asked for."""
+    password = read_password(f"Password of {username}", confirm=False)
+    with db.uow(Actor.anonymous(username.strip()[:64])) as uow:
+        user = auth_service.authenticate(uow, db.settings, username, password)
+        scope = auth_service.scope_of(user)
+        uow.commit()
+    return scope, Actor(scope.username, scope.user_id, scope.organisation_id)
+
+
+def _order_by_number(session: Session, scope: Scope, number: str, sponsor: str | None) -> int:
+    stmt = scope.filter(select(Order), Order).where(Order.number == number.strip().upper())
+    found = [o for o in session.scalars(stmt) if sponsor is None or o.organisation.name == sponsor]
+    if not found:
+        raise NotFound(f"order {number.strip().upper()} not found")
+    if len(found) > 1:
+        raise InputError("several sponsors have this order number: add --sponsor", field="sponsor")
+    return found[0].id
+
+
+facility_app = typer.Typer(help="Facilities registered under a FIN.", no_args_is_help=True)
+app.add_typer(facility_app, name="facility")
+
+
+@facility_app.command("add")
+@handle_errors
+def facility_add(
+    fin: str,
+    org: str = typer.Option(..., "--org", help="Organisation running the facility"),
+    name: str = typer.Option(..., "--name"),
+    zone: str = typer.Option("UTC", "--time-zone", help="IANA time zone of the facility"),
+    json_: bool = JSON_OPT,
+) -> None:
+    """Register a facility's FIN (its DIN counters start at 1 each year)."""
+    db = database()
+    with db.uow(Actor.cli()) as uow:
+        facility = service.register_facility(
+            uow, auth_service.organisation_by_name(uow.session, org), fin, name, zone
+        )
+        uow.commit()
+        out = facility.public()
+    emit_json(out) if json_ else typer.echo(f"registered facility {out['fin']} {out['name']}")
+
+
+@din_app.command("issue")
+@handle_errors
+def din_issue(
+    fin: str = typer.Option(..., "--fin", help="Facility identification number"),
+    count: int = typer.Option(1, "--count", min=1, max=1000, help="How many DINs"),
+    json_: bool = JSON_OPT,
+) -> None:
+    """Issue the next DIN(s) of a facility for the current year, never twice, never skipping."""
+    db = database()
+    rows = []
+    for _ in range(count):
+        with db.uow(Actor.cli()) as uow:
+            rows.append(service.din_public(service.issue_din(uow, _server_scope(), fin)))
+            uow.commit()
+    if json_:
+        emit_json(rows if count > 1 else rows[0])
+        return
+    for r in rows:
+        typer.echo(f"{r['eye_readable']}  barcode {r['barcode']}")
+
+
+@app.command("orders")
+@handle_errors
+def orders_cmd(
+    all_: bool = typer.Option(False, "--all", help="Include infused orders"),
+    json_: bool = JSON_OPT,
+) -> None:
+    """Dashboard: orders in flight, current step, required-by risk (on hold first)."""
+    db = database()
+    with db.read() as session:
+        rows = views.dashboard(session, _server_scope(), include_complete=all_)
+    if json_:
+        emit_json(rows)
+        return
+    table = Table("order", "sponsor", "subject", "step", "next", "required by", "risk", "hold")
+    for r in rows:
+        table.add_row(
+            r["number"],
+            r["sponsor"],
+            r["subject_id"],
+            r["current_step"] or "-",
+            " or ".join(r["next_steps"]),
+            r["required_by"],
+            r["risk"]["status"],
+            "ON HOLD" if r["on_hold"] else "",
+        )
+    Console().print(table)
+
+
+@app.command("timeline")
+@handle_errors
+def timeline_cmd(
+    subject: str,
+    sponsor: str | None = typer.Option(None, "--sponsor", help="When subject ids clash"),
+    json_: bool = JSON_OPT,
+) -> None:
+    """Vein-to-vein timeline of a patient (by sponsor subject id), one block per order."""
+    db = database()
+    scope = _server_scope()
+    with db.read() as session:
+        patient = views.patient_by_subject(session, scope, subject, sponsor)
+        out = views.patient_timeline(session, scope, patient.id)
+    if json_:
+        emit_json(out)
+        return
+    typer.echo(f"Subject {out['subject_id']} ({out['sponsor']}, {out['program']})")
+    for o in out["orders"]:
+        typer.echo(f"\nOrder {o['number']}  CoI {o['coi']}")
+        typer.echo(o["timeline"]["summary"])
+
+
+@app.command("scan")
+@handle_errors
+def scan_cmd(
+    order: str = typer.Argument(..., help="Order number, e.g. HLX-EPC-01-0001"),
+    step: str = typer.Argument(..., help="Custody step: collected, packed, shipped, ..."),
+    scans: list[str] = typer.Option([], "--scan", help="Scanned label text (repeatable)"),
+    location: str = typer.Option(..., "--location", help="Where the step happened"),
+    user: str = typer.Option(..., "--user", help="Who records it (password asked)"),
+    at: str | None = typer.Option(None, "--at", help="ISO 8601 time; default now"),
+    zone: str = typer.Option("UTC", "--time-zone", help="IANA name or offset of --at"),
+    sponsor: str | None = typer.Option(None, "--sponsor"),
+    subject_id: str | None = typer.Option(None, "--subject-id", help="Patient's subject id"),
+    ask_dob: bool = typer.Option(
+        False, "--dob", help="Ask for the patient's date of birth (never on the command line)"
+    ),
+    detail: list[str] = typer.Option(
+        [], "--detail", help="KEY=VALUE: courier, shipper_id, logger_id, condition, ..."
+    ),
+    json_: bool = JSON_OPT,
+) -> None:
+    """Check a hand-off scan against the order and record the custody step.
+
+    Exit 0 recorded; 1 refused (a mismatch is recorded and stops the order until QA clears it,
+    or the step is out of order); 2 bad input.
+    """
+    db = database()
+    scope, actor = _login(db, user)
+    patient = {"subject_id": subject_id or ""}
+    if ask_dob:
+        patient["date_of_birth"] = read_password("Patient's date of birth (YYYY-MM-DD)", False)
+    details: dict[str, str] = {}
+    for item in detail:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError("give details as KEY=VALUE", field="detail")
+        details[key.strip()] = value.strip()
+    when = at or utcnow().astimezone(service.time_zone(zone)).isoformat(timespec="minutes")
+    req = service.EventRequest(
+        step=step,
+        occurred_at=when,
+        time_zone=zone,
+        location=location,
+        scans=scans,
+        patient_identifiers=patient,
+        details=details,
+    )
+    with db.read() as session:
+        order_id = _order_by_number(session, scope, order, sponsor)
+    with db.uow(actor) as uow:
+        row = service.record_event(uow, scope, order_id, req)
+        uow.commit()
+        out = {"order": order.upper(), "step": row.step, "event_id": row.id, "recorded": True}
+    emit_json(out) if json_ else typer.echo(f"MATCH: '{out['step']}' recorded for {out['order']}")
+
+
+@app.command("lookup")
+@handle_errors
+def lookup_cmd(scanned: str, json_: bool = JSON_OPT) -> None:
+    """What a scanned label is and which order it belongs to (exit 1 when none)."""
+    db = database()
+    with db.read() as session:
+        out = views.lookup_scan(session, _server_scope(), scanned)
+    if json_:
+        emit_json(out)
+    else:
+        typer.echo(("MATCH: " if out["ok"] else "NO MATCH: ") + out["verdict"])
+    if not out["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command("mismatches")
+@handle_errors
+def mismatches_cmd(
+    all_: bool = typer.Option(False, "--all", help="Include cleared ones"), json_: bool = JSON_OPT
+) -> None:
+    """Hand-off mismatches (open ones by default)."""
+    db = database()
+    with db.read() as session:
+        rows = views.list_mismatches(session, _server_scope(), open_only=not all_)
+    if json_:
+        emit_json(rows)
+        return
+    for m in rows:
+        problems = "; ".join(p["message"] for p in m["problems"])
+        typer.echo(f"#{m['id']} {m['order_number']} at '{m['step']}' [{m['status']}]: {problems}")
+
+
+@app.command("clear")
+@handle_errors
+def clear_cmd(
+    mismatch_id: int,
+    reason: str = typer.Option(..., "--reason", help="Why the hand-off may go on"),
+    user: str = typer.Option(..., "--user", help="A QA user (password asked)"),
+    json_: bool = JSON_OPT,
+) -> None:
+    """QA clears a hand-off mismatch with a reason (audited)."""
+    db = database()
+    scope, actor = _login(db, user)
+    with db.uow(actor) as uow:
+        mismatch = service.clear_mismatch(uow, scope, mismatch_id, reason)
+        uow.commit()
+        out = {"id": mismatch.id, "status": "cleared", "reason": mismatch.clear_reason}
+    emit_json(out) if json_ else typer.echo(f"mismatch #{out['id']} cleared")

@@ -16,6 +16,8 @@ from vein2vein.auth import api as auth_api
 from vein2vein.auth import web as auth_web
 from vein2vein.auth.roles import Perm
 from vein2vein.core.settings import Settings, get_settings
+from vein2vein.identity import api as identity_api
+from vein2vein.identity import web as identity_web
 from vein2vein.programs import api as programs_api
 from vein2vein.programs import web as programs_web
 from vein2vein.store.database import Database
@@ -43,6 +45,10 @@ def navigation() -> Navigation:
     nav = Navigation()
     nav.add(NavItem("Home", "/", section="Overview"))
     nav.add(NavItem("Programs", "/programs", Perm.PROGRAM_READ))
+    nav.add(NavItem("Orders", "/coi", Perm.PROGRAM_READ))
+    nav.add(NavItem("Patients", "/coi/patients", Perm.PROGRAM_READ))
+    nav.add(NavItem("Scan", "/coi/scan", Perm.PROGRAM_READ))
+    nav.add(NavItem("Mismatches", "/coi/mismatches", Perm.PROGRAM_READ))
     nav.add(NavItem("Organisations", "/orgs", Perm.ORG_READ, section="Administration"))
     nav.add(NavItem("Users", "/users", Perm.USER_READ, section="Administration"))
     nav.add(NavItem("Audit trail", "/audit", Perm.AUDIT_READ, section="Compliance"))
@@ -85,10 +91,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         home.api,
         auth_api.router,
         programs_api.router,
+        identity_api.router,
         audit_api.router,
         home.pages,
         auth_web.router,
         programs_web.router,
+        identity_web.router,
         audit_web.router,
     ]
     for router in app.state.routers:

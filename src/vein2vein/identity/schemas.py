@@ -1,0 +1,289 @@
+"""Pydantic schemas at the API edge of the chain of identity.
+
+Public schemas carry subject ids only; ``PatientDetail.personal_data`` is filled only for roles
+holding ``personal_data.read``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Marker = Literal["negative", "positive"]
+
+
+class Markers(BaseModel):
+    hbv: Marker
+    hcv: Marker
+    hiv: Marker
+    htlv: Marker
+    syphilis: Marker
+
+
+class PatientCreate(BaseModel):
+    program_id: int
+    subject_id: str = Field(min_length=1, max_length=64)
+    treatment_site_id: int
+    date_of_birth: dt.date | None = Field(None, description="Personal data: QA roles only")
+    initials: str | None = Field(None, max_length=4, description="Personal data: QA roles only")
+
+
+class PatientPublic(BaseModel):
+    id: int
+    organisation_id: int
+    sponsor: str
+    program_id: int
+    program: str
+    subject_id: str
+    treatment_site: str
+    enrolled_at: str
+    orders: int | None = None
+
+
+class PersonalData(BaseModel):
+    date_of_birth: str | None
+    initials: str | None
+
+
+class Bag(BaseModel):
+    number: int
+    din: str
+    product_code: str
+
+
+class Risk(BaseModel):
+    status: str
+    message: str
+    projected: str | None
+    slack_days: float | None
+
+
+class OrderSummary(BaseModel):
+    id: int
+    number: str
+    sponsor: str
+    program: str
+    subject_id: str
+    coi: str
+    current_step: str | None
+    current_step_text: str
+    since: str | None
+    next_steps: list[str]
+    required_by: str
+    risk: Risk
+    on_hold: bool
+    open_mismatch_ids: list[int]
+    segregated: bool
+    complete: bool
+
+
+class PatientDetail(PatientPublic):
+    orders: list[OrderSummary] = []  # type: ignore[assignment]
+    personal_data: PersonalData | None = None
+
+
+class OrderCreate(BaseModel):
+    patient_id: int
+    product_code: str = Field(description="ISBT 128 product code αooootds, e.g. S1234100")
+    product_name: str = ""
+    dose_level: str = Field(min_length=1, max_length=40)
+    weight_kg: Decimal = Field(gt=0)
+    planned_apheresis: dt.date
+    required_by: dt.date
+    starting_material: Literal["fresh", "cryopreserved"]
+    markers: Markers
+    time_zone: str = Field("UTC", description="Treatment site's IANA time zone")
+    facility_fin: str | None = Field(None, description="Manufacturing facility's FIN")
+
+
+class OrderPublic(BaseModel):
+    id: int
+    organisation_id: int
+    sponsor: str
+    program: str
+    patient_id: int
+    subject_id: str
+    number: str
+    coi: str
+    facility_fin: str
+    product_code: str
+    product_name: str
+    dose_level: str
+    weight_kg: str
+    planned_apheresis: str
+    required_by: str
+    time_zone: str
+    starting_material: str
+    markers: dict[str, str]
+    segregated: bool
+    apheresis_din: str | None
+    product_din: str | None
+    batch_number: str | None
+    bags: list[Bag]
+    current_step: str | None
+    current_step_at: str | None
+
+
+class Event(BaseModel):
+    id: int
+    step: str
+    step_text: str
+    occurred_at: str
+    local_time: str
+    time_zone: str
+    location: str
+    performed_by: str
+    recorded_by: str
+    scanned: str | None
+    identifiers_verified: list[str]
+    details: dict[str, Any]
+
+
+class MismatchPublic(BaseModel):
+    id: int
+    order_id: int
+    order_number: str
+    subject_id: str
+    sponsor: str
+    step: str
+    occurred_at: str
+    location: str
+    recorded_by: str
+    scanned: str | None
+    problems: list[dict[str, Any]]
+    status: str
+    cleared_at: str | None
+    cleared_by: str | None
+    clear_reason: str | None
+
+
+class Milestone(BaseModel):
+    step: str
+    label: str
+    at: str | None
+    days_since_previous: float | None
+
+
+class Timeline(BaseModel):
+    milestones: list[Milestone]
+    vein_to_vein_days: float | None
+    elapsed_days: float | None
+    summary: str
+
+
+class OrderDetail(OrderPublic):
+    summary: OrderSummary
+    events: list[Event]
+    mismatches: list[MismatchPublic]
+    timeline: Timeline
+
+
+class OrderTimeline(BaseModel):
+    order_id: int
+    number: str
+    coi: str
+    timeline: Timeline
+    events: list[Event]
+    mismatches: list[MismatchPublic]
+
+
+class PatientTimeline(BaseModel):
+    patient_id: int
+    subject_id: str
+    sponsor: str
+    program: str
+    orders: list[OrderTimeline]
+
+
+class Temperature(BaseModel):
+    min_c: float | None = None
+    max_c: float | None = None
+    allowed_excursion_minutes: float = 0
+    max_gap_minutes: float | None = None
+    readings: list[dict[str, Any]] = Field(description="[{at: ISO 8601 with offset, celsius}]")
+
+
+class EventCreate(BaseModel):
+    step: str = Field(description="collected, packed, shipped, received, stored, ...")
+    occurred_at: str = Field(
+        description="ISO 8601 time, e.g. 2026-03-02T09:30+01:00; without an offset it is read "
+        "in time_zone"
+    )
+    time_zone: str = Field("UTC", description="IANA name or offset where the step happened")
+    location: str = Field(min_length=1, max_length=200)
+    performed_by: str | None = Field(None, description="Defaults to the signed-in user")
+    scans: list[str] = Field(
+        default_factory=list, description="Scanned barcode texts, or a DIN typed with its check"
+    )
+    patient_identifiers: dict[str, str] = Field(
+        default_factory=dict,
+        description="At collection and infusion: subject_id and date_of_birth as read from "
+        "the patient (compared, never stored)",
+    )
+    courier: str | None = None
+    shipper_id: str | None = None
+    logger_id: str | None = None
+    condition: str | None = None
+    excursions: int | None = None
+    temperature: Temperature | None = None
+    storage_location: str | None = None
+    position: str | None = None
+    batch_number: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        keys = (
+            "courier",
+            "shipper_id",
+            "logger_id",
+            "condition",
+            "excursions",
+            "storage_location",
+            "position",
+            "batch_number",
+        )
+        out: dict[str, Any] = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.temperature is not None:
+            out["temperature"] = self.temperature.model_dump()
+        return out
+
+
+class MismatchClear(BaseModel):
+    reason: str = Field(min_length=5, description="Why the hand-off may go on (audited)")
+
+
+class BagsCreate(BaseModel):
+    bags: int = Field(ge=1, le=26)
+
+
+class DinIssue(BaseModel):
+    fin: str = Field(min_length=5, max_length=5)
+
+
+class DinPublic(BaseModel):
+    id: int
+    din: str
+    year: int
+    sequence: int
+    purpose: str
+    order_id: int | None
+    issued_at: str
+    check_character: str
+    eye_readable: str
+    barcode: str
+
+
+class ScanLookup(BaseModel):
+    scanned: str = Field(min_length=1, max_length=500)
+
+
+class ScanResult(BaseModel):
+    ok: bool
+    verdict: str
+    dins: list[str]
+    coi: str | None
+    din_check_failed: bool
+    structures: list[dict[str, Any]]
+    order: dict[str, Any] | None

@@ -1,0 +1,302 @@
+"""Read side of the chain of identity: lists, details, the vein-to-vein timeline, the dashboard
+of orders in flight and the lookup of a scanned label, always within the caller's scope.
+
+Lists and the dashboard carry subject ids only. Date of birth and initials appear only in
+``patient_detail`` and only for roles holding ``personal_data.read``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from vein2vein.auth.scope import Scope, get_scoped
+from vein2vein.core.clock import utcnow
+from vein2vein.core.errors import InputError, NotFound
+from vein2vein.identity import access, domain, isbt128
+from vein2vein.identity import coi as coi_module
+from vein2vein.identity.domain import Step
+from vein2vein.identity.service import (
+    domain_events,
+    open_mismatches,
+    order_public,
+    patient_public,
+    time_zone,
+)
+from vein2vein.identity.tables import HandoffMismatch, Order, Patient
+
+_ORDER_LOADS = (
+    selectinload(Order.events),
+    selectinload(Order.mismatches),
+    selectinload(Order.bags),
+    selectinload(Order.patient),
+    selectinload(Order.program),
+    selectinload(Order.organisation),
+    selectinload(Order.facility),
+)
+
+
+def list_patients(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    access.require_read(scope)
+    stmt = scope.filter(select(Patient), Patient).order_by(Patient.subject_id)
+    stmt = stmt.options(
+        selectinload(Patient.organisation),
+        selectinload(Patient.program),
+        selectinload(Patient.treatment_site),
+        selectinload(Patient.orders),
+    )
+    return [patient_public(p) | {"orders": len(p.orders)} for p in session.scalars(stmt)]
+
+
+def patient_by_subject(
+    session: Session, scope: Scope, subject_id: str, sponsor: str | None = None
+) -> Patient:
+    stmt = scope.filter(select(Patient), Patient).where(
+        Patient.subject_id == subject_id.strip().upper()
+    )
+    found = [p for p in session.scalars(stmt) if sponsor is None or p.organisation.name == sponsor]
+    if not found:
+        raise NotFound(f"subject {subject_id.strip().upper()} not found")
+    if len(found) > 1:
+        raise InputError(
+            "several sponsors have this subject id: name the sponsor (--sponsor)", field="sponsor"
+        )
+    return found[0]
+
+
+def patient_detail(session: Session, scope: Scope, patient_id: int) -> dict[str, Any]:
+    patient = get_scoped(session, scope, Patient, patient_id)
+    access.require_read(scope)
+    out = patient_public(patient)
+    out["orders"] = [order_summary(o, utcnow()) for o in patient.orders]
+    if access.sees_personal_data(scope):
+        out["personal_data"] = {
+            "date_of_birth": (patient.date_of_birth.isoformat() if patient.date_of_birth else None),
+            "initials": patient.initials,
+        }
+    return out
+
+
+def _local(when: dt.datetime, zone: str) -> str:
+    return when.astimezone(time_zone(zone)).isoformat(timespec="minutes")
+
+
+def _risk(order: Order, events: list[domain.CustodyEvent], now: dt.datetime) -> dict[str, Any]:
+    tz = time_zone(order.time_zone)
+    deadline = domain.required_by_deadline(order.required_by, tz)
+    planned = dt.datetime.combine(order.planned_apheresis, dt.time(8, 0), tzinfo=tz)
+    risk = domain.assess_required_by(events, deadline, now, planned_start=planned)
+    return {
+        "status": risk.status.value,
+        "message": risk.message,
+        "projected": risk.projected.isoformat(timespec="minutes") if risk.projected else None,
+        "slack_days": round(risk.slack / dt.timedelta(days=1), 1) if risk.slack else None,
+    }
+
+
+def order_summary(order: Order, now: dt.datetime) -> dict[str, Any]:
+    """One dashboard row: where the order stands, what comes next, and its required-by risk."""
+    events = domain_events(order)
+    state = domain.progress(events)
+    blocking = open_mismatches(order)
+    return {
+        "id": order.id,
+        "number": order.number,
+        "sponsor": order.organisation.name,
+        "program": order.program.code,
+        "subject_id": order.patient.subject_id,
+        "coi": coi_module.get_format().display(order.coi),
+        "current_step": state.current.value if state.current else None,
+        "current_step_text": state.current.text if state.current else "not started",
+        "since": _local(state.since, order.time_zone) if state.since else None,
+        "next_steps": [s.value for s in state.next_steps],
+        "required_by": order.required_by.isoformat(),
+        "risk": _risk(order, events, now),
+        "on_hold": bool(blocking),
+        "open_mismatch_ids": [m.id for m in blocking],
+        "segregated": order.segregated,
+        "complete": state.complete,
+    }
+
+
+RISK_ORDER = {"late": 0, "at_risk": 1, "missed": 2, "on_track": 3, "met": 4}
+
+
+def dashboard(
+    session: Session, scope: Scope, now: dt.datetime | None = None, include_complete: bool = False
+) -> list[dict[str, Any]]:
+    """Orders in flight (not yet infused), on hold and late first, then at risk."""
+    access.require_read(scope)
+    now = now or utcnow()
+    stmt = scope.filter(select(Order), Order).options(*_ORDER_LOADS).order_by(Order.id)
+    rows = [order_summary(o, now) for o in session.scalars(stmt)]
+    if not include_complete:
+        rows = [r for r in rows if not r["complete"]]
+    return sorted(rows, key=lambda r: (not r["on_hold"], RISK_ORDER[r["risk"]["status"]], r["id"]))
+
+
+def _event_dict(e: Any) -> dict[str, Any]:
+    step = Step(e.step)
+    return {
+        "id": e.id,
+        "step": step.value,
+        "step_text": step.text,
+        "occurred_at": e.occurred_at.isoformat(),
+        "local_time": _local(e.occurred_at, e.time_zone),
+        "time_zone": e.time_zone,
+        "location": e.location,
+        "performed_by": e.performed_by,
+        "recorded_by": e.recorded_by,
+        "scanned": e.scanned,
+        "identifiers_verified": [x for x in e.identifiers_verified.split(",") if x],
+        "details": json.loads(e.details) if e.details else {},
+    }
+
+
+def mismatch_dict(m: HandoffMismatch) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "order_id": m.order_id,
+        "order_number": m.order.number,
+        "subject_id": m.order.patient.subject_id,
+        "sponsor": m.order.organisation.name,
+        "step": m.step,
+        "occurred_at": m.occurred_at.isoformat(),
+        "location": m.location,
+        "recorded_by": m.recorded_by,
+        "scanned": m.scanned,
+        "problems": json.loads(m.problems),
+        "status": "open" if m.is_open else "cleared",
+        "cleared_at": m.cleared_at.isoformat() if m.cleared_at else None,
+        "cleared_by": m.cleared_by,
+        "clear_reason": m.clear_reason,
+    }
+
+
+def _timeline_dict(order: Order, now: dt.datetime) -> dict[str, Any]:
+    timeline = domain.vein_to_vein_timeline(domain_events(order), now)
+    ends = {i.end: round(i.days, 1) for i in timeline.intervals}
+    return {
+        "milestones": [
+            {
+                "step": m.step.value,
+                "label": m.label,
+                "at": _local(m.at, order.time_zone) if m.at else None,
+                "days_since_previous": ends.get(m.step),
+            }
+            for m in timeline.milestones
+        ],
+        "vein_to_vein_days": (
+            round(timeline.vein_to_vein_days, 1) if timeline.vein_to_vein_days else None
+        ),
+        "elapsed_days": (
+            round(timeline.elapsed / dt.timedelta(days=1), 1) if timeline.elapsed else None
+        ),
+        "summary": timeline.summary(),
+    }
+
+
+def order_detail(session: Session, scope: Scope, order_id: int) -> dict[str, Any]:
+    order = get_scoped(session, scope, Order, order_id)
+    access.require_read(scope)
+    now = utcnow()
+    return order_public(order) | {
+        "summary": order_summary(order, now),
+        "events": [_event_dict(e) for e in sorted(order.events, key=lambda e: e.occurred_at)],
+        "mismatches": [mismatch_dict(m) for m in order.mismatches],
+        "timeline": _timeline_dict(order, now),
+    }
+
+
+def patient_timeline(session: Session, scope: Scope, patient_id: int) -> dict[str, Any]:
+    """Vein-to-vein timeline of each order of one patient (subject id only)."""
+    patient = get_scoped(session, scope, Patient, patient_id)
+    access.require_read(scope)
+    now = utcnow()
+    return {
+        "patient_id": patient.id,
+        "subject_id": patient.subject_id,
+        "sponsor": patient.organisation.name,
+        "program": patient.program.code,
+        "orders": [
+            {
+                "order_id": o.id,
+                "number": o.number,
+                "coi": coi_module.get_format().display(o.coi),
+                "timeline": _timeline_dict(o, now),
+                "events": [_event_dict(e) for e in sorted(o.events, key=lambda e: e.occurred_at)],
+                "mismatches": [mismatch_dict(m) for m in o.mismatches],
+            }
+            for o in patient.orders
+        ],
+    }
+
+
+def list_mismatches(session: Session, scope: Scope, open_only: bool = True) -> list[dict[str, Any]]:
+    access.require_read(scope)
+    stmt = scope.filter(select(HandoffMismatch), HandoffMismatch).order_by(HandoffMismatch.id)
+    if open_only:
+        stmt = stmt.where(HandoffMismatch.cleared_at.is_(None))
+    return [mismatch_dict(m) for m in session.scalars(stmt)]
+
+
+def lookup_scan(session: Session, scope: Scope, text: str) -> dict[str, Any]:
+    """What a scanned label is, and which order in the caller's scope it belongs to.
+
+    The answer never reveals an order outside the caller's scope: such a label is "not known".
+    """
+    access.require_read(scope)
+    scanned = domain.read_scans([text])
+    structures = (
+        [isbt128.structure_to_dict(s) for s in isbt128.parse_structures(text)]
+        if text.strip()[:1] in {"=", "&", "]"}
+        else []
+    )
+    stmt = scope.filter(select(Order), Order).options(*_ORDER_LOADS)
+    conditions = []
+    if scanned.dins:
+        conditions += [
+            Order.apheresis_din.in_(scanned.dins),
+            Order.product_din.in_(scanned.dins),
+        ]
+    if scanned.coi:
+        conditions.append(Order.coi == scanned.coi)
+    orders = []
+    if conditions:
+        orders = list(session.scalars(stmt.where(or_(*conditions))))
+    matched = None
+    if len(orders) == 1:
+        o = orders[0]
+        matched = order_summary(o, utcnow()) | {
+            "matched_on": [
+                name
+                for name, ok in (
+                    ("apheresis_din", o.apheresis_din in scanned.dins),
+                    ("product_din", o.product_din in scanned.dins),
+                    ("coi", scanned.coi == o.coi),
+                )
+                if ok
+            ]
+        }
+    ok = matched is not None and not scanned.din_check_failed and len(orders) == 1
+    if scanned.din_check_failed:
+        verdict = "check character does not match: misread or damaged label"
+    elif len(orders) > 1:
+        verdict = "the scan belongs to more than one order: stop and call QA"
+    elif matched is None:
+        verdict = "not a label of any order you can see"
+    else:
+        verdict = f"order {matched['number']}, subject {matched['subject_id']}"
+    return {
+        "ok": ok,
+        "verdict": verdict,
+        "dins": sorted(scanned.dins),
+        "coi": coi_module.get_format().display(scanned.coi) if scanned.coi else None,
+        "din_check_failed": scanned.din_check_failed,
+        "structures": structures,
+        "order": matched,
+    }
