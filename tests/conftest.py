@@ -62,7 +62,6 @@ def make_settings(url: str, **extra: object) -> Settings:
         environment="test",
         database_url=url,
         argon2_profile="fast-tests",
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
         **extra,
     )
 

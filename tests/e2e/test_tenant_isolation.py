@@ -134,6 +134,46 @@ def _example(schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, int]) 
     )
 
 
+ABSENT_ID = 2**31 - 1  # an identifier that exists nowhere
+
+
+def _probe_without_path_ids(  # type: ignore[no-untyped-def]
+    client_, method: str, route, spec, defs, ids: dict[str, Any], secrets_: list[str], csrf: str
+) -> list[str]:
+    """Routes without identifiers in the path: B's identifiers go in the query string (GET) or
+    the body. The answer must not depend on whether the identifier is B's or exists nowhere
+    (same status), and must never mention B's records."""
+    absent = {k: (ABSENT_ID if isinstance(v, int) else v) for k, v in ids.items()}
+    op = spec["paths"].get(route.path, {}).get(method.lower(), {})
+    query_names = [p["name"] for p in op.get("parameters", []) if p.get("in") == "query"]
+    answers = []
+    for values in (ids, absent):
+        query = {n: values[n] for n in query_names if n in values}
+        if method == "GET":
+            r = client_.get(route.path, params=query)
+        elif route.path.startswith("/api/"):
+            content = op.get("requestBody", {}).get("content", {})
+            body = (
+                _example(content["application/json"]["schema"], defs, values)
+                if "application/json" in content
+                else None
+            )
+            r = client_.request(method, route.path, params=query, json=body)
+        else:
+            form = {k: str(v) for k, v in values.items()} | {"csrf_token": csrf}
+            r = client_.request(method, route.path, params=query, data=form)
+        answers.append(r)
+    found = [
+        f"{method} {route.path} mentions {s}" for r in answers for s in secrets_ if s in r.text
+    ]
+    if answers[0].status_code != answers[1].status_code:
+        found.append(
+            f"{method} {route.path} answers {answers[0].status_code} for sponsor B's identifiers "
+            f"but {answers[1].status_code} for absent ones"
+        )
+    return found
+
+
 @pytest.mark.parametrize("role_user", ["a.clinical", "a.viewer"])
 def test_sponsor_a_cannot_reach_sponsor_b(db: Database, role_user: str) -> None:
     world = _world(db)
@@ -156,10 +196,11 @@ def test_sponsor_a_cannot_reach_sponsor_b(db: Database, role_user: str) -> None:
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             is_api = route.path.startswith("/api/")
             if not params:
-                if method != "GET" or route.path in ("/login", "/api/openapi.json"):
+                if route.path in ("/login", "/logout", "/api/openapi.json"):
                     continue
-                body = (api if is_api else c).get(route.path).text
-                leaks += [f"GET {route.path} mentions {s}" for s in secrets_ if s in body]
+                leaks += _probe_without_path_ids(
+                    api if is_api else c, method, route, spec, defs, ids, secrets_, csrf
+                )
                 continue
             unmapped = [p for p in params if p not in ids]
             assert not unmapped, f"map {unmapped} of {route.path} to a sponsor-B object here"

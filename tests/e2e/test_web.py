@@ -203,9 +203,13 @@ def test_audit_review_signing_over_the_web(world: Database) -> None:
     r = c.post("/audit/reviews", data={"comment": "weekly", "csrf_token": token})
     assert r.status_code == 200 and "Audit-trail review" in r.text
     url = str(r.url.path)
-    bad = c.post(f"{url}/sign", data={"password": "wrong-password", "csrf_token": token})
+    shown = re.search(r'name="shown_hash" value="([0-9a-f]{64})"', r.text).group(1)
+    form = {"username": "qa", "shown_hash": shown, "csrf_token": token}
+    bad = c.post(f"{url}/sign", data=form | {"password": "wrong-password"})
     assert bad.status_code == 401 and "nothing was signed" in bad.text
-    ok = c.post(f"{url}/sign", data={"password": PASSWORD, "csrf_token": token})
+    missing = c.post(f"{url}/sign", data={"password": PASSWORD, "csrf_token": token})
+    assert missing.status_code == 422 and "user name and password" in missing.text
+    ok = c.post(f"{url}/sign", data=form | {"password": PASSWORD})
     assert ok.status_code == 200 and "Test Qa Reviewer" in ok.text
     locked = c.post(f"{url}/comment", data={"comment": "edited", "csrf_token": token})
     assert locked.status_code == 409 and "can no longer be edited" in locked.text
@@ -218,3 +222,73 @@ def test_app_refuses_an_out_of_date_database(tmp_path) -> None:  # type: ignore[
     make_engine(url).dispose()
     with pytest.raises(DatabaseOutOfDate, match="v2v db upgrade"):
         create_app(make_settings(url), Database(make_settings(url)))
+
+
+def test_non_ascii_csrf_token_is_refused_not_a_crash(world: Database) -> None:
+    c, _ = logged_in(world, "admin", PASSWORD)
+    r = c.post("/users", data={"username": "eve", "csrf_token": "é"})
+    assert r.status_code == 403
+    page = client(world)
+    page.get("/login")
+    r = page.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": "é"})
+    assert r.status_code == 403
+
+
+def test_identifiers_beyond_the_database_range_are_not_found(world: Database) -> None:
+    c, _ = logged_in(world, "admin", PASSWORD)
+    for url in (
+        "/api/orgs/99999999999999999999999",
+        "/audit/reviews/99999999999999999999",
+        "/api/programs/-4",
+    ):
+        assert c.get(url).status_code == 404, url
+
+
+def test_form_posted_after_expiry_returns_to_its_page(world: Database) -> None:
+    c, token = logged_in(world, "admin", PASSWORD)
+    start = utcnow()
+    try:
+        set_clock(lambda: start + dt.timedelta(minutes=20))
+        r = c.post(
+            "/users/1/role",
+            data={"role": "operator", "reason": "x", "csrf_token": token},
+            headers={"referer": "https://testserver/users/1"},
+            follow_redirects=False,
+        )
+    finally:
+        set_clock(None)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/login?next=/users/1&")
+
+
+def test_a_token_cannot_mint_tokens(world: Database) -> None:
+    with world.uow(Actor("t")) as uow:
+        _, plain = service.create_token(uow, service.user_by_username(uow.session, "admin"), "s")
+        uow.commit()
+    r = client(world).post(
+        "/api/tokens", json={"name": "more"}, headers={"authorization": f"Bearer {plain}"}
+    )
+    assert r.status_code == 403
+    r = client(world).post(
+        "/api/tokens",
+        json={"name": "x", "days": None},
+        headers={"authorization": f"Bearer {plain}"},
+    )
+    assert r.status_code == 422
+
+
+def test_password_change_ends_other_sessions(world: Database) -> None:
+    first, _ = logged_in(world, "qa", PASSWORD)
+    second, token = logged_in(world, "qa", PASSWORD)
+    r = second.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "Fresh-password-42",
+            "confirm_password": "Fresh-password-42",
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 200 and "Password changed" in r.text
+    assert second.get("/account").status_code == 200
+    assert first.get("/account").url.path == "/login"

@@ -39,10 +39,11 @@ def _verify(db: Database, head: str | None = None) -> audit.VerifyResult:
 def _drop_triggers(db: Database) -> None:
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "sqlite":
-            conn.execute(text("DROP TRIGGER audit_log_no_update"))
-            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+            for name in ("audit_log_no_update", "audit_log_no_delete", "audit_log_insert_chain"):
+                conn.execute(text(f"DROP TRIGGER {name}"))
         else:
             conn.execute(text("DROP TRIGGER audit_log_no_update_delete ON audit_log"))
+            conn.execute(text("DROP TRIGGER audit_log_insert_chain ON audit_log"))
 
 
 def test_chain_links_and_verifies(db: Database) -> None:
@@ -156,6 +157,55 @@ def test_inserted_row_is_named(db: Database) -> None:
     assert not result.ok and result.broken_seq == 4
 
 
+def _forge(session, seq: int, prev_hash: str) -> None:  # type: ignore[no-untyped-def]
+    forged = audit.AuditEntry(
+        seq=seq,
+        recorded_at="2026-01-01T00:00:00.000000Z",
+        actor_id=5,
+        actor="qa.approver",
+        organisation_id=1,
+        action="signature.sign",
+        entity_type="batch",
+        entity_id="7",
+        before=None,
+        after='{"meaning":"released"}',
+        reason=None,
+        prev_hash=prev_hash,
+    )
+    forged.hash = audit.compute_hash(forged)
+    session.add(forged)
+    session.commit()
+
+
+def test_database_refuses_an_insert_that_does_not_extend_the_chain(db: Database) -> None:
+    _write_entries(db, 3)
+    for seq, prev in ((0, audit.GENESIS_HASH), (4, audit.GENESIS_HASH), (9, None)):
+        with db.read() as session, pytest.raises((DBAPIError, IntegrityError), match="sequence"):
+            _forge(session, seq, prev or _verify(db).head.hash)
+    assert _verify(db).ok and _verify(db).count == 3
+
+
+@pytest.mark.parametrize("seq", [0, -1])
+def test_row_numbered_before_the_chain_is_named(db: Database, seq: int) -> None:
+    """A row slipped in below sequence 1 (plain INSERT once the trigger is gone) is not ignored."""
+    _write_entries(db, 3)
+    _drop_triggers(db)
+    with db.read() as session:
+        _forge(session, seq, audit.GENESIS_HASH)
+    result = _verify(db)
+    assert not result.ok and result.broken_seq == seq
+    assert "inserted out of band" in result.problem
+
+
+def test_malformed_head_is_bad_input_not_tampering(db: Database) -> None:
+    from vein2vein.core.errors import InputError
+
+    _write_entries(db, 2)
+    with pytest.raises(InputError, match="64 hexadecimal"):
+        _verify(db, head="zzz")
+    assert _verify(db, head=_verify(db).head.hash.upper()).ok
+
+
 def test_deleting_newest_rows_is_caught_by_the_anchored_head(db: Database) -> None:
     _write_entries(db, 5)
     anchored = _verify(db).head.hash
@@ -207,14 +257,10 @@ def test_concurrent_writers_keep_the_chain_whole(db: Database) -> None:
     assert result.ok and result.count == 40
 
 
-def _cli_env(db: Database) -> dict[str, str]:
-    return {"V2V_DATABASE_URL": db.settings.database_url}
-
-
-def test_cli_verify_exit_codes_and_head(cli_db: Database) -> None:
+def test_cli_verify_exit_codes_and_head(cli_db: Database, cli_env: dict[str, str]) -> None:
     _write_entries(cli_db, 4)
     runner = CliRunner()
-    env = _cli_env(cli_db)
+    env = cli_env
     ok = runner.invoke(cli, ["audit", "verify"], env=env)
     assert ok.exit_code == 0, ok.output
     assert "4 entries" in ok.output
@@ -229,19 +275,42 @@ def test_cli_verify_exit_codes_and_head(cli_db: Database) -> None:
     assert "sequence 2" in bad.output
 
 
-def test_cli_log_filters(cli_db: Database) -> None:
+def test_cli_log_filters(cli_db: Database, cli_env: dict[str, str]) -> None:
     _write_entries(cli_db, 3)
     runner = CliRunner()
-    res = runner.invoke(
-        cli, ["audit", "log", "--entity", "thing:1", "--json"], env=_cli_env(cli_db)
-    )
+    res = runner.invoke(cli, ["audit", "log", "--entity", "thing:1", "--json"], env=cli_env)
     assert res.exit_code == 0, res.output
     rows = __import__("json").loads(res.output)
     assert [r["entity_id"] for r in rows] == ["1"]
     assert rows[0]["before"] == {"v": 1} and rows[0]["reason"] == "step 1"
-    bad = runner.invoke(cli, ["audit", "log", "--since", "yesterday"], env=_cli_env(cli_db))
+    bad = runner.invoke(cli, ["audit", "log", "--since", "yesterday"], env=cli_env)
     assert bad.exit_code == 2 and "since" in bad.output
-    future = runner.invoke(
-        cli, ["audit", "log", "--since", "2999-01-01", "--json"], env=_cli_env(cli_db)
-    )
+    future = runner.invoke(cli, ["audit", "log", "--since", "2999-01-01", "--json"], env=cli_env)
     assert __import__("json").loads(future.output) == []
+
+
+@pytest.mark.parametrize("tamper", ["delete", "insert"])
+def test_cli_verify_names_deleted_and_inserted_rows(
+    cli_db: Database, cli_env: dict[str, str], tamper: str
+) -> None:
+    _write_entries(cli_db, 5)
+    _drop_triggers(cli_db)
+    with cli_db.engine.begin() as conn:
+        if tamper == "delete":
+            conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+        else:
+            conn.execute(text("UPDATE audit_log SET seq = seq + 10 WHERE seq >= 3"))
+            conn.execute(text("UPDATE audit_log SET seq = seq - 9 WHERE seq >= 13"))
+    if tamper == "insert":  # a forged row at 3, correctly linked to 2; the old 3 is now 4
+        with cli_db.read() as session:
+            _forge(session, 3, audit.query(session, entity_id="1")[0].hash)
+    res = CliRunner().invoke(cli, ["audit", "verify", "--json"], env=cli_env)
+    assert res.exit_code == 1
+    body = __import__("json").loads(res.output)
+    assert body["broken_seq"] == (2 if tamper == "delete" else 4)
+
+
+def test_cli_verify_rejects_a_malformed_head(cli_db: Database, cli_env: dict[str, str]) -> None:
+    _write_entries(cli_db, 1)
+    res = CliRunner().invoke(cli, ["audit", "verify", "--head", "zzz"], env=cli_env)
+    assert res.exit_code == 2 and "64 hexadecimal" in res.output

@@ -198,21 +198,30 @@ def _review(db: Database, reviewer: User):  # type: ignore[no-untyped-def]
         return r
 
 
-def _sign(db: Database, user: User, password: str, review, meaning: str = "reviewed"):  # type: ignore[no-untyped-def]
+def _sign(  # type: ignore[no-untyped-def]
+    db: Database,
+    user: User,
+    password: str,
+    review,
+    meaning: str = "reviewed",
+    username: str | None = None,
+    shown_hash: str | None = None,
+):
     from vein2vein.audittrail import service as reviews
 
     with db.uow(Actor(user.username, user.id, user.organisation_id)) as uow:
-        signer = uow.session.get_one(User, user.id)
         sig = signatures.sign(
             uow,
             db.settings,
-            signer=signer,
+            signer_id=user.id,
+            username=username or user.username,
             password=password,
             record_type=reviews.REVIEW,
             record_id=review.id,
             organisation_id=None,
             meaning=meaning,
             content=reviews.review_content(review),
+            shown_hash=shown_hash,
         )
         uow.commit()
         return sig
@@ -249,9 +258,11 @@ def test_wrong_password_at_signing_signs_nothing(db: Database) -> None:
     review = _review(db, qa)
     with pytest.raises(AuthenticationFailed, match="nothing was signed"):
         _sign(db, qa, "not-my-password", review)
+    with pytest.raises(AuthenticationFailed, match="user name or password"):
+        _sign(db, qa, PASSWORD, review, username="someone.else")
     with db.read() as session:
         assert session.scalars(select(Signature)).all() == []
-        assert session.get_one(User, qa.id).failed_logins == 1
+        assert session.get_one(User, qa.id).failed_logins == 2
     assert _actions(db)[-1] == "signature.failed"
 
 
@@ -263,3 +274,163 @@ def test_meaning_needs_the_right_role(db: Database) -> None:
         _sign(db, qa, PASSWORD, review, meaning="released")
     with pytest.raises(InputError, match="unknown signature meaning"):
         _sign(db, qa, PASSWORD, review, meaning="blessed")
+
+
+def test_signature_refused_when_the_record_changed_after_it_was_shown(db: Database) -> None:
+    from vein2vein.audittrail import service as reviews
+    from vein2vein.core.canonical import sha256_hex
+
+    cdmo = factories.org(db, "CDMO")
+    qa = factories.user(db, cdmo, "qa_reviewer")
+    review = _review(db, qa)
+    shown = sha256_hex(reviews.review_content(review))
+    with db.uow(Actor(qa.username, qa.id)) as uow:
+        reviews.update_review_comment(
+            uow, service.scope_of(uow.session.get_one(User, qa.id)), review.id, "edited meanwhile"
+        )
+        uow.commit()
+    with (
+        db.uow(Actor(qa.username, qa.id)) as uow,
+        pytest.raises(Conflict, match="changed after it was shown"),
+    ):
+        scope = service.scope_of(uow.session.get_one(User, qa.id))
+        reviews.sign_review(
+            uow,
+            db.settings,
+            scope,
+            review.id,
+            username=qa.username,
+            password=PASSWORD,
+            shown_hash=shown,
+        )
+    with db.read() as session:
+        assert session.scalars(select(Signature)).all() == []
+
+
+def test_signatures_cannot_be_deleted_or_altered_in_the_database(db: Database) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    cdmo = factories.org(db, "CDMO")
+    qa = factories.user(db, cdmo, "qa_reviewer")
+    _sign(db, qa, PASSWORD, _review(db, qa))
+    for sql in ("DELETE FROM signature", "UPDATE signature SET meaning = 'approved'"):
+        with (
+            pytest.raises((DBAPIError, IntegrityError), match="append-only"),
+            db.engine.begin() as conn,
+        ):
+            conn.execute(text(sql))
+
+
+def test_parallel_wrong_passwords_are_all_counted(db: Database) -> None:
+    """Two-writer rule (STYLE 10): guesses sent at once cannot dodge the lock-out."""
+    import threading
+
+    cdmo = factories.org(db, "CDMO")
+    factories.user(db, cdmo, "operator", username="target")
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        try:
+            _login(db, "target", "wrong-password-000")
+        except AuthenticationFailed as exc:
+            outcomes.append(exc.message)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 8
+    with db.read() as session:
+        user = session.scalars(select(User).where(User.username == "target")).one()
+        assert user.failed_logins == 5 and user.locked_at is not None
+    assert _actions(db).count("auth.lockout") == 1
+
+
+def test_wrong_current_password_on_change_counts_towards_lockout(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    u = factories.user(db, cdmo, "operator", username="amy")
+    for i in range(4):
+        with db.uow(Actor("amy")) as uow, pytest.raises(InputError, match="not correct"):
+            service.change_password(
+                uow, db.settings, uow.session.get_one(User, u.id), f"guess-{i}", "New-password-123"
+            )
+    with db.uow(Actor("amy")) as uow, pytest.raises(AuthenticationFailed, match="locked"):
+        service.change_password(
+            uow, db.settings, uow.session.get_one(User, u.id), "guess-5", "New-password-123"
+        )
+    assert _actions(db).count("user.password_change_failed") == 5
+
+
+def test_locked_and_disabled_accounts_reveal_nothing_to_a_wrong_password(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    u = factories.user(db, cdmo, "operator", username="dan")
+    with db.uow(Actor("admin")) as uow:
+        service.disable_user(uow, uow.session.get_one(User, u.id), "left")
+        uow.commit()
+    with pytest.raises(AuthenticationFailed) as err:
+        _login(db, "dan", "wrong-password-1")
+    assert err.value.message == service.INVALID_LOGIN
+    with pytest.raises(AuthenticationFailed, match="disabled"):
+        _login(db, "dan", PASSWORD)
+
+
+def test_failed_login_for_unknown_name_is_not_filed_under_a_user(db: Database) -> None:
+    with pytest.raises(AuthenticationFailed):
+        _login(db, "1", "whatever-password")
+    with db.read() as session:
+        entry = audit.query(session)[-1]
+    assert (entry.entity_type, entry.entity_id) == ("login_attempt", "1")
+
+
+def test_tokens_always_expire(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    u = factories.user(db, cdmo, "qc_analyst")
+    with db.uow(Actor("t")) as uow:
+        user = uow.session.get_one(User, u.id)
+        for days in (0, 367, None):
+            with pytest.raises(InputError, match="between 1 and 366"):
+                service.create_token(uow, user, "x", days)  # type: ignore[arg-type]
+        tok, _ = service.create_token(uow, user, "default")
+        assert tok.expires_at is not None
+
+
+def test_reset_password_ends_sessions_and_revokes_tokens(db: Database) -> None:
+    cdmo = factories.org(db, "CDMO")
+    u = factories.user(db, cdmo, "qc_analyst")
+    with db.uow(Actor("t")) as uow:
+        user = uow.session.get_one(User, u.id)
+        new = service.start_session(uow, user)
+        _, plain = service.create_token(uow, user, "script", 5)
+        uow.commit()
+    with db.uow(Actor("admin")) as uow:
+        service.reset_password(
+            uow, db.settings, uow.session.get_one(User, u.id), "Brand-new-pass-77", "forgotten"
+        )
+        uow.commit()
+    with db.uow(Actor("t")) as uow, pytest.raises(service.SessionExpired):
+        service.resume_session(uow, db.settings, new.token)
+    with db.uow(Actor("t")) as uow, pytest.raises(AuthenticationFailed):
+        service.user_for_token(uow, plain)
+
+
+def test_over_long_values_are_input_errors_on_both_engines(db: Database) -> None:
+    sponsor = factories.org(db, "SPONSOR")
+    with pytest.raises(InputError, match="at most 200") as err:
+        with db.uow(Actor("t")) as uow:
+            service.create_user(
+                uow,
+                db.settings,
+                username="x1",
+                full_name="N" * 300,
+                organisation=uow.session.merge(sponsor),
+                role="sponsor_viewer",
+                password=PASSWORD,
+            )
+    assert err.value.field == "full_name"
+    from vein2vein.programs.service import create_program
+
+    with db.uow(Actor("t")) as uow, pytest.raises(InputError) as err:
+        create_program(uow, uow.session.merge(sponsor), code="P1", name="x", target="T" * 80)
+    assert err.value.field == "target"

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Query
 
 from vein2vein.audittrail import schemas, service
 from vein2vein.auth.roles import Perm
-from vein2vein.auth.signatures import sign, signatures_for
-from vein2vein.auth.tables import User
+from vein2vein.auth.signatures import signatures_for
 from vein2vein.store import audit
 from vein2vein.web.context import AuthDep, DbDep, require
 
@@ -83,20 +82,17 @@ def update_review(
 def sign_review(
     review_id: int, body: schemas.SignRequest, auth: AuthDep, db: DbDep
 ) -> dict[str, object]:
-    """Sign a review with the password asked again (21 CFR 11.200)."""
+    """Sign a review with user name and password asked again (21 CFR 11.200)."""
     with db.uow(auth.actor) as uow:
-        review = service.get_review(uow.session, auth.scope, review_id)
-        signer = uow.session.get_one(User, auth.scope.user_id)
-        sig = sign(
+        sig = service.sign_review(
             uow,
             db.settings,
-            signer=signer,
+            auth.scope,
+            review_id,
+            username=body.username,
             password=body.password,
-            record_type=service.REVIEW,
-            record_id=review.id,
-            organisation_id=None,
             meaning=body.meaning,
-            content=service.review_content(review),
+            shown_hash=body.content_hash,
             reason=body.reason,
         )
         uow.commit()

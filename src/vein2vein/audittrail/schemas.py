@@ -41,7 +41,11 @@ class ReviewUpdate(BaseModel):
 
 
 class SignRequest(BaseModel):
+    username: str = Field(min_length=1, description="The signer's user name, asked again")
     password: str = Field(min_length=1, description="The signer's password, asked again")
+    content_hash: str | None = Field(
+        None, description="SHA-256 of the content shown to the signer; refused if it changed"
+    )
     meaning: str = "reviewed"
     reason: str | None = None
 

@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session
 from vein2vein.audittrail.tables import AuditReview
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
-from vein2vein.auth.signatures import ensure_unlocked
+from vein2vein.auth.signatures import ensure_unlocked, sign
+from vein2vein.auth.tables import Signature
 from vein2vein.core.errors import InputError, NotFound
+from vein2vein.core.settings import Settings
+from vein2vein.core.text import clean_text, parse_id
 from vein2vein.store import audit
 from vein2vein.store.uow import UnitOfWork
 
@@ -78,7 +81,7 @@ def create_review(uow: UnitOfWork, scope: Scope, comment: str) -> AuditReview:
         head_hash=result.head.hash,
         chain_ok=result.ok,
         entries=result.count,
-        comment=comment.strip(),
+        comment=clean_text(comment, "comment", 4000, multiline=True),
         created_by=scope.user_id,
     )
     s.add(review)
@@ -94,17 +97,20 @@ def update_review_comment(
     scope.require(Perm.AUDIT_REVIEW)
     ensure_unlocked(uow.session, REVIEW, review.id)
     before = review.public()
-    review.comment = comment.strip()
+    review.comment = clean_text(comment, "comment", 4000, multiline=True)
     uow.record("audit_review.update", REVIEW, review.id, before=before, after=review.public())
     return review
 
 
-def get_review(session: Session, scope: Scope, review_id: int | str) -> AuditReview:
-    """Reviews cover the whole system: only CDMO staff see them (others get not found)."""
-    try:
-        review = session.get(AuditReview, int(review_id)) if scope.is_cdmo else None
-    except (TypeError, ValueError):
-        review = None
+def get_review(
+    session: Session, scope: Scope, review_id: int | str, *, lock: bool = False
+) -> AuditReview:
+    """Reviews cover the whole system: only CDMO staff see them (others get not found).
+
+    ``lock``: hold the row (SELECT ... FOR UPDATE) until the transaction ends, e.g. to sign it.
+    """
+    key = parse_id(review_id)
+    review = session.get(AuditReview, key, with_for_update=lock) if scope.is_cdmo and key else None
     if review is None:
         raise NotFound(f"audit review {review_id} not found")
     scope.require(Perm.AUDIT_READ)
@@ -116,6 +122,36 @@ def list_reviews(session: Session, scope: Scope) -> list[AuditReview]:
     if not scope.is_cdmo:
         return []
     return list(session.scalars(select(AuditReview).order_by(AuditReview.id.desc())))
+
+
+def sign_review(
+    uow: UnitOfWork,
+    settings: Settings,
+    scope: Scope,
+    review_id: int | str,
+    *,
+    username: str,
+    password: str,
+    meaning: str = "reviewed",
+    shown_hash: str | None = None,
+    reason: str | None = None,
+) -> Signature:
+    """Sign a review; the row is locked so no edit can land between the check and the signature."""
+    review = get_review(uow.session, scope, review_id, lock=True)
+    return sign(
+        uow,
+        settings,
+        signer_id=scope.user_id,
+        username=username,
+        password=password,
+        record_type=REVIEW,
+        record_id=review.id,
+        organisation_id=None,
+        meaning=meaning,
+        content=review_content(review),
+        shown_hash=shown_hash,
+        reason=reason,
+    )
 
 
 def review_content(review: AuditReview) -> dict[str, object]:

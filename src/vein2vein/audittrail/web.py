@@ -9,9 +9,15 @@ from starlette.responses import RedirectResponse, Response
 
 from vein2vein.audittrail import service
 from vein2vein.auth.roles import Perm
-from vein2vein.auth.signatures import sign, signatures_for
-from vein2vein.auth.tables import User
-from vein2vein.core.errors import AuthenticationFailed, InputError, PermissionDenied, RecordLocked
+from vein2vein.auth.signatures import signatures_for
+from vein2vein.core.canonical import sha256_hex
+from vein2vein.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InputError,
+    PermissionDenied,
+    RecordLocked,
+)
 from vein2vein.store import audit
 from vein2vein.web.context import AuthDep, DbDep
 from vein2vein.web.templating import render
@@ -93,6 +99,7 @@ def _review_page(
             {
                 "review": review.public(),
                 "signatures": sigs,
+                "shown_hash": sha256_hex(service.review_content(review)),
                 **extra,
             },
             status_code=status,
@@ -127,27 +134,26 @@ def review_sign(
     review_id: int,
     auth: AuthDep,
     db: DbDep,
+    username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     meaning: Annotated[str, Form()] = "reviewed",
+    shown_hash: Annotated[str, Form()] = "",
 ) -> Response:
     try:
+        if not username or not password:
+            raise InputError("enter your user name and password to sign", field="password")
         with db.uow(auth.actor) as uow:
-            review = service.get_review(uow.session, auth.scope, review_id)
-            signer = uow.session.get_one(User, auth.scope.user_id)
-            if not password:
-                raise InputError("enter your password to sign", field="password")
-            sign(
+            service.sign_review(
                 uow,
                 db.settings,
-                signer=signer,
+                auth.scope,
+                review_id,
+                username=username,
                 password=password,
-                record_type=service.REVIEW,
-                record_id=review.id,
-                organisation_id=None,
                 meaning=meaning,
-                content=service.review_content(review),
+                shown_hash=shown_hash or None,
             )
             uow.commit()
-    except (AuthenticationFailed, InputError, RecordLocked, PermissionDenied) as exc:
+    except (AuthenticationFailed, InputError, RecordLocked, PermissionDenied, Conflict) as exc:
         return _review_page(request, review_id, auth, db, status=exc.status, sign_error=exc.message)
     return RedirectResponse(f"/audit/reviews/{review_id}", status_code=303)

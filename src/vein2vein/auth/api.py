@@ -9,6 +9,7 @@ from vein2vein.auth import schemas, service
 from vein2vein.auth.roles import ROLE_PERMISSIONS, Perm, Role
 from vein2vein.auth.scope import get_scoped
 from vein2vein.auth.tables import ApiToken, Organisation, User
+from vein2vein.core.errors import PermissionDenied
 from vein2vein.web.context import AuthDep, DbDep, require
 
 router = APIRouter(prefix="/api", tags=["organisations and users"])
@@ -145,7 +146,12 @@ def list_tokens(auth: AuthDep, db: DbDep) -> list[dict[str, object]]:
 
 @router.post("/tokens", response_model=schemas.TokenIssued, status_code=201)
 def create_token(body: schemas.TokenCreate, auth: AuthDep, db: DbDep) -> dict[str, object]:
-    """Issue an API token for the caller; the value is shown once."""
+    """Issue an API token for the caller; the value is shown once.
+
+    Only from a signed-in session: a token cannot mint further tokens.
+    """
+    if auth.via == "token":
+        raise PermissionDenied("API tokens are issued from a signed-in session, not by a token")
     with db.uow(auth.actor) as uow:
         user = uow.session.get_one(User, auth.scope.user_id)
         tok, plain = service.create_token(uow, user, body.name, body.days)

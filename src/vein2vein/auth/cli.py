@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from vein2vein.auth import service
+from vein2vein.auth.roles import parse_role
 from vein2vein.auth.tables import Organisation
 from vein2vein.cli.common import database, emit_json, handle_errors, read_password
 from vein2vein.store.uow import Actor
@@ -93,13 +94,14 @@ def users_add(
 ) -> None:
     """Add a user; the password is asked at a prompt or read from standard input."""
     db = database()
+    # validate what can be validated, and ask for the password, before the transaction starts:
+    # a person typing must not hold the database's write lock
+    with db.read() as session:
+        service.organisation_by_name(session, org)
+    parse_role(role)
+    password = read_password()
     with db.uow(Actor.cli()) as uow:
         organisation = service.organisation_by_name(uow.session, org)
-        # validate everything else before asking for the password
-        from vein2vein.auth.roles import parse_role
-
-        parse_role(role)
-        password = read_password()
         user = service.create_user(
             uow,
             db.settings,
@@ -181,14 +183,21 @@ def users_set_role(
 
 @users_app.command("reset-password")
 @handle_errors
-def users_reset_password(username: str, reason: str = REASON) -> None:
-    """Set a new password for a user (asked at a prompt or read from standard input)."""
+def users_reset_password(username: str, reason: str = REASON, json_: bool = JSON) -> None:
+    """Set a new password for a user (asked at a prompt or read from standard input).
+
+    Ends the user's sessions and revokes their API tokens.
+    """
     db = database()
+    with db.read() as session:
+        service.user_by_username(session, username)
+    password = read_password("New password")
     with db.uow(Actor.cli()) as uow:
         user = service.user_by_username(uow.session, username)
-        service.reset_password(uow, db.settings, user, read_password("New password"), reason)
+        service.reset_password(uow, db.settings, user, password, reason)
         uow.commit()
-    typer.echo(f"password of {username} reset")
+        out = user.public()
+    emit_json(out) if json_ else typer.echo(f"password of {username} reset")
 
 
 @users_app.command("token")

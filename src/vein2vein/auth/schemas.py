@@ -59,7 +59,7 @@ class Reason(BaseModel):
 
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    days: int | None = Field(90, ge=1, le=366)
+    days: int = Field(90, ge=1, le=366, description="Lifetime in days; every token expires")
 
 
 class TokenPublic(BaseModel):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from vein2vein.auth.roles import OrgKind, Perm, has_permission
 from vein2vein.core.errors import NotFound, PermissionDenied
+from vein2vein.core.text import parse_id
 
 T = TypeVar("T")
 
@@ -62,10 +63,9 @@ def get_scoped(
 ) -> T:
     """Fetch one record by primary key within the caller's scope, or raise ``NotFound``."""
     label = getattr(model, "__tablename__", model.__name__).replace("_", " ")
-    try:
-        key = int(ident)
-    except (TypeError, ValueError):
-        raise NotFound(f"{label} {ident} not found") from None
+    key = parse_id(ident)
+    if key is None:
+        raise NotFound(f"{label} {ident} not found")
     row = session.scalars(scoped_select(scope, model, column).where(model.id == key)).first()  # type: ignore[attr-defined]
     if row is None:
         raise NotFound(f"{label} {ident} not found")

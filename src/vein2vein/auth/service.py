@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from vein2vein.auth.tables import (
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import AuthenticationFailed, Conflict, InputError, NotFound
 from vein2vein.core.settings import Settings
+from vein2vein.core.text import clean_text
 from vein2vein.store.uow import Actor, UnitOfWork
 
 
@@ -40,11 +42,9 @@ def _sha256(value: str) -> str:
 
 
 def create_organisation(uow: UnitOfWork, name: str, kind: str) -> Organisation:
-    name = name.strip()
+    name = clean_text(name, "name", 200)
     if not name:
         raise InputError("an organisation needs a name", field="name")
-    if len(name) > 200:
-        raise InputError("at most 200 characters", field="name")
     org_kind = parse_kind(kind)
     s = uow.session
     if s.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.lower())):
@@ -75,7 +75,8 @@ def add_site(
     country: str = "",
     purpose: str = "MANUFACTURING",
 ) -> Site:
-    name = name.strip()
+    name = clean_text(name, "name", 200)
+    city = clean_text(city, "city", 120)
     if not name:
         raise InputError("a site needs a name", field="name")
     if country and len(country) != 2:
@@ -96,6 +97,13 @@ def add_site(
     uow.session.flush()
     uow.record("site.create", "site", site.id, after=site.public(), organisation_id=organisation.id)
     return site
+
+
+def _reason(reason: str, why: str) -> str:
+    text = clean_text(reason, "reason", 2000, multiline=True)
+    if not text:
+        raise InputError(f"a reason is required to {why}", field="reason")
+    return text
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -130,7 +138,8 @@ def create_user(
     email: str = "",
 ) -> User:
     username = _check_username(username)
-    full_name = full_name.strip()
+    full_name = clean_text(full_name, "full_name", 200)
+    email = clean_text(email, "email", 200)
     if not full_name:
         raise InputError(
             "the printed name (full name) is required for signatures", field="full_name"
@@ -177,8 +186,7 @@ def user_by_username(session: Session, username: str) -> User:
 
 
 def set_role(uow: UnitOfWork, user: User, role: str, reason: str) -> User:
-    if not reason.strip():
-        raise InputError("a reason is required to change a role", field="reason")
+    reason = _reason(reason, "change a role")
     role_enum = parse_role(role)
     _check_role_fits(role_enum, user.organisation)
     before = user.public()
@@ -197,8 +205,7 @@ def set_role(uow: UnitOfWork, user: User, role: str, reason: str) -> User:
 
 
 def disable_user(uow: UnitOfWork, user: User, reason: str) -> User:
-    if not reason.strip():
-        raise InputError("a reason is required to disable a user", field="reason")
+    reason = _reason(reason, "disable a user")
     if user.disabled_at is not None:
         raise Conflict(f"{user.username} is already disabled")
     before = user.public()
@@ -218,8 +225,7 @@ def disable_user(uow: UnitOfWork, user: User, reason: str) -> User:
 
 
 def unlock_user(uow: UnitOfWork, user: User, reason: str) -> User:
-    if not reason.strip():
-        raise InputError("a reason is required to unlock a user", field="reason")
+    reason = _reason(reason, "unlock a user")
     if user.locked_at is None:
         raise Conflict(f"{user.username} is not locked")
     before = user.public()
@@ -238,18 +244,36 @@ def unlock_user(uow: UnitOfWork, user: User, reason: str) -> User:
 
 
 def change_password(
-    uow: UnitOfWork, settings: Settings, user: User, current: str, new: str
+    uow: UnitOfWork,
+    settings: Settings,
+    user: User,
+    current: str,
+    new: str,
+    keep_session: str | None = None,
 ) -> None:
+    """Change one's own password; a wrong current password counts towards lock-out.
+
+    Every other session of the user ends (``keep_session``: the cookie value of the session the
+    change was made from).
+    """
     if not verify_password(user.password_hash, current):
+        record_failed_password(uow, settings, user, "user.password_change_failed")
+        uow.commit()
+        if user.locked_at is not None:
+            raise AuthenticationFailed(_locked_message(settings))
         raise InputError("the current password is not correct", field="current_password")
     _set_password(uow, settings, user, new, action="user.password_change")
+    _end_sessions(
+        uow.session, user, "password changed", keep=_sha256(keep_session) if keep_session else None
+    )
 
 
 def reset_password(uow: UnitOfWork, settings: Settings, user: User, new: str, reason: str) -> None:
     """An administrator sets a new password (for example after a lock-out)."""
-    if not reason.strip():
-        raise InputError("a reason is required to reset a password", field="reason")
+    reason = _reason(reason, "reset a password")
     _set_password(uow, settings, user, new, action="user.password_reset", reason=reason)
+    _end_sessions(uow.session, user, "password reset")
+    _revoke_tokens(uow.session, user)
 
 
 def _set_password(
@@ -303,49 +327,71 @@ INVALID_LOGIN = "Invalid user name or password."
 
 
 def authenticate(uow: UnitOfWork, settings: Settings, username: str, password: str) -> User:
-    """Check a user name and password; failures are audited and committed before raising."""
+    """Check a user name and password; failures are audited and committed before raising.
+
+    The password is checked before anything about the account is revealed: unknown, disabled
+    and locked accounts all answer "invalid user name or password" to a wrong password, and an
+    unknown user name costs the same Argon2 work as a known one. The user row is locked for the
+    check (SELECT ... FOR UPDATE on PostgreSQL) so that parallel guesses are all counted.
+    """
     s = uow.session
-    user = s.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    typed = username.strip()
+    if not typed or len(typed) > 64 or any(ord(c) < 32 for c in typed):
+        user = None
+    else:
+        user = s.scalar(
+            select(User).where(func.lower(User.username) == typed.lower()).with_for_update()
+        )
     if user is None:
+        verify_password(_dummy_hash(settings.argon2_profile), password)
         uow.record(
             "auth.login_failed",
-            "user",
-            username.strip()[:64] or "(blank)",
+            "login_attempt",
+            "".join(c for c in typed if c.isprintable())[:64] or "(blank)",
             after={"reason": "unknown user"},
         )
         uow.commit()
         raise AuthenticationFailed(INVALID_LOGIN)
-    if user.disabled_at is not None:
-        uow.record(
-            "auth.login_refused",
-            "user",
-            user.id,
-            after={"reason": "disabled"},
-            organisation_id=user.organisation_id,
-        )
-        uow.commit()
-        raise AuthenticationFailed("This account is disabled. Ask an administrator.")
-    if user.locked_at is not None:
-        uow.record(
-            "auth.login_refused",
-            "user",
-            user.id,
-            after={"reason": "locked"},
-            organisation_id=user.organisation_id,
-        )
-        uow.commit()
-        raise AuthenticationFailed(_locked_message(settings))
     if not verify_password(user.password_hash, password):
-        record_failed_password(uow, settings, user, "auth.login_failed")
-        uow.commit()
-        if user.locked_at is not None:
-            raise AuthenticationFailed(_locked_message(settings))
+        if user.disabled_at is None and user.locked_at is None:
+            record_failed_password(uow, settings, user, "auth.login_failed")
+            uow.commit()
+            if user.locked_at is not None:  # this attempt reached the threshold
+                raise AuthenticationFailed(_locked_message(settings))
+        else:
+            uow.record(
+                "auth.login_failed",
+                "user",
+                user.id,
+                after={"reason": user.status},
+                organisation_id=user.organisation_id,
+            )
+            uow.commit()
         raise AuthenticationFailed(INVALID_LOGIN)
+    if user.disabled_at is not None or user.locked_at is not None:
+        uow.record(
+            "auth.login_refused",
+            "user",
+            user.id,
+            after={"reason": user.status},
+            organisation_id=user.organisation_id,
+        )
+        uow.commit()
+        if user.disabled_at is not None:
+            raise AuthenticationFailed("This account is disabled. Ask an administrator.")
+        raise AuthenticationFailed(_locked_message(settings))
     user.failed_logins = 0
     user.last_login_at = utcnow()
     uow.actor = Actor(user.username, user.id, user.organisation_id)
     uow.record("auth.login", "user", user.id, organisation_id=user.organisation_id)
     return user
+
+
+@lru_cache(maxsize=2)
+def _dummy_hash(profile: str) -> str:
+    """Verified against when the user name is unknown, so that the answer takes as long as for a
+    known user (no user-name discovery by timing)."""
+    return hash_password("timing-equaliser-not-a-password", profile)
 
 
 def _locked_message(settings: Settings) -> str:
@@ -448,10 +494,12 @@ def end_session(uow: UnitOfWork, token: str) -> None:
         uow.record("auth.logout", "user", ws.user_id, organisation_id=ws.user.organisation_id)
 
 
-def _end_sessions(session: Session, user: User, reason: str) -> None:
+def _end_sessions(session: Session, user: User, reason: str, keep: str | None = None) -> None:
     for ws in session.scalars(
         select(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
     ):
+        if keep is not None and ws.token_hash == keep:
+            continue
         ws.ended_at = utcnow()
         ws.end_reason = reason
 
@@ -466,14 +514,15 @@ def _revoke_tokens(session: Session, user: User) -> None:
 TOKEN_PREFIX = "v2v"
 
 
-def create_token(
-    uow: UnitOfWork, user: User, name: str, days: int | None = 90
-) -> tuple[ApiToken, str]:
-    """Issue an API token; the plain value is returned once and only its hash is kept."""
-    name = name.strip()
+def create_token(uow: UnitOfWork, user: User, name: str, days: int = 90) -> tuple[ApiToken, str]:
+    """Issue an API token; the plain value is returned once and only its hash is kept.
+
+    Every token expires: between 1 and 366 days after it is issued.
+    """
+    name = clean_text(name, "name", 100)
     if not name:
         raise InputError("give the token a name that says what it is for", field="name")
-    if days is not None and not 1 <= days <= 366:
+    if not isinstance(days, int) or not 1 <= days <= 366:
         raise InputError("a token lives between 1 and 366 days", field="days")
     prefix = secrets.token_hex(4)
     plain = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
@@ -484,7 +533,7 @@ def create_token(
         prefix=prefix,
         token_hash=_sha256(plain),
         created_at=now,
-        expires_at=now + dt.timedelta(days=days) if days else None,
+        expires_at=now + dt.timedelta(days=days),
     )
     uow.session.add(tok)
     uow.session.flush()

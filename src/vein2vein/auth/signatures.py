@@ -18,8 +18,15 @@ from vein2vein.auth.service import record_failed_password
 from vein2vein.auth.tables import Signature, User
 from vein2vein.core.canonical import sha256_hex
 from vein2vein.core.clock import utcnow
-from vein2vein.core.errors import AuthenticationFailed, InputError, PermissionDenied, RecordLocked
+from vein2vein.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InputError,
+    PermissionDenied,
+    RecordLocked,
+)
 from vein2vein.core.settings import Settings
+from vein2vein.core.text import clean_text
 from vein2vein.store.uow import UnitOfWork
 
 
@@ -38,33 +45,52 @@ def sign(
     uow: UnitOfWork,
     settings: Settings,
     *,
-    signer: User,
+    signer_id: int,
+    username: str,
     password: str,
     record_type: str,
     record_id: str | int,
     organisation_id: int | None,
     meaning: str,
     content: Any,
+    shown_hash: str | None = None,
     reason: str | None = None,
     locks: bool = True,
 ) -> Signature:
     """Sign ``content`` (the record as shown to the signer) with the given meaning.
 
-    A wrong password signs nothing: the failed attempt is audited and committed, counts towards
-    lock-out, and ``AuthenticationFailed`` is raised.
+    Both components of the signature are asked every time: the user name and the password
+    (21 CFR 11.200(a)(1)(i) requires both at the first signing of a session; asking both always
+    keeps the rule simple). A wrong user name or password signs nothing: the failed attempt is
+    audited and committed, counts towards lock-out, and ``AuthenticationFailed`` is raised.
+
+    ``shown_hash``: the SHA-256 of the content the signer was shown (the page posts it back);
+    if the record changed since, nothing is signed. Callers lock the record row first
+    (``SELECT ... FOR UPDATE``) so that no edit can slip in between the check and the signature.
     """
     meaning_enum = parse_meaning(meaning)
+    signer = uow.session.get(User, signer_id, with_for_update=True)
+    if signer is None:
+        raise AuthenticationFailed("Unknown signer: nothing was signed.")
     if not has_permission(signer.role, MEANING_PERMISSION[meaning_enum]):
         raise PermissionDenied(
             f"your role ({signer.role}) may not sign with the meaning '{meaning_enum.value}'"
         )
     if not signer.is_active:
         raise AuthenticationFailed("This account is locked or disabled: it cannot sign.")
-    if not verify_password(signer.password_hash, password):
+    content_hash = sha256_hex(content)
+    if shown_hash is not None and shown_hash.lower() != content_hash:
+        raise Conflict(
+            "The record changed after it was shown to you: nothing was signed. "
+            "Reload it, review it again and sign."
+        )
+    same_user = username.strip().lower() == signer.username.lower()
+    if not same_user or not verify_password(signer.password_hash, password):
         uow.rollback()
+        signer = uow.session.get_one(User, signer_id, with_for_update=True)
         record_failed_password(uow, settings, signer, "signature.failed")
         uow.commit()
-        raise AuthenticationFailed("The password is not correct: nothing was signed.")
+        raise AuthenticationFailed("The user name or password is not correct: nothing was signed.")
     existing = uow.session.scalar(
         select(Signature).where(
             Signature.record_type == record_type,
@@ -88,8 +114,8 @@ def sign(
         username=signer.username,
         meaning=meaning_enum.value,
         signed_at=utcnow(),
-        content_hash=sha256_hex(content),
-        reason=reason,
+        content_hash=content_hash,
+        reason=clean_text(reason, "reason", 2000, multiline=True) or None,
         locks_record=locks,
     )
     uow.session.add(sig)
@@ -99,7 +125,7 @@ def sign(
         record_type,
         record_id,
         after=sig.public(),
-        reason=reason,
+        reason=sig.reason,
         organisation_id=organisation_id,
     )
     return sig

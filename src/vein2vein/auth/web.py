@@ -89,7 +89,11 @@ def login(
 ) -> Response:
     next_ = _safe_next(next)
     cookie = request.cookies.get(PRELOGIN_COOKIE, "")
-    if not cookie or not csrf_token or not hmac.compare_digest(cookie, csrf_token):
+    if (
+        not cookie
+        or not csrf_token
+        or not hmac.compare_digest(cookie.encode(), csrf_token.encode())
+    ):
         return _login_page(
             request,
             next_,
@@ -161,8 +165,15 @@ def account_password(
         if new_password != confirm_password:
             raise InputError("the two new passwords differ", field="confirm_password")
         with db.uow(auth.actor) as uow:
-            user = uow.session.get_one(User, auth.scope.user_id)
-            service.change_password(uow, db.settings, user, current_password, new_password)
+            user = uow.session.get_one(User, auth.scope.user_id, with_for_update=True)
+            service.change_password(
+                uow,
+                db.settings,
+                user,
+                current_password,
+                new_password,
+                keep_session=request.cookies.get(SESSION_COOKIE),
+            )
             uow.commit()
     except InputError as exc:
         return _account(request, auth, db, password_error=exc.message, status=422)

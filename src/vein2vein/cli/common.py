@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from vein2vein.core.canonical import to_jsonable
 from vein2vein.core.errors import DatabaseOutOfDate, InputError, V2VError
@@ -26,6 +28,16 @@ def database(check: bool = True) -> Database:
     return db
 
 
+def get_settings_url() -> str:
+    """The configured database URL without any password, for error messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(get_settings().database_url).render_as_string(hide_password=True)
+    except Exception:
+        return "V2V_DATABASE_URL"
+
+
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -40,6 +52,13 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except DatabaseOutOfDate as exc:
             fail(exc.message, 3)
+        except ValidationError as exc:  # settings from V2V_* variables
+            first = exc.errors()[0]
+            name = "V2V_" + str(first["loc"][0]).upper() if first.get("loc") else "a V2V_ variable"
+            fail(f"configuration: {name}: {first['msg']}", 2)
+        except (OperationalError, ArgumentError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            fail(f"cannot open the database ({get_settings_url()}): {reason}", 3)
         except InputError as exc:
             fail(exc.message, 2)
         except V2VError as exc:

@@ -12,13 +12,18 @@ app = typer.Typer(help="Database schema: upgrade and inspect.", no_args_is_help=
 
 @app.command()
 @handle_errors
-def upgrade() -> None:
+def upgrade(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Create the database or bring its schema to this version's revision."""
     db = database(check=False)
     before = migrate.current_revision(db.engine)
     migrate.upgrade(db.engine)
     after = migrate.current_revision(db.engine)
-    typer.echo(f"database at revision {after}" + ("" if before == after else f" (was {before})"))
+    if json_:
+        emit_json({"before": before, "current": after, "changed": before != after})
+    else:
+        typer.echo(
+            f"database at revision {after}" + ("" if before == after else f" (was {before})")
+        )
 
 
 @app.command()

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vein2vein.cli.common import database, handle_errors
+from vein2vein.core.errors import RuleViolation
 from vein2vein.demo.generator import DEMO_PASSWORD, DEMO_USERS, load_demo
 from vein2vein.store import migrate
 
@@ -41,6 +42,11 @@ def demo(
     from vein2vein.web.app import create_app
 
     db = database(check=False)
+    if db.settings.environment == "production":
+        raise RuleViolation(
+            "refusing to load demo users with published passwords into a production database "
+            "(V2V_ENVIRONMENT=production)"
+        )
     migrate.upgrade(db.engine)
     loaded = load_demo(db)
     console = Console()

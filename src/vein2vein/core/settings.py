@@ -5,16 +5,14 @@ Nothing else reads the environment.
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "vein2vein.db"
-DEV_SECRET_PLACEHOLDER = "development-only-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -22,7 +20,6 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
-    secret_key: str = DEV_SECRET_PLACEHOLDER
     session_idle_minutes: int = 15
     session_max_hours: int = 12
     lockout_threshold: int = 5
@@ -32,24 +29,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    @field_validator("secret_key")
-    @classmethod
-    def _secret_not_placeholder_in_production(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
-        env = info.data.get("environment", "development")
-        if env == "production" and (v == DEV_SECRET_PLACEHOLDER or len(v) < 32):
+    @model_validator(mode="after")
+    def _production_guards(self) -> Settings:
+        if self.environment == "production" and self.argon2_profile != "standard":
             raise ValueError(
-                "V2V_SECRET_KEY must be set to a random value of at least 32 characters "
-                "in production"
+                "V2V_ARGON2_PROFILE=fast-tests is for test suites only; "
+                "production must hash passwords with the standard profile"
             )
-        return v
+        return self
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-
-def random_secret() -> str:
-    return secrets.token_urlsafe(48)
 
 
 @lru_cache(maxsize=1)

@@ -9,10 +9,26 @@ from vein2vein.auth.roles import OrgKind, Perm
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.tables import Organisation
 from vein2vein.core.errors import Conflict, InputError
+from vein2vein.core.text import clean_text
 from vein2vein.programs.tables import Program
 from vein2vein.store.uow import UnitOfWork
 
 EDITABLE = ("name", "product", "target", "indication", "phase", "description")
+MAX_LENGTH = {
+    "name": 200,
+    "product": 200,
+    "target": 64,
+    "indication": 200,
+    "phase": 32,
+    "description": 4000,
+}
+
+
+def _clean(values: dict[str, str]) -> dict[str, str]:
+    return {
+        key: clean_text(value, key, MAX_LENGTH[key], multiline=key == "description")
+        for key, value in values.items()
+    }
 
 
 def create_program(
@@ -29,26 +45,25 @@ def create_program(
 ) -> Program:
     if organisation.kind != OrgKind.SPONSOR:
         raise InputError("programs belong to sponsor organisations", field="organisation")
-    code = code.strip().upper()
-    if not code or len(code) > 32:
-        raise InputError("a program code of 1 to 32 characters is required", field="code")
-    if not name.strip():
+    code = clean_text(code, "code", 32, required=True).upper()
+    fields = _clean(
+        {
+            "name": name,
+            "product": product,
+            "target": target,
+            "indication": indication,
+            "phase": phase,
+            "description": description,
+        }
+    )
+    if not fields["name"]:
         raise InputError("a program needs a name", field="name")
     s = uow.session
     if s.scalar(
         select(Program.id).where(Program.organisation_id == organisation.id, Program.code == code)
     ):
         raise Conflict(f"{organisation.name} already has a program {code}")
-    program = Program(
-        organisation_id=organisation.id,
-        code=code,
-        name=name.strip(),
-        product=product.strip(),
-        target=target.strip(),
-        indication=indication.strip(),
-        phase=phase.strip(),
-        description=description.strip(),
-    )
+    program = Program(organisation_id=organisation.id, code=code, **fields)
     s.add(program)
     s.flush()
     uow.record(
@@ -72,8 +87,8 @@ def update_program(
     if not reason.strip():
         raise InputError("a reason is required to change a program", field="reason")
     before = program.public()
-    for key, value in changes.items():
-        setattr(program, key, value.strip())
+    for key, value in _clean(changes).items():
+        setattr(program, key, value)
     if not program.name:
         raise InputError("a program needs a name", field="name")
     uow.record(

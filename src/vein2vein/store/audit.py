@@ -77,6 +77,10 @@ def entry_payload(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name) for name in HASHED_FIELDS}
 
 
+def is_hash(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
+
+
 def compute_hash(row: Any) -> str:
     return sha256_hex(entry_payload(row))
 
@@ -155,17 +159,26 @@ class VerifyResult:
         }
 
 
-def _rows(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
-    last = 0
-    while True:
-        chunk = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
-        ).all()
-        if not chunk:
-            return
-        yield from chunk
-        last = chunk[-1].seq
-        session.expunge_all()
+def _rows(session: Session, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every row, in sequence order, with no lower bound (a forged seq 0 or -1 is seen too).
+
+    Plain tuples streamed in batches: the caller's session and its objects are left alone.
+    """
+    columns = [getattr(AuditEntry, name) for name in (*HASHED_FIELDS, "hash")]
+    result = session.execute(
+        select(*columns).order_by(AuditEntry.seq).execution_options(yield_per=batch)
+    )
+    yield from result
+
+
+class _Row:
+    """A read-only view of one audit row with the attribute names ``entry_payload`` expects."""
+
+    __slots__ = (*HASHED_FIELDS, "hash")
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
 
 
 def verify(session: Session, *, head_hash: str | None = None) -> VerifyResult:
@@ -174,15 +187,30 @@ def verify(session: Session, *, head_hash: str | None = None) -> VerifyResult:
     ``head_hash``: a head hash recorded outside the database (a signed report, a review record);
     the chain must contain an entry with that hash, which catches deletion of the newest rows.
     """
+    if head_hash is not None and not is_hash(head_hash):
+        from vein2vein.core.errors import InputError
+
+        raise InputError("an anchored head is a SHA-256: 64 hexadecimal characters", field="head")
+    head_hash = head_hash.lower() if head_hash else None
     expected_seq = 1
     prev = GENESIS_HASH
     count = 0
     seen_head = head_hash is None
     last = Head(0, GENESIS_HASH)
-    for row in _rows(session):
+    for values in _rows(session):
+        row = _Row(values)
         if row.seq != expected_seq:
-            what = "missing (deleted)" if row.seq > expected_seq else "out of order"
-            return VerifyResult(False, count, last, expected_seq, f"sequence {expected_seq} {what}")
+            if row.seq < expected_seq:
+                return VerifyResult(
+                    False,
+                    count,
+                    last,
+                    row.seq,
+                    f"sequence {row.seq}: a row numbered outside the chain (inserted out of band)",
+                )
+            return VerifyResult(
+                False, count, last, expected_seq, f"sequence {expected_seq} missing (deleted)"
+            )
         if row.prev_hash != prev:
             return VerifyResult(
                 False, count, last, row.seq, f"sequence {row.seq}: previous-hash link broken"

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vein2vein.core.settings import Settings
-from vein2vein.store.engine import make_engine, make_session_factory
+from vein2vein.store.engine import READ_ONLY, make_engine, make_session_factory
 from vein2vein.store.uow import Actor, UnitOfWork
 
 
@@ -29,9 +29,13 @@ class Database:
     def uow(self, actor: Actor) -> UnitOfWork:
         return UnitOfWork(self.session_factory, actor)
 
+    @cached_property
+    def read_session_factory(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine.execution_options(**{READ_ONLY: True}))
+
     def read(self) -> Session:
-        """A session for reading only (use as a context manager)."""
-        return self.session_factory()
+        """A session for reading only (use as a context manager); it takes no write lock."""
+        return self.read_session_factory()
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:

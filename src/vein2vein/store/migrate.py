@@ -24,6 +24,9 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    current = current_revision(engine)
+    if current is not None and not _known(engine, current):
+        ensure_up_to_date(engine)  # raises with the explanation
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -36,9 +39,24 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _known(engine: Engine, revision: str) -> bool:
+    try:
+        return (
+            ScriptDirectory.from_config(alembic_config(engine)).get_revision(revision) is not None
+        )
+    except Exception:  # alembic raises several types for an unknown revision
+        return False
+
+
 def ensure_up_to_date(engine: Engine) -> None:
     """Refuse to work on a database whose schema is not the one this code expects."""
     current, head = current_revision(engine), head_revision(engine)
+    if current is not None and current != head and not _known(engine, current):
+        raise DatabaseOutOfDate(
+            f"The database is at revision {current}, which this version of vein2vein does not "
+            f"know (it needs {head}): it was upgraded by a newer vein2vein. Run that version; "
+            "do not downgrade a GMP database by hand."
+        )
     if current != head:
         state = "is empty" if current is None else f"is at revision {current}"
         raise DatabaseOutOfDate(

@@ -95,7 +95,7 @@ async def _check_csrf(request: Request, expected: str) -> None:
             form = await request.form()
             value = form.get("csrf_token")
             supplied = value if isinstance(value, str) else None
-    if not supplied or not hmac.compare_digest(supplied, expected):
+    if not supplied or not hmac.compare_digest(supplied.encode(), expected.encode()):
         raise CsrfFailed(
             "The form could not be verified (missing or stale security token). "
             "Reload the page and try again; nothing was changed."

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -62,6 +63,12 @@ def install(app: FastAPI) -> None:
         if is_api(request):
             return problem(request, 401, "Authentication required", exc.message)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            # a form posted after the session ended: come back to the page it was posted from
+            # (the post itself is not replayed; nothing was changed)
+            referer = urlparse(request.headers.get("referer", ""))
+            same_site = referer.netloc in ("", request.url.netloc)
+            target = referer.path if referer.path and same_site else "/"
         response = RedirectResponse(
             f"/login?next={quote(target)}&notice={_notice_for(exc.message)}", status_code=303
         )
@@ -78,6 +85,20 @@ def install(app: FastAPI) -> None:
                 ]
             return problem(request, exc.status, exc.title, exc.message, **extra)
         return error_page(request, exc.status, exc.title, exc.message)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> Response:
+        # last line of defence: services check lengths and formats with the field named
+        log.warning(
+            "database refused a value on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__,
+        )
+        detail = "A value does not fit its field (too long or malformed). Nothing was changed."
+        if is_api(request):
+            return problem(request, 422, "Invalid input", detail)
+        return error_page(request, 422, "Invalid input", detail)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -84,10 +84,24 @@ def test_unknown_role_names_the_field_and_lists_roles() -> None:
     assert err.value.field == "role" and "sponsor_clinical" in err.value.message
 
 
-def test_production_refuses_placeholder_secret() -> None:
-    with pytest.raises(ValidationError, match="V2V_SECRET_KEY"):
-        Settings(environment="production")
-    assert Settings(environment="production", secret_key="k" * 40).secret_key == "k" * 40
+def test_production_refuses_test_password_hashing() -> None:
+    with pytest.raises(ValidationError, match="V2V_ARGON2_PROFILE"):
+        Settings(environment="production", argon2_profile="fast-tests")
+    assert Settings(environment="production").argon2_profile == "standard"
+
+
+def test_clean_text_bounds_and_control_characters() -> None:
+    from vein2vein.core.text import clean_text, parse_id
+
+    assert clean_text("  a b ", "name", 10) == "a b"
+    with pytest.raises(InputError, match="at most 3 characters") as err:
+        clean_text("abcd", "code", 3)
+    assert err.value.field == "code"
+    with pytest.raises(InputError, match="control characters"):
+        clean_text("a\x00b", "name", 10)
+    assert clean_text("line 1\nline 2", "comment", 50, multiline=True) == "line 1\nline 2"
+    assert parse_id("12") == 12
+    assert parse_id("0") is None and parse_id(str(2**31)) is None and parse_id("x") is None
 
 
 def test_input_error_names_file_row_field() -> None:

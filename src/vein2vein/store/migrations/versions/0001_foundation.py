@@ -271,19 +271,46 @@ def downgrade() -> None:
     op.drop_table("audit_log")
 
 
-# The audit trail is append-only: the database itself refuses UPDATE, DELETE (and TRUNCATE).
+# The audit trail is append-only: the database itself refuses UPDATE, DELETE (and TRUNCATE), and
+# refuses an INSERT that does not extend the chain (next sequence number, previous hash = head).
+# Signatures are append-only too: deleting one would silently unlock the record it locks.
 SQLITE_TRIGGERS = [
     """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END""",
     """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END""",
+    """CREATE TRIGGER audit_log_insert_chain BEFORE INSERT ON audit_log
+       WHEN NEW.seq != COALESCE((SELECT MAX(seq) FROM audit_log), 0) + 1
+         OR NEW.prev_hash != COALESCE(
+              (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), printf('%064d', 0))
+       BEGIN SELECT RAISE(ABORT, 'audit_log append-only: INSERT out of sequence refused'); END""",
+    """CREATE TRIGGER signature_no_update BEFORE UPDATE ON signature
+       BEGIN SELECT RAISE(ABORT, 'signature is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER signature_no_delete BEFORE DELETE ON signature
+       BEGIN SELECT RAISE(ABORT, 'signature is append-only: DELETE refused'); END""",
 ]
 PG_TRIGGERS = [
     """CREATE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP; END $$""",
+       BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$""",
     """CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log
        FOR EACH ROW EXECUTE FUNCTION audit_log_refuse()""",
     """CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+       FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse()""",
+    """CREATE FUNCTION audit_log_check_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE last_seq integer; last_hash text;
+       BEGIN
+         SELECT seq, hash INTO last_seq, last_hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+         IF NEW.seq <> COALESCE(last_seq, 0) + 1
+            OR NEW.prev_hash <> COALESCE(last_hash, repeat('0', 64)) THEN
+           RAISE EXCEPTION 'audit_log append-only: INSERT out of sequence refused';
+         END IF;
+         RETURN NEW;
+       END $$""",
+    """CREATE TRIGGER audit_log_insert_chain BEFORE INSERT ON audit_log
+       FOR EACH ROW EXECUTE FUNCTION audit_log_check_insert()""",
+    """CREATE TRIGGER signature_no_update_delete BEFORE UPDATE OR DELETE ON signature
+       FOR EACH ROW EXECUTE FUNCTION audit_log_refuse()""",
+    """CREATE TRIGGER signature_no_truncate BEFORE TRUNCATE ON signature
        FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse()""",
 ]
 
@@ -296,9 +323,22 @@ def _create_triggers() -> None:
 
 def _drop_triggers() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-        op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        for name in (
+            "audit_log_no_update",
+            "audit_log_no_delete",
+            "audit_log_insert_chain",
+            "signature_no_update",
+            "signature_no_delete",
+        ):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
     else:
-        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update_delete ON audit_log")
-        op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
+        for name, table in (
+            ("audit_log_no_update_delete", "audit_log"),
+            ("audit_log_no_truncate", "audit_log"),
+            ("audit_log_insert_chain", "audit_log"),
+            ("signature_no_update_delete", "signature"),
+            ("signature_no_truncate", "signature"),
+        ):
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS audit_log_check_insert()")
         op.execute("DROP FUNCTION IF EXISTS audit_log_refuse()")
