@@ -444,6 +444,9 @@ def place_order(uow: UnitOfWork, scope: Scope, req: OrderRequest) -> Order:
             )
         markers[marker] = value
     time_zone(req.time_zone)
+    # order numbers count per program: hold the program row so two orders placed at once get
+    # consecutive numbers (PostgreSQL; SQLite transactions already begin IMMEDIATE)
+    s.execute(select(Program.id).where(Program.id == patient.program_id).with_for_update())
     count = s.scalar(select(func.count(Order.id)).where(Order.program_id == patient.program_id))
     fmt = coi_module.get_format()
     coi_id = fmt.new(facility.fin)

@@ -16,7 +16,7 @@ from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDeni
 from vein2vein.identity import service, views
 from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din, check_character
-from vein2vein.identity.tables import IssuedDin
+from vein2vein.identity.tables import IssuedDin, Order
 from vein2vein.store import audit
 from vein2vein.store.database import Database
 
@@ -111,6 +111,31 @@ def test_parallel_issuers_never_duplicate_or_skip(db: Database) -> None:
         stored = session.scalars(select(IssuedDin.sequence).order_by(IssuedDin.sequence)).all()
         assert list(stored) == sequences
         assert audit.verify(session).ok
+
+
+def test_orders_placed_at_once_get_consecutive_numbers(db: Database) -> None:
+    w = W.build(db)
+    patients = [W.enrol(w, subject=f"HLX-{i:03d}") for i in range(6)]
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(patients))
+
+    def place(pid: int) -> None:
+        try:
+            start.wait()
+            oid = W.order(w, pid)
+            with db.read() as session:
+                numbers.append(session.get_one(Order, oid).number)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=place, args=(p,)) for p in patients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(int(n.rsplit("-", 1)[1]) for n in numbers) == list(range(1, 7))
 
 
 def test_full_chain_timeline_and_dashboard(db: Database) -> None:
