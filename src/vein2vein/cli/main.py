@@ -46,4 +46,7 @@ app.add_typer(clinical_app, name="clinical")
 from vein2vein.stats.cli import app as stats_app  # noqa: E402
 
 app.add_typer(stats_app, name="stats")
+from vein2vein.scheduling.cli import app as schedule_app  # noqa: E402
+
+app.add_typer(schedule_app, name="schedule")
 # --- end of feature sub-apps ---

@@ -1,0 +1,265 @@
+"""The problem model of capacity scheduling: orders, suites, the lab's limits, and plans.
+
+Plain frozen dataclasses with calendar dates, no I/O and no solver code. Every rule the solvers
+and the validator apply is stated in terms of these fields:
+
+- a batch occupies its suite from ``start`` to ``end = start + process_days``; the next batch in
+  that suite starts no earlier than ``end + changeover_days`` (``+ decon_days`` after a batch of
+  infectious material), and a suite's downtime may not overlap a batch or its cleaning;
+- ``release = end + qc_days``; ``ship`` is the day the product reaches the treatment site,
+  ``release + ship_days``;
+- vein-to-vein days = ``ship - receipt_date``; days late = ``max(0, ship - required_by)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from vein2vein.core.errors import InputError
+
+WEEKDAY_NAMES: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def parse_weekdays(text: str) -> frozenset[int]:
+    """Parse ``"Mon-Fri"``, ``"Mon,Wed,Fri"`` or ``"Mon-Wed,Sat"`` into weekday numbers (Mon=0).
+
+    Raises ``ValueError`` naming the part it could not read.
+    """
+    days: set[int] = set()
+    lookup = {name.lower(): i for i, name in enumerate(WEEKDAY_NAMES)}
+    for part in text.replace(";", ",").split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if "-" in part:
+            first, _, last = (p.strip()[:3] for p in part.partition("-"))
+            if first not in lookup or last not in lookup:
+                raise ValueError(f"cannot read weekday range {part!r} (use e.g. Mon-Fri)")
+            a, b = lookup[first], lookup[last]
+            days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+        elif part[:3] in lookup:
+            days.add(lookup[part[:3]])
+        else:
+            raise ValueError(f"cannot read weekday {part!r} (use Mon, Tue, ... Sun)")
+    if not days:
+        raise ValueError("no weekday given")
+    return frozenset(days)
+
+
+def format_weekdays(days: Iterable[int]) -> str:
+    return ",".join(WEEKDAY_NAMES[d] for d in sorted(days))
+
+
+@dataclass(frozen=True)
+class FixedBatch:
+    """A batch that has already started (or is otherwise frozen): suite and start are given."""
+
+    suite_id: str
+    start: dt.date
+
+
+@dataclass(frozen=True)
+class Order:
+    """One patient's manufacturing order, as the scheduler sees it.
+
+    ``max_hold_days`` is how long the starting material may wait between receipt and the start of
+    manufacturing (a few days when fresh, months when cryopreserved). ``start_weekdays`` restricts
+    the days a batch of this product may start (Monday = 0); ``None`` allows every day.
+    """
+
+    order_id: str
+    receipt_date: dt.date
+    max_hold_days: int
+    required_by: dt.date
+    infectious: bool
+    process_days: int
+    qc_days: int
+    ship_days: int
+    product: str = ""
+    site: str = ""
+    start_weekdays: frozenset[int] | None = None
+    fixed: FixedBatch | None = None
+
+    @property
+    def latest_start(self) -> dt.date:
+        return self.receipt_date + dt.timedelta(days=self.max_hold_days)
+
+    @property
+    def fresh(self) -> bool:
+        """Material that must start within a week is treated as fresh (not cryopreserved)."""
+        return self.max_hold_days < 7
+
+
+@dataclass(frozen=True)
+class Downtime:
+    """A window ``[start, end)`` in which a suite takes no batch (maintenance, failure, ...)."""
+
+    start: dt.date
+    end: dt.date
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    suite_id: str
+    infectious: bool
+    available_from: dt.date
+    changeover_days: int
+    decon_days: int
+    downtime: tuple[Downtime, ...] = ()
+
+    def turnaround_days(self, order: Order) -> int:
+        """Days the suite stays closed after ``order``'s batch ends: cleaning, plus decon."""
+        return self.changeover_days + (self.decon_days if order.infectious else 0)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Orders to place, suites to place them in, and the laboratory's limits.
+
+    ``qc_capacity`` is the number of batches the QC laboratory can have in release testing at once
+    (``None``: unlimited). ``max_starts_per_day`` is what the staff on shift can start in one day
+    (``None``: unlimited). ``today`` is the first day a batch that is not fixed may start; when it
+    is not given, the plan starts at the earliest receipt or suite availability.
+    """
+
+    orders: tuple[Order, ...]
+    suites: tuple[Suite, ...]
+    qc_capacity: int | None = None
+    max_starts_per_day: int | None = None
+    today: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        _check_problem(self)
+
+    @cached_property
+    def order_by_id(self) -> Mapping[str, Order]:
+        return {o.order_id: o for o in self.orders}
+
+    @cached_property
+    def suite_by_id(self) -> Mapping[str, Suite]:
+        return {s.suite_id: s for s in self.suites}
+
+    @cached_property
+    def origin(self) -> dt.date:
+        """Day 0 of the plan: ``today`` if given, else the earliest receipt or availability."""
+        if self.today is not None:
+            return self.today
+        dates = [o.receipt_date for o in self.orders] + [s.available_from for s in self.suites]
+        fixed = [o.fixed.start for o in self.orders if o.fixed is not None]
+        return min(dates + fixed)
+
+    def replace(self, **changes: Any) -> Problem:
+        return dataclasses.replace(self, **changes)
+
+
+def _check_problem(problem: Problem) -> None:
+    if not problem.suites:
+        raise InputError("a scheduling problem needs at least one suite")
+    suite_ids: set[str] = set()
+    for s in problem.suites:
+        if s.suite_id in suite_ids:
+            raise InputError(f"suite {s.suite_id!r} is listed twice", field="suite_id")
+        suite_ids.add(s.suite_id)
+        if s.changeover_days < 0 or s.decon_days < 0:
+            raise InputError(f"suite {s.suite_id}: changeover and decon days must be >= 0")
+        for w in s.downtime:
+            if w.end <= w.start:
+                raise InputError(f"suite {s.suite_id}: downtime must end after it starts")
+    seen: set[str] = set()
+    for o in problem.orders:
+        if o.order_id in seen:
+            raise InputError(f"order {o.order_id!r} is listed twice", field="order_id")
+        seen.add(o.order_id)
+        if o.process_days < 1:
+            raise InputError(f"order {o.order_id}: process_days must be >= 1")
+        if o.max_hold_days < 0 or o.qc_days < 0 or o.ship_days < 0:
+            raise InputError(f"order {o.order_id}: day counts must be >= 0")
+        if o.fixed is not None and o.fixed.suite_id not in suite_ids:
+            raise InputError(f"order {o.order_id}: fixed suite {o.fixed.suite_id!r} is unknown")
+    for name in ("qc_capacity", "max_starts_per_day"):
+        value = getattr(problem, name)
+        if value is not None and value < 1:
+            raise InputError(f"{name} must be at least 1 (or unlimited)")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One order's batch in a plan, with every date the rules derive from its start."""
+
+    order_id: str
+    suite_id: str
+    start: dt.date
+    end: dt.date
+    release: dt.date
+    ship: dt.date
+
+    @classmethod
+    def of(cls, order: Order, suite_id: str, start: dt.date) -> Assignment:
+        end = start + dt.timedelta(days=order.process_days)
+        release = end + dt.timedelta(days=order.qc_days)
+        return cls(
+            order_id=order.order_id,
+            suite_id=suite_id,
+            start=start,
+            end=end,
+            release=release,
+            ship=release + dt.timedelta(days=order.ship_days),
+        )
+
+
+@dataclass(frozen=True)
+class Unscheduled:
+    """An order the plan could not place, and why (usually: its hold expires first)."""
+
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """One level of a lexicographic solve (or the single weighted one)."""
+
+    name: str
+    value: float
+    bound: float
+    status: str
+    seconds: float
+
+    @property
+    def gap(self) -> float:
+        return relative_gap(self.value, self.bound)
+
+
+def relative_gap(value: float, bound: float) -> float:
+    """``(value - bound) / max(1, |value|)``: 0 when proven optimal."""
+    return max(0.0, value - bound) / max(1.0, abs(value))
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    """How a plan was produced: method, solver status, timings and the optimality gap."""
+
+    method: str
+    status: str
+    wall_seconds: float
+    first_feasible_seconds: float | None = None
+    gap: float | None = None
+    levels: tuple[LevelResult, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    assignments: tuple[Assignment, ...]
+    unscheduled: tuple[Unscheduled, ...] = ()
+    info: SolveInfo | None = None
+
+    @cached_property
+    def by_order(self) -> Mapping[str, Assignment]:
+        return {a.order_id: a for a in self.assignments}
