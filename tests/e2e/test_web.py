@@ -292,3 +292,11 @@ def test_password_change_ends_other_sessions(world: Database) -> None:
     assert r.status_code == 200 and "Password changed" in r.text
     assert second.get("/account").status_code == 200
     assert first.get("/account").url.path == "/login"
+
+
+def test_plotly_is_served_locally(world: Database) -> None:
+    import plotly
+
+    r = client(world).get("/assets/plotly.min.js")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert f"v{plotly.__version__}" in r.text[:2000] or "plotly" in r.text[:2000].lower()

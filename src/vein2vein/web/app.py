@@ -22,7 +22,7 @@ from vein2vein.programs import api as programs_api
 from vein2vein.programs import web as programs_web
 from vein2vein.store.database import Database
 from vein2vein.store.migrate import ensure_up_to_date
-from vein2vein.web import errors, home
+from vein2vein.web import assets, errors, home
 from vein2vein.web.nav import Navigation, NavItem
 from vein2vein.web.templating import make_templates
 
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         identity_api.router,
         audit_api.router,
         home.pages,
+        assets.router,
         auth_web.router,
         programs_web.router,
         identity_web.router,
