@@ -19,6 +19,8 @@ from tests.webclient import client, logged_in
 from vein2vein.audittrail import service as reviews
 from vein2vein.auth import service
 from vein2vein.auth.tables import User
+from vein2vein.clinical import service as clinical
+from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import service as coi
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
@@ -44,6 +46,7 @@ def _world(db: Database) -> dict[str, Any]:
         )
         uow.commit()
     b_coi = _coi_world(db, cdmo, b_user, qa, site.id, b_program.id)
+    b_clinical = _clinical_world(db, b_user, b_program.id)
     return {
         "ids": {
             "org_id": b.id,
@@ -54,14 +57,28 @@ def _world(db: Database) -> dict[str, Any]:
             "site_id": site.id,
             "action": "disable",
             **b_coi,
+            **b_clinical,
         },
         "secrets": [
             "Corvane",
             "CRV-SECRET",
             "b.secret.user",
             "CRV-SUBJ-SECRET",
+            "CRV-STUDY-SECRET",
         ],
     }
+
+
+def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:
+    """Sponsor B's clinical study with one uploaded dataset version."""
+    with db.uow(Actor("t")) as uow:
+        b_scope = service.scope_of(uow.session.get_one(User, b_user.id))
+        study = clinical.create_study(
+            uow, b_scope, program_id=program_id, code="CRV-STUDY-SECRET", title="Hidden study"
+        )
+        version = clinical.upload_dataset(uow, b_scope, study.id, demo_files())
+        uow.commit()
+        return {"study_id": study.id, "version_id": version.id, "file_name": "subjects.csv"}
 
 
 def _coi_world(

@@ -1,12 +1,19 @@
 """The steering-committee report of a readout, as HTML (self-contained: figures embedded as
 PNG) or PDF (fpdf2): response table by dose level, subject listing, waterfall, spider, swimmer
-and Kaplan-Meier plots with numbers at risk, RS disagreements, warnings and provenance."""
+and Kaplan-Meier plots with numbers at risk, RS disagreements, warnings and provenance.
+
+``anchors`` (optional) are labelled lines that tie the report to stored records: the study
+page passes the dataset version's SHA-256 and the audit trail's head hash
+(docs/audit-trail.md, "Anchoring the head"). They are printed with the provenance and in the
+footer (every page of the PDF).
+"""
 
 from __future__ import annotations
 
 import base64
 import io
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,7 +77,9 @@ def _context(result: ReadoutResult, title: str) -> tuple[dict, dict[str, bytes]]
     return ctx, pngs
 
 
-def to_html(result: ReadoutResult, title: str = TITLE) -> str:
+def to_html(
+    result: ReadoutResult, title: str = TITLE, *, anchors: Mapping[str, str] | None = None
+) -> str:
     ctx, pngs = _context(result, title)
     env = Environment(
         loader=PackageLoader("vein2vein.clinical", "templates"),
@@ -84,6 +93,7 @@ def to_html(result: ReadoutResult, title: str = TITLE) -> str:
         response_table=result.response_table().to_html(border=0),
         subject_table=listing.to_html(index=False, border=0),
         disagreements=dis.to_html(index=False, border=0) if len(dis) else "",
+        anchors=dict(anchors or {}),
     )
 
 
@@ -94,12 +104,31 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def to_pdf(result: ReadoutResult, title: str = TITLE) -> bytes:
+def _footer_lines(anchors: Mapping[str, str]) -> list[str]:
+    keep = ("Dataset SHA-256", "Audit trail head")
+    return [_latin1(f"{k}: {anchors[k]}") for k in keep if k in anchors]
+
+
+def to_pdf(
+    result: ReadoutResult, title: str = TITLE, *, anchors: Mapping[str, str] | None = None
+) -> bytes:
     from fpdf import FPDF
 
+    anchors = dict(anchors or {})
+    footer = _footer_lines(anchors)
+
+    class _Pdf(FPDF):
+        def footer(self) -> None:
+            self.set_y(-(6 + 3 * len(footer)))
+            self.set_font("Courier", "", 6)
+            for line in footer:
+                self.cell(0, 3, line, align="C", new_x="LMARGIN", new_y="NEXT")
+            self.set_font("Helvetica", "", 6)
+            self.cell(0, 3, f"Page {self.page_no()}/{{nb}}", align="C")
+
     ctx, pngs = _context(result, title)
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
+    pdf = _Pdf(orientation="P", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12 + 3 * len(footer))
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 15)
     pdf.cell(0, 9, _latin1(title), new_x="LMARGIN", new_y="NEXT")
@@ -163,6 +192,10 @@ def to_pdf(result: ReadoutResult, title: str = TITLE) -> bytes:
     heading("Provenance")
     pdf.set_font("Courier", "", 7)
     pdf.multi_cell(0, 3.5, _latin1(ctx["provenance"]), new_x="LMARGIN", new_y="NEXT")
+    if anchors:
+        pdf.ln(1)
+        text = "\n".join(f"{k}: {v}" for k, v in anchors.items())
+        pdf.multi_cell(0, 3.5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

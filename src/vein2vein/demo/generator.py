@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from vein2vein.auth import service as auth
 from vein2vein.auth.tables import Organisation
+from vein2vein.clinical.demo import load_clinical_demo
 from vein2vein.identity.demo import load_identity_demo
 from vein2vein.programs import service as programs
 from vein2vein.store.database import Database
@@ -67,7 +68,7 @@ def load_demo(db: Database) -> bool:
             uow, corvane, "Regional Haematology Centre", "Antwerp", "BE", purpose="TREATMENT"
         )
         orgs = {CDMO: cdmo, SPONSOR_EPCAM: helixa, SPONSOR_OTHER: corvane}
-        programs.create_program(
+        epcam = programs.create_program(
             uow,
             helixa,
             code="HLX-EPC-01",
@@ -100,5 +101,6 @@ def load_demo(db: Database) -> bool:
                 password=DEMO_PASSWORD,
             )
         load_identity_demo(uow, cdmo)
+        load_clinical_demo(uow, epcam)
         uow.commit()
     return True

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from vein2vein.auth.roles import Perm
 from vein2vein.identity import schemas, service, views
+from vein2vein.identity.order_labels import print_order_label
 from vein2vein.web.context import AuthDep, DbDep, require
 
 router = APIRouter(prefix="/api/coi", tags=["chain of identity"])
@@ -84,6 +87,28 @@ def register_bags(
         order = service.register_product(uow, auth.scope, order_id, body.bags)
         uow.commit()
         return service.order_public(order)
+
+
+class LabelRequest(BaseModel):
+    label: str = Field(description="apheresis-bag, product-bag or cassette")
+    format: str = Field("pdf", description="pdf or png")
+
+
+@router.post(
+    "/orders/{order_id}/labels",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}, "image/png": {}}}},
+)
+def print_label(order_id: int, body: LabelRequest, auth: AuthDep, db: DbDep) -> Response:
+    """Print an ISBT 128 label of the order (PDF or PNG); every print is an audit entry."""
+    with db.uow(auth.actor) as uow:
+        printed = print_order_label(uow, auth.scope, order_id, body.label, body.format)
+        uow.commit()
+    return Response(
+        printed.data,
+        media_type=printed.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{printed.filename}"'},
+    )
 
 
 @router.post("/orders/{order_id}/events", response_model=schemas.Event, status_code=201)

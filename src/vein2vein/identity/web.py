@@ -15,6 +15,7 @@ from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import Conflict, InputError, PermissionDenied, RuleViolation
 from vein2vein.identity import access, service, views
 from vein2vein.identity.domain import Step
+from vein2vein.identity.order_labels import print_order_label
 from vein2vein.programs.service import list_programs
 from vein2vein.store import audit
 from vein2vein.web.context import AuthDep, DbDep
@@ -204,6 +205,29 @@ def order_din(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Resp
     except SHOWN as exc:
         return _order(request, order_id, auth, db, 422, error=exc.message)
     return RedirectResponse(f"/coi/orders/{order_id}", status_code=303)
+
+
+@router.post("/coi/orders/{order_id}/labels")
+def order_label(
+    request: Request,
+    order_id: int,
+    auth: AuthDep,
+    db: DbDep,
+    label: Text = "",
+    format: Text = "pdf",
+) -> Response:
+    """Print (download) an ISBT 128 label of the order; the print is recorded."""
+    try:
+        with db.uow(auth.actor) as uow:
+            printed = print_order_label(uow, auth.scope, order_id, label, format)
+            uow.commit()
+    except SHOWN as exc:
+        return _order(request, order_id, auth, db, 422, error=exc.message)
+    return Response(
+        printed.data,
+        media_type=printed.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{printed.filename}"'},
+    )
 
 
 @router.post("/coi/orders/{order_id}/bags")

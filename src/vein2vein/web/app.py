@@ -15,6 +15,8 @@ from vein2vein.audittrail import web as audit_web
 from vein2vein.auth import api as auth_api
 from vein2vein.auth import web as auth_web
 from vein2vein.auth.roles import Perm
+from vein2vein.clinical import api as clinical_api
+from vein2vein.clinical import web as clinical_web
 from vein2vein.core.settings import Settings, get_settings
 from vein2vein.identity import api as identity_api
 from vein2vein.identity import web as identity_web
@@ -49,6 +51,7 @@ def navigation() -> Navigation:
     nav.add(NavItem("Patients", "/coi/patients", Perm.PROGRAM_READ))
     nav.add(NavItem("Scan", "/coi/scan", Perm.PROGRAM_READ))
     nav.add(NavItem("Mismatches", "/coi/mismatches", Perm.PROGRAM_READ))
+    nav.add(NavItem("Clinical", "/clinical", Perm.PROGRAM_READ))
     nav.add(NavItem("Organisations", "/orgs", Perm.ORG_READ, section="Administration"))
     nav.add(NavItem("Users", "/users", Perm.USER_READ, section="Administration"))
     nav.add(NavItem("Audit trail", "/audit", Perm.AUDIT_READ, section="Compliance"))
@@ -92,12 +95,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         auth_api.router,
         programs_api.router,
         identity_api.router,
+        clinical_api.router,
         audit_api.router,
         home.pages,
         assets.router,
         auth_web.router,
         programs_web.router,
         identity_web.router,
+        clinical_web.router,
         audit_web.router,
     ]
     for router in app.state.routers:

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse
 from vein2vein import __version__
 
 PACKAGE = Path(__file__).resolve().parent.parent
-FEATURES_WITH_TEMPLATES = ("web", "auth", "programs", "audittrail", "identity")
+FEATURES_WITH_TEMPLATES = ("web", "auth", "programs", "audittrail", "identity", "clinical")
 
 
 def make_templates(extra_features: tuple[str, ...] = ()) -> Jinja2Templates:

@@ -219,3 +219,57 @@ def test_personal_data_only_for_qa_and_never_in_lists_errors_or_logs(
     assert problem.status_code == 409 and "1961" not in problem.text and "JQX" not in problem.text
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert W.DOB not in logged and W.INITIALS not in logged and "QZQ" not in logged
+
+
+def test_order_labels_print_decode_and_are_recorded(world: W.World) -> None:
+    """A printed apheresis-bag label scans back to the order's DIN (zxing-cpp decodes the PNG)."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from vein2vein.identity.isbt128 import parse_structures
+    from vein2vein.store import audit
+
+    oid = W.order(world, W.enrol(world))
+    api = _api(world.db, "operator")
+    early = api.post(f"/api/coi/orders/{oid}/labels", json={"label": "apheresis-bag"})
+    assert early.status_code == 422 and "no apheresis DIN yet" in early.json()["detail"]
+    din = W.assign_din(world, oid)
+    r = api.post(f"/api/coi/orders/{oid}/labels", json={"label": "apheresis-bag", "format": "png"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    decoded = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(r.content)))]
+    assert any(din[:13] in t for t in decoded), decoded
+    assert any(parse_structures(t) for t in decoded if t.startswith("="))
+    pdf = api.post(f"/api/coi/orders/{oid}/labels", json={"label": "apheresis-bag"})
+    assert pdf.content.startswith(b"%PDF")
+    bad = api.post(f"/api/coi/orders/{oid}/labels", json={"label": "bag", "format": "png"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "label"
+    sponsor = _api(world.db, "a.clinical")
+    assert (
+        sponsor.post(f"/api/coi/orders/{oid}/labels", json={"label": "apheresis-bag"}).status_code
+        == 403
+    )
+    with world.db.read() as session:
+        prints = audit.query(session, entity_type="coi_order", entity_id=str(oid))
+        assert [e.action for e in prints].count("coi.label_print") == 2
+
+
+def test_order_page_prints_a_label(world: W.World) -> None:
+    oid = W.order(world, W.enrol(world))
+    W.assign_din(world, oid)
+    c, token = logged_in(world.db, "operator", PASSWORD)
+    page = c.get(f"/coi/orders/{oid}")
+    assert "Print label" in page.text
+    r = c.post(
+        f"/coi/orders/{oid}/labels",
+        data={"label": "apheresis-bag", "format": "pdf", "csrf_token": token},
+    )
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert "attachment" in r.headers["content-disposition"]
+    bad = c.post(
+        f"/coi/orders/{oid}/labels",
+        data={"label": "cassette", "format": "pdf", "csrf_token": token},
+    )
+    assert bad.status_code == 422 and "no final-product DIN yet" in bad.text
