@@ -9,7 +9,6 @@ from rich.table import Table
 
 from vein2vein.cli.common import database, handle_errors
 from vein2vein.core.errors import RuleViolation
-from vein2vein.demo.generator import DEMO_PASSWORD, DEMO_USERS, load_demo
 from vein2vein.store import migrate
 
 
@@ -39,6 +38,7 @@ def demo(
     no_serve: bool = typer.Option(False, "--no-serve", help="Prepare the database, do not serve."),
 ) -> None:
     """Create or migrate the database, load the demo data if empty, and serve the application."""
+    from vein2vein.demo.generator import DEMO_PASSWORD, DEMO_USERS, load_demo
     from vein2vein.web.app import create_app
 
     db = database(check=False)

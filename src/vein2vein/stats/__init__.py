@@ -8,8 +8,7 @@ provenance, ``summary()``, ``to_dict()``); no database or web code. See docs/sta
 # (PEP 562 module __getattr__).
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vein2vein.core.lazy import lazy_exports
 
 _EXPORTS = {
     "ApproximationWarning": "errors",
@@ -65,18 +64,4 @@ _EXPORTS = {
     "xbar_s_chart": "charts",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'vein2vein.stats' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"vein2vein.stats.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -107,3 +107,13 @@ def test_clean_text_bounds_and_control_characters() -> None:
 def test_input_error_names_file_row_field() -> None:
     e = InputError("not a date", file="subjects.csv", row=4, field="infusion_date")
     assert e.message == "subjects.csv, row 4, field 'infusion_date': not a date"
+
+
+def test_the_command_line_starts_without_importing_scipy() -> None:
+    """Feature packages export lazily (core/lazy.py): `v2v --help` must stay fast."""
+    import subprocess
+    import sys
+
+    code = "import sys, vein2vein.cli.main; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

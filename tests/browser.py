@@ -1,0 +1,87 @@
+"""Shared pieces of the browser tests: Debian's Chromium, and `v2v demo` running on a free port.
+
+Chromium missing: a loud skip, except under CI where it is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+
+
+def need_chromium() -> None:
+    if os.path.exists(CHROMIUM):
+        return
+    message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; under CI this is a failure, not a skip", pytrace=False)
+    pytest.skip(f"!!! SKIPPED: {message} !!!")
+
+
+def launch(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Demo:
+    base: str
+    env: dict[str, str]
+    output: list[str] = field(default_factory=list)
+
+
+def demo_env(folder: Path) -> dict[str, str]:
+    env = {**os.environ, "V2V_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}"}
+    env.pop("V2V_ENVIRONMENT", None)
+    return env
+
+
+@contextmanager
+def running_demo(folder: Path, timeout: float = 90) -> Iterator[Demo]:
+    """`python -m vein2vein.cli demo` (what `make demo` runs) serving on a free port."""
+    env = demo_env(folder)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vein2vein.cli", "demo", "--port", str(port)],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    demo = Demo(f"http://127.0.0.1:{port}", env)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"v2v demo exited early:\n{proc.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("v2v demo did not start listening") from None
+                time.sleep(0.2)
+        yield demo
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+        demo.output.append(out)
