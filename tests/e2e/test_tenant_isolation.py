@@ -22,6 +22,7 @@ from vein2vein.auth.tables import User
 from vein2vein.clinical import service as clinical
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import service as coi
+from vein2vein.scheduling import service as schedule
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 from vein2vein.web.app import registered_routes
@@ -47,6 +48,7 @@ def _world(db: Database) -> dict[str, Any]:
         uow.commit()
     b_coi = _coi_world(db, cdmo, b_user, qa, site.id, b_program.id)
     b_clinical = _clinical_world(db, b_user, b_program.id)
+    cdmo_schedule = _schedule_world(db, cdmo, qa)
     return {
         "ids": {
             "org_id": b.id,
@@ -58,6 +60,7 @@ def _world(db: Database) -> dict[str, Any]:
             "action": "disable",
             **b_coi,
             **b_clinical,
+            **cdmo_schedule,
         },
         "secrets": [
             "Corvane",
@@ -66,6 +69,44 @@ def _world(db: Database) -> dict[str, Any]:
             "CRV-SUBJ-SECRET",
             "CRV-STUDY-SECRET",
         ],
+    }
+
+
+def _schedule_world(db: Database, cdmo: Any, qa: Any) -> dict[str, Any]:
+    """CDMO-only scheduling objects (suite, downtime, draft, published plan that includes
+    sponsor B's order): sponsors must reach none of them."""
+    with db.uow(Actor("t")) as uow:
+        qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+        mfg = service.add_site(uow, uow.session.merge(cdmo), "Leiden GMP", "Leiden", "NL")
+        suite = schedule.add_suite(
+            uow, qa_scope, site_id=mfg.id, code="LEI-01", available_from="2025-01-01"
+        )
+        window = schedule.add_downtime(
+            uow, qa_scope, suite.id, first_day="2031-01-01", last_day="2031-01-02", reason="PM"
+        )
+        schedule.set_product(
+            uow,
+            qa_scope,
+            product_code="S1234",
+            process_days=10,
+            qc_days_rapid=3,
+            qc_days_compendial=14,
+            start_weekdays="Mon-Sun",
+            cryo_hold_days=3650,
+        )
+        uow.commit()
+    with db.uow(Actor("t")) as uow:
+        draft = schedule.compute_draft(uow, qa_scope, method="greedy")
+        uow.commit()
+    with db.uow(Actor("t")) as uow:
+        plan = schedule.publish(uow, qa_scope, draft.id)
+        draft2 = schedule.compute_draft(uow, qa_scope, method="greedy")
+        uow.commit()
+    return {
+        "suite_id": suite.id,
+        "downtime_id": window.id,
+        "draft_id": draft2.id,
+        "plan_id": plan.id,
     }
 
 

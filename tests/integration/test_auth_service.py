@@ -417,17 +417,16 @@ def test_reset_password_ends_sessions_and_revokes_tokens(db: Database) -> None:
 
 def test_over_long_values_are_input_errors_on_both_engines(db: Database) -> None:
     sponsor = factories.org(db, "SPONSOR")
-    with pytest.raises(InputError, match="at most 200") as err:
-        with db.uow(Actor("t")) as uow:
-            service.create_user(
-                uow,
-                db.settings,
-                username="x1",
-                full_name="N" * 300,
-                organisation=uow.session.merge(sponsor),
-                role="sponsor_viewer",
-                password=PASSWORD,
-            )
+    with pytest.raises(InputError, match="at most 200") as err, db.uow(Actor("t")) as uow:
+        service.create_user(
+            uow,
+            db.settings,
+            username="x1",
+            full_name="N" * 300,
+            organisation=uow.session.merge(sponsor),
+            role="sponsor_viewer",
+            password=PASSWORD,
+        )
     assert err.value.field == "full_name"
     from vein2vein.programs.service import create_program
 

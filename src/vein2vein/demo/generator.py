@@ -15,6 +15,7 @@ from vein2vein.auth.tables import Organisation
 from vein2vein.clinical.demo import load_clinical_demo
 from vein2vein.identity.demo import load_identity_demo
 from vein2vein.programs import service as programs
+from vein2vein.scheduling.demo import load_scheduling_demo
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 
@@ -102,5 +103,6 @@ def load_demo(db: Database) -> bool:
             )
         load_identity_demo(uow, cdmo)
         load_clinical_demo(uow, epcam)
+        load_scheduling_demo(uow, cdmo)
         uow.commit()
     return True

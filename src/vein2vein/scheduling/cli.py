@@ -286,3 +286,165 @@ def generate_command(
         f"--suites {out_dir / 'suites.csv'} --downtime {out_dir / 'downtime.csv'} "
         f"--qc-capacity {problem.qc_capacity} --max-starts-per-day {problem.max_starts_per_day}"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Commands on the store (thin wrappers over scheduling.service and scheduling.views)
+# --------------------------------------------------------------------------------------------
+
+
+def _cdmo_scope(db: Any, org: str | None) -> Any:
+    """Server-side administration at the command line, acting for the CDMO (``--org``, needed
+    only when the database holds more than one CDMO)."""
+    from sqlalchemy import select
+
+    from vein2vein.auth.scope import Scope
+    from vein2vein.auth.tables import Organisation
+    from vein2vein.core.errors import InputError, NotFound
+    from vein2vein.store.uow import Actor
+
+    with db.read() as session:
+        stmt = select(Organisation).where(Organisation.kind == "CDMO")
+        if org:
+            stmt = stmt.where(Organisation.name == org)
+        found = session.scalars(stmt).all()
+    if not found:
+        raise NotFound(f"no CDMO organisation {org!r}" if org else "no CDMO organisation")
+    if len(found) > 1:
+        raise InputError("several CDMO organisations: name one with --org", field="org")
+    actor = Actor.cli()
+    return Scope(0, actor.name, "server administration", found[0].id, "CDMO", "admin")
+
+
+OrgOpt = Annotated[str | None, typer.Option("--org", help="the CDMO (if there are several)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+@app.command("suites")
+def suites_command(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
+    """List the CDMO's GMP suites with their downtime windows (from the store)."""
+    from vein2vein.cli.common import database, emit_json, handle_errors
+    from vein2vein.scheduling import views
+
+    @handle_errors
+    def run() -> None:
+        db = database()
+        scope = _cdmo_scope(db, org)
+        with db.read() as session:
+            rows = views.list_suites(session, scope)
+        if as_json:
+            emit_json(rows)
+            return
+        table = Table(title="Suites")
+        for column in ("suite", "site", "infectious", "changeover", "decon", "from", "downtime"):
+            table.add_column(column)
+        for s in rows:
+            down = "; ".join(
+                f"{w['first_day']}..{w['last_day']} {w['reason']}"
+                for w in s["downtime"]
+                if w["active"]
+            )
+            table.add_row(
+                s["code"],
+                s["site"] or "",
+                "yes" if s["infectious"] else "no",
+                str(s["changeover_days"]),
+                str(s["decon_days"]),
+                s["available_from"],
+                down,
+            )
+        Console().print(table)
+
+    run()
+
+
+@app.command("status")
+def status_command(
+    org: OrgOpt = None,
+    margin_days: Annotated[int | None, typer.Option(help="at-risk margin in days")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The latest published plan: version, metrics and the orders at risk (from the store)."""
+    from vein2vein.cli.common import database, emit_json, handle_errors
+    from vein2vein.scheduling import views
+
+    @handle_errors
+    def run() -> None:
+        db = database()
+        scope = _cdmo_scope(db, org)
+        with db.read() as session:
+            plan_id = views.latest_plan_id(session, scope)
+            detail = (
+                None if plan_id is None else views.plan_detail(session, scope, plan_id, margin_days)
+            )
+        if as_json:
+            emit_json({"plan": detail})
+            return
+        if detail is None:
+            typer.echo("no plan has been published yet")
+            return
+        m = detail["metrics"]
+        typer.echo(
+            f"version {detail['version']} ({detail['method']}, planned {detail['plan_day']}, "
+            f"published by {detail['published_by']}): {m['scheduled']}/{m['orders']} scheduled, "
+            f"{m['late_orders']} late ({m['total_days_late']} days), "
+            f"mean vein-to-vein {m['mean_vein_to_vein_days']} days"
+        )
+        for r in detail["at_risk"]:
+            typer.echo(f"at risk: {r['order_id']} required by {r['required_by']}: {r['reason']}")
+
+    run()
+
+
+@app.command("publish")
+def publish_command(
+    user: Annotated[str, typer.Option("--user", help="the planner publishing (asks the password)")],
+    method: Annotated[str, typer.Option(help="greedy or cpsat")] = "greedy",
+    time_limit: Annotated[float, typer.Option("--time-limit", help="seconds (at most 8)")] = 5.0,
+    mode: Annotated[str, typer.Option(help="replan (fewest changes) or plan (from scratch)")] = (
+        "replan"
+    ),
+    comment: Annotated[str, typer.Option(help="why this version is published")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute a plan from the store and publish it as the next version (validated first).
+
+    The password is asked for (or read from the first line of standard input): a published plan
+    is attributed to the person who published it.
+    """
+    from vein2vein.auth import service as auth_service
+    from vein2vein.cli.common import database, emit_json, handle_errors, read_password
+    from vein2vein.scheduling import service, views
+    from vein2vein.store.uow import Actor
+
+    @handle_errors
+    def run() -> None:
+        db = database()
+        password = read_password(f"Password of {user}", confirm=False)
+        with db.uow(Actor.anonymous(user.strip()[:64])) as uow:
+            account = auth_service.authenticate(uow, db.settings, user, password)
+            scope = auth_service.scope_of(account)
+            uow.commit()
+        actor = Actor(scope.username, scope.user_id, scope.organisation_id)
+        with db.uow(actor) as uow:
+            draft = service.compute_draft(
+                uow, scope, method=method, time_limit=time_limit, mode=mode
+            )
+            uow.commit()
+            draft_id = draft.id
+        with db.uow(actor) as uow:
+            row = service.publish(uow, scope, draft_id, comment)
+            uow.commit()
+            plan_id = row.id
+        with db.read() as session:
+            detail = views.plan_detail(session, scope, plan_id)
+        if as_json:
+            emit_json(detail)
+            return
+        m = detail["metrics"]
+        typer.echo(
+            f"published version {detail['version']}: {m['scheduled']}/{m['orders']} scheduled, "
+            f"{m['late_orders']} late, {len(detail['changes'])} change(s)"
+        )
+
+    run()

@@ -90,22 +90,48 @@ class Replan:
 
 
 def apply_events(
-    problem: Problem, published: Plan, now: dt.date, events: Sequence[Event] = ()
+    problem: Problem,
+    published: Plan,
+    now: dt.date,
+    events: Sequence[Event] = (),
+    *,
+    started_from: str = "published",
 ) -> Problem:
     """The problem as it stands on ``now``: started batches fixed, events applied."""
-    return _apply(problem, published, now, events)[0]
+    return _apply(problem, published, now, events, started_from)[0]
+
+
+def _started(
+    problem: Problem, published: Plan, now: dt.date, started_from: str
+) -> dict[str, Assignment]:
+    """Batches that have started: by the published plan's dates (``published``), or the batches
+    the problem itself fixes (``problem``: a store that knows which batches really started)."""
+    orders = problem.order_by_id
+    if started_from == "published":
+        return {
+            a.order_id: a for a in published.assignments if a.start < now and a.order_id in orders
+        }
+    if started_from == "problem":
+        return {
+            o.order_id: Assignment.of(o, o.fixed.suite_id, o.fixed.start)
+            for o in problem.orders
+            if o.fixed is not None
+        }
+    raise ValueError(f"started_from is 'published' or 'problem', not {started_from!r}")
 
 
 def _apply(
-    problem: Problem, published: Plan, now: dt.date, events: Sequence[Event]
+    problem: Problem,
+    published: Plan,
+    now: dt.date,
+    events: Sequence[Event],
+    started_from: str = "published",
 ) -> tuple[Problem, set[str]]:
     """The problem on ``now`` and the orders whose batch was lost (failed or suite down)."""
     lost: set[str] = set()
     orders: dict[str, Order] = {o.order_id: o for o in problem.orders}
     suites: dict[str, Suite] = {s.suite_id: s for s in problem.suites}
-    started = {
-        a.order_id: a for a in published.assignments if a.start < now and a.order_id in orders
-    }
+    started = _started(problem, published, now, started_from)
     for oid, a in started.items():
         orders[oid] = replace(orders[oid], fixed=FixedBatch(a.suite_id, a.start))
 
@@ -181,9 +207,14 @@ def replan(
     num_workers: int = 2,
     objectives: Objectives | None = None,
     progress: ProgressFn | None = None,
+    started_from: str = "published",
 ) -> Replan:
-    """Re-plan on ``now`` after ``events``, changing as little of ``published`` as it can."""
-    current, lost = _apply(problem, published, now, events)
+    """Re-plan on ``now`` after ``events``, changing as little of ``published`` as it can.
+
+    ``started_from="problem"`` trusts the problem's fixed batches as the ones that have started
+    (a store that records the start of manufacturing) instead of the published plan's dates.
+    """
+    current, lost = _apply(problem, published, now, events, started_from)
     keep = {
         a.order_id: (a.suite_id, a.start)
         for a in published.assignments
@@ -206,10 +237,13 @@ def replan(
         )
     else:
         raise ValueError(f"unknown method {method!r}: use greedy or cpsat")
-    return Replan(current, plan, _changes(current, lost, published, plan))
+    return Replan(current, plan, changes_between(current, published, plan, lost))
 
 
-def _changes(after: Problem, lost: set[str], published: Plan, plan: Plan) -> tuple[Change, ...]:
+def changes_between(
+    after: Problem, published: Plan, plan: Plan, lost: set[str] | frozenset[str] = frozenset()
+) -> tuple[Change, ...]:
+    """How ``plan`` (for the problem ``after``) differs from ``published``, order by order."""
     out: list[Change] = []
     for order in after.orders:
         was, now = published.by_order.get(order.order_id), plan.by_order.get(order.order_id)

@@ -22,6 +22,8 @@ from vein2vein.identity import api as identity_api
 from vein2vein.identity import web as identity_web
 from vein2vein.programs import api as programs_api
 from vein2vein.programs import web as programs_web
+from vein2vein.scheduling import api as schedule_api
+from vein2vein.scheduling import web as schedule_web
 from vein2vein.store.database import Database
 from vein2vein.store.migrate import ensure_up_to_date
 from vein2vein.web import assets, errors, home
@@ -52,6 +54,7 @@ def navigation() -> Navigation:
     nav.add(NavItem("Scan", "/coi/scan", Perm.PROGRAM_READ))
     nav.add(NavItem("Mismatches", "/coi/mismatches", Perm.PROGRAM_READ))
     nav.add(NavItem("Clinical", "/clinical", Perm.PROGRAM_READ))
+    nav.add(NavItem("Schedule", "/schedule", Perm.PROGRAM_READ))
     nav.add(NavItem("Organisations", "/orgs", Perm.ORG_READ, section="Administration"))
     nav.add(NavItem("Users", "/users", Perm.USER_READ, section="Administration"))
     nav.add(NavItem("Audit trail", "/audit", Perm.AUDIT_READ, section="Compliance"))
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         programs_api.router,
         identity_api.router,
         clinical_api.router,
+        schedule_api.router,
         audit_api.router,
         home.pages,
         assets.router,
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         programs_web.router,
         identity_web.router,
         clinical_web.router,
+        schedule_web.router,
         audit_web.router,
     ]
     for router in app.state.routers:

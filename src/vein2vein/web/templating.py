@@ -13,7 +13,15 @@ from starlette.responses import HTMLResponse
 from vein2vein import __version__
 
 PACKAGE = Path(__file__).resolve().parent.parent
-FEATURES_WITH_TEMPLATES = ("web", "auth", "programs", "audittrail", "identity", "clinical")
+FEATURES_WITH_TEMPLATES = (
+    "web",
+    "auth",
+    "programs",
+    "audittrail",
+    "identity",
+    "clinical",
+    "scheduling",
+)
 
 
 def make_templates(extra_features: tuple[str, ...] = ()) -> Jinja2Templates:

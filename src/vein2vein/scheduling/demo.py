@@ -1,0 +1,77 @@
+"""Demo capacity plan: 6 + 6 GMP suites at the CDMO's two manufacturing sites (one of each
+infectious-capable), settings for both demo products, a maintenance window, the QC laboratory's
+limits, and version 1 of the plan over the demo orders, published by QA. Loaded through the real
+services (so it is audited) in the demo loader's single unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from vein2vein.auth import service as auth
+from vein2vein.auth.tables import Organisation, Site
+from vein2vein.core.clock import utcnow
+from vein2vein.scheduling import service
+from vein2vein.store.uow import UnitOfWork
+
+#: (site name prefix, suite code prefix) of the demo CDMO's manufacturing sites.
+SITES = (("Site A", "LEI"), ("Site B", "GHE"))
+PRODUCTS = (
+    # code, name, process days, start days, QC method, rapid, compendial, fresh, cryo, in, ship
+    ("S1234", "HLX-101 anti-EpCAM CAR-T", 10, "Mon-Fri", "rapid", 3, 14, 2, 365, 1, 2),
+    ("S5678", "CRV-19 anti-CD19 CAR-T", 9, "Mon-Thu", "compendial", 4, 14, 2, 365, 1, 1),
+)
+
+
+def load_scheduling_demo(uow: UnitOfWork, cdmo: Organisation) -> None:
+    s = uow.session
+    qa = auth.scope_of(auth.user_by_username(s, "qa.approver"))
+    since = utcnow().date() - dt.timedelta(days=365)
+    for prefix, code in SITES:
+        site = s.scalars(
+            select(Site).where(Site.organisation_id == cdmo.id, Site.name.startswith(prefix))
+        ).one()
+        for n in range(1, 7):
+            infectious = n == 6
+            service.add_suite(
+                uow,
+                qa,
+                site_id=site.id,
+                code=f"{code}-{n:02d}",
+                name=f"{site.city} suite {n}" + (" (segregated)" if infectious else ""),
+                infectious=infectious,
+                changeover_days=1,
+                decon_days=3 if infectious else 0,
+                available_from=since,
+            )
+    for code, name, days, weekdays, qc, rapid, comp, fresh, cryo, inbound, ship in PRODUCTS:
+        service.set_product(
+            uow,
+            qa,
+            product_code=code,
+            name=name,
+            process_days=days,
+            start_weekdays=weekdays,
+            qc_method=qc,
+            qc_days_rapid=rapid,
+            qc_days_compendial=comp,
+            fresh_hold_days=fresh,
+            cryo_hold_days=cryo,
+            inbound_days=inbound,
+            ship_days=ship,
+        )
+    service.set_lab(uow, qa, qc_capacity=4, max_starts_per_day=3, risk_margin_days=2)
+    ghent = s.scalar(select(service.Suite).where(service.Suite.code == "GHE-03"))
+    assert ghent is not None
+    start = utcnow().date() + dt.timedelta(days=7)
+    service.add_downtime(
+        uow,
+        qa,
+        ghent.id,
+        first_day=start,
+        last_day=start + dt.timedelta(days=4),
+        reason="annual HVAC requalification",
+    )
+    draft = service.compute_draft(uow, qa, method="greedy", mode="plan")
+    service.publish(uow, qa, draft.id, "Demo: first plan over the orders in flight")

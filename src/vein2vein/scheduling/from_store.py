@@ -1,0 +1,270 @@
+"""From the store to the pure problem model: orders in flight, suites, downtime, lab limits.
+
+Conventions (docs/scheduling.md, "Planning from the store"):
+
+- orders in flight are the CDMO's orders whose custody has not reached ``released``; an order with
+  a ``manufacturing_started`` step is a **started batch** and is fixed on the local day of that
+  step, in the suite the latest published plan gave it (or, if it was never planned, the first
+  eligible suite free that day, and the assumption is listed);
+- receipt date: the local day of the ``received`` step; before receipt, the day of collection (or
+  the planned apheresis) plus the product's inbound days;
+- maximum hold: the product's fresh or cryopreserved hold, by the order's starting material;
+- infectious: the order's ``segregated`` flag (any positive infectious-disease marker);
+- durations, start weekdays, QC days (rapid or compendial) and shipping days: the product's
+  settings, found by the ISBT 128 product description code (first five characters of the order's
+  product code). An order whose product has no settings is not planned and is listed as skipped;
+- suites: every suite of the CDMO; downtime windows that are not cancelled (last day included);
+  the QC capacity and starts per day from the laboratory settings (no row: no limit).
+
+The pure order id is the order number (unique within a sponsor); if two sponsors' numbers were
+ever equal, both get ``~<database id>`` appended so that the plan never mixes them up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from vein2vein.core.canonical import sha256_hex
+from vein2vein.core.errors import RuleViolation
+from vein2vein.identity.domain import Step
+from vein2vein.identity.tables import CustodyEventRow, Facility
+from vein2vein.identity.tables import Order as OrderRow
+from vein2vein.scheduling import model
+from vein2vein.scheduling.model import FixedBatch, Plan, Problem, parse_weekdays
+from vein2vein.scheduling.snapshot import problem_to_json
+from vein2vein.scheduling.tables import LabSettings, ProductSettings, Suite
+
+#: Custody steps from which the batch no longer needs a suite or the QC laboratory.
+DONE_STEPS = frozenset(
+    {
+        Step.RELEASED,
+        Step.PRODUCT_PACKED,
+        Step.PRODUCT_SHIPPED,
+        Step.PRODUCT_RECEIVED,
+        Step.PRODUCT_STORED,
+        Step.ISSUED,
+        Step.THAWED,
+        Step.INFUSED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """Which store order a pure order id stands for."""
+
+    id: int
+    organisation_id: int
+    number: str
+    required_by: dt.date
+    started: bool
+
+
+@dataclass(frozen=True)
+class Skipped:
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoreProblem:
+    """The problem as the store has it on ``today``, with what was left out and assumed."""
+
+    problem: Problem
+    refs: Mapping[str, OrderRef]
+    skipped: tuple[Skipped, ...]
+    assumptions: tuple[str, ...]
+
+    @property
+    def inputs_sha256(self) -> str:
+        """Hash of everything the plan depends on: publishing refuses if it changed since."""
+        return sha256_hex(
+            {
+                "problem": problem_to_json(self.problem),
+                "skipped": [[s.number, s.reason] for s in self.skipped],
+            }
+        )
+
+
+def _local_day(event: CustodyEventRow) -> dt.date:
+    try:
+        zone = ZoneInfo(event.time_zone)
+    except Exception:  # a zone unknown here: the UTC day is the honest fallback
+        zone = ZoneInfo("UTC")
+    return event.occurred_at.astimezone(zone).date()
+
+
+def _suites(session: Session, cdmo_id: int) -> tuple[model.Suite, ...]:
+    rows = session.scalars(
+        select(Suite)
+        .where(Suite.organisation_id == cdmo_id)
+        .options(selectinload(Suite.downtime))
+        .order_by(Suite.code)
+    ).all()
+    return tuple(
+        model.Suite(
+            suite_id=s.code,
+            infectious=s.infectious,
+            available_from=s.available_from,
+            changeover_days=s.changeover_days,
+            decon_days=s.decon_days,
+            downtime=tuple(
+                model.Downtime(w.first_day, w.last_day + dt.timedelta(days=1), w.reason)
+                for w in s.downtime
+                if w.active
+            ),
+        )
+        for s in rows
+    )
+
+
+def products(session: Session, cdmo_id: int) -> dict[str, ProductSettings]:
+    rows = session.scalars(
+        select(ProductSettings).where(ProductSettings.organisation_id == cdmo_id)
+    ).all()
+    return {p.product_code: p for p in rows}
+
+
+def order_for_product(
+    order_id: str,
+    settings: ProductSettings,
+    *,
+    receipt: dt.date,
+    required_by: dt.date,
+    fresh: bool,
+    infectious: bool,
+    fixed: FixedBatch | None = None,
+) -> model.Order:
+    """A pure order from a product's settings (also used for hypothetical what-if orders)."""
+    return model.Order(
+        order_id=order_id,
+        receipt_date=receipt,
+        max_hold_days=settings.fresh_hold_days if fresh else settings.cryo_hold_days,
+        required_by=required_by,
+        infectious=infectious,
+        process_days=settings.process_days,
+        qc_days=settings.qc_days,
+        ship_days=settings.ship_days,
+        product=settings.product_code,
+        start_weekdays=parse_weekdays(settings.start_weekdays),
+        fixed=fixed,
+    )
+
+
+def _receipt(order: OrderRow, steps: Mapping[str, CustodyEventRow], inbound: int) -> dt.date:
+    if Step.RECEIVED.value in steps:
+        return _local_day(steps[Step.RECEIVED.value])
+    collected = steps.get(Step.COLLECTED.value)
+    start = _local_day(collected) if collected is not None else order.planned_apheresis
+    return start + dt.timedelta(days=inbound)
+
+
+def load_problem(
+    session: Session, cdmo_id: int, today: dt.date, published: Plan | None = None
+) -> StoreProblem:
+    """The CDMO's problem on ``today`` (see the module's conventions)."""
+    suites = _suites(session, cdmo_id)
+    if not suites:
+        raise RuleViolation("no GMP suites are set up yet: add the suites before planning")
+    lab = session.scalar(select(LabSettings).where(LabSettings.organisation_id == cdmo_id))
+    settings = products(session, cdmo_id)
+    rows = session.scalars(
+        select(OrderRow)
+        .join(Facility, Facility.id == OrderRow.facility_id)
+        .where(Facility.organisation_id == cdmo_id)
+        .options(selectinload(OrderRow.events))
+        .order_by(OrderRow.placed_at, OrderRow.id)
+    ).all()
+    numbers = Counter(r.number for r in rows)
+    orders: list[model.Order] = []
+    refs: dict[str, OrderRef] = {}
+    skipped: list[Skipped] = []
+    started: list[tuple[str, model.Order, dt.date]] = []
+    for row in rows:
+        steps = {e.step: e for e in row.events}
+        if any(s.value in steps for s in DONE_STEPS):
+            continue
+        key = row.number if numbers[row.number] == 1 else f"{row.number}~{row.id}"
+        product = settings.get(row.product_code[:5])
+        if product is None:
+            skipped.append(Skipped(key, f"no process settings for product {row.product_code[:5]}"))
+            continue
+        start_event = steps.get(Step.MANUFACTURING_STARTED.value)
+        order = order_for_product(
+            key,
+            product,
+            receipt=_receipt(row, steps, product.inbound_days),
+            required_by=row.required_by,
+            fresh=row.starting_material == "fresh",
+            infectious=row.segregated,
+        )
+        refs[key] = OrderRef(
+            row.id, row.organisation_id, row.number, row.required_by, start_event is not None
+        )
+        if start_event is not None:
+            started.append((key, order, _local_day(start_event)))
+        else:
+            orders.append(order)
+    fixed, assumptions, lost = _place_started(started, suites, published)
+    for key, reason in lost:
+        skipped.append(Skipped(key, reason))
+        refs.pop(key, None)
+    problem = Problem(
+        orders=(*fixed, *orders),
+        suites=suites,
+        qc_capacity=lab.qc_capacity if lab else None,
+        max_starts_per_day=lab.max_starts_per_day if lab else None,
+        today=today,
+    )
+    return StoreProblem(problem, refs, tuple(skipped), tuple(assumptions))
+
+
+def _place_started(
+    started: list[tuple[str, model.Order, dt.date]],
+    suites: tuple[model.Suite, ...],
+    published: Plan | None,
+) -> tuple[list[model.Order], list[str], list[tuple[str, str]]]:
+    """Fix each started batch in its published suite, or assume the first eligible free one."""
+    by_id = {s.suite_id: s for s in suites}
+    busy: dict[str, list[tuple[dt.date, dt.date]]] = {s.suite_id: [] for s in suites}
+    out: list[model.Order] = []
+    notes: list[str] = []
+    lost: list[tuple[str, str]] = []
+    planned = published.by_order if published is not None else {}
+
+    def span(order: model.Order, suite: model.Suite, start: dt.date) -> tuple[dt.date, dt.date]:
+        days = order.process_days + suite.turnaround_days(order)
+        return start, start + dt.timedelta(days=days)
+
+    def free(order: model.Order, suite: model.Suite, start: dt.date) -> bool:
+        a, b = span(order, suite, start)
+        windows = busy[suite.suite_id] + [(w.start, w.end) for w in suite.downtime]
+        return suite.available_from <= start and all(b <= x or y <= a for x, y in windows)
+
+    for key, order, start in sorted(started, key=lambda item: (item[2], item[0])):
+        eligible = [s for s in suites if s.infectious or not order.infectious]
+        was = planned.get(key)
+        if was is not None and was.suite_id in by_id:
+            suite = by_id[was.suite_id]
+        else:
+            choice = next((s for s in eligible if free(order, s, start)), None)
+            if choice is None and eligible:
+                choice = eligible[0]
+            if choice is None:
+                lost.append((key, "started, but no suite may take infectious material"))
+                continue
+            suite = choice
+            notes.append(
+                f"{key} started on {start} and was never planned: assumed in suite {suite.suite_id}"
+            )
+        busy[suite.suite_id].append(span(order, suite, start))
+        out.append(dataclasses.replace(order, fixed=FixedBatch(suite.suite_id, start)))
+    return out, notes, lost

@@ -1,0 +1,226 @@
+"""Read-only views of the capacity plan for pages, the API and the command line.
+
+CDMO roles read everything of their own organisation; a sponsor reads only the slots of their
+own orders in the latest published plan (``sponsor_slots``), through the ordinary tenant scope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from vein2vein.auth.scope import Scope
+from vein2vein.auth.tables import Site
+from vein2vein.scheduling import access
+from vein2vein.scheduling.gantt import gantt_figure, orders_at_risk
+from vein2vein.scheduling.planner import plan_from_json
+from vein2vein.scheduling.service import _own, lab_settings, latest_plan
+from vein2vein.scheduling.snapshot import problem_from_json
+from vein2vein.scheduling.tables import (
+    PlanDraft,
+    PlanSlot,
+    ProductSettings,
+    PublishedPlan,
+    Suite,
+)
+
+
+def list_suites(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    access.require_read_plan(scope)
+    rows = session.scalars(
+        select(Suite)
+        .where(Suite.organisation_id == scope.organisation_id)
+        .options(selectinload(Suite.downtime), selectinload(Suite.site))
+        .order_by(Suite.code)
+    ).all()
+    return [s.public() | {"downtime": [w.public() for w in s.downtime]} for s in rows]
+
+
+def suite_detail(session: Session, scope: Scope, suite_id: int) -> dict[str, Any]:
+    suite = _own(session, scope, Suite, suite_id)
+    access.require_read_plan(scope)
+    return suite.public() | {"downtime": [w.public() for w in suite.downtime]}
+
+
+def manufacturing_sites(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    access.require_read_plan(scope)
+    rows = session.scalars(
+        select(Site)
+        .where(Site.organisation_id == scope.organisation_id, Site.purpose == "MANUFACTURING")
+        .order_by(Site.name)
+    )
+    return [s.public() for s in rows]
+
+
+def list_products(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    access.require_read_plan(scope)
+    rows = session.scalars(
+        select(ProductSettings)
+        .where(ProductSettings.organisation_id == scope.organisation_id)
+        .order_by(ProductSettings.product_code)
+    )
+    return [p.public() for p in rows]
+
+
+def lab(session: Session, scope: Scope) -> dict[str, Any]:
+    access.require_read_plan(scope)
+    row = lab_settings(session, scope.organisation_id)
+    if row is None:
+        return {"qc_capacity": None, "max_starts_per_day": None, "risk_margin_days": 2}
+    return row.public()
+
+
+def plan_summary(p: PublishedPlan) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "version": p.version,
+        "kind": p.kind,
+        "method": p.method,
+        "plan_day": p.plan_day.isoformat(),
+        "published_at": p.published_at.isoformat(),
+        "published_by": p.published_by,
+        "comment": p.comment,
+        "metrics": p.metrics,
+        "valid": bool(p.validation.get("ok")),
+        "changes": len(p.changes),
+        "events": p.events,
+        "plan_sha256": p.plan_sha256,
+        "inputs_sha256": p.inputs_sha256,
+    }
+
+
+def plan_history(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    access.require_read_plan(scope)
+    rows = session.scalars(
+        select(PublishedPlan)
+        .where(PublishedPlan.organisation_id == scope.organisation_id)
+        .order_by(PublishedPlan.version.desc())
+    )
+    return [plan_summary(p) for p in rows]
+
+
+def _margin(session: Session, scope: Scope, margin_days: int | None) -> int:
+    if margin_days is not None:
+        return max(0, min(60, margin_days))
+    row = lab_settings(session, scope.organisation_id)
+    return row.risk_margin_days if row is not None else 2
+
+
+def _at_risk(problem_json: dict[str, Any], plan_json: dict[str, Any], margin: int) -> list[dict]:
+    problem = problem_from_json(problem_json)
+    plan = plan_from_json(plan_json, "plan")
+    return [
+        {
+            "order_id": r.order_id,
+            "required_by": r.required_by.isoformat(),
+            "delivered": r.ship.isoformat() if r.ship else None,
+            "slack_days": r.slack_days,
+            "reason": r.reason,
+        }
+        for r in orders_at_risk(problem, plan, margin)
+    ]
+
+
+def plan_detail(
+    session: Session, scope: Scope, plan_id: int, margin_days: int | None = None
+) -> dict[str, Any]:
+    p = _own(session, scope, PublishedPlan, plan_id)
+    access.require_read_plan(scope)
+    margin = _margin(session, scope, margin_days)
+    return plan_summary(p) | {
+        "based_on_id": p.based_on_id,
+        "solver": p.solver,
+        "validation": p.validation,
+        "changes": p.changes,
+        "assignments": p.plan["assignments"],
+        "unscheduled": p.plan["unscheduled"],
+        "at_risk": _at_risk(p.problem, p.plan, margin),
+        "margin_days": margin,
+    }
+
+
+def plan_gantt(session: Session, scope: Scope, plan_id: int) -> dict[str, Any]:
+    p = _own(session, scope, PublishedPlan, plan_id)
+    access.require_read_plan(scope)
+    margin = _margin(session, scope, None)
+    return gantt_figure(
+        problem_from_json(p.problem),
+        plan_from_json(p.plan, "plan"),
+        margin_days=margin,
+        title=f"Suite schedule, version {p.version} ({p.plan_day})",
+    )
+
+
+def latest_plan_id(session: Session, scope: Scope) -> int | None:
+    access.require_read_plan(scope)
+    p = latest_plan(session, scope.organisation_id)
+    return p.id if p is not None else None
+
+
+def draft_detail(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]:
+    d = _own(session, scope, PlanDraft, draft_id)
+    access.require_read_plan(scope)
+    payload = d.payload
+    margin = _margin(session, scope, None)
+    after = payload["plan"]["metrics"] | payload["plan"]["summary"]
+    return {
+        "id": d.id,
+        "kind": d.kind,
+        "method": d.method,
+        "created_at": d.created_at.isoformat(),
+        "created_by": d.created_by,
+        "published_plan_id": d.published_plan_id,
+        "based_on_id": d.based_on_id,
+        "today": payload["today"],
+        "before": payload["before"],
+        "after": after,
+        "changes": payload["changes"],
+        "events": payload["events"],
+        "skipped": payload["skipped"],
+        "assumptions": payload["assumptions"],
+        "validation": payload["plan"]["validation"],
+        "solver": payload["plan"]["solver"],
+        "assignments": payload["plan"]["assignments"],
+        "unscheduled": payload["plan"]["unscheduled"],
+        "at_risk": _at_risk(payload["problem"], payload["plan"], margin),
+        "plan_sha256": d.plan_sha256,
+        "inputs_sha256": d.inputs_sha256,
+    }
+
+
+def draft_gantt(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]:
+    d = _own(session, scope, PlanDraft, draft_id)
+    access.require_read_plan(scope)
+    return gantt_figure(
+        problem_from_json(d.payload["problem"]),
+        plan_from_json(d.payload["plan"], "draft"),
+        margin_days=_margin(session, scope, None),
+        title=f"Draft {d.id} (preview, not published)",
+    )
+
+
+def sponsor_slots(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """Slots of the latest published plan within the caller's scope: a sponsor gets only their
+    own orders' batches (order number, dates, status); CDMO roles get every slot."""
+    latest_id = session.scalar(select(func.max(PublishedPlan.id)))
+    if latest_id is None:
+        return []
+    stmt = scope.filter(select(PlanSlot), PlanSlot).where(PlanSlot.plan_id == latest_id)
+    rows = session.scalars(stmt.order_by(PlanSlot.start, PlanSlot.order_number)).all()
+    return [
+        {
+            "order_id": r.order_id,
+            "order_number": r.order_number,
+            "status": r.status,
+            "start": r.start.isoformat() if r.start else None,
+            "end": r.end.isoformat() if r.end else None,
+            "release": r.release.isoformat() if r.release else None,
+            "delivery": r.ship.isoformat() if r.ship else None,
+            "required_by": r.required_by.isoformat(),
+            "days_late": max(0, (r.ship - r.required_by).days) if r.ship else None,
+            "note": r.note,
+        }
+        for r in rows
+    ]
