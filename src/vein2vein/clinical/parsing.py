@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,30 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _refuse_control_characters(path: Path) -> None:
+    """A NUL or other control character in a cell is refused, with its row and column: what is
+    stored must be exactly what the readout uses (one regex pass over the bytes)."""
+    data = path.read_bytes()
+    hit = _CONTROL.search(data)
+    if hit is None:
+        return
+    line_start = data.rfind(b"\n", 0, hit.start()) + 1
+    row = data.count(b"\n", 0, hit.start()) + 1
+    column = data[line_start : hit.start()].count(b",")
+    header = data[: data.find(b"\n")].decode("utf-8", "replace").split(",")
+    field = header[column].strip().lower() if column < len(header) else None
+    raise InputError(
+        "a control character (for example NUL) in a cell", file=path.name, row=row, field=field
+    )
+
+
 def read_csv_strings(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     """Every cell as a string (blank = ""), header names lower-cased and stripped."""
+    _refuse_control_characters(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError as exc:
@@ -114,11 +137,11 @@ def parse_numbers(
             text = str(raw).strip()
             if not text:
                 continue
-            try:
-                x = float(text)
-            except ValueError:
+            # plain ASCII decimals (exponent allowed): float() would also take "nan", "1_0", "١٢"
+            if not _DECIMAL.fullmatch(text):
                 bad.append(i)
                 continue
+            x = float(text)
         if math.isnan(x):
             continue
         if math.isinf(x) or (minimum is not None and x < minimum):

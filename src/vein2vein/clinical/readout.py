@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from vein2vein.core.errors import InputError
 from vein2vein.core.provenance import Provenance, library_versions
 
 from . import codes as C
@@ -266,6 +267,12 @@ def _apply_cutoff(ds: ClinicalDataset, cutoff: dt.date | None) -> tuple[Clinical
     if cutoff is None:
         return ds, {"ref": ref, "death": death, "alive": alive, "nt": nt, "cut": math.inf}
     cut = float(day_of(cutoff))
+    if not (ref <= cut).any():
+        raise InputError(
+            f"no subject was infused on or before the data cut-off {cutoff.isoformat()}: "
+            "choose a later cut-off",
+            field="cutoff",
+        )
     ref[ref > cut] = np.nan
     alive = np.where(death > cut, cut, alive)  # dying after the cut-off: alive at it
     death[death > cut] = np.nan

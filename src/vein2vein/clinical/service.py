@@ -23,6 +23,7 @@ from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDenied
+from vein2vein.core.text import clean_text
 from vein2vein.programs.tables import Program
 from vein2vein.store import audit
 from vein2vein.store.uow import UnitOfWork
@@ -64,10 +65,12 @@ def add_study(
     options: ReadoutParams | None = None,
 ) -> Study:
     """Create a study of ``program`` (already resolved within the caller's scope)."""
-    code = code.strip().upper()
-    if not code or len(code) > 32:
+    code = clean_text(code, "code", 32).upper()
+    if not code:
         raise InputError("a study code of 1 to 32 characters is required", field="code")
-    if not title.strip():
+    title = clean_text(title, "title", 300)
+    description = clean_text(description, "description", 10_000, multiline=True)
+    if not title:
         raise InputError("a study needs a title", field="title")
     s = uow.session
     exists = s.scalar(
@@ -79,8 +82,8 @@ def add_study(
         organisation_id=program.organisation_id,
         program_id=program.id,
         code=code,
-        title=title.strip(),
-        description=description.strip(),
+        title=title,
+        description=description,
         options=(options or ReadoutParams()).stored(),
         created_at=utcnow(),
         created_by=uow.actor.name,
@@ -125,11 +128,14 @@ def update_study(
         raise InputError("a reason is required to change a study", field="reason")
     before = study.public()
     if "title" in changes:
-        if not str(changes["title"]).strip():
+        changes["title"] = clean_text(str(changes["title"]), "title", 300)
+        if not changes["title"]:
             raise InputError("a study needs a title", field="title")
         study.title = str(changes["title"]).strip()
     if "description" in changes:
-        study.description = str(changes["description"]).strip()
+        study.description = clean_text(
+            str(changes["description"]), "description", 10_000, multiline=True
+        )
     if "options" in changes:
         study.options = ReadoutParams.model_validate(changes["options"]).stored()
     uow.record(
@@ -207,7 +213,7 @@ def add_version(
         n_investigator_responses=counts["investigator_responses"],
         warnings=list(parsed.dataset.warnings),
         ignored_files=list(parsed.ignored),
-        comment=comment.strip(),
+        comment=clean_text(comment, "comment", 4000, multiline=True),
         uploaded_at=utcnow(),
         uploaded_by=uow.actor.name,
         uploaded_by_id=uow.actor.user_id,

@@ -20,7 +20,7 @@ from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din
 from vein2vein.identity.tables import MARKERS, Order
 from vein2vein.programs.tables import Program
-from vein2vein.store.uow import UnitOfWork
+from vein2vein.store.uow import Actor, UnitOfWork
 
 DEMO_FIN = "A9999"
 PATH = [
@@ -160,12 +160,16 @@ def _walk(
                     commit_on_stop=False,
                 )
             except service.HandoffStopped as stop:
+                # cleared by the QA reviewer, a different person from whoever was stopped
+                loader, qa = uow.actor, scopes["qa"]
+                uow.actor = Actor(qa.username, qa.user_id, qa.organisation_id)
                 service.clear_mismatch(
                     uow,
-                    scopes["qa"],
+                    qa,
                     stop.mismatch_id,
                     "shipper label of another consignment scanned; the bag's own label matches",
                 )
+                uow.actor = loader
             at += dt.timedelta(minutes=20)
         req = _request(step, at, zone, where, _scans(order, step), patient, order)
         service.record_event(uow, scopes[who], order.id, req)

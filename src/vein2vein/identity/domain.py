@@ -312,12 +312,12 @@ def read_scans(
         found = fmt.from_structures(structures)
         if found is not None:
             cois.add(found)
-    if len(cois) > 1:
-        raise InputError("the scans carry different CoI identifiers", field="scanned")
+    # Labels of two chains of identity at one hand-off are not a misread but a possible mix-up:
+    # they are reported together, never equal the expected CoI, and so stop the hand-off.
     return ScannedIdentity(
         dins=frozenset(dins),
         din_check_failed=failed,
-        coi=next(iter(cois), None),
+        coi=", ".join(sorted(cois)) if cois else None,
         product_codes=frozenset(products),
         patient=dict(patient or {}),
     )

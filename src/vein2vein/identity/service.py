@@ -31,7 +31,8 @@ from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.tables import Organisation, Site
 from vein2vein.core.canonical import canonical_json, sha256_hex
 from vein2vein.core.clock import utcnow
-from vein2vein.core.errors import Conflict, InputError, NotFound, RuleViolation
+from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDenied, RuleViolation
+from vein2vein.core.text import clean_text
 from vein2vein.identity import access, domain, isbt128
 from vein2vein.identity import coi as coi_module
 from vein2vein.identity.domain import Step
@@ -460,8 +461,8 @@ def place_order(uow: UnitOfWork, scope: Scope, req: OrderRequest) -> Order:
         number=f"{patient.program.code}-{(count or 0) + 1:04d}",
         coi=coi_id,
         product_code=product.encode()[2:],
-        product_name=req.product_name.strip(),
-        dose_level=req.dose_level.strip(),
+        product_name=clean_text(req.product_name, "product_name", 200),
+        dose_level=clean_text(req.dose_level, "dose_level", 40),
         weight_kg=weight,
         planned_apheresis=planned,
         required_by=required,
@@ -483,10 +484,20 @@ def place_order(uow: UnitOfWork, scope: Scope, req: OrderRequest) -> Order:
     return order
 
 
+def _locked_order(s: Session, scope: Scope, order_id: int | str) -> Order:
+    """The order within scope, its row held (SELECT ... FOR UPDATE) until the transaction ends:
+    two requests on one order (two custody steps, two DIN assignments, a step and a hard stop)
+    are serialised, so every check below sees the other's result."""
+    order = get_scoped(s, scope, Order, order_id)  # out of scope: not found
+    s.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    s.refresh(order)
+    return order
+
+
 def assign_apheresis_din(uow: UnitOfWork, scope: Scope, order_id: int) -> Order:
     """Issue the DIN printed on the apheresis kit's labels and bind it to the order's CoI."""
     s = uow.session
-    order = get_scoped(s, scope, Order, order_id)
+    order = _locked_order(s, scope, order_id)
     access.require_issue(scope)
     if order.apheresis_din is not None:
         raise Conflict(f"order {order.number} already has the apheresis DIN {order.apheresis_din}")
@@ -507,7 +518,7 @@ def assign_apheresis_din(uow: UnitOfWork, scope: Scope, order_id: int) -> Order:
 def register_product(uow: UnitOfWork, scope: Scope, order_id: int, bags: int) -> Order:
     """Issue the final product's DIN and register its bags (divisions A0, B0, ...)."""
     s = uow.session
-    order = get_scoped(s, scope, Order, order_id)
+    order = _locked_order(s, scope, order_id)
     access.require_issue(scope)
     if order.product_din is not None:
         raise Conflict(f"order {order.number} already has its final product {order.product_din}")
@@ -712,7 +723,7 @@ def record_event(
     loads everything in one unit of work).
     """
     s = uow.session
-    order = get_scoped(s, scope, Order, order_id)
+    order = _locked_order(s, scope, order_id)
     step = parse_step(req.step)
     access.require_record(scope, step)
     blocking = open_mismatches(order)
@@ -722,11 +733,19 @@ def record_event(
             f"order {order.number} is on hold: hand-off mismatch #{first.id} at "
             f"'{first.step}' must be cleared by QA first"
         )
-    when = local_time(req.occurred_at, req.time_zone)
+    zone = clean_text(req.time_zone, "time_zone", 64) or "UTC"
+    time_zone(zone)  # always: a stored zone must be one that reads back
+    when = local_time(req.occurred_at, zone)
     if when > utcnow() + dt.timedelta(minutes=5):
         raise InputError("the event time is in the future", field="occurred_at")
-    location = (req.location or "").strip()
-    performed_by = (req.performed_by or scope.full_name).strip()
+    if when < order.placed_at - dt.timedelta(days=366):
+        raise InputError("the event time is before the order existed", field="occurred_at")
+    location = clean_text(req.location, "location", 200)
+    performed_by = clean_text(req.performed_by or scope.full_name, "performed_by", 200)
+    if step is Step.RELEASED and order.product_din is None:
+        raise RuleViolation(
+            f"order {order.number}: register the final-product bags (their DIN) before release"
+        )
     scans = [t for t in (x.strip() for x in req.scans) if t]
     history = domain_events(order)
     domain.check_step_order([e.step for e in history], step)  # the expected step first
@@ -748,7 +767,7 @@ def record_event(
         order_id=order.id,
         step=step.value,
         occurred_at=when,
-        time_zone=req.time_zone.strip() or "UTC",
+        time_zone=zone,
         location=location,
         performed_by=performed_by,
         recorded_by=uow.actor.name,
@@ -825,15 +844,22 @@ def clear_mismatch(uow: UnitOfWork, scope: Scope, mismatch_id: int, reason: str)
     s = uow.session
     mismatch = get_scoped(s, scope, HandoffMismatch, mismatch_id)
     access.require_clear(scope)
+    _locked_order(s, scope, mismatch.order_id)
+    s.refresh(mismatch)
     if not mismatch.is_open:
         raise Conflict(f"mismatch #{mismatch.id} was already cleared")
-    if len(reason.strip()) < 5:
+    if mismatch.recorded_by == uow.actor.name:
+        raise PermissionDenied(
+            "the person whose hand-off was stopped cannot clear it: a second QA person must"
+        )
+    reason = clean_text(reason, "reason", 2000, multiline=True)
+    if len(reason) < 5:
         raise InputError(
             "say why the mismatch can be cleared (at least 5 characters)", field="reason"
         )
     mismatch.cleared_at = utcnow()
     mismatch.cleared_by = uow.actor.name
-    mismatch.clear_reason = reason.strip()
+    mismatch.clear_reason = reason
     uow.record(
         "coi.handoff_mismatch_clear",
         "coi_handoff_mismatch",

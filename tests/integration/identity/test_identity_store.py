@@ -281,3 +281,92 @@ def test_scan_lookup_finds_only_orders_in_scope(db: Database) -> None:
     assert cdmo["ok"] and cdmo["order"]["subject_id"] == "CRV-9"
     assert not sponsor_a["ok"] and sponsor_a["order"] is None and "CRV" not in json.dumps(sponsor_a)
     assert not bad["ok"] and bad["din_check_failed"]  # check flags do not match: misread
+
+
+def _at_once(n: int, fn) -> tuple[list[object], list[BaseException]]:  # type: ignore[no-untyped-def]
+    results: list[object] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(n)
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(fn())
+        except BaseException as exc:  # collected for the assertions
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
+def test_the_same_step_sent_at_once_is_recorded_once(db: Database) -> None:
+    """Two-writer rule: the order row is held, so the state machine sees the first step."""
+    w = W.build(db)
+    oid = W.order(w, W.enrol(w))
+    W.assign_din(w, oid)
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    results, errors = _at_once(4, lambda: W.record(w, oid, Step.COLLECTED, at))
+    assert len(results) == 1 and len(errors) == 3
+    assert all(isinstance(e, RuleViolation) for e in errors), errors
+    with db.read() as session:
+        assert [e.step for e in session.get_one(Order, oid).events] == ["collected"]
+
+
+def test_apheresis_din_assigned_at_once_binds_one_din(db: Database) -> None:
+    w = W.build(db)
+    oid = W.order(w, W.enrol(w))
+    results, errors = _at_once(2, lambda: W.assign_din(w, oid))
+    assert len(results) == 1 and len(errors) == 1 and isinstance(errors[0], Conflict)
+    with db.read() as session:
+        assert session.get_one(Order, oid).apheresis_din == results[0][:13]
+
+
+def test_an_unknown_time_zone_is_refused_even_with_an_offset(db: Database) -> None:
+    w = W.build(db)
+    oid = W.order(w, W.enrol(w))
+    W.assign_din(w, oid)
+    req = service.EventRequest(
+        step="collected",
+        occurred_at="2026-01-05T09:00+01:00",
+        location="Ward 3",
+        time_zone="Mars/Olympus",
+        scans=[],
+    )
+    with db.uow(w.actor("a.clinical")) as uow, pytest.raises(InputError) as err:
+        service.record_event(uow, w.scopes["a.clinical"], oid, req)
+    assert err.value.field == "time_zone"
+    with db.read() as session:
+        assert session.get_one(Order, oid).events == []
+
+
+def test_release_needs_the_final_product_registered(db: Database) -> None:
+    w = W.build(db)
+    oid = W.order(w, W.enrol(w))
+    W.assign_din(w, oid)
+    at = W.walk(w, oid, Step.MANUFACTURING_STARTED)
+    with pytest.raises(RuleViolation, match="before release"):
+        W.record(w, oid, Step.RELEASED, at, scans=[])
+
+
+def test_whoever_was_stopped_cannot_clear_their_own_mismatch(db: Database) -> None:
+    w = W.build(db)
+    oid = W.order(w, W.enrol(w))
+    other = W.order(w, W.enrol(w, subject="HLX-002"))
+    W.assign_din(w, oid)
+    wrong = W.assign_din(w, other)
+    at = W.walk(w, oid, Step.SHIPPED)
+    with db.read() as session:
+        coi = session.get_one(Order, oid).coi
+    with pytest.raises(service.HandoffStopped) as stop:
+        W.record(w, oid, Step.RECEIVED, at, scans=W.label_scans(wrong, coi), who="qa")
+    with db.uow(w.actor("qa")) as uow, pytest.raises(PermissionDenied, match="second QA"):
+        service.clear_mismatch(uow, w.scopes["qa"], stop.value.mismatch_id, "it was fine really")
+    with db.uow(w.actor("approver")) as uow:
+        service.clear_mismatch(
+            uow, w.scopes["approver"], stop.value.mismatch_id, "bag swapped back"
+        )
+        uow.commit()

@@ -168,6 +168,11 @@ def test_more_than_two_per_organ(demo):
         ("assessments.csv", "diameter_mm", "abc", "diameter_mm"),
         ("assessments.csv", "lesion_id", "ZZ", "lesion_id"),
         ("subjects.csv", "dose_per_kg", "lots", "dose_per_kg"),
+        # float() would read these; what is stored must be what the readout uses
+        ("assessments.csv", "diameter_mm", "nan", "diameter_mm"),
+        ("assessments.csv", "diameter_mm", "1_0", "diameter_mm"),
+        ("assessments.csv", "diameter_mm", "\uff11\uff12", "diameter_mm"),
+        ("assessments.csv", "diameter_mm", "1\x002", "diameter_mm"),
     ],
 )
 def test_bad_cells(demo, file, column, value, field):
@@ -297,3 +302,11 @@ def test_folder_with_extra_files_and_no_new_lesions(demo):
     shutil.copy(demo / "subjects.csv", demo / "notes.csv")
     r = readout(read_csv_folder(demo))
     assert r.group("ALL").n == 10
+
+
+def test_cutoff_before_any_infusion_is_bad_input(demo):
+    import datetime as dt
+
+    with pytest.raises(InputError) as exc:
+        readout(read_csv_folder(demo), ReadoutOptions(cutoff=dt.date(2000, 1, 1)))
+    assert exc.value.field == "cutoff" and "no subject was infused" in exc.value.message

@@ -129,9 +129,17 @@ def test_one_identifier_is_not_enough():
     [
         (["=G1234"], "scanned DIN"),
         (["G123 498 654 321"], "check character"),
-        ([FMT.to_structure(COI).encode(), FMT.to_structure(OTHER_COI).encode()], "different CoI"),
     ],
 )
 def test_unreadable_scans_ask_for_a_rescan(texts, message):
     with pytest.raises(InputError, match=message):
         read_scans(texts)
+
+
+def test_labels_of_two_chains_of_identity_are_a_hard_stop_not_a_rescan():
+    """Two CoIs scanned at one hand-off may be two patients' bags together: a mismatch."""
+    scanned = read_scans(
+        [DIN.barcode_data(), FMT.to_structure(COI).encode(), FMT.to_structure(OTHER_COI).encode()]
+    )
+    result = check_handoff(ExpectedIdentity(din=DIN.code, coi=COI), scanned)
+    assert ("coi", MismatchKind.DIFFERENT) in kinds(result)
