@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -641,26 +642,44 @@ def _details(step: Step, raw: Mapping[str, Any]) -> tuple[domain.StepDetails | N
     return None, {}
 
 
+def _finite(value: Any, lo: float, hi: float) -> float:
+    """A finite number within [lo, hi] (NaN, infinities and absurd magnitudes are refused)."""
+    x = float(value)
+    if not math.isfinite(x) or not lo <= x <= hi:
+        raise ValueError(value)
+    return x
+
+
+def _aware(value: Any) -> dt.datetime:
+    when = dt.datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        raise ValueError(value)  # logger readings carry their offset
+    return when
+
+
 def _temperature_check(raw: Mapping[str, Any]) -> domain.TemperatureCheck:
+    minutes = 60 * 24 * 60  # at most 60 days
     try:
         limits = domain.ShipperLimits(
-            min_c=None if raw.get("min_c") is None else float(raw["min_c"]),
-            max_c=None if raw.get("max_c") is None else float(raw["max_c"]),
-            allowed_excursion=dt.timedelta(minutes=float(raw.get("allowed_excursion_minutes", 0))),
+            min_c=None if raw.get("min_c") is None else _finite(raw["min_c"], -273.15, 200),
+            max_c=None if raw.get("max_c") is None else _finite(raw["max_c"], -273.15, 200),
+            allowed_excursion=dt.timedelta(
+                minutes=_finite(raw.get("allowed_excursion_minutes", 0), 0, minutes)
+            ),
             max_gap=(
                 None
                 if raw.get("max_gap_minutes") is None
-                else dt.timedelta(minutes=float(raw["max_gap_minutes"]))
+                else dt.timedelta(minutes=_finite(raw["max_gap_minutes"], 0, minutes))
             ),
         )
         readings = [
-            domain.Reading(dt.datetime.fromisoformat(str(r["at"])), float(r["celsius"]))
+            domain.Reading(_aware(r["at"]), _finite(r["celsius"], -273.15, 200))
             for r in raw.get("readings", [])
         ]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise InputError(
-            "temperature: give min_c/max_c, allowed_excursion_minutes and readings "
-            "[{at, celsius}] with ISO 8601 times",
+            "temperature: give min_c/max_c (°C), allowed_excursion_minutes (0 to 60 days) and "
+            "readings [{at, celsius}] with ISO 8601 times carrying their UTC offset",
             field="temperature",
         ) from None
     return domain.check_temperatures(readings, limits)

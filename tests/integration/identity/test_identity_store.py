@@ -370,3 +370,59 @@ def test_whoever_was_stopped_cannot_clear_their_own_mismatch(db: Database) -> No
             uow, w.scopes["approver"], stop.value.mismatch_id, "bag swapped back"
         )
         uow.commit()
+
+
+@pytest.mark.parametrize(
+    "temperature",
+    [
+        {"min_c": -196, "max_c": -150, "allowed_excursion_minutes": 1e300, "readings": []},
+        {"min_c": "nan", "max_c": -150, "readings": []},
+        {"min_c": -196, "max_c": -150, "readings": [{"at": "2026-01-05T10:00", "celsius": -180}]},
+    ],
+)
+def test_malformed_logger_data_is_bad_input_and_records_nothing(
+    db: Database, temperature: dict
+) -> None:
+    w = W.build(db)
+    oid = W.order(w, W.enrol(w))
+    W.assign_din(w, oid)
+    at = W.walk(w, oid, Step.SHIPPED)
+    with pytest.raises(InputError) as err:
+        W.record(
+            w, oid, Step.RECEIVED, at, details={"condition": "intact", "temperature": temperature}
+        )
+    assert err.value.field == "temperature"
+    with db.read() as session:
+        assert [e.step for e in session.get_one(Order, oid).events][-1] == "shipped"
+
+
+def test_custody_records_are_append_only_in_the_database(db: Database) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    w = W.build(db)
+    oid = W.order(w, W.enrol(w))
+    other = W.order(w, W.enrol(w, subject="HLX-002"))
+    W.assign_din(w, oid)
+    wrong = W.assign_din(w, other)
+    at = W.walk(w, oid, Step.SHIPPED)
+    with db.read() as session:
+        coi = session.get_one(Order, oid).coi
+    with pytest.raises(service.HandoffStopped) as stop:
+        W.record(w, oid, Step.RECEIVED, at, scans=W.label_scans(wrong, coi))
+    with db.uow(w.actor("qa")) as uow:
+        service.clear_mismatch(uow, w.scopes["qa"], stop.value.mismatch_id, "bag swapped back")
+        uow.commit()
+    for sql in (
+        "DELETE FROM coi_custody_event",
+        "UPDATE coi_custody_event SET location = 'elsewhere'",
+        "DELETE FROM coi_din",
+        "UPDATE coi_din SET sequence = 99",
+        "DELETE FROM coi_handoff_mismatch",
+        "UPDATE coi_handoff_mismatch SET clear_reason = 'rewritten'",
+    ):
+        with (
+            pytest.raises((DBAPIError, IntegrityError), match=r"append-only|only its clearance"),
+            db.engine.begin() as conn,
+        ):
+            conn.execute(text(sql))

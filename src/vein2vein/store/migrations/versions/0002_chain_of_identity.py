@@ -280,8 +280,11 @@ def upgrade() -> None:
             batch_op.f("ix_coi_handoff_mismatch_organisation_id"), ["organisation_id"], unique=False
         )
 
+    _create_triggers()
+
 
 def downgrade() -> None:
+    _drop_triggers()
     with op.batch_alter_table("coi_handoff_mismatch", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_coi_handoff_mismatch_organisation_id"))
         batch_op.drop_index(batch_op.f("ix_coi_handoff_mismatch_order_id"))
@@ -324,3 +327,72 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coi_facility_organisation_id"))
 
     op.drop_table("coi_facility")
+
+
+# Custody records are GMP records: issued DINs and custody events are append-only, and a hand-off
+# mismatch may be updated once only, to record its clearance (who, when, why).
+_APPEND_ONLY = ("coi_din", "coi_custody_event")
+
+
+def _create_triggers() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for table in _APPEND_ONLY:
+            for verb in ("UPDATE", "DELETE"):
+                op.execute(
+                    f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END"
+                )
+        op.execute(
+            "CREATE TRIGGER coi_handoff_mismatch_no_delete BEFORE DELETE ON coi_handoff_mismatch "
+            "BEGIN SELECT RAISE(ABORT, 'coi_handoff_mismatch is append-only: DELETE refused'); END"
+        )
+        op.execute(
+            "CREATE TRIGGER coi_handoff_mismatch_clear_once BEFORE UPDATE ON coi_handoff_mismatch "
+            "WHEN OLD.cleared_at IS NOT NULL OR NEW.problems IS NOT OLD.problems "
+            "OR NEW.order_id IS NOT OLD.order_id OR NEW.recorded_by IS NOT OLD.recorded_by "
+            "BEGIN SELECT RAISE(ABORT, 'coi_handoff_mismatch: only its clearance may be recorded, "
+            "once'); END"
+        )
+        return
+    op.execute(
+        """CREATE FUNCTION coi_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$"""
+    )
+    for table in _APPEND_ONLY:
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION coi_refuse()"
+        )
+    op.execute(
+        "CREATE TRIGGER coi_handoff_mismatch_no_delete BEFORE DELETE ON coi_handoff_mismatch "
+        "FOR EACH ROW EXECUTE FUNCTION coi_refuse()"
+    )
+    op.execute(
+        """CREATE FUNCTION coi_mismatch_clear_once() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             IF OLD.cleared_at IS NOT NULL OR NEW.problems IS DISTINCT FROM OLD.problems
+                OR NEW.order_id IS DISTINCT FROM OLD.order_id
+                OR NEW.recorded_by IS DISTINCT FROM OLD.recorded_by THEN
+               RAISE EXCEPTION 'coi_handoff_mismatch: only its clearance may be recorded, once';
+             END IF;
+             RETURN NEW;
+           END $$"""
+    )
+    op.execute(
+        "CREATE TRIGGER coi_handoff_mismatch_clear_once BEFORE UPDATE ON coi_handoff_mismatch "
+        "FOR EACH ROW EXECUTE FUNCTION coi_mismatch_clear_once()"
+    )
+
+
+def _drop_triggers() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        names = [f"{t}_no_{v}" for t in _APPEND_ONLY for v in ("update", "delete")]
+        for name in (*names, "coi_handoff_mismatch_no_delete", "coi_handoff_mismatch_clear_once"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        return
+    for table in _APPEND_ONLY:
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+    op.execute("DROP TRIGGER IF EXISTS coi_handoff_mismatch_no_delete ON coi_handoff_mismatch")
+    op.execute("DROP TRIGGER IF EXISTS coi_handoff_mismatch_clear_once ON coi_handoff_mismatch")
+    op.execute("DROP FUNCTION IF EXISTS coi_mismatch_clear_once()")
+    op.execute("DROP FUNCTION IF EXISTS coi_refuse()")
