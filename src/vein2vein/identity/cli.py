@@ -102,13 +102,14 @@ def din_parse(
                 typer.echo(f"    {key}: {value}")
 
 
-def _datetime(text: str | None) -> dt.datetime | None:
+def _datetime(text: str | None, option: str) -> dt.datetime | None:
+    """Parse an option's date; the value is never echoed (it may be a date of birth)."""
     if text is None:
         return None
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"not an ISO date and time: {text}") from None
+        raise typer.BadParameter(f"{option}: not an ISO 8601 date (YYYY-MM-DD)") from None
 
 
 @app.command("label")
@@ -158,7 +159,7 @@ def label(
             structures = isbt128.parse_structures("=<" + product_code.replace(" ", ""))
             product = structures[0]
             assert isinstance(product, isbt128.ProductCodeStructure)
-            dob = _datetime(date_of_birth)
+            dob = _datetime(date_of_birth, "--date-of-birth")
             content = labels.ProductLabel(
                 din=parsed_din,
                 coi=coi_id,
@@ -166,7 +167,7 @@ def label(
                 product_name=product_name,
                 facility=facility,
                 subject_id=subject,
-                expires=_datetime(expires),
+                expires=_datetime(expires, "--expires"),
                 date_of_birth=dob.date() if dob else None,
                 coi_format=coi_fmt,
             )

@@ -141,3 +141,31 @@ def test_label_refuses_missing_fields_and_wrong_suffix(tmp_path):
         ],
     )
     assert suffix.exit_code == 2 and ".pdf or .png" in suffix.output
+
+
+def test_a_bad_date_of_birth_is_never_echoed(tmp_path):
+    from typer.testing import CliRunner
+
+    from vein2vein.cli.main import app
+    from vein2vein.identity import coi
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "coi",
+            "label",
+            "bag",
+            "--out",
+            str(tmp_path / "l.pdf"),
+            "--din",
+            "G123498654321",
+            "--coi",
+            coi.get_format().new("A9999"),
+            "--product-code",
+            "S1234100",
+            "--date-of-birth",
+            "1961-13-45",
+        ],
+    )
+    assert result.exit_code != 0
+    assert "1961-13-45" not in result.output and "--date-of-birth" in result.output
