@@ -92,6 +92,7 @@ def register_bags(
 class LabelRequest(BaseModel):
     label: str = Field(description="apheresis-bag, product-bag or cassette")
     format: str = Field("pdf", description="pdf or png")
+    bag: int = Field(1, ge=1, le=26, description="final-product bag number (1 = division A0)")
 
 
 @router.post(
@@ -102,7 +103,7 @@ class LabelRequest(BaseModel):
 def print_label(order_id: int, body: LabelRequest, auth: AuthDep, db: DbDep) -> Response:
     """Print an ISBT 128 label of the order (PDF or PNG); every print is an audit entry."""
     with db.uow(auth.actor) as uow:
-        printed = print_order_label(uow, auth.scope, order_id, body.label, body.format)
+        printed = print_order_label(uow, auth.scope, order_id, body.label, body.format, body.bag)
         uow.commit()
     return Response(
         printed.data,

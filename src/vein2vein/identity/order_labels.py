@@ -46,8 +46,10 @@ def _parse(label: str, fmt: str) -> tuple[OrderLabel, labels.OutputFormat]:
 
 
 def print_order_label(
-    uow: UnitOfWork, scope: Scope, order_id: int | str, label: str, fmt: str
+    uow: UnitOfWork, scope: Scope, order_id: int | str, label: str, fmt: str, bag: int = 1
 ) -> PrintedLabel:
+    """``bag``: which final-product bag (1 = division A0, 2 = B0, ...) a product-bag or cassette
+    label is for; each bag's label carries its own division of the product code."""
     order = get_scoped(uow.session, scope, Order, order_id)  # out of scope: not found
     access.require_issue(scope)
     kind, out = _parse(label, fmt)
@@ -56,11 +58,17 @@ def print_order_label(
         which = "apheresis" if kind is OrderLabel.APHERESIS_BAG else "final-product"
         raise RuleViolation(f"order {order.number} has no {which} DIN yet: issue it first")
     din = isbt128.parse_din(din_text)
+    product_code = order.product_code
+    if kind is not OrderLabel.APHERESIS_BAG:
+        match = next((b for b in order.bags if b.number == bag), None)
+        if match is None:
+            raise InputError(f"order {order.number} has bags 1 to {len(order.bags)}", field="bag")
+        product_code = match.product_code
     patient = order.patient
     content = labels.ProductLabel(
         din=din,
         coi=order.coi,
-        product=_product_code(order.product_code),
+        product=_product_code(product_code),
         product_name=order.product_name or order.program.product or order.program.name,
         facility=order.facility.name,
         subject_id=patient.subject_id,
@@ -73,8 +81,14 @@ def print_order_label(
         "coi.label_print",
         "coi_order",
         order.id,
-        after={"label": kind.value, "din": din_text, "format": out.value},
+        after={
+            "label": kind.value,
+            "din": din_text,
+            "product_code": product_code,
+            "format": out.value,
+        },
         organisation_id=order.organisation_id,
     )
     media = "application/pdf" if out is labels.OutputFormat.PDF else "image/png"
-    return PrintedLabel(data, media, f"{order.number}-{kind.value}.{out.value}")
+    suffix = "" if kind is OrderLabel.APHERESIS_BAG else f"-{bag}"
+    return PrintedLabel(data, media, f"{order.number}-{kind.value}{suffix}.{out.value}")

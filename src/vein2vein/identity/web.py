@@ -215,11 +215,13 @@ def order_label(
     db: DbDep,
     label: Text = "",
     format: Text = "pdf",
+    bag: Text = "1",
 ) -> Response:
     """Print (download) an ISBT 128 label of the order; the print is recorded."""
     try:
         with db.uow(auth.actor) as uow:
-            printed = print_order_label(uow, auth.scope, order_id, label, format)
+            number = int(bag) if bag.strip().isdigit() else 0
+            printed = print_order_label(uow, auth.scope, order_id, label, format, number)
             uow.commit()
     except SHOWN as exc:
         return _order(request, order_id, auth, db, 422, error=exc.message)

@@ -273,3 +273,30 @@ def test_order_page_prints_a_label(world: W.World) -> None:
         data={"label": "cassette", "format": "pdf", "csrf_token": token},
     )
     assert bad.status_code == 422 and "no final-product DIN yet" in bad.text
+
+
+def test_each_product_bag_label_carries_its_own_division(world: W.World) -> None:
+    """ISBT 128 divisions: bag 1 is A0, bag 2 is B0 (the label's product code says which)."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    oid = W.order(world, W.enrol(world))
+    W.assign_din(world, oid)
+    W.walk(world, oid, Step.MANUFACTURING_STARTED)
+    W.register_bags(world, oid, bags=2)
+    api = _api(world.db, "operator")
+    codes = []
+    for bag in (1, 2):
+        r = api.post(
+            f"/api/coi/orders/{oid}/labels",
+            json={"label": "product-bag", "format": "png", "bag": bag},
+        )
+        assert r.status_code == 200, r.text
+        assert f"-product-bag-{bag}.png" in r.headers["content-disposition"]
+        texts = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(r.content)))]
+        codes.append(next(t for t in texts if t.startswith("=<")))
+    assert codes[0].endswith("A0") and codes[1].endswith("B0")
+    r = api.post(f"/api/coi/orders/{oid}/labels", json={"label": "cassette", "bag": 3})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "bag"
