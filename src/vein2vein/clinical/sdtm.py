@@ -106,7 +106,16 @@ def _evaluator(d: _Domain, prefix: str, evaluator: str | None) -> _Domain:
     if evaluator is None or not d.has(col):
         return d
     values = d.col(col).str.upper().to_numpy()
-    return d.subset((values == evaluator.upper()) | (values == ""))
+    keep = (values == evaluator.upper()) | (values == "")
+    if len(values) and not keep.any():
+        # a mistyped evaluator would otherwise give a valid-looking dataset with no lesions
+        found = ", ".join(sorted(set(values) - {""})[:10])
+        raise InputError(
+            f"no {prefix} record is by the evaluator '{evaluator}'; the file has: {found}",
+            file=d.file,
+            field=col,
+        )
+    return d.subset(keep)
 
 
 def _per_subject_min(subj: np.ndarray, day: np.ndarray, n: int) -> np.ndarray:

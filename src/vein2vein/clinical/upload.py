@@ -240,6 +240,8 @@ def parse_upload(
     chosen, ignored = select_files(everything, chosen_fmt)
     # the evaluator filters SDTM records only (TUEVAL/TREVAL/RSEVAL)
     evaluator = ((evaluator or "").strip().upper() or None) if chosen_fmt == "sdtm" else None
+    if evaluator is not None and (len(evaluator) > 64 or not evaluator.isprintable()):
+        raise InputError("an evaluator name of at most 64 printable characters", field="evaluator")
     dataset = read_files(chosen, chosen_fmt, evaluator)
     if len(dataset.subjects) == 0:
         first = next(f.name for f in chosen if f.name.startswith(("subjects.", "dm.")))

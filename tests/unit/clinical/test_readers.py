@@ -310,3 +310,10 @@ def test_cutoff_before_any_infusion_is_bad_input(demo):
     with pytest.raises(InputError) as exc:
         readout(read_csv_folder(demo), ReadoutOptions(cutoff=dt.date(2000, 1, 1)))
     assert exc.value.field == "cutoff" and "no subject was infused" in exc.value.message
+
+
+def test_a_mistyped_sdtm_evaluator_is_refused_not_an_empty_dataset(tmp_path):
+    sdtm = write_demo_sdtm(tmp_path / "csv", "csv")
+    with pytest.raises(InputError) as exc:
+        read_sdtm(sdtm, evaluator="E")
+    assert exc.value.field == "TUEVAL" and "INVESTIGATOR" in exc.value.message
