@@ -32,6 +32,7 @@ from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.tables import Organisation, Site
 from vein2vein.core.canonical import canonical_json, sha256_hex
 from vein2vein.core.clock import utcnow
+from vein2vein.core.dates import bounded_date
 from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDenied, RuleViolation
 from vein2vein.core.text import clean_text
 from vein2vein.identity import access, domain, isbt128
@@ -429,8 +430,10 @@ def place_order(uow: UnitOfWork, scope: Scope, req: OrderRequest) -> Order:
         raise InputError("the weight must be between 0.5 and 400 kg", field="weight_kg")
     if not req.dose_level.strip():
         raise InputError("a dose level is required", field="dose_level")
-    planned = _parse_date(req.planned_apheresis, "planned_apheresis")
-    required = _parse_date(req.required_by, "required_by")
+    planned = bounded_date(
+        _parse_date(req.planned_apheresis, "planned_apheresis"), "planned_apheresis"
+    )
+    required = bounded_date(_parse_date(req.required_by, "required_by"), "required_by")
     if required <= planned:
         raise InputError("the required-by date must come after the apheresis", field="required_by")
     material = req.starting_material.strip().lower()

@@ -13,13 +13,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.tables import Site
 from vein2vein.core.canonical import sha256_hex
 from vein2vein.core.clock import utcnow
+from vein2vein.core.dates import bounded_date
 from vein2vein.core.errors import Conflict, InputError, NotFound, RuleViolation
 from vein2vein.core.text import clean_text
 from vein2vein.scheduling import access
@@ -74,12 +76,21 @@ _PRODUCT = re.compile(r"^[A-Z0-9][0-9]{4}$")
 
 
 def _date(value: dt.date | str | None, field: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from None
+    return bounded_date(value, field)
+
+
+_PLANNING_LOCK = 7_262_004  # advisory lock class: one planning writer per CDMO at a time
+
+
+def _lock_planning(session: Session, organisation_id: int) -> None:
+    """Serialise every write of a CDMO's planning data with publishing (PostgreSQL advisory
+    transaction lock; SQLite transactions already begin IMMEDIATE): a plan is never published
+    against suites, downtime or settings that change while it is being checked."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k, :org)"),
+            {"k": _PLANNING_LOCK, "org": organisation_id},
+        )
 
 
 def _days(value: object, field: str, low: int = 0, high: int = 365) -> int:
@@ -149,6 +160,7 @@ def add_suite(
 ) -> Suite:
     """Add a GMP suite to one of the caller's manufacturing sites."""
     access.require_plan(scope)
+    _lock_planning(uow.session, scope.organisation_id)
     s = uow.session
     site = s.get(Site, site_id) if isinstance(site_id, int) else None
     if site is None or site.organisation_id != scope.organisation_id:
@@ -192,6 +204,7 @@ def update_suite(
     """Change a suite's name, segregation, cleaning days or availability (with a reason)."""
     suite = _own(uow.session, scope, Suite, suite_id)
     access.require_plan(scope)
+    _lock_planning(uow.session, scope.organisation_id)
     reason = clean_text(reason, "reason", 300, required=True)
     before = suite.public()
     current = {k: getattr(suite, k) for k in ("name", "infectious", "changeover_days")} | {
@@ -227,6 +240,7 @@ def add_downtime(
     """Close a suite from ``first_day`` to ``last_day`` (both included): maintenance, failure."""
     suite = _own(uow.session, scope, Suite, suite_id)
     access.require_plan(scope)
+    _lock_planning(uow.session, scope.organisation_id)
     first = _date(first_day, "first_day")  # type: ignore[arg-type]
     last = _date(last_day, "last_day")  # type: ignore[arg-type]
     if last < first:
@@ -249,6 +263,7 @@ def add_downtime(
 def cancel_downtime(uow: UnitOfWork, scope: Scope, downtime_id: int, reason: str) -> Downtime:
     window = _own(uow.session, scope, Downtime, downtime_id)
     access.require_plan(scope)
+    _lock_planning(uow.session, scope.organisation_id)
     if not window.active:
         raise Conflict(f"downtime {downtime_id} was already cancelled")
     before = window.public()
@@ -290,6 +305,7 @@ def set_product(
 ) -> ProductSettings:
     """Create or change the process settings of a product (ISBT 128 description code)."""
     access.require_plan(scope)
+    _lock_planning(uow.session, scope.organisation_id)
     code = clean_text(product_code, "product_code", 8, required=True).upper()[:5]
     if not _PRODUCT.match(code):
         raise InputError("the product description code is a letter and 4 digits", field="code")
@@ -350,6 +366,7 @@ def set_lab(
 ) -> LabSettings:
     """QC release capacity (batches in testing at once), starts per day, at-risk margin."""
     access.require_plan(scope)
+    _lock_planning(uow.session, scope.organisation_id)
     s = uow.session
     row = s.scalar(select(LabSettings).where(LabSettings.organisation_id == scope.organisation_id))
     before = row.public() if row is not None else None
@@ -547,16 +564,23 @@ def compute_draft(
     store = load_problem(s, org, today, published)
     pure_events, clean_events = parse_events(s, org, events, today)
     base = _published_for(store.problem, published, pure_events)
-    problem, plan, changes = _solve(
-        store.problem,
-        base,
-        today,
-        pure_events,
-        method,
-        limit,
-        mode if latest is not None else "plan",
-        num_workers,
-    )
+    try:
+        problem, plan, changes = _solve(
+            store.problem,
+            base,
+            today,
+            pure_events,
+            method,
+            limit,
+            mode if latest is not None else "plan",
+            num_workers,
+        )
+    except OverflowError:
+        # dates are bounded where they enter; this is the backstop for records made before that
+        raise InputError(
+            "a date of an order, suite or downtime window is too far from today to plan with",
+            field="events",
+        ) from None
     report = validate_plan(problem, plan)
     plan_json = plan_to_json(problem, plan, report)
     payload = {
@@ -667,6 +691,7 @@ def publish(uow: UnitOfWork, scope: Scope, draft_id: int, comment: str = "") -> 
     s = uow.session
     draft = _own(s, scope, PlanDraft, draft_id)
     access.require_plan(scope)
+    _lock_planning(uow.session, scope.organisation_id)
     comment = clean_text(comment, "comment", 2000, multiline=True)
     org = scope.organisation_id
     if draft.published_plan_id is not None:
@@ -699,7 +724,11 @@ def publish(uow: UnitOfWork, scope: Scope, draft_id: int, comment: str = "") -> 
     _refuse_invalid(report)
     if _plan_hash(payload["plan"]) != draft.plan_sha256:
         raise Conflict(f"draft {draft.id} was altered after it was computed")
-    row = _write_plan(uow, scope, draft, latest, problem, plan, report, comment)
+    try:
+        with s.begin_nested():
+            row = _write_plan(uow, scope, draft, latest, problem, plan, report, comment)
+    except IntegrityError:
+        raise Conflict("another version was published at the same moment: compute again") from None
     _record_downtime(uow, scope, payload["events"], row.version)
     draft.published_plan_id = row.id
     return row
@@ -719,6 +748,8 @@ def _write_plan(
     payload = draft.payload
     plan_json = plan_to_json(problem, plan, report)
     metrics = plan_json["metrics"] | plan_json["summary"]
+    # the solver's own figures (optimality gap) are not recomputable from the plan: keep them
+    metrics["gap"] = payload["plan"]["metrics"].get("gap", metrics.get("gap"))
     row = PublishedPlan(
         organisation_id=scope.organisation_id,
         version=(latest.version + 1) if latest is not None else 1,

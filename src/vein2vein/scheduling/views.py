@@ -204,10 +204,11 @@ def draft_gantt(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]
 def sponsor_slots(session: Session, scope: Scope) -> list[dict[str, Any]]:
     """Slots of the latest published plan within the caller's scope: a sponsor gets only their
     own orders' batches (order number, dates, status); CDMO roles get every slot."""
-    latest_id = session.scalar(select(func.max(PublishedPlan.id)))
-    if latest_id is None:
-        return []
-    stmt = scope.filter(select(PlanSlot), PlanSlot).where(PlanSlot.plan_id == latest_id)
+    # the latest published version of each CDMO's plan (a sponsor may work with several)
+    latest_ids = select(func.max(PublishedPlan.id)).group_by(PublishedPlan.organisation_id)
+    if scope.is_cdmo:
+        latest_ids = latest_ids.where(PublishedPlan.organisation_id == scope.organisation_id)
+    stmt = scope.filter(select(PlanSlot), PlanSlot).where(PlanSlot.plan_id.in_(latest_ids))
     rows = session.scalars(stmt.order_by(PlanSlot.start, PlanSlot.order_number)).all()
     return [
         {

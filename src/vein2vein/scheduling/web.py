@@ -21,10 +21,16 @@ Text = Annotated[str, Form()]
 SHOWN = (InputError, RuleViolation, Conflict, PermissionDenied)
 
 
+def _small_int(text: str) -> int | None:
+    """A whole number typed into a form or query (ASCII digits, at most 9 of them), else None."""
+    value = text.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
 @router.get("/schedule")
 def schedule_page(request: Request, auth: AuthDep, db: DbDep, margin_days: str = "") -> Response:
     auth.scope.require(Perm.PROGRAM_READ)
-    margin = int(margin_days) if margin_days.isdigit() else None
+    margin = _small_int(margin_days)
     with db.read() as session:
         if not access.can_read_plan(auth.scope):
             slots = views.sponsor_slots(session, auth.scope)
@@ -76,7 +82,7 @@ def suites_add(
             service.add_suite(
                 uow,
                 auth.scope,
-                site_id=int(site_id) if site_id.isdigit() else 0,
+                site_id=_small_int(site_id) or 0,
                 code=code,
                 name=name,
                 infectious=infectious,
@@ -295,7 +301,7 @@ def history_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
 def plan_page(
     request: Request, plan_id: int, auth: AuthDep, db: DbDep, margin_days: str = ""
 ) -> Response:
-    margin = int(margin_days) if margin_days.isdigit() else None
+    margin = _small_int(margin_days)
     with db.read() as session:
         plan = views.plan_detail(session, auth.scope, plan_id, margin)
         figure = views.plan_gantt(session, auth.scope, plan_id)

@@ -141,3 +141,11 @@ def test_pages_whatif_to_publication_and_sponsor_view(world: S.World) -> None:
     assert "CRV-1" not in mine.text and "LEI-" not in mine.text and "plotly" not in mine.text
     assert s.get("/schedule/plans").status_code == 403
     assert s.get("/schedule/suites").status_code == 403
+
+
+def test_odd_numbers_in_forms_and_queries_are_not_errors(world: S.World) -> None:
+    c, csrf = logged_in(world.db, "qa", PASSWORD)
+    for url in ("/schedule?margin_days=%C2%B2", "/schedule?margin_days=" + "9" * 5000):
+        assert c.get(url).status_code == 200, url
+    r = c.post("/schedule/suites", data={"site_id": "²", "code": "X-1", "csrf_token": csrf})
+    assert r.status_code < 500

@@ -223,3 +223,46 @@ def test_suite_and_settings_changes_are_validated_and_audited(db: Database) -> N
             last_day=TODAY,
             reason="x",
         )
+
+
+def test_far_off_dates_are_refused_where_they_enter(db: Database) -> None:
+    """9999-12-31 is valid ISO but would break every plan of the CDMO (review finding)."""
+    from vein2vein.core.errors import InputError
+
+    w = S.build(db)
+    with pytest.raises(InputError) as err:
+        S.place(w, subject="HLX-FAR", apheresis_in_days=365 * 7000)
+    assert err.value.field == "planned_apheresis"
+    with db.uow(S.cdmo_actor()) as uow, pytest.raises(InputError) as err:
+        service.add_downtime(
+            uow, w.scopes["admin"], 1, first_day="9999-12-31", last_day="9999-12-31", reason="x"
+        )
+    assert err.value.field == "first_day"
+    S.draft(w, method="greedy")  # planning still works
+
+
+def test_two_publishers_at_once_get_one_version_and_one_conflict(db: Database) -> None:
+    import threading
+
+    w = S.build(db)
+    _three_orders(w)
+    first, second = S.draft(w, method="greedy"), S.draft(w, method="greedy")
+    outcomes: list[object] = []
+    start = threading.Barrier(2)
+
+    def go(draft_id: int) -> None:
+        start.wait()
+        try:
+            outcomes.append(S.publish(w, draft_id))
+        except Exception as exc:  # collected for the assertions
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=go, args=(d,)) for d in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], Conflict), outcomes
+    with db.read() as session:
+        assert [p.version for p in session.scalars(select(PublishedPlan))] == [1]
