@@ -711,6 +711,17 @@ def publish(uow: UnitOfWork, scope: Scope, draft_id: int, comment: str = "") -> 
             f"a plan that assumes {', '.join(hypothetical)} cannot be published: record the "
             "order or the failure first; the plan then takes it from the store"
         )
+    lost = sorted(
+        c["order_id"]
+        for c in payload["changes"]
+        if c["kind"] != "new" and payload["refs"].get(c["order_id"], {}).get("started")
+    )
+    if lost:
+        raise RuleViolation(
+            "this plan restarts batches already in manufacturing ("
+            + ", ".join(lost)
+            + "): record what happened to them first; a published plan cannot assume it"
+        )
     published = plan_from_json(latest.plan, "published plan") if latest is not None else None
     store = load_problem(s, org, dt.date.fromisoformat(payload["today"]), published)
     if store.inputs_sha256 != draft.inputs_sha256:

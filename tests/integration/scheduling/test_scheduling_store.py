@@ -266,3 +266,24 @@ def test_two_publishers_at_once_get_one_version_and_one_conflict(db: Database) -
     assert len(errors) == 1 and isinstance(errors[0], Conflict), outcomes
     with db.read() as session:
         assert [p.version for p in session.scalars(select(PublishedPlan))] == [1]
+
+
+def test_a_suite_down_that_restarts_a_running_batch_is_not_publishable(db: Database) -> None:
+    """The published plan must not assume a batch failure the store has not recorded."""
+    w = S.build(db)
+    ids = _three_orders(w)  # CRV-1-0001 is in manufacturing
+    S.publish(w, S.draft(w, method="greedy"))
+    admin = w.scopes["admin"]
+    with db.read() as session:
+        v1 = views.plan_detail(session, admin, views.latest_plan_id(session, admin))
+    running = next(a for a in v1["assignments"] if a["order_id"] == "CRV-1-0001")
+    event = {
+        "kind": "suite_down",
+        "suite": running["suite"],
+        "first_day": TODAY.isoformat(),
+        "reason": "HVAC failure",
+    }
+    draft_id = S.draft(w, method="greedy", events=[event])
+    with pytest.raises(RuleViolation, match="CRV-1-0001"):
+        S.publish(w, draft_id)
+    assert ids["b1"]
