@@ -352,23 +352,27 @@ def test_release_needs_the_final_product_registered(db: Database) -> None:
         W.record(w, oid, Step.RELEASED, at, scans=[])
 
 
-def test_whoever_was_stopped_cannot_clear_their_own_mismatch(db: Database) -> None:
-    w = W.build(db)
+def _stopped_at_receipt(w: W.World, who: str | None = None) -> tuple[int, int, dt.datetime]:
+    """An order whose receipt was scanned with another order's DIN: (order, mismatch, time)."""
     oid = W.order(w, W.enrol(w))
     other = W.order(w, W.enrol(w, subject="HLX-002"))
     W.assign_din(w, oid)
     wrong = W.assign_din(w, other)
     at = W.walk(w, oid, Step.SHIPPED)
-    with db.read() as session:
+    with w.db.read() as session:
         coi = session.get_one(Order, oid).coi
     with pytest.raises(service.HandoffStopped) as stop:
-        W.record(w, oid, Step.RECEIVED, at, scans=W.label_scans(wrong, coi), who="qa")
+        W.record(w, oid, Step.RECEIVED, at, scans=W.label_scans(wrong, coi), who=who)
+    return oid, stop.value.mismatch_id, at
+
+
+def test_whoever_was_stopped_cannot_clear_their_own_mismatch(db: Database) -> None:
+    w = W.build(db)
+    _, mismatch_id, _ = _stopped_at_receipt(w, who="qa")
     with db.uow(w.actor("qa")) as uow, pytest.raises(PermissionDenied, match="second QA"):
-        service.clear_mismatch(uow, w.scopes["qa"], stop.value.mismatch_id, "it was fine really")
+        service.clear_mismatch(uow, w.scopes["qa"], mismatch_id, "it was fine really")
     with db.uow(w.actor("approver")) as uow:
-        service.clear_mismatch(
-            uow, w.scopes["approver"], stop.value.mismatch_id, "bag swapped back"
-        )
+        service.clear_mismatch(uow, w.scopes["approver"], mismatch_id, "bag swapped back")
         uow.commit()
 
 
@@ -401,17 +405,9 @@ def test_custody_records_are_append_only_in_the_database(db: Database) -> None:
     from sqlalchemy.exc import DBAPIError, IntegrityError
 
     w = W.build(db)
-    oid = W.order(w, W.enrol(w))
-    other = W.order(w, W.enrol(w, subject="HLX-002"))
-    W.assign_din(w, oid)
-    wrong = W.assign_din(w, other)
-    at = W.walk(w, oid, Step.SHIPPED)
-    with db.read() as session:
-        coi = session.get_one(Order, oid).coi
-    with pytest.raises(service.HandoffStopped) as stop:
-        W.record(w, oid, Step.RECEIVED, at, scans=W.label_scans(wrong, coi))
+    _, mismatch_id, _ = _stopped_at_receipt(w)
     with db.uow(w.actor("qa")) as uow:
-        service.clear_mismatch(uow, w.scopes["qa"], stop.value.mismatch_id, "bag swapped back")
+        service.clear_mismatch(uow, w.scopes["qa"], mismatch_id, "bag swapped back")
         uow.commit()
     for sql in (
         "DELETE FROM coi_custody_event",
