@@ -4,6 +4,7 @@ Sponsors get the list of their own orders' slots on ``/schedule``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -12,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from vein2vein.auth.roles import Perm
 from vein2vein.core.errors import Conflict, InputError, PermissionDenied, RuleViolation
 from vein2vein.scheduling import access, service, views
+from vein2vein.store.uow import UnitOfWork
 from vein2vein.web.context import AuthDep, DbDep
 from vein2vein.web.templating import render
 
@@ -25,6 +27,19 @@ def _small_int(text: str) -> int | None:
     """A whole number typed into a form or query (ASCII digits, at most 9 of them), else None."""
     value = text.strip()
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
+def _setup_change(
+    request: Request, auth: AuthDep, db: DbDep, change: Callable[[UnitOfWork], object]
+) -> Response:
+    """Apply one change of the suites/settings page in a unit of work; show its error there."""
+    try:
+        with db.uow(auth.actor) as uow:
+            change(uow)
+            uow.commit()
+    except SHOWN as exc:
+        return _setup(request, auth, db, 422, error=exc.message)
+    return RedirectResponse("/schedule/suites", status_code=303)
 
 
 @router.get("/schedule")
@@ -77,23 +92,20 @@ def suites_add(
     decon_days: Text = "0",
     available_from: Text = "",
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            service.add_suite(
-                uow,
-                auth.scope,
-                site_id=_small_int(site_id) or 0,
-                code=code,
-                name=name,
-                infectious=infectious,
-                changeover_days=changeover_days,
-                decon_days=decon_days,
-                available_from=available_from or None,
-            )
-            uow.commit()
-    except SHOWN as exc:
-        return _setup(request, auth, db, 422, error=exc.message)
-    return RedirectResponse("/schedule/suites", status_code=303)
+    def change(uow: UnitOfWork) -> None:
+        service.add_suite(
+            uow,
+            auth.scope,
+            site_id=_small_int(site_id) or 0,
+            code=code,
+            name=name,
+            infectious=infectious,
+            changeover_days=changeover_days,
+            decon_days=decon_days,
+            available_from=available_from or None,
+        )
+
+    return _setup_change(request, auth, db, change)
 
 
 @router.post("/schedule/suites/{suite_id}/downtime")
@@ -106,28 +118,22 @@ def downtime_add(
     last_day: Text = "",
     reason: Text = "",
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            service.add_downtime(
-                uow, auth.scope, suite_id, first_day=first_day, last_day=last_day, reason=reason
-            )
-            uow.commit()
-    except SHOWN as exc:
-        return _setup(request, auth, db, 422, error=exc.message)
-    return RedirectResponse("/schedule/suites", status_code=303)
+    def change(uow: UnitOfWork) -> None:
+        service.add_downtime(
+            uow, auth.scope, suite_id, first_day=first_day, last_day=last_day, reason=reason
+        )
+
+    return _setup_change(request, auth, db, change)
 
 
 @router.post("/schedule/downtime/{downtime_id}/cancel")
 def downtime_cancel(
     request: Request, downtime_id: int, auth: AuthDep, db: DbDep, reason: Text = ""
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            service.cancel_downtime(uow, auth.scope, downtime_id, reason)
-            uow.commit()
-    except SHOWN as exc:
-        return _setup(request, auth, db, 422, error=exc.message)
-    return RedirectResponse("/schedule/suites", status_code=303)
+    def change(uow: UnitOfWork) -> None:
+        service.cancel_downtime(uow, auth.scope, downtime_id, reason)
+
+    return _setup_change(request, auth, db, change)
 
 
 @router.post("/schedule/products")
@@ -147,27 +153,24 @@ def product_set(
     inbound_days: Text = "1",
     ship_days: Text = "2",
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            service.set_product(
-                uow,
-                auth.scope,
-                product_code=product_code,
-                name=name,
-                process_days=process_days,
-                start_weekdays=start_weekdays,
-                qc_method=qc_method,
-                qc_days_rapid=qc_days_rapid,
-                qc_days_compendial=qc_days_compendial,
-                fresh_hold_days=fresh_hold_days,
-                cryo_hold_days=cryo_hold_days,
-                inbound_days=inbound_days,
-                ship_days=ship_days,
-            )
-            uow.commit()
-    except SHOWN as exc:
-        return _setup(request, auth, db, 422, error=exc.message)
-    return RedirectResponse("/schedule/suites", status_code=303)
+    def change(uow: UnitOfWork) -> None:
+        service.set_product(
+            uow,
+            auth.scope,
+            product_code=product_code,
+            name=name,
+            process_days=process_days,
+            start_weekdays=start_weekdays,
+            qc_method=qc_method,
+            qc_days_rapid=qc_days_rapid,
+            qc_days_compendial=qc_days_compendial,
+            fresh_hold_days=fresh_hold_days,
+            cryo_hold_days=cryo_hold_days,
+            inbound_days=inbound_days,
+            ship_days=ship_days,
+        )
+
+    return _setup_change(request, auth, db, change)
 
 
 @router.post("/schedule/lab")
@@ -179,19 +182,16 @@ def lab_set(
     max_starts_per_day: Text = "",
     risk_margin_days: Text = "2",
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            service.set_lab(
-                uow,
-                auth.scope,
-                qc_capacity=qc_capacity,
-                max_starts_per_day=max_starts_per_day,
-                risk_margin_days=risk_margin_days,
-            )
-            uow.commit()
-    except SHOWN as exc:
-        return _setup(request, auth, db, 422, error=exc.message)
-    return RedirectResponse("/schedule/suites", status_code=303)
+    def change(uow: UnitOfWork) -> None:
+        service.set_lab(
+            uow,
+            auth.scope,
+            qc_capacity=qc_capacity,
+            max_starts_per_day=max_starts_per_day,
+            risk_margin_days=risk_margin_days,
+        )
+
+    return _setup_change(request, auth, db, change)
 
 
 def _whatif(

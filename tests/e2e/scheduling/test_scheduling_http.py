@@ -149,3 +149,45 @@ def test_odd_numbers_in_forms_and_queries_are_not_errors(world: S.World) -> None
         assert c.get(url).status_code == 200, url
     r = c.post("/schedule/suites", data={"site_id": "²", "code": "X-1", "csrf_token": csrf})
     assert r.status_code < 500
+
+
+def test_suites_page_forms_add_a_suite_and_downtime_and_show_errors(world: S.World) -> None:
+    from vein2vein.scheduling.tables import Downtime, Suite
+
+    c, csrf = logged_in(world.db, "qa", PASSWORD)
+    with world.db.read() as session:
+        site_id = session.scalars(select(Suite.site_id)).first()
+    r = c.post(
+        "/schedule/suites",
+        data={
+            "site_id": str(site_id),
+            "code": "NEW-01",
+            "csrf_token": csrf,
+            "available_from": "2026-01-01",
+        },
+    )
+    assert r.status_code == 200 and "NEW-01" in r.text
+    with world.db.read() as session:
+        suite = session.scalars(select(Suite).where(Suite.code == "NEW-01")).one()
+    bad = c.post(
+        f"/schedule/suites/{suite.id}/downtime",
+        data={
+            "first_day": "9999-12-31",
+            "last_day": "9999-12-31",
+            "reason": "x",
+            "csrf_token": csrf,
+        },
+    )
+    assert bad.status_code == 422 and "plausible range" in bad.text
+    ok = c.post(
+        f"/schedule/suites/{suite.id}/downtime",
+        data={
+            "first_day": "2027-01-04",
+            "last_day": "2027-01-05",
+            "reason": "PM",
+            "csrf_token": csrf,
+        },
+    )
+    assert ok.status_code == 200
+    with world.db.read() as session:
+        assert session.scalars(select(Downtime).where(Downtime.suite_id == suite.id)).one()
