@@ -300,3 +300,33 @@ def test_plotly_is_served_locally(world: Database) -> None:
     r = client(world).get("/assets/plotly.min.js")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
     assert f"v{plotly.__version__}" in r.text[:2000] or "plotly" in r.text[:2000].lower()
+
+
+def test_a_password_set_by_an_administrator_must_be_replaced_first(world: Database) -> None:
+    c, token = logged_in(world, "admin", PASSWORD)
+    form = {
+        "username": "newbie",
+        "full_name": "New Bie",
+        "organisation_id": "1",
+        "role": "operator",
+        "password": "Initial-pass-123",
+        "csrf_token": token,
+    }
+    assert c.post("/users", data=form).status_code == 200
+    n = client(world)
+    landing = login(n, "newbie", "Initial-pass-123")
+    assert landing.url.path == "/account" and "Choose your own password" in landing.text
+    assert n.get("/programs").url.path == "/account"
+    api = n.get("/api/me")
+    assert api.status_code == 403 and api.json()["title"] == "Password change required"
+    r = n.post(
+        "/account/password",
+        data={
+            "current_password": "Initial-pass-123",
+            "new_password": "My-own-secret-77",
+            "confirm_password": "My-own-secret-77",
+            "csrf_token": csrf_from(landing.text),
+        },
+    )
+    assert "Password changed" in r.text
+    assert n.get("/programs").status_code == 200

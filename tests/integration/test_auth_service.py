@@ -413,6 +413,8 @@ def test_reset_password_ends_sessions_and_revokes_tokens(db: Database) -> None:
         service.resume_session(uow, db.settings, new.token)
     with db.uow(Actor("t")) as uow, pytest.raises(AuthenticationFailed):
         service.user_for_token(uow, plain)
+    with db.read() as session:
+        assert session.get_one(User, u.id).must_change_password
 
 
 def test_over_long_values_are_input_errors_on_both_engines(db: Database) -> None:

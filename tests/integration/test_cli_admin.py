@@ -43,6 +43,10 @@ def test_orgs_and_users_round_trip_with_password_on_stdin(
     )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["role"] == "sponsor_viewer"
+    with cli_db.read() as session:
+        from vein2vein.auth.tables import User
+
+        assert session.query(User).one().must_change_password  # chosen by an administrator
     users = json.loads(_run(cli_env, "users", "list", "--json").output)
     assert [u["username"] for u in users] == ["jdoe"] and users[0]["status"] == "active"
     res = _run(cli_env, "users", "disable", "jdoe", "--reason", "left the study")

@@ -97,6 +97,7 @@ def create_user(body: schemas.UserCreate, auth: AuthDep, db: DbDep) -> dict[str,
             role=body.role,
             password=body.password,
             email=body.email,
+            must_change_password=True,
         )
         uow.commit()
         return user.public()

@@ -111,6 +111,7 @@ def users_add(
             role=role,
             password=password,
             email=email,
+            must_change_password=True,
         )
         uow.commit()
         out = user.public()

@@ -136,6 +136,7 @@ def create_user(
     role: str,
     password: str,
     email: str = "",
+    must_change_password: bool = False,
 ) -> User:
     username = _check_username(username)
     full_name = clean_text(full_name, "full_name", 200)
@@ -160,6 +161,7 @@ def create_user(
         password_hash=pw_hash,
         password_changed_at=utcnow(),
         created_at=utcnow(),
+        must_change_password=must_change_password,
     )
     s.add(user)
     s.flush()
@@ -263,6 +265,7 @@ def change_password(
             raise AuthenticationFailed(_locked_message(settings))
         raise InputError("the current password is not correct", field="current_password")
     _set_password(uow, settings, user, new, action="user.password_change")
+    user.must_change_password = False
     _end_sessions(
         uow.session, user, "password changed", keep=_sha256(keep_session) if keep_session else None
     )
@@ -272,6 +275,7 @@ def reset_password(uow: UnitOfWork, settings: Settings, user: User, new: str, re
     """An administrator sets a new password (for example after a lock-out)."""
     reason = _reason(reason, "reset a password")
     _set_password(uow, settings, user, new, action="user.password_reset", reason=reason)
+    user.must_change_password = True  # a password someone else chose: replaced at next log-in
     _end_sessions(uow.session, user, "password reset")
     _revoke_tokens(uow.session, user)
 

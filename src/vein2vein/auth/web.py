@@ -148,8 +148,10 @@ def _account(request: Request, auth: AuthDep, db: DbDep, **extra: object) -> Res
 
 
 @router.get("/account")
-def account(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    return _account(request, auth, db)
+def account(request: Request, auth: AuthDep, db: DbDep, notice: str = "") -> Response:
+    return _account(
+        request, auth, db, must_change=auth.must_change_password or notice == "change-password"
+    )
 
 
 @router.post("/account/password")
@@ -308,6 +310,7 @@ def users_create(
                 organisation=org,
                 role=role,
                 password=password,
+                must_change_password=True,
             )
             uow.commit()
             new_id = user.id

@@ -28,11 +28,20 @@ class CsrfFailed(PermissionDenied):
     title = "Form expired"
 
 
+class PasswordChangeRequired(PermissionDenied):
+    title = "Password change required"
+
+
+#: what a user who must replace an administrator-chosen password may still reach
+PASSWORD_CHANGE_PATHS = ("/account", "/logout", "/static/", "/assets/", "/api/health")
+
+
 @dataclass(frozen=True)
 class Auth:
     scope: Scope
     via: str  # "session" | "token"
     csrf_token: str | None = None
+    must_change_password: bool = False
 
     @property
     def actor(self) -> Actor:
@@ -68,9 +77,9 @@ def _authenticate(request: Request, db: Database) -> Auth:
             raise NotAuthenticated(exc.message) from None
         scope = service.scope_of(ws.user)
         csrf = ws.csrf_token
+        must_change = ws.user.must_change_password
         uow.commit()
-    auth = Auth(scope=scope, via="session", csrf_token=csrf)
-    return auth
+    return Auth(scope=scope, via="session", csrf_token=csrf, must_change_password=must_change)
 
 
 async def current_auth(request: Request) -> Auth:
@@ -84,6 +93,10 @@ async def current_auth(request: Request) -> Auth:
     if auth.via == "session" and request.method in UNSAFE:
         await _check_csrf(request, auth.csrf_token or "")
     request.state.auth = auth
+    if auth.must_change_password and not request.url.path.startswith(PASSWORD_CHANGE_PATHS):
+        raise PasswordChangeRequired(
+            "Your password was set by an administrator: choose your own password first."
+        )
     return auth
 
 

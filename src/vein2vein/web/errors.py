@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from vein2vein.core.errors import InputError, V2VError
-from vein2vein.web.context import NotAuthenticated
+from vein2vein.web.context import NotAuthenticated, PasswordChangeRequired
 from vein2vein.web.templating import render
 
 log = logging.getLogger("vein2vein.web")
@@ -74,6 +74,12 @@ def install(app: FastAPI) -> None:
         )
         response.delete_cookie("v2v_session", path="/")
         return response
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change(request: Request, exc: PasswordChangeRequired) -> Response:
+        if is_api(request):
+            return problem(request, 403, exc.title, exc.message)
+        return RedirectResponse("/account?notice=change-password", status_code=303)
 
     @app.exception_handler(V2VError)
     async def _domain(request: Request, exc: V2VError) -> Response:
