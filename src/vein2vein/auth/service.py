@@ -450,7 +450,12 @@ def start_session(uow: UnitOfWork, user: User) -> NewSession:
 
 
 class SessionExpired(AuthenticationFailed):
-    pass
+    """``notice``: why, as a code the log-in page turns into its own words (required, idle,
+    max-age, inactive)."""
+
+    def __init__(self, message: str, notice: str = "required") -> None:
+        super().__init__(message)
+        self.notice = notice
 
 
 def resume_session(uow: UnitOfWork, settings: Settings, token: str) -> WebSession:
@@ -464,14 +469,17 @@ def resume_session(uow: UnitOfWork, settings: Settings, token: str) -> WebSessio
         _end(uow, ws, "idle timeout")
         raise SessionExpired(
             f"Your session ended after {settings.session_idle_minutes} minutes without activity. "
-            "Please log in again."
+            "Please log in again.",
+            "idle",
         )
     if now - ws.created_at > dt.timedelta(hours=settings.session_max_hours):
         _end(uow, ws, "maximum age")
-        raise SessionExpired("Your session reached its maximum length. Please log in again.")
+        raise SessionExpired(
+            "Your session reached its maximum length. Please log in again.", "max-age"
+        )
     if not ws.user.is_active:
         _end(uow, ws, "user not active")
-        raise SessionExpired("Your account is no longer active.")
+        raise SessionExpired("Your account is no longer active.", "inactive")
     if now - ws.last_seen_at > dt.timedelta(seconds=30):
         ws.last_seen_at = now
     return ws

@@ -26,6 +26,7 @@ from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDeni
 from vein2vein.core.text import clean_text
 from vein2vein.programs.tables import Program
 from vein2vein.store import audit
+from vein2vein.store.locks import lock_row
 from vein2vein.store.uow import UnitOfWork
 
 from .dataset import ClinicalDataset
@@ -186,7 +187,7 @@ def study_detail(session: Session, scope: Scope, study_id: int | str) -> dict[st
 def _lock_study(session: Session, study_id: int) -> None:
     """Serialise concurrent uploads to one study (PostgreSQL row lock; SQLite transactions
     already begin IMMEDIATE), so two uploads get versions n and n + 1, never the same."""
-    session.execute(select(Study.id).where(Study.id == study_id).with_for_update())
+    lock_row(session, Study, study_id)
 
 
 def add_version(

@@ -50,6 +50,7 @@ from vein2vein.identity.tables import (
     Patient,
 )
 from vein2vein.programs.tables import Program
+from vein2vein.store.locks import lock_row
 from vein2vein.store.uow import UnitOfWork
 
 MARKER_VALUES = ("negative", "positive")
@@ -451,7 +452,7 @@ def place_order(uow: UnitOfWork, scope: Scope, req: OrderRequest) -> Order:
     time_zone(req.time_zone)
     # order numbers count per program: hold the program row so two orders placed at once get
     # consecutive numbers (PostgreSQL; SQLite transactions already begin IMMEDIATE)
-    s.execute(select(Program.id).where(Program.id == patient.program_id).with_for_update())
+    lock_row(s, Program, patient.program_id)
     count = s.scalar(select(func.count(Order.id)).where(Order.program_id == patient.program_id))
     fmt = coi_module.get_format()
     coi_id = fmt.new(facility.fin)
@@ -493,7 +494,7 @@ def _locked_order(s: Session, scope: Scope, order_id: int | str) -> Order:
     two requests on one order (two custody steps, two DIN assignments, a step and a hard stop)
     are serialised, so every check below sees the other's result."""
     order = get_scoped(s, scope, Order, order_id)  # out of scope: not found
-    s.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    lock_row(s, Order, order.id)
     s.refresh(order)
     return order
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ from vein2vein.scheduling.tables import (
     Suite,
 )
 from vein2vein.scheduling.validator import ValidationReport, validate_plan
+from vein2vein.store.locks import advisory_lock
 from vein2vein.store.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -86,11 +87,7 @@ def _lock_planning(session: Session, organisation_id: int) -> None:
     """Serialise every write of a CDMO's planning data with publishing (PostgreSQL advisory
     transaction lock; SQLite transactions already begin IMMEDIATE): a plan is never published
     against suites, downtime or settings that change while it is being checked."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:k, :org)"),
-            {"k": _PLANNING_LOCK, "org": organisation_id},
-        )
+    advisory_lock(session, _PLANNING_LOCK, organisation_id)
 
 
 def _days(value: object, field: str, low: int = 0, high: int = 365) -> int:

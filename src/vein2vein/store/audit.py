@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, select, text
+from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from vein2vein.core.canonical import canonical_json, sha256_hex
 from vein2vein.core.clock import iso_utc, utcnow
 from vein2vein.store.base import Base
+from vein2vein.store.locks import advisory_lock
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 7_262_001  # advisory lock key serialising appends on PostgreSQL
@@ -117,8 +118,7 @@ def append(
     at: dt.datetime | None = None,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction (it commits or rolls back with the change)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    advisory_lock(session, _PG_AUDIT_LOCK)
     last = head(session)
     entry = AuditEntry(
         seq=last.seq + 1,

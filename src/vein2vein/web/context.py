@@ -23,6 +23,10 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 class NotAuthenticated(AuthenticationFailed):
     """No valid session or token: pages redirect to the log-in, the API answers 401."""
 
+    def __init__(self, message: str, notice: str = "required") -> None:
+        super().__init__(message)
+        self.notice = notice
+
 
 class CsrfFailed(PermissionDenied):
     title = "Form expired"
@@ -74,7 +78,7 @@ def _authenticate(request: Request, db: Database) -> Auth:
         try:
             ws = service.resume_session(uow, db.settings, token)
         except service.SessionExpired as exc:
-            raise NotAuthenticated(exc.message) from None
+            raise NotAuthenticated(exc.message, exc.notice) from None
         scope = service.scope_of(ws.user)
         csrf = ws.csrf_token
         must_change = ws.user.must_change_password

@@ -47,16 +47,6 @@ def error_page(request: Request, status: int, title: str, detail: str) -> Respon
     )
 
 
-def _notice_for(message: str) -> str:
-    if "without activity" in message:
-        return "idle"
-    if "maximum length" in message:
-        return "max-age"
-    if "no longer active" in message:
-        return "inactive"
-    return "required"
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
@@ -70,7 +60,7 @@ def install(app: FastAPI) -> None:
             same_site = referer.netloc in ("", request.url.netloc)
             target = referer.path if referer.path and same_site else "/"
         response = RedirectResponse(
-            f"/login?next={quote(target)}&notice={_notice_for(exc.message)}", status_code=303
+            f"/login?next={quote(target)}&notice={exc.notice}", status_code=303
         )
         response.delete_cookie("v2v_session", path="/")
         return response
