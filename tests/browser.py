@@ -56,11 +56,11 @@ def demo_env(folder: Path) -> dict[str, str]:
 
 @contextmanager
 def running_demo(folder: Path, timeout: float = 90) -> Iterator[Demo]:
-    """`python -m vein2vein.cli demo` (what `make demo` runs) serving on a free port."""
+    """`python -m vein2vein demo` (what `make demo` runs) serving on a free port."""
     env = demo_env(folder)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vein2vein.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "vein2vein", "demo", "--port", str(port)],
         env=env,
         cwd=folder,
         stdout=subprocess.PIPE,

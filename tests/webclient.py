@@ -9,8 +9,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from vein2vein.features import create_app
 from vein2vein.store.database import Database
-from vein2vein.web.app import create_app
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 

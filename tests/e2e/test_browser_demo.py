@@ -68,7 +68,7 @@ def test_demo_serves_pages_a_browser_logs_into_and_runs_twice(tmp_path: Path) ->
         k: v for k, v in first.items() if k != "audit_entries"
     }
     verify = subprocess.run(
-        [sys.executable, "-m", "vein2vein.cli", "audit", "verify"],
+        [sys.executable, "-m", "vein2vein", "audit", "verify"],
         env=demo_env(tmp_path),
         cwd=tmp_path,
         capture_output=True,

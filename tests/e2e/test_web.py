@@ -13,11 +13,11 @@ from tests.webclient import client, csrf_from, logged_in, login
 from vein2vein.auth import service
 from vein2vein.core.clock import set_clock, utcnow
 from vein2vein.core.errors import DatabaseOutOfDate
+from vein2vein.features import create_app
 from vein2vein.store import audit
 from vein2vein.store.database import Database
 from vein2vein.store.engine import make_engine
 from vein2vein.store.uow import Actor
-from vein2vein.web.app import create_app
 
 
 @pytest.fixture

@@ -15,11 +15,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from tests import factories
 from typer.testing import CliRunner
 
-from vein2vein.cli.main import app as cli
 from vein2vein.core.canonical import sha256_hex
+from vein2vein.features import create_cli
 from vein2vein.store import audit
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
+
+cli = create_cli()
 
 
 def _write_entries(db: Database, n: int) -> None:

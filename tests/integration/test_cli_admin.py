@@ -6,9 +6,11 @@ import json
 
 from typer.testing import CliRunner
 
-from vein2vein.cli.main import app as cli
+from vein2vein.features import create_cli
 from vein2vein.store import audit
 from vein2vein.store.database import Database
+
+cli = create_cli()
 
 runner = CliRunner()
 

@@ -36,6 +36,17 @@ class Perm(StrEnum):
     SIGN_REVIEWED = "sign.reviewed"
     SIGN_APPROVED = "sign.approved"
     SIGN_RELEASED = "sign.released"
+    # chain of identity
+    ORDER_PLACE = "order.place"
+    DIN_ISSUE = "din.issue"
+    CUSTODY_RECORD = "custody.record"
+    CUSTODY_RECORD_SITE = "custody.record_site"
+    CUSTODY_RECORD_CDMO = "custody.record_cdmo"
+    CUSTODY_RELEASE = "custody.release"
+    MISMATCH_CLEAR = "mismatch.clear"
+    # capacity scheduling
+    PLAN_READ = "plan.read"
+    PLAN_MANAGE = "plan.manage"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -48,7 +59,11 @@ ROLE_KIND: dict[Role, OrgKind] = {
     Role.SPONSOR_CLINICAL: OrgKind.SPONSOR,
 }
 
-_EVERY_CDMO_ROLE = {Perm.ORG_READ, Perm.PROGRAM_READ, Perm.USER_READ}
+_EVERY_CDMO_ROLE = {Perm.ORG_READ, Perm.PROGRAM_READ, Perm.USER_READ, Perm.PLAN_READ}
+#: CDMO staff who handle material (custody steps at the manufacturer, DINs)
+_CDMO_HANDS = {Perm.DIN_ISSUE, Perm.CUSTODY_RECORD, Perm.CUSTODY_RECORD_CDMO}
+#: CDMO QA: clears hand-off mismatches and keeps the capacity plan
+_CDMO_QA = {Perm.MISMATCH_CLEAR, Perm.PLAN_MANAGE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(
@@ -60,12 +75,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.AUDIT_VERIFY,
             Perm.PROGRAM_MANAGE,
             Perm.SIGN_AUTHORED,
+            Perm.ORDER_PLACE,
+            Perm.DIN_ISSUE,
+            Perm.CLINICAL_WRITE,
+            Perm.PLAN_MANAGE,
         }
     ),
-    Role.OPERATOR: frozenset(_EVERY_CDMO_ROLE | {Perm.SIGN_AUTHORED}),
+    Role.OPERATOR: frozenset(_EVERY_CDMO_ROLE | _CDMO_HANDS | {Perm.SIGN_AUTHORED}),
     Role.QC_ANALYST: frozenset(_EVERY_CDMO_ROLE | {Perm.SIGN_AUTHORED}),
     Role.QA_REVIEWER: frozenset(
         _EVERY_CDMO_ROLE
+        | _CDMO_HANDS
+        | _CDMO_QA
         | {
             Perm.AUDIT_READ,
             Perm.AUDIT_VERIFY,
@@ -77,6 +98,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     ),
     Role.QA_APPROVER: frozenset(
         _EVERY_CDMO_ROLE
+        | _CDMO_HANDS
+        | _CDMO_QA
         | {
             Perm.AUDIT_READ,
             Perm.AUDIT_VERIFY,
@@ -86,6 +109,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SIGN_REVIEWED,
             Perm.SIGN_APPROVED,
             Perm.SIGN_RELEASED,
+            Perm.CUSTODY_RELEASE,
         }
     ),
     Role.SPONSOR_VIEWER: frozenset({Perm.ORG_READ, Perm.PROGRAM_READ}),
@@ -98,6 +122,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CLINICAL_WRITE,
             Perm.SIGN_AUTHORED,
             Perm.SIGN_APPROVED,
+            Perm.ORDER_PLACE,
+            Perm.CUSTODY_RECORD,
+            Perm.CUSTODY_RECORD_SITE,
         }
     ),
 }
@@ -139,6 +166,49 @@ def parse_kind(value: str) -> OrgKind:
         raise InputError(
             f"unknown organisation kind '{value}'; use CDMO or SPONSOR", field="kind"
         ) from None
+
+
+#: What each permission lets its holder do (the rows of the generated matrix in docs/security.md).
+PERM_TEXT: dict[Perm, str] = {
+    Perm.ORG_READ: "read organisations and sites in scope",
+    Perm.ORG_MANAGE: "create organisations and sites",
+    Perm.USER_READ: "read user accounts in scope",
+    Perm.USER_MANAGE: "create users, reset passwords, unlock, deactivate, issue tokens",
+    Perm.AUDIT_READ: "read the audit trail in scope",
+    Perm.AUDIT_VERIFY: "verify the audit chain",
+    Perm.AUDIT_REVIEW: "start and sign audit-trail reviews",
+    Perm.PROGRAM_READ: "read programs, orders, studies, plan slots in scope",
+    Perm.PROGRAM_MANAGE: "create and change programs",
+    Perm.PERSONAL_DATA_READ: "see a patient's date of birth and initials",
+    Perm.CLINICAL_WRITE: "create studies and upload clinical datasets",
+    Perm.SIGN_AUTHORED: "sign as author",
+    Perm.SIGN_REVIEWED: "sign as reviewer",
+    Perm.SIGN_APPROVED: "sign as approver",
+    Perm.SIGN_RELEASED: "sign a release",
+    Perm.ORDER_PLACE: "enrol patients and place orders",
+    Perm.DIN_ISSUE: "issue DINs and register final-product bags",
+    Perm.CUSTODY_RECORD: "record custody hand-offs (which steps: the two rows below)",
+    Perm.CUSTODY_RECORD_SITE: "record the treatment site's custody steps (collection, infusion)",
+    Perm.CUSTODY_RECORD_CDMO: "record the manufacturer's custody steps (receipt to shipment)",
+    Perm.CUSTODY_RELEASE: "record the release custody step",
+    Perm.MISMATCH_CLEAR: "clear a hand-off mismatch",
+    Perm.PLAN_READ: "read the whole capacity plan (suites, Gantt, drafts)",
+    Perm.PLAN_MANAGE: "change suites and settings, compute and publish plans",
+}
+
+
+def permission_matrix_markdown() -> str:
+    """The role x permission table, generated from ``ROLE_PERMISSIONS`` (docs/security.md)."""
+    roles = list(Role)
+    head = "| permission | what it allows | " + " | ".join(r.value for r in roles) + " |"
+    rule = "|---|---|" + "|".join(":-:" for _ in roles) + "|"
+    rows = [
+        f"| `{p.value}` | {PERM_TEXT[p]} | "
+        + " | ".join("✓" if p in ROLE_PERMISSIONS[r] else "" for r in roles)
+        + " |"
+        for p in Perm
+    ]
+    return "\n".join([head, rule, *rows])
 
 
 def has_permission(role: str, perm: Perm) -> bool:

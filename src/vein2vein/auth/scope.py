@@ -28,6 +28,7 @@ class Scope:
     organisation_id: int
     organisation_kind: str
     role: str
+    organisation_name: str = ""
 
     @property
     def is_cdmo(self) -> bool:

@@ -598,4 +598,5 @@ def scope_of(user: User) -> Scope:
         organisation_id=user.organisation_id,
         organisation_kind=user.organisation.kind,
         role=user.role,
+        organisation_name=user.organisation.name,
     )

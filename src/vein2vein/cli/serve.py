@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import typer
 import uvicorn
 from rich.console import Console
@@ -12,53 +15,65 @@ from vein2vein.core.errors import RuleViolation
 from vein2vein.store import migrate
 
 
-@handle_errors
-def serve(
-    host: str | None = typer.Option(None, "--host", help="Default: V2V_HOST or 127.0.0.1"),
-    port: int | None = typer.Option(None, "--port", help="Default: V2V_PORT or 8000"),
-) -> None:
-    """Serve the web application (refuses an out-of-date database)."""
-    from vein2vein.web.app import create_app
+def make_serve(create_app: Callable[..., Any]) -> Callable[..., None]:
+    """``v2v serve`` over the composed application factory."""
 
-    db = database()
-    app = create_app(db.settings, db)
-    uvicorn.run(
-        app,
-        host=host or db.settings.host,
-        port=port or db.settings.port,
-        log_level="info",
-        proxy_headers=False,
-    )
-
-
-@handle_errors
-def demo(
-    host: str | None = typer.Option(None, "--host"),
-    port: int | None = typer.Option(None, "--port"),
-    no_serve: bool = typer.Option(False, "--no-serve", help="Prepare the database, do not serve."),
-) -> None:
-    """Create or migrate the database, load the demo data if empty, and serve the application."""
-    from vein2vein.demo.generator import DEMO_PASSWORD, DEMO_USERS, load_demo
-    from vein2vein.web.app import create_app
-
-    db = database(check=False)
-    if db.settings.environment == "production":
-        raise RuleViolation(
-            "refusing to load demo users with published passwords into a production database "
-            "(V2V_ENVIRONMENT=production)"
+    @handle_errors
+    def serve(
+        host: str | None = typer.Option(None, "--host", help="Default: V2V_HOST or 127.0.0.1"),
+        port: int | None = typer.Option(None, "--port", help="Default: V2V_PORT or 8000"),
+    ) -> None:
+        """Serve the web application (refuses an out-of-date database)."""
+        db = database()
+        app = create_app(db.settings, db)
+        uvicorn.run(
+            app,
+            host=host or db.settings.host,
+            port=port or db.settings.port,
+            log_level="info",
+            proxy_headers=False,
         )
-    migrate.upgrade(db.engine)
-    loaded = load_demo(db)
-    console = Console()
-    console.print(f"database: {db.settings.database_url}")
-    console.print("demo data loaded" if loaded else "demo data already present: nothing added")
-    table = Table("user name", "name", "organisation", "role", title="Demo log-ins")
-    for u in DEMO_USERS:
-        table.add_row(u.username, u.full_name, u.organisation, u.role)
-    console.print(table)
-    console.print(f"every demo user's password: [bold]{DEMO_PASSWORD}[/bold] (demo only)")
-    if no_serve:
-        return
-    h, p = host or db.settings.host, port or db.settings.port
-    console.print(f"serving on http://{h}:{p}  (Ctrl-C to stop)")
-    uvicorn.run(create_app(db.settings, db), host=h, port=p, log_level="warning")
+
+    return serve
+
+
+def make_demo(
+    create_app: Callable[..., Any],
+    load_demo: Callable[..., bool],
+    demo_users: Sequence[Any],
+    demo_password: str,
+) -> Callable[..., None]:
+    """``v2v demo`` over the composed application factory and demo loader."""
+
+    @handle_errors
+    def demo(
+        host: str | None = typer.Option(None, "--host"),
+        port: int | None = typer.Option(None, "--port"),
+        no_serve: bool = typer.Option(
+            False, "--no-serve", help="Prepare the database, do not serve."
+        ),
+    ) -> None:
+        """Create or migrate the database, load the demo data if empty, and serve the app."""
+        db = database(check=False)
+        if db.settings.environment == "production":
+            raise RuleViolation(
+                "refusing to load demo users with published passwords into a production database "
+                "(V2V_ENVIRONMENT=production)"
+            )
+        migrate.upgrade(db.engine)
+        loaded = load_demo(db)
+        console = Console()
+        console.print(f"database: {db.settings.database_url}")
+        console.print("demo data loaded" if loaded else "demo data already present: nothing added")
+        table = Table("user name", "name", "organisation", "role", title="Demo log-ins")
+        for u in demo_users:
+            table.add_row(u.username, u.full_name, u.organisation, u.role)
+        console.print(table)
+        console.print(f"every demo user's password: [bold]{demo_password}[/bold] (demo only)")
+        if no_serve:
+            return
+        h, p = host or db.settings.host, port or db.settings.port
+        console.print(f"serving on http://{h}:{p}  (Ctrl-C to stop)")
+        uvicorn.run(create_app(db.settings, db), host=h, port=p, log_level="warning")
+
+    return demo

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from vein2vein.programs.tables import Program
+from vein2vein.demo.context import DemoContext
 from vein2vein.store.uow import UnitOfWork
 
 from .demo_data import CUTOFF, write_demo_csv
@@ -23,6 +23,9 @@ from .upload import UploadedFile, parse_upload
 DEMO_STUDY_CODE = "HLX-EPC-01-IIT"
 DEMO_STUDY_TITLE = "EpCAM CAR-T in advanced gastric cancer: investigator-initiated dose escalation"
 
+#: the program the demo study belongs to (the EpCAM IIT)
+DEMO_PROGRAM_CODE = "HLX-EPC-01"
+
 
 def demo_files() -> list[UploadedFile]:
     """The synthetic IIT as the four CSV files of the CSV-folder format."""
@@ -31,8 +34,9 @@ def demo_files() -> list[UploadedFile]:
         return [UploadedFile(p.name, p.read_bytes()) for p in sorted(folder.glob("*.csv"))]
 
 
-def load_clinical_demo(uow: UnitOfWork, program: Program) -> tuple[Study, DatasetVersion]:
-    """Create the demo study under ``program`` and upload the synthetic dataset as version 1."""
+def load_clinical_demo(uow: UnitOfWork, ctx: DemoContext) -> tuple[Study, DatasetVersion]:
+    """Create the demo study under the EpCAM program and upload the synthetic dataset as v1."""
+    program = ctx.programs[DEMO_PROGRAM_CODE]
     study = add_study(
         uow,
         program,

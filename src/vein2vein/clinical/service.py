@@ -2,8 +2,8 @@
 produce a report. Each change is one unit of work with its audit entry, within the caller's
 tenant scope (a record of another sponsor is *not found*, checked before the permission).
 
-Who may write: the sponsor's ``sponsor_clinical`` users (``Perm.CLINICAL_WRITE``) and CDMO
-administrators (``Perm.PROGRAM_MANAGE``, e.g. to load a sponsor's data on their behalf).
+Who may write: roles holding ``Perm.CLINICAL_WRITE`` (the sponsor's ``sponsor_clinical`` users and
+CDMO administrators, e.g. to load a sponsor's data on their behalf).
 Everyone who may read the program may read its studies and readouts.
 """
 
@@ -42,7 +42,7 @@ EDITABLE = ("title", "description", "options")
 
 
 def can_write(scope: Scope) -> bool:
-    return scope.can(Perm.CLINICAL_WRITE) or (scope.is_cdmo and scope.can(Perm.PROGRAM_MANAGE))
+    return scope.can(Perm.CLINICAL_WRITE)
 
 
 def require_write(scope: Scope) -> None:

@@ -6,18 +6,21 @@ goes through the same services as any user, so the audit trail records it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
 from vein2vein.auth import service as auth
 from vein2vein.auth.tables import Organisation
-from vein2vein.clinical.demo import load_clinical_demo
-from vein2vein.identity.demo import load_identity_demo
+from vein2vein.demo.context import DemoContext
 from vein2vein.programs import service as programs
-from vein2vein.scheduling.demo import load_scheduling_demo
 from vein2vein.store.database import Database
-from vein2vein.store.uow import Actor
+from vein2vein.store.uow import Actor, UnitOfWork
+
+#: a feature's demo loader: ``loader(uow, ctx)`` inside the demo's one unit of work
+DemoLoader = Callable[[UnitOfWork, DemoContext], Any]
 
 CDMO = "Northbridge Cell Therapy CDMO"
 SPONSOR_EPCAM = "Helixa Therapeutics"
@@ -52,8 +55,16 @@ def is_empty(db: Database) -> bool:
         return not session.scalar(select(func.count()).select_from(Organisation))
 
 
-def load_demo(db: Database) -> bool:
-    """Load the demo program into an empty database; return False (and change nothing) otherwise."""
+def load_demo(db: Database, loaders: Sequence[DemoLoader] | None = None) -> bool:
+    """Load the demo program into an empty database; return False (and change nothing) otherwise.
+
+    The foundation (organisations, sites, programs, users) first, then each feature's loader
+    as the composition root lists them (``loaders`` replaces that list in tests).
+    """
+    if loaders is None:
+        from vein2vein.features import demo_loaders
+
+        loaders = demo_loaders()
     if not is_empty(db):
         return False
     with db.uow(Actor(name="demo-loader")) as uow:
@@ -69,7 +80,8 @@ def load_demo(db: Database) -> bool:
             uow, corvane, "Regional Haematology Centre", "Antwerp", "BE", purpose="TREATMENT"
         )
         orgs = {CDMO: cdmo, SPONSOR_EPCAM: helixa, SPONSOR_OTHER: corvane}
-        epcam = programs.create_program(
+        ctx = DemoContext(settings=db.settings, organisations=orgs, cdmo_name=CDMO)
+        ctx.programs["HLX-EPC-01"] = programs.create_program(
             uow,
             helixa,
             code="HLX-EPC-01",
@@ -81,7 +93,7 @@ def load_demo(db: Database) -> bool:
             description="Investigator-initiated dose-escalation trial: three dose levels, "
             "GMP batches at two CDMO sites.",
         )
-        programs.create_program(
+        ctx.programs["CRV-CD19-02"] = programs.create_program(
             uow,
             corvane,
             code="CRV-CD19-02",
@@ -101,8 +113,7 @@ def load_demo(db: Database) -> bool:
                 role=u.role,
                 password=DEMO_PASSWORD,
             )
-        load_identity_demo(uow, cdmo)
-        load_clinical_demo(uow, epcam)
-        load_scheduling_demo(uow, cdmo)
+        for loader in loaders:
+            loader(uow, ctx)
         uow.commit()
     return True

@@ -1,29 +1,26 @@
-"""Who may do what in the chain of identity, in terms of the roles of ``auth.roles``.
+"""Who may do what in the chain of identity: each rule is one permission of ``auth.roles.Perm``.
 
-The foundation's permission list has no custody actions yet, so the rules live here, each one
-expressed through existing roles and permissions (documented in docs/identity.md). Tenant scope is
-always checked first by the caller (``get_scoped``), so a refusal here never reveals another
-client's record.
+The roles table (``auth.roles.ROLE_PERMISSIONS``) is the only place that grants them; the matrix
+is generated into docs/security.md. Tenant scope is always checked first by the caller
+(``get_scoped``), so a refusal here never reveals another client's record.
 
-- read orders, patients (subject id only), timelines: every role holding ``program.read``;
-- enrol patients and place orders: the sponsor's ``sponsor_clinical`` users for their own
-  organisation, and the CDMO ``admin`` (order desk) for any client;
-- issue DINs and register final-product bags: CDMO ``operator``, ``qa_reviewer``,
-  ``qa_approver``, ``admin``;
-- custody steps at the treatment site (collection to shipment, receipt of the product to
-  infusion): ``sponsor_clinical`` of the sponsor (the site's staff);
-- custody steps at the manufacturer: CDMO ``operator``, ``qa_reviewer``, ``qa_approver``;
-  ``released`` only by a role that may sign *released* (``qa_approver``);
-- clear a hand-off mismatch: CDMO QA (``qa_reviewer``, ``qa_approver``: roles that sign
-  *reviewed*);
-- date of birth and initials: roles holding ``personal_data.read`` (CDMO QA) only.
+- read orders, patients (subject id only), timelines: ``program.read``;
+- enrol patients, place orders: ``order.place`` (``sponsor_clinical`` for their own
+  organisation, the CDMO ``admin`` as order desk);
+- issue DINs, register final-product bags: ``din.issue`` (CDMO ``operator``, QA, ``admin``);
+- custody steps at the treatment site (collection to shipment, product receipt to infusion):
+  ``custody.record_site`` (``sponsor_clinical``, the site's staff);
+- custody steps at the manufacturer: ``custody.record_cdmo`` (CDMO ``operator`` and QA);
+- the ``released`` step: ``custody.release`` (``qa_approver``);
+- clear a hand-off mismatch: ``mismatch.clear`` (CDMO QA);
+- date of birth and initials: ``personal_data.read`` (CDMO QA).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from vein2vein.auth.roles import Perm, Role
+from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
 from vein2vein.core.errors import PermissionDenied
 from vein2vein.identity.domain import Step
@@ -44,9 +41,6 @@ SITE_STEPS: Final = frozenset(
 #: Steps performed at the manufacturer (by CDMO staff).
 CDMO_STEPS: Final = frozenset(Step) - SITE_STEPS
 
-_CDMO_HANDS: Final = frozenset({Role.OPERATOR, Role.QA_REVIEWER, Role.QA_APPROVER})
-_DIN_ISSUERS: Final = _CDMO_HANDS | {Role.ADMIN}
-
 
 def _deny(scope: Scope, what: str) -> PermissionDenied:
     return PermissionDenied(f"your role ({scope.role}) may not {what}")
@@ -61,9 +55,7 @@ def require_read(scope: Scope) -> None:
 
 
 def can_order(scope: Scope) -> bool:
-    if scope.is_cdmo:
-        return scope.can(Perm.PROGRAM_MANAGE)
-    return scope.role == Role.SPONSOR_CLINICAL
+    return scope.can(Perm.ORDER_PLACE)
 
 
 def require_order(scope: Scope) -> None:
@@ -72,7 +64,7 @@ def require_order(scope: Scope) -> None:
 
 
 def can_issue(scope: Scope) -> bool:
-    return scope.is_cdmo and scope.role in _DIN_ISSUERS
+    return scope.can(Perm.DIN_ISSUE)
 
 
 def require_issue(scope: Scope) -> None:
@@ -82,10 +74,10 @@ def require_issue(scope: Scope) -> None:
 
 def can_record(scope: Scope, step: Step) -> bool:
     if step is Step.RELEASED:
-        return scope.is_cdmo and scope.can(Perm.SIGN_RELEASED)
+        return scope.can(Perm.CUSTODY_RELEASE)
     if step in SITE_STEPS:
-        return not scope.is_cdmo and scope.role == Role.SPONSOR_CLINICAL
-    return scope.is_cdmo and scope.role in _CDMO_HANDS
+        return scope.can(Perm.CUSTODY_RECORD_SITE)
+    return scope.can(Perm.CUSTODY_RECORD_CDMO)
 
 
 def require_record(scope: Scope, step: Step) -> None:
@@ -94,7 +86,7 @@ def require_record(scope: Scope, step: Step) -> None:
 
 
 def can_clear(scope: Scope) -> bool:
-    return scope.is_cdmo and scope.can(Perm.SIGN_REVIEWED)
+    return scope.can(Perm.MISMATCH_CLEAR)
 
 
 def require_clear(scope: Scope) -> None:

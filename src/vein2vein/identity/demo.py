@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from vein2vein.auth import service as auth
 from vein2vein.auth.scope import Scope
-from vein2vein.auth.tables import Organisation, Site
+from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
+from vein2vein.demo.context import DemoContext
 from vein2vein.identity import service
 from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din
@@ -188,8 +189,9 @@ _SITE = {
 }
 
 
-def load_identity_demo(uow: UnitOfWork, cdmo: Organisation) -> None:
+def load_identity_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
     """Facility, patients, orders and custody events of both demo sponsors (one unit of work)."""
+    cdmo = ctx.cdmo
     s = uow.session
     service.register_facility(
         uow, cdmo, DEMO_FIN, "Northbridge Leiden (demo FIN)", "Europe/Amsterdam"

@@ -1,12 +1,12 @@
-"""Who may do what with the capacity plan, in terms of the roles of ``auth.roles``.
+"""Who may do what with the capacity plan: each rule is one permission of ``auth.roles.Perm``.
 
-- read the whole plan (suites, Gantt, orders at risk, history, drafts): every CDMO role
-  (``program.read`` held by a CDMO user);
+- read the whole plan (suites, Gantt, orders at risk, history, drafts): ``plan.read``, held by
+  every CDMO role;
 - a sponsor's users read the slots of **their own** orders in the latest published plan only
   (tenant scope; suites, other clients' orders and suite loads are never shown to them);
 - manage suites, downtime, product and laboratory settings, compute plans and what-if
-  previews, and publish a plan: the CDMO planners, i.e. ``admin`` (holds ``program.manage``) and
-  QA (``qa_reviewer``, ``qa_approver``: hold ``sign.reviewed``). Operators and QC analysts read.
+  previews, and publish a plan: ``plan.manage``, held by the CDMO planners (``admin``,
+  ``qa_reviewer``, ``qa_approver``). Operators and QC analysts read.
 
 Tenant scope is checked first by the caller, so a refusal here never reveals another client's
 record: CDMO-owned scheduling records are *not found* for sponsors.
@@ -20,7 +20,7 @@ from vein2vein.core.errors import PermissionDenied
 
 
 def can_read_plan(scope: Scope) -> bool:
-    return scope.is_cdmo and scope.can(Perm.PROGRAM_READ)
+    return scope.can(Perm.PLAN_READ)
 
 
 def require_read_plan(scope: Scope) -> None:
@@ -32,7 +32,7 @@ def require_read_plan(scope: Scope) -> None:
 
 
 def can_plan(scope: Scope) -> bool:
-    return scope.is_cdmo and (scope.can(Perm.PROGRAM_MANAGE) or scope.can(Perm.SIGN_REVIEWED))
+    return scope.can(Perm.PLAN_MANAGE)
 
 
 def require_plan(scope: Scope) -> None:

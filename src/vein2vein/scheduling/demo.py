@@ -10,8 +10,9 @@ import datetime as dt
 from sqlalchemy import select
 
 from vein2vein.auth import service as auth
-from vein2vein.auth.tables import Organisation, Site
+from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
+from vein2vein.demo.context import DemoContext
 from vein2vein.scheduling import service
 from vein2vein.store.uow import UnitOfWork
 
@@ -24,7 +25,9 @@ PRODUCTS = (
 )
 
 
-def load_scheduling_demo(uow: UnitOfWork, cdmo: Organisation) -> None:
+def load_scheduling_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
+    """Suites at both CDMO sites, downtime, product settings and a published plan."""
+    cdmo = ctx.cdmo
     s = uow.session
     qa = auth.scope_of(auth.user_by_username(s, "qa.approver"))
     since = utcnow().date() - dt.timedelta(days=365)

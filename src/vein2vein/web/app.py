@@ -1,29 +1,20 @@
-"""FastAPI application factory: mounts every feature's pages and API routes."""
+"""FastAPI application kit: builds the app from the routers, navigation and templates it is given.
+
+It imports no feature: ``vein2vein.features.create_app`` hands it every feature's pieces.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from vein2vein import __version__
-from vein2vein.audittrail import api as audit_api
-from vein2vein.audittrail import web as audit_web
-from vein2vein.auth import api as auth_api
-from vein2vein.auth import web as auth_web
-from vein2vein.auth.roles import Perm
-from vein2vein.clinical import api as clinical_api
-from vein2vein.clinical import web as clinical_web
 from vein2vein.core.settings import Settings, get_settings
-from vein2vein.identity import api as identity_api
-from vein2vein.identity import web as identity_web
-from vein2vein.programs import api as programs_api
-from vein2vein.programs import web as programs_web
-from vein2vein.scheduling import api as schedule_api
-from vein2vein.scheduling import web as schedule_web
 from vein2vein.store.database import Database
 from vein2vein.store.migrate import ensure_up_to_date
 from vein2vein.web import assets, errors, home
@@ -45,25 +36,24 @@ SECURITY_HEADERS = {
 }
 
 
-def navigation() -> Navigation:
+def navigation(items: Sequence[NavItem]) -> Navigation:
     nav = Navigation()
     nav.add(NavItem("Home", "/", section="Overview"))
-    nav.add(NavItem("Programs", "/programs", Perm.PROGRAM_READ))
-    nav.add(NavItem("Orders", "/coi", Perm.PROGRAM_READ))
-    nav.add(NavItem("Patients", "/coi/patients", Perm.PROGRAM_READ))
-    nav.add(NavItem("Scan", "/coi/scan", Perm.PROGRAM_READ))
-    nav.add(NavItem("Mismatches", "/coi/mismatches", Perm.PROGRAM_READ))
-    nav.add(NavItem("Clinical", "/clinical", Perm.PROGRAM_READ))
-    nav.add(NavItem("Schedule", "/schedule", Perm.PROGRAM_READ))
-    nav.add(NavItem("Organisations", "/orgs", Perm.ORG_READ, section="Administration"))
-    nav.add(NavItem("Users", "/users", Perm.USER_READ, section="Administration"))
-    nav.add(NavItem("Audit trail", "/audit", Perm.AUDIT_READ, section="Compliance"))
-    nav.add(NavItem("Audit reviews", "/audit/reviews", Perm.AUDIT_REVIEW, section="Compliance"))
-    nav.add(NavItem("Verify chain", "/audit/verify", Perm.AUDIT_VERIFY, section="Compliance"))
+    for item in items:
+        nav.add(item)
     return nav
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+def build_app(
+    settings: Settings | None,
+    db: Database | None,
+    *,
+    api_routers: Sequence[APIRouter],
+    page_routers: Sequence[APIRouter],
+    nav: Sequence[NavItem],
+    template_folders: Sequence[Path],
+    home_counts: Sequence[home.HomeCounts] = (),
+) -> FastAPI:
     """Build the application; refuses to start on a database whose schema is out of date."""
     settings = settings or get_settings()
     db = db or Database(settings)
@@ -79,8 +69,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.db = db
     app.state.settings = settings
-    app.state.templates = make_templates()
-    app.state.nav = navigation()
+    app.state.templates = make_templates(template_folders)
+    app.state.nav = navigation(nav)
+    app.state.home_counts = tuple(home_counts)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -93,23 +84,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.state.routers = [
-        home.api,
-        auth_api.router,
-        programs_api.router,
-        identity_api.router,
-        clinical_api.router,
-        schedule_api.router,
-        audit_api.router,
-        home.pages,
-        assets.router,
-        auth_web.router,
-        programs_web.router,
-        identity_web.router,
-        clinical_web.router,
-        schedule_web.router,
-        audit_web.router,
-    ]
+    app.state.routers = [home.api, *api_routers, home.pages, assets.router, *page_routers]
     for router in app.state.routers:
         app.include_router(router)
     return app

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from vein2vein import __version__
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
-from vein2vein.auth.tables import Organisation, Site, User
-from vein2vein.programs.tables import Program
 from vein2vein.store import audit
 from vein2vein.store.migrate import current_revision
 from vein2vein.web.context import AuthDep, DbDep
@@ -20,21 +21,15 @@ from vein2vein.web.templating import render
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["service"])
 
+#: what a feature contributes to the home page: counts of its records the caller may see
+HomeCounts = Callable[[Session, Scope], dict[str, int]]
 
-def store_counts(session, scope: Scope) -> dict[str, int]:  # type: ignore[no-untyped-def]
+
+def store_counts(session: Session, scope: Scope, sources: Sequence[HomeCounts]) -> dict[str, int]:
     """Counts of records the caller may see (a sponsor's counts never include other clients)."""
-
-    def count(model, column: str = "organisation_id") -> int:  # type: ignore[no-untyped-def]
-        stmt = scope.filter(select(func.count()).select_from(model), model, column)
-        return int(session.scalar(stmt) or 0)
-
-    counts = {
-        "organisations": count(Organisation, "id"),
-        "sites": count(Site),
-        "programs": count(Program),
-    }
-    if scope.can(Perm.USER_READ):
-        counts["users"] = count(User)
+    counts: dict[str, int] = {}
+    for source in sources:
+        counts.update(source(session, scope))
     if scope.can(Perm.AUDIT_READ):
         stmt = select(func.count()).select_from(audit.AuditEntry)
         if scope.organisation_ids is not None:
@@ -46,8 +41,7 @@ def store_counts(session, scope: Scope) -> dict[str, int]:  # type: ignore[no-un
 @pages.get("/")
 def home(request: Request, auth: AuthDep, db: DbDep) -> Response:
     with db.read() as session:
-        counts = store_counts(session, auth.scope)
-        org = session.get(Organisation, auth.scope.organisation_id)
+        counts = store_counts(session, auth.scope, request.app.state.home_counts)
         recent = []
         if auth.scope.can(Perm.AUDIT_READ):
             recent = [
@@ -59,11 +53,7 @@ def home(request: Request, auth: AuthDep, db: DbDep) -> Response:
                     limit=10,
                 )
             ]
-    return render(
-        request,
-        "home.html",
-        {"counts": counts, "org": org.public() if org else None, "recent": recent},
-    )
+    return render(request, "home.html", {"counts": counts, "recent": recent})
 
 
 class Health(BaseModel):

@@ -1,7 +1,8 @@
-"""Jinja2 environment over the layout and every feature's ``templates/`` folder."""
+"""Jinja2 environment over the layout and the ``templates/`` folders the app is given."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +13,13 @@ from starlette.responses import HTMLResponse
 
 from vein2vein import __version__
 
-PACKAGE = Path(__file__).resolve().parent.parent
-FEATURES_WITH_TEMPLATES = (
-    "web",
-    "auth",
-    "programs",
-    "audittrail",
-    "identity",
-    "clinical",
-    "scheduling",
-)
+LAYOUT = Path(__file__).resolve().parent / "templates"
 
 
-def make_templates(extra_features: tuple[str, ...] = ()) -> Jinja2Templates:
-    folders = [PACKAGE / f / "templates" for f in (*FEATURES_WITH_TEMPLATES, *extra_features)]
+def make_templates(folders: Sequence[Path] = ()) -> Jinja2Templates:
+    """The layout's templates first, then each feature's folder in the order given."""
     env = Environment(
-        loader=ChoiceLoader([FileSystemLoader(str(p)) for p in folders if p.is_dir()]),
+        loader=ChoiceLoader([FileSystemLoader(str(p)) for p in (LAYOUT, *folders) if p.is_dir()]),
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,

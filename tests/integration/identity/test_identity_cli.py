@@ -11,11 +11,13 @@ from tests.factories import PASSWORD
 from tests.integration.identity import world as W
 from typer.testing import CliRunner
 
-from vein2vein.cli.main import app as cli
 from vein2vein.core.settings import get_settings
+from vein2vein.features import create_cli
 from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din, check_character
 from vein2vein.store.database import Database
+
+cli = create_cli()
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ from tests.factories import PASSWORD
 from tests.integration.scheduling import world as S
 from typer.testing import CliRunner
 
-from vein2vein.cli.main import app
+from vein2vein.features import create_cli
 from vein2vein.store.database import Database
+
+app = create_cli()
 
 
 def test_publish_status_and_suites_from_the_command_line(

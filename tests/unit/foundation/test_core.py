@@ -114,6 +114,6 @@ def test_the_command_line_starts_without_importing_scipy() -> None:
     import subprocess
     import sys
 
-    code = "import sys, vein2vein.cli.main; print('scipy' in sys.modules)"
+    code = "import sys, vein2vein.features as f; f.create_cli(); print('scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

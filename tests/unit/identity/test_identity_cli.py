@@ -11,9 +11,11 @@ import zxingcpp
 from PIL import Image
 from typer.testing import CliRunner
 
-from vein2vein.cli.main import app
+from vein2vein.features import create_cli
 from vein2vein.identity import coi
 from vein2vein.identity.isbt128 import Din
+
+app = create_cli()
 
 runner = CliRunner()
 COI = coi.get_format().new("A9999", rng=random.Random(9))
@@ -146,7 +148,9 @@ def test_label_refuses_missing_fields_and_wrong_suffix(tmp_path):
 def test_a_bad_date_of_birth_is_never_echoed(tmp_path):
     from typer.testing import CliRunner
 
-    from vein2vein.cli.main import app
+    from vein2vein.features import create_cli
+
+    app = create_cli()
     from vein2vein.identity import coi
 
     result = CliRunner().invoke(

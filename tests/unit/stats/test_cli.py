@@ -6,9 +6,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from vein2vein.cli.main import app
+from vein2vein.features import create_cli
 
 from .data import CLINIC_X1_VAR1, CLINIC_X2_VAR1, FLOWRATE, PISTONRINGS, QCC_CAPABILITY
+
+app = create_cli()
 
 runner = CliRunner()
 

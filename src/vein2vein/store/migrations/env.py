@@ -1,14 +1,16 @@
-"""Alembic environment: runs on the engine handed over by ``vein2vein.store.migrate``."""
+"""Alembic environment: runs on the engine handed over by ``vein2vein.store.migrate``; the schema
+it compares against is the composition root's (every feature's tables)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
+from vein2vein.features import metadata as whole_schema
 from vein2vein.store.engine import normalise_url
-from vein2vein.store.models import metadata
 
 config = context.config
+metadata = whole_schema()
 
 
 def run() -> None:

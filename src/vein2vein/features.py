@@ -1,0 +1,264 @@
+"""The composition root: every feature of vein2vein declared once.
+
+A feature is a package under ``vein2vein`` (``identity``, ``clinical``, ...). Its declaration says
+which of the usual pieces it has: ORM tables, API router, page router, navigation entries, CLI
+sub-apps, templates, demo loader, and the permissions (from ``auth.roles.Perm``) its actions
+need. The kits (``web``, ``cli``, ``store``'s Alembic environment, templating and the demo) read
+this list and import nothing of a feature themselves; adding a feature is one entry in
+``FEATURES`` (see ``docs/architecture.md``, "Adding a feature").
+
+Pieces are named by ``"module:attribute"`` relative to the feature's package and imported only
+when asked for, so that ``v2v --help`` does not load what it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vein2vein.auth.roles import Perm
+from vein2vein.web.nav import NavItem
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter, FastAPI
+    from sqlalchemy import MetaData
+
+    from vein2vein.core.settings import Settings
+    from vein2vein.store.database import Database
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class CliMount:
+    """A sub-app of ``v2v``: ``name`` is the sub-command, ``target`` its ``module:attribute``."""
+
+    name: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Feature:
+    """What one feature contributes to the application; every field is optional."""
+
+    name: str
+    title: str
+    tables: bool = False
+    api: str | None = None
+    pages: str | None = None
+    nav: tuple[NavItem, ...] = ()
+    cli: tuple[CliMount, ...] = ()
+    templates: bool = False
+    demo: str | None = None
+    home: str | None = None
+    permissions: tuple[Perm, ...] = ()
+
+    @property
+    def package(self) -> str:
+        return f"vein2vein.{self.name}"
+
+    def load(self, target: str) -> Any:
+        """Import ``module:attribute`` from this feature's package."""
+        module, _, attribute = target.partition(":")
+        return getattr(importlib.import_module(f"{self.package}.{module}"), attribute)
+
+
+P = Perm
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        name="auth",
+        title="Organisations, users, sessions and signatures",
+        tables=True,
+        api="api:router",
+        pages="web:router",
+        nav=(
+            NavItem("Organisations", "/orgs", P.ORG_READ, section="Administration"),
+            NavItem("Users", "/users", P.USER_READ, section="Administration"),
+        ),
+        cli=(CliMount("orgs", "cli:orgs_app"), CliMount("users", "cli:users_app")),
+        templates=True,
+        home="views:home_counts",
+        permissions=(P.ORG_READ, P.ORG_MANAGE, P.USER_READ, P.USER_MANAGE, P.PERSONAL_DATA_READ),
+    ),
+    Feature(
+        name="programs",
+        title="Sponsor programs",
+        tables=True,
+        api="api:router",
+        pages="web:router",
+        nav=(NavItem("Programs", "/programs", P.PROGRAM_READ),),
+        cli=(CliMount("programs", "cli:app"),),
+        templates=True,
+        home="views:home_counts",
+        permissions=(P.PROGRAM_READ, P.PROGRAM_MANAGE),
+    ),
+    Feature(
+        name="identity",
+        title="Chain of identity and custody",
+        tables=True,
+        api="api:router",
+        pages="web:router",
+        nav=(
+            NavItem("Orders", "/coi", P.PROGRAM_READ),
+            NavItem("Patients", "/coi/patients", P.PROGRAM_READ),
+            NavItem("Scan", "/coi/scan", P.PROGRAM_READ),
+            NavItem("Mismatches", "/coi/mismatches", P.PROGRAM_READ),
+        ),
+        cli=(CliMount("coi", "cli:app"),),
+        templates=True,
+        demo="demo:load_identity_demo",
+        permissions=(
+            P.ORDER_PLACE,
+            P.DIN_ISSUE,
+            P.CUSTODY_RECORD,
+            P.CUSTODY_RECORD_SITE,
+            P.CUSTODY_RECORD_CDMO,
+            P.CUSTODY_RELEASE,
+            P.MISMATCH_CLEAR,
+        ),
+    ),
+    Feature(
+        name="clinical",
+        title="Clinical readout",
+        tables=True,
+        api="api:router",
+        pages="web:router",
+        nav=(NavItem("Clinical", "/clinical", P.PROGRAM_READ),),
+        cli=(CliMount("clinical", "cli:app"),),
+        templates=True,
+        demo="demo:load_clinical_demo",
+        permissions=(P.CLINICAL_WRITE,),
+    ),
+    Feature(
+        name="stats",
+        title="CMC statistics (files)",
+        cli=(CliMount("stats", "cli:app"),),
+        templates=True,
+    ),
+    Feature(
+        name="scheduling",
+        title="Capacity scheduling",
+        tables=True,
+        api="api:router",
+        pages="web:router",
+        nav=(NavItem("Schedule", "/schedule", P.PROGRAM_READ),),
+        cli=(CliMount("schedule", "cli:app"),),
+        templates=True,
+        demo="demo:load_scheduling_demo",
+        permissions=(P.PLAN_READ, P.PLAN_MANAGE),
+    ),
+    Feature(
+        name="audittrail",
+        title="Audit trail",
+        tables=True,
+        api="api:router",
+        pages="web:router",
+        nav=(
+            NavItem("Audit trail", "/audit", P.AUDIT_READ, section="Compliance"),
+            NavItem("Audit reviews", "/audit/reviews", P.AUDIT_REVIEW, section="Compliance"),
+            NavItem("Verify chain", "/audit/verify", P.AUDIT_VERIFY, section="Compliance"),
+        ),
+        cli=(CliMount("audit", "cli:app"),),
+        templates=True,
+        permissions=(P.AUDIT_READ, P.AUDIT_VERIFY, P.AUDIT_REVIEW),
+    ),
+)
+
+
+def feature(name: str) -> Feature:
+    for f in FEATURES:
+        if f.name == name:
+            return f
+    raise KeyError(name)
+
+
+# --- what the kits read ---------------------------------------------------------------------
+
+
+def import_tables() -> None:
+    """Import every feature's ``tables`` so that ``Base.metadata`` holds the whole schema."""
+    for f in FEATURES:
+        if f.tables:
+            importlib.import_module(f"{f.package}.tables")
+
+
+def metadata() -> MetaData:
+    """The whole schema: the audit chain and every feature's tables (Alembic, drift test)."""
+    from vein2vein.store import audit  # noqa: F401  (the audit table)
+    from vein2vein.store.base import Base
+
+    import_tables()
+    return Base.metadata
+
+
+def template_folders() -> list[Path]:
+    return [PACKAGE / f.name / "templates" for f in FEATURES if f.templates]
+
+
+def nav_items() -> list[NavItem]:
+    return [item for f in FEATURES for item in f.nav]
+
+
+def api_routers() -> list[APIRouter]:
+    return [f.load(f.api) for f in FEATURES if f.api]
+
+
+def page_routers() -> list[APIRouter]:
+    return [f.load(f.pages) for f in FEATURES if f.pages]
+
+
+def home_counts() -> list[Callable[..., dict[str, int]]]:
+    return [f.load(f.home) for f in FEATURES if f.home]
+
+
+def cli_mounts() -> Iterable[tuple[str, Callable[[], typer.Typer]]]:
+    """(sub-command, loader of its Typer app) for every feature, in declaration order."""
+    for f in FEATURES:
+        for mount in f.cli:
+            yield mount.name, (lambda f=f, m=mount: f.load(m.target))
+
+
+def demo_loaders() -> list[Callable[..., Any]]:
+    """Each feature's demo loader, called as ``loader(uow, demo_context)`` in order."""
+    return [f.load(f.demo) for f in FEATURES if f.demo]
+
+
+# --- the composed application ---------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    """The web application with every feature's routers, pages, navigation and templates."""
+    from vein2vein.web.app import build_app
+
+    return build_app(
+        settings,
+        db,
+        api_routers=api_routers(),
+        page_routers=page_routers(),
+        nav=nav_items(),
+        template_folders=template_folders(),
+        home_counts=home_counts(),
+    )
+
+
+def create_cli() -> typer.Typer:
+    """The ``v2v`` command line: the kit's root commands and every feature's sub-app."""
+    from vein2vein.cli.main import build_root
+    from vein2vein.demo.generator import DEMO_PASSWORD, DEMO_USERS, load_demo
+
+    return build_root(
+        mounts=cli_mounts(),
+        create_app=create_app,
+        load_demo=load_demo,
+        demo_users=DEMO_USERS,
+        demo_password=DEMO_PASSWORD,
+    )
+
+
+def main() -> None:
+    """Entry point of the ``v2v`` script."""
+    create_cli()()
