@@ -67,6 +67,20 @@ def organisation_by_name(session: Session, name: str) -> Organisation:
     return org
 
 
+def cdmo_organisation_id(session: Session, name: str | None = None) -> int | None:
+    """The CDMO's organisation id (the one named, when there are several); None when the store
+    has no CDMO yet."""
+    stmt = select(Organisation.id).where(Organisation.kind == OrgKind.CDMO.value)
+    if name:
+        stmt = stmt.where(Organisation.name == name)
+    found = list(session.scalars(stmt))
+    if name and not found:
+        raise NotFound(f"no CDMO organisation {name!r}")
+    if len(found) > 1:
+        raise InputError("several CDMO organisations: name one with --org", field="org")
+    return found[0] if found else None
+
+
 def add_site(
     uow: UnitOfWork,
     organisation: Organisation,

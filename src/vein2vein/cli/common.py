@@ -12,11 +12,13 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from vein2vein.auth.scope import Scope
 from vein2vein.core.canonical import to_jsonable
-from vein2vein.core.errors import DatabaseOutOfDate, InputError, V2VError
+from vein2vein.core.errors import DatabaseOutOfDate, InputError, NotFound, V2VError
 from vein2vein.core.settings import get_settings
 from vein2vein.store.database import Database
 from vein2vein.store.migrate import ensure_up_to_date
+from vein2vein.store.uow import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,3 +81,35 @@ def read_password(prompt: str = "Password", confirm: bool = True) -> str:
     if not line:
         raise InputError("no password on standard input", field="password")
     return line.rstrip("\r\n")
+
+
+# --- who is acting at the command line ------------------------------------------------------
+
+
+def server_scope(db: Database, org: str | None = None, *, need_cdmo: bool = False) -> Scope:
+    """Server-side administration at the command line: every client's records (a CDMO scope),
+    no personal data. Its organisation is the CDMO's (``org`` names it when the store holds
+    several); ``need_cdmo`` refuses a store without one, for commands that write CDMO records."""
+    from vein2vein.auth import service as auth_service
+
+    with db.read() as session:
+        cdmo_id = auth_service.cdmo_organisation_id(session, org)
+    if cdmo_id is None and need_cdmo:
+        raise NotFound("no CDMO organisation")
+    actor = Actor.cli()
+    return Scope(0, actor.name, "server administration", cdmo_id or 0, "CDMO", "admin")
+
+
+def login(db: Database, username: str) -> tuple[Scope, Actor]:
+    """A person acting at the command line: the user's password is asked for (prompt or first
+    line of standard input), checked like a web log-in (failed attempts counted, lock-out)."""
+    from vein2vein.auth import service as auth_service
+
+    password = read_password(f"Password of {username}", confirm=False)
+    with db.uow(Actor.anonymous(username.strip()[:64])) as uow:
+        user = auth_service.authenticate(uow, db.settings, username, password)
+        scope = auth_service.scope_of(user)
+        uow.commit()
+    return scope, Actor(
+        name=scope.username, user_id=scope.user_id, organisation_id=scope.organisation_id
+    )
