@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from vein2vein.auth import service
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
-from vein2vein.core.errors import AuthenticationFailed, PermissionDenied
+from vein2vein.core.errors import AuthenticationFailed, NotFound, PermissionDenied
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 
@@ -122,11 +122,37 @@ async def _check_csrf(request: Request, expected: str) -> None:
 AuthDep = Annotated[Auth, Depends(current_auth)]
 
 
-def require(perm: Perm):  # type: ignore[no-untyped-def]
-    """Route dependency: the caller's role must hold ``perm``."""
+def require(perm: Perm | None) -> Any:
+    """Route dependency that declares and checks the route's permission.
 
-    async def dependency(auth: AuthDep) -> Auth:
-        auth.scope.require(perm)
+    Every route declares exactly one: ``require(Perm.X)`` (the caller's role must hold it),
+    ``require(None)`` (any logged-in user: home, own account) or :func:`public` (log-in, health,
+    assets). ``tests/e2e/test_route_permissions.py`` fails on a route without one and checks the
+    declared permission against the roles table.
+
+    A sponsor's user who lacks the permission of a route that names a record (a path parameter)
+    is told the record is not found, the answer an absent record gets, so that nothing about
+    another client's records is revealed; CDMO staff, who see every client, get 403.
+    """
+
+    async def dependency(request: Request, auth: AuthDep) -> Auth:
+        if perm is not None and not auth.scope.can(perm):
+            if request.path_params and not auth.scope.is_cdmo:
+                raise NotFound("not found")
+            auth.scope.require(perm)
         return auth
 
+    dependency.v2v_permission = perm  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+async def _public() -> None:
+    """Marks a route that answers without log-in (its handler reveals no record)."""
+
+
+_public.v2v_public = True  # type: ignore[attr-defined]
+
+
+def public() -> Any:
+    """Route dependency that declares a route open without log-in (log-in page, health, assets)."""
+    return Depends(_public)
