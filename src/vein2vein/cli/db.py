@@ -7,8 +7,10 @@ from pathlib import Path
 import typer
 
 from vein2vein.cli.common import database, emit_json, handle_errors
+from vein2vein.core.settings import get_settings
 from vein2vein.store import backup as store_backup
-from vein2vein.store import migrate
+from vein2vein.store import migrate, privileges
+from vein2vein.store.database import Database
 
 app = typer.Typer(help="Database: schema upgrade, backup and restore.", no_args_is_help=True)
 
@@ -16,11 +18,16 @@ app = typer.Typer(help="Database: schema upgrade, backup and restore.", no_args_
 @app.command()
 @handle_errors
 def upgrade(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Create the database or bring its schema to this version's revision."""
-    db = database(check=False)
+    """Create the database or bring its schema to this version's revision.
+
+    On PostgreSQL with ``V2V_MIGRATION_DATABASE_URL`` set, connects as that (owner) role and
+    then grants ``V2V_APP_DB_ROLE`` row access to every table (docs/security.md)."""
+    db = owner_database()
     before = migrate.current_revision(db.engine)
     migrate.upgrade(db.engine)
     after = migrate.current_revision(db.engine)
+    if db.settings.app_db_role and db.engine.dialect.name == "postgresql":
+        privileges.grant_application_role(db.engine, db.settings.app_db_role)
     if json_:
         emit_json({"before": before, "current": after, "changed": before != after})
     else:
@@ -86,3 +93,35 @@ def restore(
             f"restored {report.file}: {report.entries} audit entries, chain verified, "
             f"head {report.head_seq} {report.head_hash} ({report.seconds} s)"
         )
+
+
+def owner_database() -> Database:
+    """The database as its owner (``V2V_MIGRATION_DATABASE_URL``, else ``V2V_DATABASE_URL``)."""
+    settings = get_settings()
+    return Database(settings.model_copy(update={"database_url": settings.owner_database_url}))
+
+
+@app.command()
+@handle_errors
+def grant(
+    role: str = typer.Argument(..., help="The application's PostgreSQL role."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Grant the application's role row access to every table, as the owner (PostgreSQL)."""
+    db = owner_database()
+    done = privileges.grant_application_role(db.engine, role)
+    emit_json({"role": role, "statements": done}) if json_ else typer.echo("\n".join(done))
+
+
+@app.command("check-privileges")
+@handle_errors
+def check_privileges(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Say whether the application's connection has least privilege (exit 1 if not)."""
+    db = database(check=False)
+    problems = privileges.check_application_role(db.engine)
+    if json_:
+        emit_json({"least_privilege": not problems, "problems": problems})
+    else:
+        typer.echo("\n".join(problems) if problems else "least privilege: the role owns nothing")
+    if problems:
+        raise typer.Exit(1)

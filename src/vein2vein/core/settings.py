@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     argon2_profile: Literal["standard", "fast-tests"] = "standard"
     host: str = "127.0.0.1"
     port: int = 8000
+    #: PostgreSQL: the schema owner's URL, used by `v2v db upgrade` and `v2v db grant` only;
+    #: the application itself connects with ``database_url`` as a role that owns nothing
+    migration_database_url: str | None = None
+    #: PostgreSQL: the application's role, granted row access after every `v2v db upgrade`
+    app_db_role: str | None = None
+    #: largest upload (files of a clinical dataset version), in MB
+    max_upload_mb: int = 256
+    #: largest body of any other request (forms, JSON), in KB
+    max_form_kb: int = 1024
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:
@@ -37,6 +46,11 @@ class Settings(BaseSettings):
                 "production must hash passwords with the standard profile"
             )
         return self
+
+    @property
+    def owner_database_url(self) -> str:
+        """Where schema changes are made: the owner's URL when one is set."""
+        return self.migration_database_url or self.database_url
 
     @property
     def is_sqlite(self) -> bool:

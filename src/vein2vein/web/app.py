@@ -14,9 +14,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from vein2vein import __version__
+from vein2vein.core.errors import RuleViolation
 from vein2vein.core.settings import Settings, get_settings
 from vein2vein.store.database import Database
 from vein2vein.store.migrate import ensure_up_to_date
+from vein2vein.store.privileges import check_application_role
 from vein2vein.web import assets, errors, home
 from vein2vein.web.nav import Navigation, NavItem
 from vein2vein.web.templating import make_templates
@@ -58,6 +60,14 @@ def build_app(
     settings = settings or get_settings()
     db = db or Database(settings)
     ensure_up_to_date(db.engine)
+    if settings.environment == "production":
+        problems = check_application_role(db.engine, db.schema)
+        if problems:
+            raise RuleViolation(
+                "refusing to serve production with more than row privileges: "
+                + "; ".join(problems)
+                + " (connect as the application role, docs/security.md)"
+            )
 
     app = FastAPI(
         title="vein2vein",
