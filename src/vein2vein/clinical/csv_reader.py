@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vein2vein.core import plausible
 from vein2vein.core.errors import InputError
 
 from .dataset import STATES, ClinicalDataset, to_hundredths, validate
@@ -75,7 +76,7 @@ def read_subjects(path: Path) -> pd.DataFrame:
             "subject_id": ids.astype(str),
             "dose_group": strip(f["dose_group"]).astype(str),
             "dose_per_kg": parse_numbers(
-                f["dose_per_kg"], file=name, field="dose_per_kg", minimum=0
+                f["dose_per_kg"], file=name, field="dose_per_kg", within=plausible.DOSE_PER_KG
             ),
         }
     )
@@ -178,7 +179,9 @@ def read_assessments(
     )
     lesion = lesion_lookup(subj, f["lesion_id"], lesions, file=name)
     day = parse_dates(f["date"], file=name, field="date", required=True)
-    diameter = parse_numbers(f["diameter_mm"], file=name, field="diameter_mm", minimum=0)
+    diameter = parse_numbers(
+        f["diameter_mm"], file=name, field="diameter_mm", within=plausible.LESION_DIAMETER_MM
+    )
     state = parse_choice(f["state"], STATES, file=name, field="state")
     return pd.DataFrame(
         {

@@ -142,7 +142,20 @@ def validate(ds: ClinicalDataset) -> list[str]:
     infusion = s["infusion_day"].to_numpy(float)
 
     last_alive = s["last_alive_day"].to_numpy(float)
-    i = _first(last_alive > death, s["src_row"].to_numpy())
+    s_rows = s["src_row"].to_numpy()
+    # the order of events: infusion <= death, infusion <= last contact (issue 10: an infusion
+    # after the death date used to pass here and fail later, in the readout)
+    for column, label in (("death_day", "death_date"), ("last_alive_day", "last_alive_date")):
+        i = _first(s[column].to_numpy(float) < infusion, s_rows)
+        if i is not None:
+            raise InputError(
+                f"subject {s['subject_id'].iat[i]}: the infusion date is after the "
+                f"{label.replace('_', ' ')}",
+                file=ds.file("subjects"),
+                row=int(s["src_row"].iat[i]),
+                field=ds.field("subjects", "infusion_date"),
+            )
+    i = _first(last_alive > death, s_rows)
     if i is not None:
         raise InputError(
             f"subject {s['subject_id'].iat[i]} was last known alive after the death date",

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vein2vein.core import plausible
 from vein2vein.core.errors import InputError
 
 from .dataset import EPOCH
@@ -90,18 +91,30 @@ def parse_dates(
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
     days = np.full(len(uniques) + 1, np.nan)
     bad = []
+    implausible = []
     for i, raw in enumerate(uniques):
         text = "" if raw is None else str(raw).strip()
         if not text:
             continue
         try:
-            days[i] = (dt.date.fromisoformat(text[:10]) - EPOCH).days
+            day = dt.date.fromisoformat(text[:10])
         except ValueError:
             bad.append(i)
-    if bad:
-        i = _first_row(codes, np.array(bad))
+            continue
+        if not plausible.EARLIEST_DATE <= day <= plausible.LATEST_DATE:
+            implausible.append(i)
+            continue
+        days[i] = (day - EPOCH).days
+    if bad or implausible:
+        i = _first_row(codes, np.array(bad + implausible))
+        what = (
+            "unparseable date"
+            if codes[i] in bad
+            else f"implausible date (before {plausible.EARLIEST_DATE} or after "
+            f"{plausible.LATEST_DATE})"
+        )
         raise InputError(
-            f"unparseable date {str(uniques[codes[i]])!r} (expected YYYY-MM-DD)",
+            f"{what} {str(uniques[codes[i]])[:40]!r} (expected YYYY-MM-DD)",
             file=file,
             row=int(rows[i]) if rows is not None else spreadsheet_row(i),
             field=field,
@@ -125,8 +138,12 @@ def parse_numbers(
     field: str,
     minimum: float | None = None,
     rows: np.ndarray | None = None,
+    within: plausible.Range | None = None,
 ) -> np.ndarray:
-    """Decimal numbers to float, NaN for blank."""
+    """Decimal numbers to float, NaN for blank; ``within`` (from :mod:`vein2vein.core.plausible`)
+    bounds them on both sides, so that no implausible value reaches a later integer cast."""
+    if within is not None:
+        minimum = within.low if minimum is None else max(minimum, within.low)
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
     nums = np.full(len(uniques) + 1, np.nan)
     bad: list[int] = []
@@ -147,12 +164,18 @@ def parse_numbers(
         if math.isinf(x) or (minimum is not None and x < minimum):
             bad.append(i)
             continue
+        if within is not None and x > within.high:
+            bad.append(i)
+            continue
         nums[i] = x
     if bad:
         i = _first_row(codes, np.array(bad))
-        limit = f" of at least {minimum:g}" if minimum is not None else ""
+        if within is not None:
+            limit = f" from {minimum:g} to {within.high:g} {within.unit} ({within.what})"
+        else:
+            limit = f" of at least {minimum:g}" if minimum is not None else ""
         raise InputError(
-            f"{str(uniques[codes[i]])!r} is not a number{limit}",
+            f"{str(uniques[codes[i]])[:40]!r} is not a number{limit}",
             file=file,
             row=int(rows[i]) if rows is not None else spreadsheet_row(i),
             field=field,

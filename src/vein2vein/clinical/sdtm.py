@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vein2vein.core import plausible
 from vein2vein.core.errors import InputError
 
 from . import codes as C
@@ -204,7 +205,9 @@ def read_sdtm(folder: str | Path, *, evaluator: str | None = "INVESTIGATOR") -> 
     infusion = _per_subject_min(ex_subj[product], ex_day[product], n)
     rfx = dates(dm, "RFXSTDTC")
     infusion = np.where(np.isnan(infusion), rfx, infusion)
-    dose = parse_numbers(ex.col("EXDOSE"), file=ex.file, field="EXDOSE", rows=ex.rows, minimum=0)
+    dose = parse_numbers(
+        ex.col("EXDOSE"), file=ex.file, field="EXDOSE", rows=ex.rows, within=plausible.DOSE_ANY
+    )
     per_kg = _dose_per_kg(dose, units)
     order = np.lexsort((ex_day, ex_subj))
     dose_per_kg = np.full(n, np.nan)
@@ -335,7 +338,7 @@ def read_sdtm(folder: str | Path, *, evaluator: str | None = "INVESTIGATOR") -> 
         file=tr.file,
         field="TRSTRESN",
         rows=tr.rows,
-        minimum=0,
+        within=plausible.LESION_DIAMETER_MM,
     )
     text = tr.col("TRSTRESC").str.upper().to_numpy(dtype=object)
     not_done = tr.col("TRSTAT").str.upper().to_numpy(dtype=object) == "NOT DONE"

@@ -317,3 +317,48 @@ def test_a_mistyped_sdtm_evaluator_is_refused_not_an_empty_dataset(tmp_path):
     with pytest.raises(InputError) as exc:
         read_sdtm(sdtm, evaluator="E")
     assert exc.value.field == "TUEVAL" and "INVESTIGATOR" in exc.value.message
+
+
+# --- plausible ranges and the order of events (issue 10) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("file", "column", "value", "message"),
+    [
+        # 10^17 mm used to pass, wrap round in the cast to hundredths and flip PD to PR
+        ("assessments.csv", "diameter_mm", "1e17", "from 0 to 1000 mm"),
+        ("assessments.csv", "diameter_mm", "1000.01", "from 0 to 1000 mm"),
+        ("subjects.csv", "dose_per_kg", "3e14", "cells/kg"),
+        ("assessments.csv", "date", "1850-01-01", "implausible date"),
+        ("assessments.csv", "date", "2400-01-01", "implausible date"),
+    ],
+)
+def test_implausible_values_are_refused_where_read(demo, file, column, value, message):
+    edit(demo / file, lambda f: f.assign(**{column: f[column].where(f.index != 1, value)}))
+    e = error(demo)
+    assert (e.file, e.row, e.field) == (file, 3, column)
+    assert message in str(e)
+
+
+def test_the_largest_plausible_diameter_is_accepted(demo):
+    edit(
+        demo / "assessments.csv",
+        lambda f: f.assign(diameter_mm=f["diameter_mm"].where(f.index != 1, "1000")),
+    )
+    read_csv_folder(demo)  # no error: 1 m is the bound, inclusive
+
+
+@pytest.mark.parametrize("column", ["death_date", "last_alive_date"])
+def test_infusion_after_death_or_last_contact_is_refused_at_reading(demo, column):
+    """It used to pass validation and make the readout answer 500."""
+
+    def swap(f):
+        i = f.index[f[column] != ""][0]
+        day = pd.Timestamp(f.loc[i, column]) + pd.Timedelta(days=5)
+        f.loc[i, "infusion_date"] = day.date().isoformat()
+        return f
+
+    edit(demo / "subjects.csv", swap)
+    e = error(demo)
+    assert (e.file, e.field) == ("subjects.csv", "infusion_date")
+    assert f"the infusion date is after the {column.replace('_', ' ')}" in str(e)
