@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,12 +181,32 @@ class _Row:
             setattr(self, name, value)
 
 
-def verify(session: Session, *, head_hash: str | None = None) -> VerifyResult:
+def verify(
+    session: Session,
+    *,
+    head_hash: str | None = None,
+    anchors: Sequence[tuple[int, str]] = (),
+) -> VerifyResult:
     """Walk the whole chain; report the first sequence number where it breaks.
 
     ``head_hash``: a head hash recorded outside the database (a signed report, a review record);
     the chain must contain an entry with that hash, which catches deletion of the newest rows.
+
+    ``anchors``: heads recorded outside the rows with their sequence numbers (``(seq, hash)``, as
+    signed audit-trail reviews keep them). A tail rewritten with recomputed hashes is internally
+    consistent; the anchors locate the rewrite: it began after the last anchor that still
+    matches and at or before the first that does not, and that range is reported.
     """
+    for seq, value in anchors:
+        if not is_hash(value):
+            from vein2vein.core.errors import InputError
+
+            raise InputError(
+                f"anchor at sequence {seq}: a SHA-256 is 64 hexadecimal characters", field="head"
+            )
+    anchored = {int(seq): value.lower() for seq, value in anchors}
+    matched: list[int] = []
+    mismatched: list[int] = []
     if head_hash is not None and not is_hash(head_hash):
         from vein2vein.core.errors import InputError
 
@@ -221,10 +241,33 @@ def verify(session: Session, *, head_hash: str | None = None) -> VerifyResult:
             )
         if head_hash is not None and row.hash == head_hash:
             seen_head = True
+        if row.seq in anchored:
+            (matched if anchored[row.seq] == row.hash else mismatched).append(row.seq)
         prev = row.hash
         count += 1
         last = Head(row.seq, row.hash)
         expected_seq += 1
+    if mismatched:
+        bad = mismatched[0]
+        good = max((m for m in matched if m < bad), default=0)
+        return VerifyResult(
+            False,
+            count,
+            last,
+            good + 1,
+            f"the entry at sequence {bad} no longer has its anchored hash: the chain was "
+            f"rewritten with recomputed hashes, beginning between sequence {good + 1} and {bad}",
+        )
+    beyond = [seq for seq in anchored if seq > last.seq]
+    if beyond:
+        return VerifyResult(
+            False,
+            count,
+            last,
+            last.seq + 1,
+            f"an anchored head at sequence {min(beyond)} is beyond the chain's end: entries after "
+            f"sequence {last.seq} were removed",
+        )
     if not seen_head:
         return VerifyResult(
             False,
