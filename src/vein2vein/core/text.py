@@ -42,3 +42,11 @@ def parse_id(value: object) -> int | None:
     except (TypeError, ValueError):
         return None
     return key if 1 <= key <= MAX_ID else None
+
+
+def printable(text: str, limit: int = 1000) -> str:
+    """``text`` made safe to show or log: control and other non-printable characters (terminal
+    escape codes, NUL, bytes of a binary file decoded as text) escaped as ``\\xNN``/``\\uNNNN``,
+    and at most ``limit`` characters (an ellipsis marks the cut)."""
+    out = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+    return out if len(out) <= limit else out[: limit - 1] + "…"

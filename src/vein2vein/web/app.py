@@ -19,7 +19,7 @@ from vein2vein.core.settings import Settings, get_settings
 from vein2vein.store.database import Database
 from vein2vein.store.migrate import ensure_up_to_date
 from vein2vein.store.privileges import check_application_role
-from vein2vein.web import assets, errors, home
+from vein2vein.web import assets, errors, home, openapi
 from vein2vein.web.nav import Navigation, NavItem
 from vein2vein.web.templating import make_templates
 
@@ -93,6 +93,7 @@ def build_app(
         return response
 
     errors.install(app)
+    openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.routers = [home.api, *api_routers, home.pages, assets.router, *page_routers]
     for router in app.state.routers:

@@ -13,38 +13,61 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from vein2vein.core.errors import InputError, V2VError
+from vein2vein.core.text import printable
 from vein2vein.web.context import NotAuthenticated, PasswordChangeRequired
 from vein2vein.web.templating import render
 
 log = logging.getLogger("vein2vein.web")
 
 PROBLEM_JSON = "application/problem+json"
+HTTP_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request too large",
+}
 
 
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def problem(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "type": f"https://vein2vein.dev/problems/{title.lower().replace(' ', '-')}",
         "title": title,
         "status": status,
-        "detail": detail,
+        # what a caller sent (a file name, a cell, bytes of a binary upload) is never echoed raw
+        "detail": printable(detail),
         "instance": request.url.path,
         **{k: v for k, v in extra.items() if v is not None},
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def error_page(request: Request, status: int, title: str, detail: str) -> Response:
-    return render(
+def error_page(
+    request: Request, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    response = render(
         request,
         "error.html",
-        {"status": status, "title": title, "detail": detail},
+        {"status": status, "title": title, "detail": printable(detail)},
         status_code=status,
     )
+    response.headers.update(headers or {})
+    return response
 
 
 def install(app: FastAPI) -> None:
@@ -112,13 +135,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        title = HTTP_TITLES.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404:
             detail = "There is nothing at this address, or you may not see it."
+        headers = dict(exc.headers or {})  # a 405 carries Allow (RFC 9110, 15.5.6)
         if is_api(request):
-            return problem(request, exc.status_code, title, detail)
-        return error_page(request, exc.status_code, title, detail)
+            return problem(request, exc.status_code, title, detail, headers=headers)
+        return error_page(request, exc.status_code, title, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
