@@ -14,7 +14,7 @@ when asked for, so that ``v2v --help`` does not load what it does not use.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,10 +35,13 @@ PACKAGE = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class CliMount:
-    """A sub-app of ``v2v``: ``name`` is the sub-command, ``target`` its ``module:attribute``."""
+    """A sub-app of ``v2v``: ``name`` is the sub-command, ``target`` its ``module:attribute``,
+    ``help`` the line ``v2v --help`` shows without loading it (a test keeps it equal to the
+    sub-app's own)."""
 
     name: str
     target: str
+    help: str
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,10 @@ FEATURES: tuple[Feature, ...] = (
             NavItem("Organisations", "/orgs", P.ORG_READ, section="Administration"),
             NavItem("Users", "/users", P.USER_READ, section="Administration"),
         ),
-        cli=(CliMount("orgs", "cli:orgs_app"), CliMount("users", "cli:users_app")),
+        cli=(
+            CliMount("orgs", "cli:orgs_app", "Organisations: the CDMO and its sponsor clients."),
+            CliMount("users", "cli:users_app", "Users, roles, lock-outs and API tokens."),
+        ),
         templates=True,
         home="views:home_counts",
         permissions=(P.ORG_READ, P.ORG_MANAGE, P.USER_READ, P.USER_MANAGE, P.PERSONAL_DATA_READ),
@@ -91,7 +97,7 @@ FEATURES: tuple[Feature, ...] = (
         api="api:router",
         pages="web:router",
         nav=(NavItem("Programs", "/programs", P.PROGRAM_READ),),
-        cli=(CliMount("programs", "cli:app"),),
+        cli=(CliMount("programs", "cli:app", "Sponsor programs (product, target, indication)."),),
         templates=True,
         home="views:home_counts",
         permissions=(P.PROGRAM_READ, P.PROGRAM_MANAGE),
@@ -108,7 +114,9 @@ FEATURES: tuple[Feature, ...] = (
             NavItem("Scan", "/coi/scan", P.PROGRAM_READ),
             NavItem("Mismatches", "/coi/mismatches", P.PROGRAM_READ),
         ),
-        cli=(CliMount("coi", "cli:app"),),
+        cli=(
+            CliMount("coi", "cli:app", "Chain of identity: ISBT 128 DINs, scanned codes, labels."),
+        ),
         templates=True,
         demo="demo:load_identity_demo",
         permissions=(
@@ -128,7 +136,14 @@ FEATURES: tuple[Feature, ...] = (
         api="api:router",
         pages="web:router",
         nav=(NavItem("Clinical", "/clinical", P.PROGRAM_READ),),
-        cli=(CliMount("clinical", "cli:app"),),
+        cli=(
+            CliMount(
+                "clinical",
+                "cli:app",
+                "Clinical readout: RECIST 1.1 / iRECIST, best overall response, ORR/DCR, "
+                "OS/PFS/DOR.",
+            ),
+        ),
         templates=True,
         demo="demo:load_clinical_demo",
         permissions=(P.CLINICAL_WRITE,),
@@ -136,7 +151,14 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         name="stats",
         title="CMC statistics (files)",
-        cli=(CliMount("stats", "cli:app"),),
+        cli=(
+            CliMount(
+                "stats",
+                "cli:app",
+                "CMC statistics: equivalence, tolerance intervals, control charts, capability, "
+                "kinetics.",
+            ),
+        ),
         templates=True,
     ),
     Feature(
@@ -146,7 +168,13 @@ FEATURES: tuple[Feature, ...] = (
         api="api:router",
         pages="web:router",
         nav=(NavItem("Schedule", "/schedule", P.PROGRAM_READ),),
-        cli=(CliMount("schedule", "cli:app"),),
+        cli=(
+            CliMount(
+                "schedule",
+                "cli:app",
+                "Capacity scheduling: patient batches over GMP suites and the QC laboratory.",
+            ),
+        ),
         templates=True,
         demo="demo:load_scheduling_demo",
         permissions=(P.PLAN_READ, P.PLAN_MANAGE),
@@ -162,7 +190,7 @@ FEATURES: tuple[Feature, ...] = (
             NavItem("Audit reviews", "/audit/reviews", P.AUDIT_REVIEW, section="Compliance"),
             NavItem("Verify chain", "/audit/verify", P.AUDIT_VERIFY, section="Compliance"),
         ),
-        cli=(CliMount("audit", "cli:app"),),
+        cli=(CliMount("audit", "cli:app", "Audit trail: verify, read, anchor."),),
         templates=True,
         permissions=(P.AUDIT_READ, P.AUDIT_VERIFY, P.AUDIT_REVIEW),
     ),
@@ -215,11 +243,11 @@ def home_counts() -> list[Callable[..., dict[str, int]]]:
     return [f.load(f.home) for f in FEATURES if f.home]
 
 
-def cli_mounts() -> Iterable[tuple[str, Callable[[], typer.Typer]]]:
-    """(sub-command, loader of its Typer app) for every feature, in declaration order."""
+def cli_mounts() -> Iterable[tuple[str, str, Callable[[], typer.Typer]]]:
+    """(sub-command, help, loader of its Typer app) for every feature, in declaration order."""
     for f in FEATURES:
         for mount in f.cli:
-            yield mount.name, (lambda f=f, m=mount: f.load(m.target))
+            yield mount.name, mount.help, (lambda f=f, m=mount: f.load(m.target))
 
 
 def demo_loaders() -> list[Callable[..., Any]]:
@@ -248,15 +276,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 def create_cli() -> typer.Typer:
     """The ``v2v`` command line: the kit's root commands and every feature's sub-app."""
     from vein2vein.cli.main import build_root
-    from vein2vein.demo.generator import DEMO_PASSWORD, DEMO_USERS, load_demo
 
-    return build_root(
-        mounts=cli_mounts(),
-        create_app=create_app,
-        load_demo=load_demo,
-        demo_users=DEMO_USERS,
-        demo_password=DEMO_PASSWORD,
-    )
+    def demo() -> tuple[Callable[..., bool], Sequence[Any], str]:
+        from vein2vein.demo.generator import DEMO_PASSWORD, DEMO_USERS, load_demo
+
+        return load_demo, DEMO_USERS, DEMO_PASSWORD
+
+    return build_root(mounts=cli_mounts(), create_app=create_app, demo=demo)
 
 
 def main() -> None:

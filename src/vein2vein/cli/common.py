@@ -6,24 +6,29 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import ArgumentError, OperationalError
 
-from vein2vein.auth.scope import Scope
 from vein2vein.core.canonical import to_jsonable
 from vein2vein.core.errors import DatabaseOutOfDate, InputError, NotFound, V2VError
-from vein2vein.core.settings import get_settings
-from vein2vein.store.database import Database
-from vein2vein.store.migrate import ensure_up_to_date
-from vein2vein.store.uow import Actor
+
+if TYPE_CHECKING:
+    from vein2vein.auth.scope import Scope
+    from vein2vein.store.database import Database
+    from vein2vein.store.uow import Actor
+
+# Settings (pydantic), SQLAlchemy, Alembic and the store load when a command opens the database,
+# not when `v2v` starts (issue 15: `v2v --help` and file-only commands start fast).
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def database(check: bool = True) -> Database:
+    from vein2vein.core.settings import get_settings
+    from vein2vein.store.database import Database
+    from vein2vein.store.migrate import ensure_up_to_date
+
     db = Database(get_settings())
     if check:
         ensure_up_to_date(db.engine)
@@ -33,6 +38,8 @@ def database(check: bool = True) -> Database:
 def get_settings_url() -> str:
     """The configured database URL without any password, for error messages."""
     from sqlalchemy.engine import make_url
+
+    from vein2vein.core.settings import get_settings
 
     try:
         return make_url(get_settings().database_url).render_as_string(hide_password=True)
@@ -54,17 +61,23 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except DatabaseOutOfDate as exc:
             fail(exc.message, 3)
-        except ValidationError as exc:  # settings from V2V_* variables
-            first = exc.errors()[0]
-            name = "V2V_" + str(first["loc"][0]).upper() if first.get("loc") else "a V2V_ variable"
-            fail(f"configuration: {name}: {first['msg']}", 2)
-        except (OperationalError, ArgumentError) as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            fail(f"cannot open the database ({get_settings_url()}): {reason}", 3)
         except InputError as exc:
             fail(exc.message, 2)
         except V2VError as exc:
             fail(exc.message, 1)
+        except Exception as exc:
+            from pydantic import ValidationError
+            from sqlalchemy.exc import ArgumentError, OperationalError
+
+            if isinstance(exc, ValidationError):  # settings from V2V_* variables
+                first = exc.errors()[0]
+                loc = first.get("loc")
+                name = "V2V_" + str(loc[0]).upper() if loc else "a V2V_ variable"
+                fail(f"configuration: {name}: {first['msg']}", 2)
+            if not isinstance(exc, OperationalError | ArgumentError):
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            fail(f"cannot open the database ({get_settings_url()}): {reason}", 3)
 
     return wrapper  # type: ignore[return-value]
 
@@ -91,6 +104,8 @@ def server_scope(db: Database, org: str | None = None, *, need_cdmo: bool = Fals
     no personal data. Its organisation is the CDMO's (``org`` names it when the store holds
     several); ``need_cdmo`` refuses a store without one, for commands that write CDMO records."""
     from vein2vein.auth import service as auth_service
+    from vein2vein.auth.scope import Scope
+    from vein2vein.store.uow import Actor
 
     with db.read() as session:
         cdmo_id = auth_service.cdmo_organisation_id(session, org)
@@ -104,6 +119,7 @@ def login(db: Database, username: str) -> tuple[Scope, Actor]:
     """A person acting at the command line: the user's password is asked for (prompt or first
     line of standard input), checked like a web log-in (failed attempts counted, lock-out)."""
     from vein2vein.auth import service as auth_service
+    from vein2vein.store.uow import Actor
 
     password = read_password(f"Password of {username}", confirm=False)
     with db.uow(Actor.anonymous(username.strip()[:64])) as uow:

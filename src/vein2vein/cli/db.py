@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vein2vein.cli.common import database, emit_json, handle_errors
-from vein2vein.core.settings import get_settings
-from vein2vein.store import backup as store_backup
-from vein2vein.store import migrate, privileges
-from vein2vein.store.database import Database
+
+if TYPE_CHECKING:
+    from vein2vein.store.database import Database
+
+# the store's modules (SQLAlchemy, Alembic) are imported by the commands that use them, so that
+# `v2v --help` and the commands of other sub-apps start without them
 
 app = typer.Typer(help="Database: schema upgrade, backup and restore.", no_args_is_help=True)
 
@@ -22,6 +25,8 @@ def upgrade(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
 
     On PostgreSQL with ``V2V_MIGRATION_DATABASE_URL`` set, connects as that (owner) role and
     then grants ``V2V_APP_DB_ROLE`` row access to every table (docs/security.md)."""
+    from vein2vein.store import migrate, privileges
+
     db = owner_database()
     before = migrate.current_revision(db.engine)
     migrate.upgrade(db.engine)
@@ -40,6 +45,8 @@ def upgrade(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
 @handle_errors
 def current(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the database's revision and the one this code needs."""
+    from vein2vein.store import migrate
+
     db = database(check=False)
     cur, head = migrate.current_revision(db.engine), migrate.head_revision(db.engine)
     if json_:
@@ -61,6 +68,8 @@ def backup(
     SQLite: the online backup API; PostgreSQL: pg_dump (custom format) of the snapshot in which
     the chain was verified. Prints the number of audit entries and the head hash in the backup.
     """
+    from vein2vein.store import backup as store_backup
+
     db = database()
     report = store_backup.backup(db, file)
     if json_:
@@ -84,6 +93,8 @@ def restore(
     Compare the head printed with the one `v2v db backup` printed (or an anchored head from a
     signed audit review) to know that nothing was lost.
     """
+    from vein2vein.store import backup as store_backup
+
     db = database(check=False)
     report = store_backup.restore(db, file)
     if json_:
@@ -97,6 +108,9 @@ def restore(
 
 def owner_database() -> Database:
     """The database as its owner (``V2V_MIGRATION_DATABASE_URL``, else ``V2V_DATABASE_URL``)."""
+    from vein2vein.core.settings import get_settings
+    from vein2vein.store.database import Database
+
     settings = get_settings()
     return Database(settings.model_copy(update={"database_url": settings.owner_database_url}))
 
@@ -108,6 +122,8 @@ def grant(
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Grant the application's role row access to every table, as the owner (PostgreSQL)."""
+    from vein2vein.store import privileges
+
     db = owner_database()
     done = privileges.grant_application_role(db.engine, role)
     emit_json({"role": role, "statements": done}) if json_ else typer.echo("\n".join(done))
@@ -117,6 +133,8 @@ def grant(
 @handle_errors
 def check_privileges(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Say whether the application's connection has least privilege (exit 1 if not)."""
+    from vein2vein.store import privileges
+
     db = database(check=False)
     problems = privileges.check_application_role(db.engine)
     if json_:

@@ -6,13 +6,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
-import uvicorn
-from rich.console import Console
-from rich.table import Table
 
 from vein2vein.cli.common import database, handle_errors
 from vein2vein.core.errors import RuleViolation
-from vein2vein.store import migrate
+
+# uvicorn, rich tables and the store load when the command runs, not when `v2v` starts
 
 
 def make_serve(create_app: Callable[..., Any]) -> Callable[..., None]:
@@ -24,6 +22,8 @@ def make_serve(create_app: Callable[..., Any]) -> Callable[..., None]:
         port: int | None = typer.Option(None, "--port", help="Default: V2V_PORT or 8000"),
     ) -> None:
         """Serve the web application (refuses an out-of-date database)."""
+        import uvicorn
+
         db = database()
         app = create_app(db.settings, db)
         uvicorn.run(
@@ -39,14 +39,13 @@ def make_serve(create_app: Callable[..., Any]) -> Callable[..., None]:
 
 def make_demo(
     create_app: Callable[..., Any],
-    load_demo: Callable[..., bool],
-    demo_users: Sequence[Any],
-    demo_password: str,
+    demo: Callable[[], tuple[Callable[..., bool], Sequence[Any], str]],
 ) -> Callable[..., None]:
-    """``v2v demo`` over the composed application factory and demo loader."""
+    """``v2v demo`` over the composed application factory; ``demo()`` gives the demo loader, its
+    users and their password (loaded when the command runs)."""
 
     @handle_errors
-    def demo(
+    def demo_command(
         host: str | None = typer.Option(None, "--host"),
         port: int | None = typer.Option(None, "--port"),
         no_serve: bool = typer.Option(
@@ -54,6 +53,12 @@ def make_demo(
         ),
     ) -> None:
         """Create or migrate the database, load the demo data if empty, and serve the app."""
+        import uvicorn
+        from rich.console import Console
+        from rich.table import Table
+
+        from vein2vein.store import migrate
+
         db = database(check=False)
         if db.settings.environment == "production":
             raise RuleViolation(
@@ -61,6 +66,7 @@ def make_demo(
                 "(V2V_ENVIRONMENT=production)"
             )
         migrate.upgrade(db.engine)
+        load_demo, demo_users, demo_password = demo()
         loaded = load_demo(db)
         console = Console()
         console.print(f"database: {db.settings.database_url}")
@@ -76,4 +82,4 @@ def make_demo(
         console.print(f"serving on http://{h}:{p}  (Ctrl-C to stop)")
         uvicorn.run(create_app(db.settings, db), host=h, port=p, log_level="warning")
 
-    return demo
+    return demo_command

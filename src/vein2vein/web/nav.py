@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vein2vein.auth.roles import Perm
-from vein2vein.auth.scope import Scope
+
+if TYPE_CHECKING:
+    from vein2vein.auth.scope import Scope
 
 
 @dataclass(frozen=True)
