@@ -17,7 +17,7 @@ from tests.factories import PASSWORD
 from tests.webclient import client, logged_in
 
 from vein2vein.audittrail import service as reviews
-from vein2vein.auth import service
+from vein2vein.auth import service, tokens
 from vein2vein.auth.tables import User
 from vein2vein.clinical import service as clinical
 from vein2vein.clinical.demo import demo_files
@@ -40,8 +40,11 @@ def _world(db: Database) -> dict[str, Any]:
     b_user = factories.user(db, b, "sponsor_clinical", username="b.secret.user")
     b_program = factories.program(db, b, "CRV-SECRET")
     with db.uow(Actor("t")) as uow:
-        site = service.add_site(uow, uow.session.merge(b), "Corvane Hidden Clinic", "Antwerp", "BE")
-        tok, _ = service.create_token(uow, uow.session.get_one(User, b_user.id), "b-token", 10)
+        site = service.add_site(
+            uow, factories.SERVER, b.id, "Corvane Hidden Clinic", "Antwerp", "BE"
+        )
+        b_scope = service.scope_of(uow.session.get_one(User, b_user.id))
+        tok, _ = tokens.create_token(uow, b_scope, "b-token", 10)
         review = reviews.create_review(
             uow, service.scope_of(uow.session.get_one(User, qa.id)), "cdmo only"
         )
@@ -77,7 +80,7 @@ def _schedule_world(db: Database, cdmo: Any, qa: Any) -> dict[str, Any]:
     sponsor B's order): sponsors must reach none of them."""
     with db.uow(Actor("t")) as uow:
         qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
-        mfg = service.add_site(uow, uow.session.merge(cdmo), "Leiden GMP", "Leiden", "NL")
+        mfg = service.add_site(uow, factories.SERVER, cdmo.id, "Leiden GMP", "Leiden", "NL")
         suite = schedule.add_suite(
             uow, qa_scope, site_id=mfg.id, code="LEI-01", available_from="2025-01-01"
         )
@@ -240,9 +243,8 @@ def test_sponsor_a_cannot_reach_sponsor_b(db: Database, role_user: str) -> None:
     spec = c.get("/api/openapi.json").json()
     defs = spec.get("components", {}).get("schemas", {})
     with db.uow(Actor("t")) as uow:
-        _, token = service.create_token(
-            uow, service.user_by_username(uow.session, role_user), "iso", 1
-        )
+        scope = service.scope_of(service.user_by_username(uow.session, role_user))
+        _, token = tokens.create_token(uow, scope, "iso", 1)
         uow.commit()
     api = client(db)
     api.headers["authorization"] = f"Bearer {token}"

@@ -10,7 +10,7 @@ from tests import factories
 from tests.factories import PASSWORD
 from tests.webclient import client, csrf_from, logged_in, login
 
-from vein2vein.auth import service
+from vein2vein.auth import service, tokens
 from vein2vein.core.clock import set_clock, utcnow
 from vein2vein.core.errors import DatabaseOutOfDate
 from vein2vein.features import create_app
@@ -173,7 +173,7 @@ def test_api_problem_documents(world: Database) -> None:
 def test_api_token_authenticates_scripts(world: Database) -> None:
     with world.uow(Actor("t")) as uow:
         user = service.user_by_username(uow.session, "helixa")
-        _, plain = service.create_token(uow, user, "script", 10)
+        _, plain = tokens.create_token(uow, service.scope_of(user), "script", 10)
         uow.commit()
     c = client(world)
     r = c.get("/api/programs", headers={"authorization": f"Bearer {plain}"})
@@ -263,7 +263,8 @@ def test_form_posted_after_expiry_returns_to_its_page(world: Database) -> None:
 
 def test_a_token_cannot_mint_tokens(world: Database) -> None:
     with world.uow(Actor("t")) as uow:
-        _, plain = service.create_token(uow, service.user_by_username(uow.session, "admin"), "s")
+        admin = service.scope_of(service.user_by_username(uow.session, "admin"))
+        _, plain = tokens.create_token(uow, admin, "s")
         uow.commit()
     r = client(world).post(
         "/api/tokens", json={"name": "more"}, headers={"authorization": f"Bearer {plain}"}

@@ -228,7 +228,7 @@ def test_unit_of_work_rolls_back_change_and_audit_entry(db: Database) -> None:
     with pytest.raises(RuntimeError), db.uow(Actor("tester")) as uow:
         from vein2vein.auth import service
 
-        service.create_organisation(uow, "Half Written", "SPONSOR")
+        service.create_organisation(uow, factories.SERVER, "Half Written", "SPONSOR")
         raise RuntimeError("boom before commit")
     with db.read() as session:
         from vein2vein.auth.tables import Organisation

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests import factories
 from tests.factories import PASSWORD
 
-from vein2vein.auth import service, signatures
+from vein2vein.auth import service, sessions, signatures, tokens
 from vein2vein.auth.tables import ApiToken, Signature, User
 from vein2vein.core.clock import set_clock, utcnow
 from vein2vein.core.errors import (
@@ -41,9 +41,9 @@ def test_organisation_kinds_and_duplicates(db: Database) -> None:
     factories.org(db, "CDMO", "Northbridge")
     with db.uow(Actor("t")) as uow:
         with pytest.raises(Conflict, match="already exists"):
-            service.create_organisation(uow, "northbridge", "SPONSOR")
+            service.create_organisation(uow, factories.SERVER, "northbridge", "SPONSOR")
         with pytest.raises(InputError, match="CDMO or SPONSOR") as err:
-            service.create_organisation(uow, "X", "HOSPITAL")
+            service.create_organisation(uow, factories.SERVER, "X", "HOSPITAL")
         assert err.value.field == "kind"
 
 
@@ -80,16 +80,16 @@ def test_password_hashed_with_argon2_and_history_of_five(db: Database) -> None:
     for old, new in itertools.pairwise(passwords):
         with db.uow(Actor("pat")) as uow:
             u = uow.session.get_one(User, user.id)
-            service.change_password(uow, db.settings, u, old, new)
+            service.change_password(uow, service.scope_of(u), db.settings, old, new)
             uow.commit()
     # the last five (the current one and the four before it) are refused; the sixth is allowed
     for reused in passwords[1:]:
         with db.uow(Actor("pat")) as uow, pytest.raises(InputError, match="last 5"):
             u = uow.session.get_one(User, user.id)
-            service.change_password(uow, db.settings, u, passwords[-1], reused)
+            service.change_password(uow, service.scope_of(u), db.settings, passwords[-1], reused)
     with db.uow(Actor("pat")) as uow:
         u = uow.session.get_one(User, user.id)
-        service.change_password(uow, db.settings, u, passwords[-1], passwords[0])
+        service.change_password(uow, service.scope_of(u), db.settings, passwords[-1], passwords[0])
         uow.commit()
     assert _login(db, "pat", passwords[0]).username == "pat"
     with db.read() as session:
@@ -112,10 +112,9 @@ def test_lockout_after_five_failures_is_audited(db: Database) -> None:
     assert acts.count("auth.login_failed") == 5
     assert acts.count("auth.lockout") == 1 and acts[-1] == "auth.login_refused"
     with db.uow(Actor("admin")) as uow:
-        u = service.user_by_username(uow.session, "sam")
         with pytest.raises(InputError, match="reason"):
-            service.unlock_user(uow, u, " ")
-        service.unlock_user(uow, u, "identity confirmed by phone")
+            service.unlock_user(uow, factories.SERVER, "sam", " ")
+        service.unlock_user(uow, factories.SERVER, "sam", "identity confirmed by phone")
         uow.commit()
     assert _login(db, "sam", PASSWORD).failed_logins == 0
 
@@ -131,9 +130,8 @@ def test_role_change_and_disable_are_audited_with_reason(db: Database) -> None:
     cdmo = factories.org(db, "CDMO")
     u = factories.user(db, cdmo, "operator", username="kim")
     with db.uow(Actor("admin")) as uow:
-        user = uow.session.get_one(User, u.id)
-        service.set_role(uow, user, "qa_reviewer", "promoted to QA")
-        service.disable_user(uow, user, "left the company")
+        service.set_role(uow, factories.SERVER, u.id, "qa_reviewer", "promoted to QA")
+        service.disable_user(uow, factories.SERVER, u.id, "left the company")
         uow.commit()
     with db.read() as session:
         entries = audit.query(session, entity_type="user", entity_id=str(u.id))
@@ -149,36 +147,36 @@ def test_api_tokens_are_hashed_at_rest_and_revocable(db: Database) -> None:
     u = factories.user(db, cdmo, "qc_analyst")
     with db.uow(Actor("t")) as uow:
         user = uow.session.get_one(User, u.id)
-        tok, plain = service.create_token(uow, user, "LIMS upload", 30)
+        tok, plain = tokens.create_token(uow, service.scope_of(user), "LIMS upload", 30)
         uow.commit()
     with db.read() as session:
         stored = session.scalars(select(ApiToken)).one()
         assert plain not in (stored.token_hash, stored.prefix) and plain.startswith("v2v_")
     with db.uow(Actor("t")) as uow:
-        assert service.user_for_token(uow, plain).id == u.id
+        assert tokens.user_for_token(uow, plain).id == u.id
         uow.commit()
     with db.uow(Actor("t")) as uow:
-        service.revoke_token(uow, uow.session.get_one(User, u.id), tok.id)
+        tokens.revoke_token(uow, service.scope_of(uow.session.get_one(User, u.id)), tok.id)
         uow.commit()
     with db.uow(Actor("t")) as uow, pytest.raises(AuthenticationFailed, match="revoked"):
-        service.user_for_token(uow, plain)
+        tokens.user_for_token(uow, plain)
 
 
 def test_idle_session_times_out(db: Database) -> None:
     cdmo = factories.org(db, "CDMO")
     u = factories.user(db, cdmo, "operator")
     with db.uow(Actor("t")) as uow:
-        new = service.start_session(uow, uow.session.get_one(User, u.id))
+        new = sessions.start_session(uow, uow.session.get_one(User, u.id))
         uow.commit()
     start = utcnow()
     try:
         set_clock(lambda: start + dt.timedelta(minutes=14))
         with db.uow(Actor("t")) as uow:
-            service.resume_session(uow, db.settings, new.token)
+            sessions.resume_session(uow, db.settings, new.token)
             uow.commit()
         set_clock(lambda: start + dt.timedelta(minutes=30))
-        with db.uow(Actor("t")) as uow, pytest.raises(service.SessionExpired, match="15 minutes"):
-            service.resume_session(uow, db.settings, new.token)
+        with db.uow(Actor("t")) as uow, pytest.raises(sessions.SessionExpired, match="15 minutes"):
+            sessions.resume_session(uow, db.settings, new.token)
     finally:
         set_clock(None)
     assert _actions(db)[-1] == "auth.session_end"
@@ -296,8 +294,8 @@ def test_signature_refused_when_the_record_changed_after_it_was_shown(db: Databa
         scope = service.scope_of(uow.session.get_one(User, qa.id))
         reviews.sign_review(
             uow,
-            db.settings,
             scope,
+            db.settings,
             review.id,
             username=qa.username,
             password=PASSWORD,
@@ -353,13 +351,11 @@ def test_wrong_current_password_on_change_counts_towards_lockout(db: Database) -
     u = factories.user(db, cdmo, "operator", username="amy")
     for i in range(4):
         with db.uow(Actor("amy")) as uow, pytest.raises(InputError, match="not correct"):
-            service.change_password(
-                uow, db.settings, uow.session.get_one(User, u.id), f"guess-{i}", "New-password-123"
-            )
+            scope = service.scope_of(uow.session.get_one(User, u.id))
+            service.change_password(uow, scope, db.settings, f"guess-{i}", "New-password-123")
     with db.uow(Actor("amy")) as uow, pytest.raises(AuthenticationFailed, match="locked"):
-        service.change_password(
-            uow, db.settings, uow.session.get_one(User, u.id), "guess-5", "New-password-123"
-        )
+        scope = service.scope_of(uow.session.get_one(User, u.id))
+        service.change_password(uow, scope, db.settings, "guess-5", "New-password-123")
     assert _actions(db).count("user.password_change_failed") == 5
 
 
@@ -367,7 +363,7 @@ def test_locked_and_disabled_accounts_reveal_nothing_to_a_wrong_password(db: Dat
     cdmo = factories.org(db, "CDMO")
     u = factories.user(db, cdmo, "operator", username="dan")
     with db.uow(Actor("admin")) as uow:
-        service.disable_user(uow, uow.session.get_one(User, u.id), "left")
+        service.disable_user(uow, factories.SERVER, u.id, "left")
         uow.commit()
     with pytest.raises(AuthenticationFailed) as err:
         _login(db, "dan", "wrong-password-1")
@@ -391,8 +387,8 @@ def test_tokens_always_expire(db: Database) -> None:
         user = uow.session.get_one(User, u.id)
         for days in (0, 367, None):
             with pytest.raises(InputError, match="between 1 and 366"):
-                service.create_token(uow, user, "x", days)  # type: ignore[arg-type]
-        tok, _ = service.create_token(uow, user, "default")
+                tokens.create_token(uow, service.scope_of(user), "x", days)  # type: ignore[arg-type]
+        tok, _ = tokens.create_token(uow, service.scope_of(user), "default")
         assert tok.expires_at is not None
 
 
@@ -401,18 +397,18 @@ def test_reset_password_ends_sessions_and_revokes_tokens(db: Database) -> None:
     u = factories.user(db, cdmo, "qc_analyst")
     with db.uow(Actor("t")) as uow:
         user = uow.session.get_one(User, u.id)
-        new = service.start_session(uow, user)
-        _, plain = service.create_token(uow, user, "script", 5)
+        new = sessions.start_session(uow, user)
+        _, plain = tokens.create_token(uow, service.scope_of(user), "script", 5)
         uow.commit()
     with db.uow(Actor("admin")) as uow:
         service.reset_password(
-            uow, db.settings, uow.session.get_one(User, u.id), "Brand-new-pass-77", "forgotten"
+            uow, factories.SERVER, db.settings, u.id, "Brand-new-pass-77", "forgotten"
         )
         uow.commit()
-    with db.uow(Actor("t")) as uow, pytest.raises(service.SessionExpired):
-        service.resume_session(uow, db.settings, new.token)
+    with db.uow(Actor("t")) as uow, pytest.raises(sessions.SessionExpired):
+        sessions.resume_session(uow, db.settings, new.token)
     with db.uow(Actor("t")) as uow, pytest.raises(AuthenticationFailed):
-        service.user_for_token(uow, plain)
+        tokens.user_for_token(uow, plain)
     with db.read() as session:
         assert session.get_one(User, u.id).must_change_password
 
@@ -422,10 +418,11 @@ def test_over_long_values_are_input_errors_on_both_engines(db: Database) -> None
     with pytest.raises(InputError, match="at most 200") as err, db.uow(Actor("t")) as uow:
         service.create_user(
             uow,
+            factories.SERVER,
             db.settings,
             username="x1",
             full_name="N" * 300,
-            organisation=uow.session.merge(sponsor),
+            organisation=sponsor.id,
             role="sponsor_viewer",
             password=PASSWORD,
         )
@@ -433,5 +430,5 @@ def test_over_long_values_are_input_errors_on_both_engines(db: Database) -> None
     from vein2vein.programs.service import create_program
 
     with db.uow(Actor("t")) as uow, pytest.raises(InputError) as err:
-        create_program(uow, uow.session.merge(sponsor), code="P1", name="x", target="T" * 80)
+        create_program(uow, factories.SERVER, sponsor.id, code="P1", name="x", target="T" * 80)
     assert err.value.field == "target"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from vein2vein.audittrail import schemas, service
+from vein2vein.audittrail import schemas, service, views
 from vein2vein.auth.roles import Perm
-from vein2vein.auth.signatures import signatures_for
-from vein2vein.store import audit
 from vein2vein.web.context import AuthDep, DbDep, require
 
 router = APIRouter(prefix="/api/audit", tags=["audit trail"])
 
 
-@router.get("", response_model=list[schemas.AuditEntryPublic])
+@router.get(
+    "", response_model=list[schemas.AuditEntryPublic], dependencies=[require(Perm.AUDIT_READ)]
+)
 def read_log(
     auth: AuthDep,
     db: DbDep,
@@ -23,62 +23,74 @@ def read_log(
 ) -> list[dict[str, object]]:
     """Audit entries of the caller's organisations (CDMO QA and admins: all), newest first."""
     with db.read() as session:
-        rows = service.read_log(
+        return views.entries(
             session, auth.scope, entity=entity, since=since, limit=limit, newest_first=True
         )
-        return [r.to_dict() for r in rows]
 
 
 @router.get(
     "/verify", response_model=schemas.VerifyPublic, dependencies=[require(Perm.AUDIT_VERIFY)]
 )
 def verify(
-    db: DbDep, head: str | None = Query(None, description="Anchored head hash")
+    auth: AuthDep, db: DbDep, head: str | None = Query(None, description="Anchored head hash")
 ) -> dict[str, object]:
     """Walk the hash chain and report the first broken sequence number."""
     with db.read() as session:
-        return audit.verify(session, head_hash=head).to_dict()
+        return views.verification(session, auth.scope, head)
 
 
-@router.get("/reviews", response_model=list[schemas.ReviewPublic])
+@router.get(
+    "/reviews", response_model=list[schemas.ReviewPublic], dependencies=[require(Perm.AUDIT_READ)]
+)
 def list_reviews(auth: AuthDep, db: DbDep) -> list[dict[str, object]]:
     with db.read() as session:
-        return [_review(session, r) for r in service.list_reviews(session, auth.scope)]
+        return views.reviews(session, auth.scope)
 
 
-def _review(session, review) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return review.public() | {
-        "signatures": [s.public() for s in signatures_for(session, service.REVIEW, review.id)]
-    }
-
-
-@router.post("/reviews", response_model=schemas.ReviewPublic, status_code=201)
+@router.post(
+    "/reviews",
+    response_model=schemas.ReviewPublic,
+    status_code=201,
+    dependencies=[require(Perm.AUDIT_REVIEW)],
+)
 def create_review(body: schemas.ReviewCreate, auth: AuthDep, db: DbDep) -> dict[str, object]:
     """Record a review of the trail up to its current head; sign it to anchor the head."""
     with db.uow(auth.actor) as uow:
-        review = service.create_review(uow, auth.scope, body.comment)
+        review_id = service.create_review(uow, auth.scope, body.comment).id
         uow.commit()
-        return _review(uow.session, review)
+    return _review(db, auth, review_id)
 
 
-@router.get("/reviews/{review_id}", response_model=schemas.ReviewPublic)
+@router.get(
+    "/reviews/{review_id}",
+    response_model=schemas.ReviewPublic,
+    dependencies=[require(Perm.AUDIT_READ)],
+)
 def get_review(review_id: int, auth: AuthDep, db: DbDep) -> dict[str, object]:
-    with db.read() as session:
-        return _review(session, service.get_review(session, auth.scope, review_id))
+    return _review(db, auth, review_id)
 
 
-@router.patch("/reviews/{review_id}", response_model=schemas.ReviewPublic)
+@router.patch(
+    "/reviews/{review_id}",
+    response_model=schemas.ReviewPublic,
+    dependencies=[require(Perm.AUDIT_REVIEW)],
+)
 def update_review(
     review_id: int, body: schemas.ReviewUpdate, auth: AuthDep, db: DbDep
 ) -> dict[str, object]:
     """Edit the comment; refused once the review is signed."""
     with db.uow(auth.actor) as uow:
-        review = service.update_review_comment(uow, auth.scope, review_id, body.comment)
+        service.update_review_comment(uow, auth.scope, review_id, body.comment)
         uow.commit()
-        return _review(uow.session, review)
+    return _review(db, auth, review_id)
 
 
-@router.post("/reviews/{review_id}/sign", response_model=schemas.SignaturePublic, status_code=201)
+@router.post(
+    "/reviews/{review_id}/sign",
+    response_model=schemas.SignaturePublic,
+    status_code=201,
+    dependencies=[require(Perm.AUDIT_REVIEW)],
+)
 def sign_review(
     review_id: int, body: schemas.SignRequest, auth: AuthDep, db: DbDep
 ) -> dict[str, object]:
@@ -86,8 +98,8 @@ def sign_review(
     with db.uow(auth.actor) as uow:
         sig = service.sign_review(
             uow,
-            db.settings,
             auth.scope,
+            db.settings,
             review_id,
             username=body.username,
             password=body.password,
@@ -97,3 +109,8 @@ def sign_review(
         )
         uow.commit()
         return sig.public()
+
+
+def _review(db: DbDep, auth: AuthDep, review_id: int) -> dict[str, object]:
+    with db.read() as session:
+        return views.review(session, auth.scope, review_id)

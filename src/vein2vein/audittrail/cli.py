@@ -6,9 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vein2vein.audittrail import service
-from vein2vein.cli.common import database, emit_json, handle_errors
-from vein2vein.store import audit
+from vein2vein.audittrail import views
+from vein2vein.cli.common import database, emit_json, handle_errors, server_scope
 
 app = typer.Typer(help="Audit trail: verify, read, anchor.", no_args_is_help=True)
 
@@ -23,23 +22,24 @@ def verify(
 ) -> None:
     """Walk the hash chain; exit 1 naming the first broken sequence number."""
     db = database()
+    scope = server_scope(db)
     with db.read() as session:
-        result = audit.verify(session, head_hash=head.strip().lower() if head else None)
+        result = views.verification(session, scope, head)
     if json_:
-        emit_json(result.to_dict())
-    elif result.ok:
+        emit_json(result)
+    elif result["ok"]:
         anchored = " and contains the anchored head" if head else ""
         typer.echo(
-            f"audit chain intact{anchored}: {result.count} entries, head {result.head.seq} "
-            f"{result.head.hash}"
+            f"audit chain intact{anchored}: {result['count']} entries, head {result['head_seq']} "
+            f"{result['head_hash']}"
         )
     else:
         typer.echo(
-            f"audit chain BROKEN at sequence {result.broken_seq}: {result.problem} "
-            f"({result.count} entries verified before it)",
+            f"audit chain BROKEN at sequence {result['broken_seq']}: {result['problem']} "
+            f"({result['count']} entries verified before it)",
             err=True,
         )
-    if not result.ok:
+    if not result["ok"]:
         raise typer.Exit(1)
 
 
@@ -48,12 +48,13 @@ def verify(
 def head_cmd(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Print the current head (sequence and hash) to record outside the database."""
     db = database()
+    scope = server_scope(db)
     with db.read() as session:
-        h = audit.head(session)
+        h = views.head(session, scope)
     if json_:
-        emit_json({"seq": h.seq, "hash": h.hash})
+        emit_json(h)
     else:
-        typer.echo(f"{h.seq} {h.hash}")
+        typer.echo(f"{h['seq']} {h['hash']}")
 
 
 @app.command("log")
@@ -66,9 +67,9 @@ def log_cmd(
 ) -> None:
     """Read the audit trail, oldest first."""
     db = database()
+    scope = server_scope(db)
     with db.read() as session:
-        rows = service.read_log(session, None, entity=entity, since=since, limit=limit)
-        data = [r.to_dict() for r in rows]
+        data = views.entries(session, scope, entity=entity, since=since, limit=limit)
     if json_:
         emit_json(data)
         return

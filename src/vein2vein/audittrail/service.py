@@ -1,8 +1,7 @@
-"""Use cases of the audit trail: read it within scope, verify it, review and sign the review."""
+"""Use cases of the audit trail: review it up to its head and sign the review (reads of the trail
+are in ``views.py``)."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,52 +18,6 @@ from vein2vein.store import audit
 from vein2vein.store.uow import UnitOfWork
 
 REVIEW = "audit_review"
-
-
-def parse_entity(value: str | None) -> tuple[str | None, str | None]:
-    """``TYPE:ID`` or ``TYPE`` → (type, id)."""
-    if not value:
-        return None, None
-    kind, _, ident = value.partition(":")
-    if not kind.strip():
-        raise InputError("use TYPE:ID, for example user:3", field="entity")
-    return kind.strip(), (ident.strip() or None)
-
-
-def parse_since(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"'{value}' is not a date; use YYYY-MM-DD or an ISO 8601 time", field="since"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def read_log(
-    session: Session,
-    scope: Scope | None,
-    *,
-    entity: str | None = None,
-    since: str | None = None,
-    limit: int | None = None,
-    newest_first: bool = False,
-) -> list[audit.AuditEntry]:
-    """Audit entries; ``scope`` None is the server operator at the command line (sees all)."""
-    if scope is not None:
-        scope.require(Perm.AUDIT_READ)
-    etype, eid = parse_entity(entity)
-    return audit.query(
-        session,
-        entity_type=etype,
-        entity_id=eid,
-        since=parse_since(since),
-        organisation_ids=None if scope is None else scope.organisation_ids,
-        limit=limit,
-        newest_first=newest_first,
-    )
 
 
 def create_review(uow: UnitOfWork, scope: Scope, comment: str) -> AuditReview:
@@ -91,9 +44,16 @@ def create_review(uow: UnitOfWork, scope: Scope, comment: str) -> AuditReview:
 
 
 def update_review_comment(
-    uow: UnitOfWork, scope: Scope, review_id: int, comment: str
+    uow: UnitOfWork, scope: Scope, review_id: int | str, comment: str
 ) -> AuditReview:
-    review = get_review(uow.session, scope, review_id)
+    """Edit the comment of an unsigned review.
+
+    The review row is locked *before* its signatures are looked at, as signing does: on
+    PostgreSQL an edit and a signature arriving together are serialised, so either the edit
+    lands first (and the signature, made against the old content, is refused) or the signature
+    does (and the edit is refused as locked), never both.
+    """
+    review = get_review(uow.session, scope, review_id, lock=True)
     scope.require(Perm.AUDIT_REVIEW)
     ensure_unlocked(uow.session, REVIEW, review.id)
     before = review.public()
@@ -107,7 +67,7 @@ def get_review(
 ) -> AuditReview:
     """Reviews cover the whole system: only CDMO staff see them (others get not found).
 
-    ``lock``: hold the row (SELECT ... FOR UPDATE) until the transaction ends, e.g. to sign it.
+    ``lock``: hold the row (SELECT ... FOR UPDATE) until the transaction ends, to edit or sign it.
     """
     key = parse_id(review_id)
     review = session.get(AuditReview, key, with_for_update=lock) if scope.is_cdmo and key else None
@@ -117,17 +77,10 @@ def get_review(
     return review
 
 
-def list_reviews(session: Session, scope: Scope) -> list[AuditReview]:
-    scope.require(Perm.AUDIT_READ)
-    if not scope.is_cdmo:
-        return []
-    return list(session.scalars(select(AuditReview).order_by(AuditReview.id.desc())))
-
-
 def sign_review(
     uow: UnitOfWork,
-    settings: Settings,
     scope: Scope,
+    settings: Settings,
     review_id: int | str,
     *,
     username: str,
@@ -136,8 +89,10 @@ def sign_review(
     shown_hash: str | None = None,
     reason: str | None = None,
 ) -> Signature:
-    """Sign a review; the row is locked so no edit can land between the check and the signature."""
+    """Sign a review (reviewers only: ``audit.review``, whatever the meaning); the row is locked
+    first, as an edit locks it, so no edit can land between the check and the signature."""
     review = get_review(uow.session, scope, review_id, lock=True)
+    scope.require(Perm.AUDIT_REVIEW)
     return sign(
         uow,
         settings,

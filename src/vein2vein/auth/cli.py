@@ -8,12 +8,10 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
-from vein2vein.auth import service
+from vein2vein.auth import lookup, service, tokens, views
 from vein2vein.auth.roles import parse_role
-from vein2vein.auth.tables import Organisation
-from vein2vein.cli.common import database, emit_json, handle_errors, read_password
+from vein2vein.cli.common import database, emit_json, handle_errors, read_password, server_scope
 from vein2vein.store.uow import Actor
 
 orgs_app = typer.Typer(
@@ -33,8 +31,9 @@ def orgs_add(
 ) -> None:
     """Add an organisation."""
     db = database()
+    scope = server_scope(db)
     with db.uow(Actor.cli()) as uow:
-        org = service.create_organisation(uow, name, kind)
+        org = service.create_organisation(uow, scope, name, kind)
         uow.commit()
         out = org.public()
     emit_json(out) if json_ else typer.echo(f"added organisation {out['name']} ({out['kind']})")
@@ -45,10 +44,9 @@ def orgs_add(
 def orgs_list(json_: bool = JSON) -> None:
     """List organisations."""
     db = database()
+    scope = server_scope(db)
     with db.read() as session:
-        rows = [
-            o.public() for o in session.scalars(select(Organisation).order_by(Organisation.name))
-        ]
+        rows = views.organisations(session, scope)
     if json_:
         emit_json(rows)
         return
@@ -69,12 +67,12 @@ def orgs_add_site(
 ) -> None:
     """Add a site (manufacturing or treatment) to an organisation."""
     db = database()
+    scope = server_scope(db)
     with db.uow(Actor.cli()) as uow:
-        organisation = service.organisation_by_name(uow.session, org)
-        site = service.add_site(uow, organisation, name, city, country)
+        site = service.add_site(uow, scope, org, name, city, country)
         uow.commit()
-        out = site.public()
-    emit_json(out) if json_ else typer.echo(f"added site {name} to {organisation.name}")
+        out, owner = site.public(), site.organisation.name
+    emit_json(out) if json_ else typer.echo(f"added site {name} to {owner}")
 
 
 @users_app.command("add")
@@ -94,20 +92,21 @@ def users_add(
 ) -> None:
     """Add a user; the password is asked at a prompt or read from standard input."""
     db = database()
+    scope = server_scope(db)
     # validate what can be validated, and ask for the password, before the transaction starts:
     # a person typing must not hold the database's write lock
     with db.read() as session:
-        service.organisation_by_name(session, org)
+        lookup.organisation(session, scope, org)
     parse_role(role)
     password = read_password()
     with db.uow(Actor.cli()) as uow:
-        organisation = service.organisation_by_name(uow.session, org)
         user = service.create_user(
             uow,
+            scope,
             db.settings,
             username=username,
             full_name=full_name,
-            organisation=organisation,
+            organisation=org,
             role=role,
             password=password,
             email=email,
@@ -123,8 +122,9 @@ def users_add(
 def users_list(json_: bool = JSON) -> None:
     """List users with their organisation, role and status."""
     db = database()
+    scope = server_scope(db)
     with db.read() as session:
-        rows = [u.public() for u in service.list_users(session)]
+        rows = views.users(session, scope)
     if json_:
         emit_json(rows)
         return
@@ -138,14 +138,14 @@ def users_list(json_: bool = JSON) -> None:
 
 def _user_change(username: str, action: str, reason: str, **extra: str) -> dict[str, object]:
     db = database()
+    scope = server_scope(db)
     with db.uow(Actor.cli()) as uow:
-        user = service.user_by_username(uow.session, username)
         if action == "disable":
-            service.disable_user(uow, user, reason)
+            user = service.disable_user(uow, scope, username, reason)
         elif action == "unlock":
-            service.unlock_user(uow, user, reason)
-        elif action == "set-role":
-            service.set_role(uow, user, extra["role"], reason)
+            user = service.unlock_user(uow, scope, username, reason)
+        else:
+            user = service.set_role(uow, scope, username, extra["role"], reason)
         uow.commit()
         return user.public()
 
@@ -190,12 +190,12 @@ def users_reset_password(username: str, reason: str = REASON, json_: bool = JSON
     Ends the user's sessions and revokes their API tokens.
     """
     db = database()
+    scope = server_scope(db)
     with db.read() as session:
-        service.user_by_username(session, username)
+        lookup.user(session, scope, username)
     password = read_password("New password")
     with db.uow(Actor.cli()) as uow:
-        user = service.user_by_username(uow.session, username)
-        service.reset_password(uow, db.settings, user, password, reason)
+        user = service.reset_password(uow, scope, db.settings, username, password, reason)
         uow.commit()
         out = user.public()
     emit_json(out) if json_ else typer.echo(f"password of {username} reset")
@@ -209,11 +209,15 @@ def users_token(
     days: int = typer.Option(90, "--days", help="Lifetime in days (1-366)"),
     json_: bool = JSON,
 ) -> None:
-    """Issue an API token for a user's scripts; it is shown once, only its hash is kept."""
+    """Issue an API token for a user's scripts; it is shown once, only its hash is kept.
+
+    Refused while the user still has a password an administrator chose (a new user, a reset):
+    they log in and choose their own first.
+    """
     db = database()
+    scope = server_scope(db)
     with db.uow(Actor.cli()) as uow:
-        user = service.user_by_username(uow.session, username)
-        tok, plain = service.create_token(uow, user, name, days)
+        tok, plain = tokens.create_token(uow, scope, name, days, user=username)
         uow.commit()
         out = {**tok.public(), "token": plain}
     emit_json(out) if json_ else typer.echo(plain)

@@ -8,14 +8,17 @@ found, never as forbidden, so its existence does not leak.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from vein2vein.auth.roles import OrgKind, Perm, has_permission
+from vein2vein.auth.roles import OrgKind, Perm, Role, has_permission
 from vein2vein.core.errors import NotFound, PermissionDenied
 from vein2vein.core.text import parse_id
+
+if TYPE_CHECKING:
+    from vein2vein.auth.tables import User
 
 T = TypeVar("T")
 
@@ -53,6 +56,33 @@ class Scope:
     def sees(self, organisation_id: int | None) -> bool:
         ids = self.organisation_ids
         return ids is None or organisation_id in ids
+
+
+def scope_of(user: User) -> Scope:
+    """The scope of a signed-in user (their organisation, its kind and their role)."""
+    return Scope(
+        user_id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        organisation_id=user.organisation_id,
+        organisation_kind=user.organisation.kind,
+        role=user.role,
+        organisation_name=user.organisation.name,
+    )
+
+
+def administration_scope(actor: str, organisation_id: int | None = None) -> Scope:
+    """The server acting for itself (command line, demo loader, test factories): an
+    administrator of the CDMO (``organisation_id``, 0 before one exists) who sees every client's
+    records and is no user (user id 0: it cannot sign, hold tokens or change a password)."""
+    return Scope(
+        0,
+        actor,
+        "server administration",
+        organisation_id or 0,
+        OrgKind.CDMO.value,
+        Role.ADMIN.value,
+    )
 
 
 def scoped_select(scope: Scope, model: type[T], column: str = "organisation_id") -> Select[Any]:

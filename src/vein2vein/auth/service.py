@@ -1,47 +1,39 @@
-"""Use cases of organisations, sites, users, log-in, sessions and API tokens.
+"""Use cases of organisations, sites and users, and the log-in check of a user name and password.
 
-Every function takes the caller's unit of work, writes its change and audit entry, and leaves the
-commit to the caller, except where a failed attempt must itself be recorded (log-in failures,
-lock-outs): those commit the record of the attempt and then raise.
+Changes take the caller's unit of work and scope (``(uow, scope, ids)``): the service looks the
+record up through the scope (another client's is *not found*), checks the permission of the
+action, writes the change and its audit entry, and leaves the commit to the caller, except where a
+failed attempt must itself be recorded (log-in failures, lock-outs): those commit the record of
+the attempt and then raise. Sessions are in ``sessions.py``, API tokens in ``tokens.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import secrets
-from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vein2vein.auth import lookup
+from vein2vein.auth.lookup import Ref
 from vein2vein.auth.passwords import hash_password, policy_problems, verify_password
-from vein2vein.auth.roles import ROLE_KIND, OrgKind, Role, parse_kind, parse_role
+from vein2vein.auth.roles import ROLE_KIND, OrgKind, Perm, Role, parse_kind, parse_role
 from vein2vein.auth.scope import Scope
-from vein2vein.auth.tables import (
-    ApiToken,
-    Organisation,
-    PasswordHistory,
-    Site,
-    User,
-    WebSession,
-)
+from vein2vein.auth.scope import scope_of as scope_of  # callers name it ``service.scope_of``
+from vein2vein.auth.sessions import end_user_sessions
+from vein2vein.auth.tables import Organisation, PasswordHistory, Site, User
+from vein2vein.auth.tokens import revoke_user_tokens
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import AuthenticationFailed, Conflict, InputError, NotFound
 from vein2vein.core.settings import Settings
 from vein2vein.core.text import clean_text
 from vein2vein.store.uow import Actor, UnitOfWork
 
-
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
 # --- organisations and sites ---------------------------------------------------------------
 
 
-def create_organisation(uow: UnitOfWork, name: str, kind: str) -> Organisation:
+def create_organisation(uow: UnitOfWork, scope: Scope, name: str, kind: str) -> Organisation:
+    scope.require(Perm.ORG_MANAGE)
     name = clean_text(name, "name", 200)
     if not name:
         raise InputError("an organisation needs a name", field="name")
@@ -59,6 +51,8 @@ def create_organisation(uow: UnitOfWork, name: str, kind: str) -> Organisation:
 
 
 def organisation_by_name(session: Session, name: str) -> Organisation:
+    """Any organisation by its name, for the server's own use (command line, demo loader);
+    callers acting for a user go through ``lookup.organisation`` and their scope."""
     org = session.scalar(
         select(Organisation).where(func.lower(Organisation.name) == name.strip().lower())
     )
@@ -83,12 +77,16 @@ def cdmo_organisation_id(session: Session, name: str | None = None) -> int | Non
 
 def add_site(
     uow: UnitOfWork,
-    organisation: Organisation,
+    scope: Scope,
+    organisation: Ref,
     name: str,
     city: str = "",
     country: str = "",
     purpose: str = "MANUFACTURING",
 ) -> Site:
+    """Add a site to an organisation (its id, or its name at the command line)."""
+    org = lookup.organisation(uow.session, scope, organisation, lock=True)
+    scope.require(Perm.ORG_MANAGE)
     name = clean_text(name, "name", 200)
     city = clean_text(city, "city", 120)
     if not name:
@@ -96,12 +94,12 @@ def add_site(
     if country and len(country) != 2:
         raise InputError("use the two-letter ISO 3166 country code", field="country")
     exists = uow.session.scalar(
-        select(Site.id).where(Site.organisation_id == organisation.id, Site.name == name)
+        select(Site.id).where(Site.organisation_id == org.id, Site.name == name)
     )
     if exists:
-        raise Conflict(f"{organisation.name} already has a site named '{name}'")
+        raise Conflict(f"{org.name} already has a site named '{name}'")
     site = Site(
-        organisation_id=organisation.id,
+        organisation_id=org.id,
         name=name,
         city=city,
         country=country.upper(),
@@ -109,7 +107,7 @@ def add_site(
     )
     uow.session.add(site)
     uow.session.flush()
-    uow.record("site.create", "site", site.id, after=site.public(), organisation_id=organisation.id)
+    uow.record("site.create", "site", site.id, after=site.public(), organisation_id=org.id)
     return site
 
 
@@ -142,16 +140,19 @@ def _check_new_password(settings: Settings, username: str, password: str) -> Non
 
 def create_user(
     uow: UnitOfWork,
+    scope: Scope,
     settings: Settings,
     *,
     username: str,
     full_name: str,
-    organisation: Organisation,
+    organisation: Ref,
     role: str,
     password: str,
     email: str = "",
     must_change_password: bool = False,
 ) -> User:
+    """Create a user of an organisation (its id, or its name at the command line)."""
+    scope.require(Perm.USER_MANAGE)
     username = _check_username(username)
     full_name = clean_text(full_name, "full_name", 200)
     email = clean_text(email, "email", 200)
@@ -160,7 +161,8 @@ def create_user(
             "the printed name (full name) is required for signatures", field="full_name"
         )
     role_enum = parse_role(role)
-    _check_role_fits(role_enum, organisation)
+    org = lookup.organisation(uow.session, scope, organisation)
+    _check_role_fits(role_enum, org)
     _check_new_password(settings, username, password)
     s = uow.session
     if s.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
@@ -170,7 +172,7 @@ def create_user(
         username=username,
         full_name=full_name,
         email=email,
-        organisation_id=organisation.id,
+        organisation_id=org.id,
         role=role_enum.value,
         password_hash=pw_hash,
         password_changed_at=utcnow(),
@@ -180,8 +182,8 @@ def create_user(
     s.add(user)
     s.flush()
     s.add(PasswordHistory(user_id=user.id, password_hash=pw_hash, created_at=utcnow()))
-    user.organisation = organisation
-    uow.record("user.create", "user", user.id, after=user.public(), organisation_id=organisation.id)
+    user.organisation = org
+    uow.record("user.create", "user", user.id, after=user.public(), organisation_id=org.id)
     return user
 
 
@@ -195,74 +197,86 @@ def _check_role_fits(role: Role, organisation: Organisation) -> None:
 
 
 def user_by_username(session: Session, username: str) -> User:
+    """Any user by user name, for the server's own use (demo loader, tests acting as a user);
+    callers acting for a user go through ``lookup.user`` and their scope."""
     user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if user is None:
         raise NotFound(f"no user named '{username}'")
     return user
 
 
-def set_role(uow: UnitOfWork, user: User, role: str, reason: str) -> User:
+def _managed_user(uow: UnitOfWork, scope: Scope, user: Ref) -> User:
+    """A user an administrator changes: found through the scope, locked, permission checked."""
+    found = lookup.user(uow.session, scope, user, lock=True)
+    scope.require(Perm.USER_MANAGE)
+    return found
+
+
+def set_role(uow: UnitOfWork, scope: Scope, user: Ref, role: str, reason: str) -> User:
+    target = _managed_user(uow, scope, user)
     reason = _reason(reason, "change a role")
     role_enum = parse_role(role)
-    _check_role_fits(role_enum, user.organisation)
-    before = user.public()
-    user.role = role_enum.value
+    _check_role_fits(role_enum, target.organisation)
+    before = target.public()
+    target.role = role_enum.value
     uow.record(
         "user.role_change",
         "user",
-        user.id,
+        target.id,
         before=before,
-        after=user.public(),
+        after=target.public(),
         reason=reason,
-        organisation_id=user.organisation_id,
+        organisation_id=target.organisation_id,
     )
-    _end_sessions(uow.session, user, "role changed")
-    return user
+    end_user_sessions(uow.session, target.id, "role changed")
+    return target
 
 
-def disable_user(uow: UnitOfWork, user: User, reason: str) -> User:
+def disable_user(uow: UnitOfWork, scope: Scope, user: Ref, reason: str) -> User:
+    target = _managed_user(uow, scope, user)
     reason = _reason(reason, "disable a user")
-    if user.disabled_at is not None:
-        raise Conflict(f"{user.username} is already disabled")
-    before = user.public()
-    user.disabled_at = utcnow()
-    _end_sessions(uow.session, user, "user disabled")
-    _revoke_tokens(uow.session, user)
+    if target.disabled_at is not None:
+        raise Conflict(f"{target.username} is already disabled")
+    before = target.public()
+    target.disabled_at = utcnow()
+    end_user_sessions(uow.session, target.id, "user disabled")
     uow.record(
         "user.disable",
         "user",
-        user.id,
+        target.id,
         before=before,
-        after=user.public(),
+        after=target.public(),
         reason=reason,
-        organisation_id=user.organisation_id,
+        organisation_id=target.organisation_id,
     )
-    return user
+    revoke_user_tokens(uow, target, "user disabled")
+    return target
 
 
-def unlock_user(uow: UnitOfWork, user: User, reason: str) -> User:
+def unlock_user(uow: UnitOfWork, scope: Scope, user: Ref, reason: str) -> User:
+    target = _managed_user(uow, scope, user)
     reason = _reason(reason, "unlock a user")
-    if user.locked_at is None:
-        raise Conflict(f"{user.username} is not locked")
-    before = user.public()
-    user.locked_at = None
-    user.failed_logins = 0
+    if target.locked_at is None:
+        raise Conflict(f"{target.username} is not locked")
+    before = target.public()
+    target.locked_at = None
+    target.failed_logins = 0
     uow.record(
         "user.unlock",
         "user",
-        user.id,
+        target.id,
         before=before,
-        after=user.public(),
+        after=target.public(),
         reason=reason,
-        organisation_id=user.organisation_id,
+        organisation_id=target.organisation_id,
     )
-    return user
+    return target
 
 
 def change_password(
     uow: UnitOfWork,
+    scope: Scope,
     settings: Settings,
-    user: User,
     current: str,
     new: str,
     keep_session: str | None = None,
@@ -270,8 +284,10 @@ def change_password(
     """Change one's own password; a wrong current password counts towards lock-out.
 
     Every other session of the user ends (``keep_session``: the cookie value of the session the
-    change was made from).
+    change was made from) and every API token of the user is revoked: a token made with the old
+    password (or with one an administrator chose) must not outlive it.
     """
+    user = lookup.user(uow.session, scope, scope.user_id, lock=True)
     if not verify_password(user.password_hash, current):
         record_failed_password(uow, settings, user, "user.password_change_failed")
         uow.commit()
@@ -280,18 +296,21 @@ def change_password(
         raise InputError("the current password is not correct", field="current_password")
     _set_password(uow, settings, user, new, action="user.password_change")
     user.must_change_password = False
-    _end_sessions(
-        uow.session, user, "password changed", keep=_sha256(keep_session) if keep_session else None
-    )
+    end_user_sessions(uow.session, user.id, "password changed", keep_token=keep_session)
+    revoke_user_tokens(uow, user, "password changed")
 
 
-def reset_password(uow: UnitOfWork, settings: Settings, user: User, new: str, reason: str) -> None:
+def reset_password(
+    uow: UnitOfWork, scope: Scope, settings: Settings, user: Ref, new: str, reason: str
+) -> User:
     """An administrator sets a new password (for example after a lock-out)."""
+    target = _managed_user(uow, scope, user)
     reason = _reason(reason, "reset a password")
-    _set_password(uow, settings, user, new, action="user.password_reset", reason=reason)
-    user.must_change_password = True  # a password someone else chose: replaced at next log-in
-    _end_sessions(uow.session, user, "password reset")
-    _revoke_tokens(uow.session, user)
+    _set_password(uow, settings, target, new, action="user.password_reset", reason=reason)
+    target.must_change_password = True  # a password someone else chose: replaced at next log-in
+    end_user_sessions(uow.session, target.id, "password reset")
+    revoke_user_tokens(uow, target, "password reset")
+    return target
 
 
 def _set_password(
@@ -331,14 +350,7 @@ def _set_password(
     )
 
 
-def list_users(session: Session, scope: Scope | None = None) -> list[User]:
-    stmt = select(User).order_by(User.username)
-    if scope is not None:
-        stmt = scope.filter(stmt, User)
-    return list(session.scalars(stmt))
-
-
-# --- log-in, sessions, tokens --------------------------------------------------------------
+# --- log-in --------------------------------------------------------------------------------
 
 
 INVALID_LOGIN = "Invalid user name or password."
@@ -431,7 +443,7 @@ def record_failed_password(uow: UnitOfWork, settings: Settings, user: User, acti
     )
     if user.failed_logins >= settings.lockout_threshold and user.locked_at is None:
         user.locked_at = utcnow()
-        _end_sessions(uow.session, user, "locked")
+        end_user_sessions(uow.session, user.id, "locked")
         uow.record(
             "auth.lockout",
             "user",
@@ -439,178 +451,3 @@ def record_failed_password(uow: UnitOfWork, settings: Settings, user: User, acti
             after={"failed_logins": user.failed_logins},
             organisation_id=user.organisation_id,
         )
-
-
-@dataclass(frozen=True)
-class NewSession:
-    token: str
-    csrf_token: str
-
-
-def start_session(uow: UnitOfWork, user: User) -> NewSession:
-    token = secrets.token_urlsafe(32)
-    csrf = secrets.token_urlsafe(32)
-    now = utcnow()
-    uow.session.add(
-        WebSession(
-            token_hash=_sha256(token),
-            user_id=user.id,
-            csrf_token=csrf,
-            created_at=now,
-            last_seen_at=now,
-        )
-    )
-    return NewSession(token, csrf)
-
-
-class SessionExpired(AuthenticationFailed):
-    """``notice``: why, as a code the log-in page turns into its own words (required, idle,
-    max-age, inactive)."""
-
-    def __init__(self, message: str, notice: str = "required") -> None:
-        super().__init__(message)
-        self.notice = notice
-
-
-def resume_session(uow: UnitOfWork, settings: Settings, token: str) -> WebSession:
-    """Find a live session for a cookie value, ending it when idle or too old."""
-    ws = uow.session.scalar(select(WebSession).where(WebSession.token_hash == _sha256(token)))
-    if ws is None or ws.ended_at is not None:
-        raise SessionExpired("Please log in.")
-    now = utcnow()
-    idle = dt.timedelta(minutes=settings.session_idle_minutes)
-    if now - ws.last_seen_at > idle:
-        _end(uow, ws, "idle timeout")
-        raise SessionExpired(
-            f"Your session ended after {settings.session_idle_minutes} minutes without activity. "
-            "Please log in again.",
-            "idle",
-        )
-    if now - ws.created_at > dt.timedelta(hours=settings.session_max_hours):
-        _end(uow, ws, "maximum age")
-        raise SessionExpired(
-            "Your session reached its maximum length. Please log in again.", "max-age"
-        )
-    if not ws.user.is_active:
-        _end(uow, ws, "user not active")
-        raise SessionExpired("Your account is no longer active.", "inactive")
-    if now - ws.last_seen_at > dt.timedelta(seconds=30):
-        ws.last_seen_at = now
-    return ws
-
-
-def _end(uow: UnitOfWork, ws: WebSession, reason: str) -> None:
-    ws.ended_at = utcnow()
-    ws.end_reason = reason
-    uow.record(
-        "auth.session_end",
-        "user",
-        ws.user_id,
-        after={"reason": reason},
-        organisation_id=ws.user.organisation_id,
-    )
-    uow.commit()
-
-
-def end_session(uow: UnitOfWork, token: str) -> None:
-    ws = uow.session.scalar(select(WebSession).where(WebSession.token_hash == _sha256(token)))
-    if ws is not None and ws.ended_at is None:
-        ws.ended_at = utcnow()
-        ws.end_reason = "logout"
-        uow.record("auth.logout", "user", ws.user_id, organisation_id=ws.user.organisation_id)
-
-
-def _end_sessions(session: Session, user: User, reason: str, keep: str | None = None) -> None:
-    for ws in session.scalars(
-        select(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
-    ):
-        if keep is not None and ws.token_hash == keep:
-            continue
-        ws.ended_at = utcnow()
-        ws.end_reason = reason
-
-
-def _revoke_tokens(session: Session, user: User) -> None:
-    for tok in session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    ):
-        tok.revoked_at = utcnow()
-
-
-TOKEN_PREFIX = "v2v"
-
-
-def create_token(uow: UnitOfWork, user: User, name: str, days: int = 90) -> tuple[ApiToken, str]:
-    """Issue an API token; the plain value is returned once and only its hash is kept.
-
-    Every token expires: between 1 and 366 days after it is issued.
-    """
-    name = clean_text(name, "name", 100)
-    if not name:
-        raise InputError("give the token a name that says what it is for", field="name")
-    if not isinstance(days, int) or not 1 <= days <= 366:
-        raise InputError("a token lives between 1 and 366 days", field="days")
-    prefix = secrets.token_hex(4)
-    plain = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    now = utcnow()
-    tok = ApiToken(
-        user_id=user.id,
-        name=name,
-        prefix=prefix,
-        token_hash=_sha256(plain),
-        created_at=now,
-        expires_at=now + dt.timedelta(days=days),
-    )
-    uow.session.add(tok)
-    uow.session.flush()
-    uow.record(
-        "token.create",
-        "api_token",
-        tok.id,
-        after=tok.public(),
-        organisation_id=user.organisation_id,
-    )
-    return tok, plain
-
-
-def revoke_token(uow: UnitOfWork, user: User, token_id: int) -> ApiToken:
-    tok = uow.session.get(ApiToken, token_id)
-    if tok is None or tok.user_id != user.id:
-        raise NotFound(f"api token {token_id} not found")
-    if tok.revoked_at is not None:
-        raise Conflict("this token is already revoked")
-    before = tok.public()
-    tok.revoked_at = utcnow()
-    uow.record(
-        "token.revoke",
-        "api_token",
-        tok.id,
-        before=before,
-        after=tok.public(),
-        organisation_id=user.organisation_id,
-    )
-    return tok
-
-
-def user_for_token(uow: UnitOfWork, plain: str) -> User:
-    tok = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(plain)))
-    now = utcnow()
-    if tok is None or tok.revoked_at is not None or (tok.expires_at and tok.expires_at < now):
-        raise AuthenticationFailed("The API token is unknown, revoked or expired.")
-    if not tok.user.is_active:
-        raise AuthenticationFailed("The token's user is disabled or locked.")
-    if tok.last_used_at is None or now - tok.last_used_at > dt.timedelta(minutes=1):
-        tok.last_used_at = now
-    return tok.user
-
-
-def scope_of(user: User) -> Scope:
-    return Scope(
-        user_id=user.id,
-        username=user.username,
-        full_name=user.full_name,
-        organisation_id=user.organisation_id,
-        organisation_kind=user.organisation.kind,
-        role=user.role,
-        organisation_name=user.organisation.name,
-    )

@@ -3,6 +3,12 @@
 Signing re-asks for the password, records the printed name, UTC time, meaning and the SHA-256 of
 the canonical content that was signed, and locks the record: services call ``ensure_unlocked``
 before any edit and are refused once a locking signature exists.
+
+Signing and editing a signable record take **the same row lock** (``SELECT ... FOR UPDATE`` of
+the record's row) *before* looking at its signatures: on PostgreSQL, where readers do not wait
+for writers, an edit that checked ``ensure_unlocked`` without the lock could land together with
+a signature of the content it replaced (``audittrail.service`` shows the pattern; the test is
+``tests/integration/test_review_signing.py``). On SQLite every writer begins ``IMMEDIATE``.
 """
 
 from __future__ import annotations
@@ -142,7 +148,8 @@ def signatures_for(session: Session, record_type: str, record_id: str | int) -> 
 
 
 def ensure_unlocked(session: Session, record_type: str, record_id: str | int) -> None:
-    """Refuse an edit of a record that carries a locking signature."""
+    """Refuse an edit of a record that carries a locking signature; call it with the record's
+    row locked, as signing locks it (see the module's docstring)."""
     sig = session.scalar(
         select(Signature)
         .where(

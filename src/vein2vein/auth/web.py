@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
+from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlparse
 
-from fastapi import APIRouter, Form, Request
-from sqlalchemy import select
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from vein2vein.auth import service
+from vein2vein.auth import service, sessions, tokens, views
 from vein2vein.auth.roles import Perm, Role
-from vein2vein.auth.scope import get_scoped
-from vein2vein.auth.signatures import signatures_for
-from vein2vein.auth.tables import ApiToken, Organisation, User
-from vein2vein.core.errors import AuthenticationFailed, Conflict, InputError, NotFound
-from vein2vein.store import audit
-from vein2vein.store.uow import Actor
+from vein2vein.core.errors import InputError, NotFound
+from vein2vein.store.uow import Actor, UnitOfWork
 from vein2vein.web.context import (
     PRELOGIN_COOKIE,
     SESSION_COOKIE,
     AuthDep,
     CsrfFailed,
     DbDep,
+    public,
+    require,
 )
+from vein2vein.web.forms import FormError, Text, apply_change, choice_id, parse_int
 from vein2vein.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -42,10 +41,18 @@ NOTICES = {
 def _safe_next(value: str | None) -> str:
     if not value:
         return "/"
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+    except ValueError:  # e.g. a malformed IPv6 host: not one of our pages either
+        return "/"
     if parsed.scheme or parsed.netloc or not value.startswith("/") or value.startswith("//"):
         return "/"
     return value
+
+
+def _to(path: str) -> Response:
+    """Where a change done on a page leads (303: see the result with a GET)."""
+    return RedirectResponse(path, status_code=303)
 
 
 def _cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
@@ -73,19 +80,26 @@ def _login_page(
     return response
 
 
-@router.get("/login")
+@dataclass(frozen=True)
+class _Visitor:
+    """Who posts the log-in form: nobody yet (the audit entry names the user name typed)."""
+
+    actor: Actor
+
+
+@router.get("/login", dependencies=[public()])
 def login_form(request: Request, next: str = "/", notice: str = "") -> Response:
     return _login_page(request, _safe_next(next), notice=NOTICES.get(notice))
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[public()])
 def login(
     request: Request,
     db: DbDep,
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/",
+    username: Text = "",
+    password: Text = "",
+    csrf_token: Text = "",
+    next: Text = "/",
 ) -> Response:
     next_ = _safe_next(next)
     cookie = request.cookies.get(PRELOGIN_COOKIE, "")
@@ -101,209 +115,177 @@ def login(
             username=username,
             status=403,
         )
-    if not username.strip() or not password:
-        return _login_page(
-            request,
-            next_,
-            error="Enter your user name and password.",
-            username=username,
-            status=422,
-        )
-    try:
-        with db.uow(Actor.anonymous(username.strip()[:64])) as uow:
-            user = service.authenticate(uow, db.settings, username, password)
-            new = service.start_session(uow, user)
-            uow.commit()
-    except AuthenticationFailed as exc:
-        return _login_page(request, next_, error=exc.message, username=username, status=401)
-    response = RedirectResponse(next_, status_code=303)
-    _cookie(response, SESSION_COOKIE, new.token)
-    response.delete_cookie(PRELOGIN_COOKIE, path="/")
-    return response
+
+    def change(uow: UnitOfWork) -> sessions.NewSession:
+        if not username.strip() or not password:
+            raise InputError("Enter your user name and password.")
+        user = service.authenticate(uow, db.settings, username, password)
+        return sessions.start_session(uow, user)
+
+    def done(new: sessions.NewSession) -> Response:
+        response = RedirectResponse(next_, status_code=303)
+        _cookie(response, SESSION_COOKIE, new.token)
+        response.delete_cookie(PRELOGIN_COOKIE, path="/")
+        return response
+
+    def failed(error: FormError) -> Response:
+        return _login_page(request, next_, error.message, username=username, status=error.status)
+
+    visitor = _Visitor(Actor.anonymous(username.strip()[:64]))
+    return apply_change(db, visitor, change, done=done, failed=failed)
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[require(None)])
 def logout(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    with db.uow(auth.actor) as uow:
-        service.end_session(uow, request.cookies.get(SESSION_COOKIE, ""))
-        uow.commit()
-    response = RedirectResponse("/login?notice=logout", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    def done(_: None) -> Response:
+        response = RedirectResponse("/login?notice=logout", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    def change(uow: UnitOfWork) -> None:
+        sessions.end_session(uow, request.cookies.get(SESSION_COOKIE, ""))
+
+    return apply_change(db, auth, change, done=done, failed=partial(_account, request, auth, db))
 
 
 # --- account -------------------------------------------------------------------------------
 
 
-def _account(request: Request, auth: AuthDep, db: DbDep, **extra: object) -> Response:
+def _account(
+    request: Request,
+    auth: AuthDep,
+    db: DbDep,
+    error: FormError | None = None,
+    error_key: str = "password_error",
+    **extra: object,
+) -> Response:
+    """The account page; ``error`` is shown at its form (``password_error``, ``token_error``)."""
     with db.read() as session:
-        tokens = [
-            t.public()
-            for t in session.scalars(
-                select(ApiToken).where(ApiToken.user_id == auth.scope.user_id).order_by(ApiToken.id)
-            )
-        ]
-    status = int(extra.pop("status", 200))  # type: ignore[call-overload]
-    return render(request, "account.html", {"tokens": tokens, **extra}, status_code=status)
+        own = views.own_tokens(session, auth.scope)
+    context = {"tokens": own, **extra} | ({error_key: error.message} if error else {})
+    return render(request, "account.html", context, status_code=error.status if error else 200)
 
 
-@router.get("/account")
+@router.get("/account", dependencies=[require(None)])
 def account(request: Request, auth: AuthDep, db: DbDep, notice: str = "") -> Response:
     return _account(
         request, auth, db, must_change=auth.must_change_password or notice == "change-password"
     )
 
 
-@router.post("/account/password")
+@router.post("/account/password", dependencies=[require(None)])
 def account_password(
     request: Request,
     auth: AuthDep,
     db: DbDep,
-    current_password: Annotated[str, Form()] = "",
-    new_password: Annotated[str, Form()] = "",
-    confirm_password: Annotated[str, Form()] = "",
+    current_password: Text = "",
+    new_password: Text = "",
+    confirm_password: Text = "",
 ) -> Response:
-    try:
+    def change(uow: UnitOfWork) -> None:
         if new_password != confirm_password:
             raise InputError("the two new passwords differ", field="confirm_password")
-        with db.uow(auth.actor) as uow:
-            user = uow.session.get_one(User, auth.scope.user_id, with_for_update=True)
-            service.change_password(
-                uow,
-                db.settings,
-                user,
-                current_password,
-                new_password,
-                keep_session=request.cookies.get(SESSION_COOKIE),
-            )
-            uow.commit()
-    except InputError as exc:
-        return _account(request, auth, db, password_error=exc.message, status=422)
-    return _account(request, auth, db, password_done=True)
+        service.change_password(
+            uow,
+            auth.scope,
+            db.settings,
+            current_password,
+            new_password,
+            keep_session=request.cookies.get(SESSION_COOKIE),
+        )
+
+    page = partial(_account, request, auth, db, error_key="password_error")
+    return apply_change(db, auth, change, done=lambda _: page(password_done=True), failed=page)
 
 
-@router.post("/account/tokens")
+@router.post("/account/tokens", dependencies=[require(None)])
 def account_token_create(
-    request: Request,
-    auth: AuthDep,
-    db: DbDep,
-    name: Annotated[str, Form()] = "",
-    days: Annotated[str, Form()] = "90",
+    request: Request, auth: AuthDep, db: DbDep, name: Text = "", days: Text = "90"
 ) -> Response:
-    try:
-        try:
-            lifetime = int(days)
-        except ValueError:
-            raise InputError("enter a whole number of days", field="days") from None
-        with db.uow(auth.actor) as uow:
-            user = uow.session.get_one(User, auth.scope.user_id)
-            _, plain = service.create_token(uow, user, name, lifetime)
-            uow.commit()
-    except InputError as exc:
-        return _account(request, auth, db, token_error=exc.message, status=422)
-    return _account(request, auth, db, new_token=plain)
+    def change(uow: UnitOfWork) -> str:
+        lifetime = parse_int(days, "days", "Days")
+        _, plain = tokens.create_token(uow, auth.scope, name, lifetime or 0)
+        return plain
+
+    page = partial(_account, request, auth, db, error_key="token_error")
+    return apply_change(db, auth, change, done=lambda plain: page(new_token=plain), failed=page)
 
 
-@router.post("/account/tokens/{token_id}/revoke")
+@router.post("/account/tokens/{token_id}/revoke", dependencies=[require(None)])
 def account_token_revoke(request: Request, token_id: int, auth: AuthDep, db: DbDep) -> Response:
-    with db.uow(auth.actor) as uow:
-        user = uow.session.get_one(User, auth.scope.user_id)
-        service.revoke_token(uow, user, token_id)
-        uow.commit()
-    return RedirectResponse("/account", status_code=303)
+    def change(uow: UnitOfWork) -> None:
+        tokens.revoke_token(uow, auth.scope, token_id)
+
+    failed = partial(_account, request, auth, db, error_key="token_error")
+    return apply_change(db, auth, change, done=lambda _: _to("/account"), failed=failed)
 
 
 # --- organisations and users ---------------------------------------------------------------
 
 
-@router.get("/orgs")
+@router.get("/orgs", dependencies=[require(Perm.ORG_READ)])
 def orgs_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    auth.scope.require(Perm.ORG_READ)
     with db.read() as session:
-        stmt = auth.scope.filter(select(Organisation), Organisation, "id").order_by(
-            Organisation.name
-        )
-        orgs = [o.public() | {"sites": len(o.sites)} for o in session.scalars(stmt)]
+        orgs = views.organisations(session, auth.scope)
     return render(request, "orgs.html", {"orgs": orgs})
 
 
-@router.get("/orgs/{org_id}")
+@router.get("/orgs/{org_id}", dependencies=[require(Perm.ORG_READ)])
 def org_page(request: Request, org_id: int, auth: AuthDep, db: DbDep) -> Response:
     with db.read() as session:
-        org = get_scoped(session, auth.scope, Organisation, org_id, "id")
-        auth.scope.require(Perm.ORG_READ)
-        users = []
-        if auth.scope.can(Perm.USER_READ):
-            users = [
-                u.public()
-                for u in session.scalars(
-                    select(User).where(User.organisation_id == org.id).order_by(User.username)
-                )
-            ]
-        return render(
-            request,
-            "org.html",
-            {
-                "org": org.public(),
-                "sites": [s.public() for s in org.sites],
-                "users": users,
-            },
-        )
+        org = views.organisation(session, auth.scope, org_id)
+    return render(request, "org.html", {"org": org, "sites": org["sites"], "users": org["users"]})
 
 
-@router.get("/users")
+@router.get("/users", dependencies=[require(Perm.USER_READ)])
 def users_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    auth.scope.require(Perm.USER_READ)
     return _users(request, auth, db)
 
 
 def _users(
-    request: Request, auth: AuthDep, db: DbDep, status: int = 200, **extra: object
+    request: Request,
+    auth: AuthDep,
+    db: DbDep,
+    error: FormError | None = None,
+    form: dict[str, str] | None = None,
 ) -> Response:
     with db.read() as session:
-        users = [u.public() for u in service.list_users(session, auth.scope)]
-        orgs = [
-            o.public()
-            for o in session.scalars(
-                auth.scope.filter(select(Organisation), Organisation, "id").order_by(
-                    Organisation.name
-                )
-            )
-        ]
+        users = views.users(session, auth.scope)
+        orgs = views.organisations(session, auth.scope)
+    context = {"users": users, "orgs": orgs, "roles": [r.value for r in Role], "form": form}
     return render(
         request,
         "users.html",
-        {"users": users, "orgs": orgs, "roles": [r.value for r in Role], **extra},
-        status_code=status,
+        context | (error.context() if error else {}),
+        status_code=error.status if error else 200,
     )
 
 
-@router.post("/users")
+@router.post("/users", dependencies=[require(Perm.USER_MANAGE)])
 def users_create(
     request: Request,
     auth: AuthDep,
     db: DbDep,
-    username: Annotated[str, Form()] = "",
-    full_name: Annotated[str, Form()] = "",
-    organisation_id: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
+    username: Text = "",
+    full_name: Text = "",
+    organisation_id: Text = "",
+    role: Text = "",
+    password: Text = "",
 ) -> Response:
-    auth.scope.require(Perm.USER_MANAGE)
+    # what was typed comes back on the form when refused, except the password
     form = {
         "username": username,
         "full_name": full_name,
         "organisation_id": organisation_id,
         "role": role,
     }
-    try:
-        with db.uow(auth.actor) as uow:
-            try:
-                org = get_scoped(uow.session, auth.scope, Organisation, organisation_id, "id")
-            except NotFound:
-                raise InputError("choose an organisation", field="organisation_id") from None
+
+    def change(uow: UnitOfWork) -> int:
+        org = choice_id(organisation_id, "organisation_id", "an organisation")
+        try:
             user = service.create_user(
                 uow,
+                auth.scope,
                 db.settings,
                 username=username,
                 full_name=full_name,
@@ -312,74 +294,49 @@ def users_create(
                 password=password,
                 must_change_password=True,
             )
-            uow.commit()
-            new_id = user.id
-    except (InputError, Conflict) as exc:
-        return _users(request, auth, db, status=422, error=exc.message, form=form)
-    return RedirectResponse(f"/users/{new_id}", status_code=303)
+        except NotFound:  # absent or another client's: the same answer
+            raise InputError("choose an organisation", field="organisation_id") from None
+        return user.id
+
+    failed = partial(_users, request, auth, db, form=form)
+    return apply_change(
+        db, auth, change, done=lambda new_id: _to(f"/users/{new_id}"), failed=failed
+    )
 
 
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", dependencies=[require(Perm.USER_READ)])
 def user_page(request: Request, user_id: int, auth: AuthDep, db: DbDep) -> Response:
     return _user(request, user_id, auth, db)
 
 
 def _user(
-    request: Request, user_id: int, auth: AuthDep, db: DbDep, status: int = 200, **extra: object
+    request: Request, user_id: int, auth: AuthDep, db: DbDep, error: FormError | None = None
 ) -> Response:
     with db.read() as session:
-        user = get_scoped(session, auth.scope, User, user_id)
-        auth.scope.require(Perm.USER_READ)
-        history = []
-        if auth.scope.can(Perm.AUDIT_READ):
-            history = [
-                e.to_dict()
-                for e in audit.query(
-                    session,
-                    entity_type="user",
-                    entity_id=str(user.id),
-                    organisation_ids=auth.scope.organisation_ids,
-                    newest_first=True,
-                    limit=50,
-                )
-            ]
-        return render(
-            request,
-            "user.html",
-            {
-                "user": user.public(),
-                "roles": [r.value for r in Role],
-                "history": history,
-                "signatures": [s.public() for s in signatures_for(session, "user", user.id)],
-                **extra,
-            },
-            status_code=status,
-        )
+        page = views.user_page(session, auth.scope, user_id)
+    context = page | {"roles": [r.value for r in Role]} | (error.context() if error else {})
+    return render(request, "user.html", context, status_code=error.status if error else 200)
 
 
-@router.post("/users/{user_id}/{action}")
+@router.post("/users/{user_id}/{action}", dependencies=[require(Perm.USER_MANAGE)])
 def user_action(
     request: Request,
     user_id: int,
     action: str,
     auth: AuthDep,
     db: DbDep,
-    reason: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "",
+    reason: Text = "",
+    role: Text = "",
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            user = get_scoped(uow.session, auth.scope, User, user_id)
-            auth.scope.require(Perm.USER_MANAGE)
-            if action == "disable":
-                service.disable_user(uow, user, reason)
-            elif action == "unlock":
-                service.unlock_user(uow, user, reason)
-            elif action == "role":
-                service.set_role(uow, user, role, reason)
-            else:
-                raise InputError(f"unknown action '{action}'", field="action")
-            uow.commit()
-    except (InputError, Conflict) as exc:
-        return _user(request, user_id, auth, db, status=422, error=exc.message)
-    return RedirectResponse(f"/users/{user_id}", status_code=303)
+    def change(uow: UnitOfWork) -> None:
+        if action == "disable":
+            service.disable_user(uow, auth.scope, user_id, reason)
+        elif action == "unlock":
+            service.unlock_user(uow, auth.scope, user_id, reason)
+        elif action == "role":
+            service.set_role(uow, auth.scope, user_id, role, reason)
+        else:
+            raise InputError(f"unknown action '{action}'", field="action")
+
+    failed = partial(_user, request, user_id, auth, db)
+    return apply_change(db, auth, change, done=lambda _: _to(f"/users/{user_id}"), failed=failed)

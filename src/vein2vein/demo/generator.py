@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from vein2vein.auth import service as auth
+from vein2vein.auth.scope import administration_scope
 from vein2vein.auth.tables import Organisation
 from vein2vein.demo.context import DemoContext
 from vein2vein.programs import service as programs
@@ -68,22 +69,36 @@ def load_demo(db: Database, loaders: Sequence[DemoLoader] | None = None) -> bool
     if not is_empty(db):
         return False
     with db.uow(Actor(name="demo-loader")) as uow:
-        cdmo = auth.create_organisation(uow, CDMO, "CDMO")
-        auth.add_site(uow, cdmo, "Site A — Leiden", "Leiden", "NL")
-        auth.add_site(uow, cdmo, "Site B — Ghent", "Ghent", "BE")
-        helixa = auth.create_organisation(uow, SPONSOR_EPCAM, "SPONSOR")
+        loader = administration_scope("demo-loader")
+        cdmo = auth.create_organisation(uow, loader, CDMO, "CDMO")
+        auth.add_site(uow, loader, cdmo.id, "Site A — Leiden", "Leiden", "NL")
+        auth.add_site(uow, loader, cdmo.id, "Site B — Ghent", "Ghent", "BE")
+        helixa = auth.create_organisation(uow, loader, SPONSOR_EPCAM, "SPONSOR")
         auth.add_site(
-            uow, helixa, "University Hospital Gastro-Oncology", "Utrecht", "NL", purpose="TREATMENT"
+            uow,
+            loader,
+            helixa.id,
+            "University Hospital Gastro-Oncology",
+            "Utrecht",
+            "NL",
+            purpose="TREATMENT",
         )
-        corvane = auth.create_organisation(uow, SPONSOR_OTHER, "SPONSOR")
+        corvane = auth.create_organisation(uow, loader, SPONSOR_OTHER, "SPONSOR")
         auth.add_site(
-            uow, corvane, "Regional Haematology Centre", "Antwerp", "BE", purpose="TREATMENT"
+            uow,
+            loader,
+            corvane.id,
+            "Regional Haematology Centre",
+            "Antwerp",
+            "BE",
+            purpose="TREATMENT",
         )
         orgs = {CDMO: cdmo, SPONSOR_EPCAM: helixa, SPONSOR_OTHER: corvane}
         ctx = DemoContext(settings=db.settings, organisations=orgs, cdmo_name=CDMO)
         ctx.programs["HLX-EPC-01"] = programs.create_program(
             uow,
-            helixa,
+            loader,
+            helixa.id,
             code="HLX-EPC-01",
             name="EpCAM CAR-T in advanced gastric cancer",
             product="HLX-101 autologous anti-EpCAM CAR-T cells",
@@ -95,7 +110,8 @@ def load_demo(db: Database, loaders: Sequence[DemoLoader] | None = None) -> bool
         )
         ctx.programs["CRV-CD19-02"] = programs.create_program(
             uow,
-            corvane,
+            loader,
+            corvane.id,
             code="CRV-CD19-02",
             name="CD19 CAR-T in relapsed B-cell lymphoma",
             product="CRV-19 autologous anti-CD19 CAR-T cells",
@@ -106,10 +122,11 @@ def load_demo(db: Database, loaders: Sequence[DemoLoader] | None = None) -> bool
         for u in DEMO_USERS:
             auth.create_user(
                 uow,
+                loader,
                 db.settings,
                 username=u.username,
                 full_name=u.full_name,
-                organisation=orgs[u.organisation],
+                organisation=orgs[u.organisation].id,
                 role=u.role,
                 password=DEMO_PASSWORD,
             )

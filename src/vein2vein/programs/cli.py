@@ -5,12 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
-from vein2vein.auth.service import organisation_by_name
-from vein2vein.cli.common import database, emit_json, handle_errors
-from vein2vein.programs import service
-from vein2vein.programs.tables import Program
+from vein2vein.cli.common import database, emit_json, handle_errors, server_scope
+from vein2vein.programs import service, views
 from vein2vein.store.uow import Actor
 
 app = typer.Typer(help="Sponsor programs (product, target, indication).", no_args_is_help=True)
@@ -31,11 +28,12 @@ def add(
 ) -> None:
     """Add a program to a sponsor organisation."""
     db = database()
+    scope = server_scope(db)
     with db.uow(Actor.cli()) as uow:
-        organisation = organisation_by_name(uow.session, org)
         program = service.create_program(
             uow,
-            organisation,
+            scope,
+            org,
             code=code,
             name=name,
             product=product,
@@ -44,8 +42,8 @@ def add(
             phase=phase,
         )
         uow.commit()
-        out = program.public()
-    emit_json(out) if json_ else typer.echo(f"added program {out['code']} to {organisation.name}")
+        out, sponsor = program.public(), program.organisation.name
+    emit_json(out) if json_ else typer.echo(f"added program {out['code']} to {sponsor}")
 
 
 @app.command("list")
@@ -53,11 +51,10 @@ def add(
 def list_(json_: bool = JSON) -> None:
     """List every program."""
     db = database()
+    scope = server_scope(db)
     with db.read() as session:
-        rows = [
-            p.public() | {"organisation": p.organisation.name}
-            for p in session.scalars(select(Program).order_by(Program.code))
-        ]
+        # "organisation": the sponsor's name, as this command has always printed it
+        rows = [p | {"organisation": p["sponsor"]} for p in views.programs(session, scope)]
     if json_:
         emit_json(rows)
         return

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vein2vein.auth import lookup
+from vein2vein.auth.lookup import Ref
 from vein2vein.auth.roles import OrgKind, Perm
 from vein2vein.auth.scope import Scope, get_scoped
-from vein2vein.auth.tables import Organisation
 from vein2vein.core.errors import Conflict, InputError
 from vein2vein.core.text import clean_text
 from vein2vein.programs.tables import Program
@@ -33,7 +34,8 @@ def _clean(values: dict[str, str]) -> dict[str, str]:
 
 def create_program(
     uow: UnitOfWork,
-    organisation: Organisation,
+    scope: Scope,
+    organisation: Ref,
     *,
     code: str,
     name: str,
@@ -43,7 +45,10 @@ def create_program(
     phase: str = "",
     description: str = "",
 ) -> Program:
-    if organisation.kind != OrgKind.SPONSOR:
+    """Add a program to a sponsor (its id, or its name at the command line)."""
+    scope.require(Perm.PROGRAM_MANAGE)
+    sponsor = lookup.organisation(uow.session, scope, organisation)
+    if sponsor.kind != OrgKind.SPONSOR:
         raise InputError("programs belong to sponsor organisations", field="organisation")
     code = clean_text(code, "code", 32, required=True).upper()
     fields = _clean(
@@ -60,10 +65,10 @@ def create_program(
         raise InputError("a program needs a name", field="name")
     s = uow.session
     if s.scalar(
-        select(Program.id).where(Program.organisation_id == organisation.id, Program.code == code)
+        select(Program.id).where(Program.organisation_id == sponsor.id, Program.code == code)
     ):
-        raise Conflict(f"{organisation.name} already has a program {code}")
-    program = Program(organisation_id=organisation.id, code=code, **fields)
+        raise Conflict(f"{sponsor.name} already has a program {code}")
+    program = Program(organisation_id=sponsor.id, code=code, **fields)
     s.add(program)
     s.flush()
     uow.record(
@@ -71,7 +76,7 @@ def create_program(
         "program",
         program.id,
         after=program.public(),
-        organisation_id=organisation.id,
+        organisation_id=sponsor.id,
     )
     return program
 
@@ -104,5 +109,6 @@ def update_program(
 
 
 def list_programs(session: Session, scope: Scope) -> list[Program]:
+    """Programs the caller may see, by code (pick lists of other features' pages)."""
     stmt = scope.filter(select(Program), Program).order_by(Program.code)
     return list(session.scalars(stmt))

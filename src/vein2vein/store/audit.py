@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, select
+from sqlalchemy import Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from vein2vein.core.canonical import canonical_json, sha256_hex
@@ -304,3 +304,11 @@ def query(
     if limit:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
+
+
+def count(session: Session, *, organisation_ids: set[int] | None = None) -> int:
+    """How many entries there are (of those organisations, when given)."""
+    stmt = select(func.count()).select_from(AuditEntry)
+    if organisation_ids is not None:
+        stmt = stmt.where(AuditEntry.organisation_id.in_(organisation_ids))
+    return int(session.scalar(stmt) or 0)

@@ -7,6 +7,8 @@ from functools import lru_cache
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from vein2vein.web.context import public
+
 router = APIRouter(include_in_schema=False)
 LONG_CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
@@ -24,7 +26,7 @@ def plotly_version() -> str:
     return str(plotly.__version__)
 
 
-@router.get("/assets/plotly.min.js")
+@router.get("/assets/plotly.min.js", dependencies=[public()])
 def plotly_js() -> Response:
     """plotly.js as shipped inside the pinned plotly Python package."""
     return Response(_plotly_js(), media_type="text/javascript", headers=LONG_CACHE)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from vein2vein.auth import service
+from vein2vein.auth import sessions, tokens
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
 from vein2vein.core.errors import AuthenticationFailed, NotFound, PermissionDenied
@@ -64,26 +64,24 @@ DbDep = Annotated[Database, Depends(get_db)]
 
 
 def _authenticate(request: Request, db: Database) -> Auth:
+    """Who is calling: a bearer token or a session cookie, read without a write lock unless
+    something must be written (auth/sessions.py, auth/tokens.py)."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        with db.uow(Actor.anonymous("api-token")) as uow:
-            user = service.user_for_token(uow, header[7:].strip())
-            scope = service.scope_of(user)
-            uow.commit()
-        return Auth(scope=scope, via="token")
+        return Auth(scope=tokens.resume_token(db, header[7:].strip()), via="token")
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise NotAuthenticated("Please log in.")
-    with db.uow(Actor.anonymous("session")) as uow:
-        try:
-            ws = service.resume_session(uow, db.settings, token)
-        except service.SessionExpired as exc:
-            raise NotAuthenticated(exc.message, exc.notice) from None
-        scope = service.scope_of(ws.user)
-        csrf = ws.csrf_token
-        must_change = ws.user.must_change_password
-        uow.commit()
-    return Auth(scope=scope, via="session", csrf_token=csrf, must_change_password=must_change)
+    try:
+        live = sessions.resume(db, token)
+    except sessions.SessionExpired as exc:
+        raise NotAuthenticated(exc.message, exc.notice) from None
+    return Auth(
+        scope=live.scope,
+        via="session",
+        csrf_token=live.csrf_token,
+        must_change_password=live.must_change_password,
+    )
 
 
 async def current_auth(request: Request) -> Auth:

@@ -75,8 +75,11 @@ class FormError:
 
     @classmethod
     def of(cls, exc: V2VError) -> FormError:
-        # a refusal for lack of permission is a 403 on a form as on the API; bad input is 422
-        status = 403 if isinstance(exc, PermissionDenied) else 422
+        # a refusal keeps its own status on a form as on the API: 403 for lack of permission,
+        # 401 for a failed re-authentication (log-in, signature, current password), 409 for a
+        # record locked by its signature; bad input and any other refusal is 422
+        refusals = (PermissionDenied, AuthenticationFailed, RecordLocked)
+        status = exc.status if isinstance(exc, refusals) else 422
         return cls(exc.message, getattr(exc, "field", None), status)
 
     def context(self) -> dict[str, object]:

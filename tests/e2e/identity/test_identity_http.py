@@ -13,6 +13,7 @@ from tests.integration.identity import world as W
 from tests.webclient import client, logged_in
 
 from vein2vein.auth import service as auth
+from vein2vein.auth import tokens
 from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din
 from vein2vein.store.database import Database
@@ -21,7 +22,8 @@ from vein2vein.store.uow import Actor
 
 def _api(db: Database, username: str):  # type: ignore[no-untyped-def]
     with db.uow(Actor("t")) as uow:
-        _, token = auth.create_token(uow, auth.user_by_username(uow.session, username), "t", 1)
+        scope = auth.scope_of(auth.user_by_username(uow.session, username))
+        _, token = tokens.create_token(uow, scope, "t", 1)
         uow.commit()
     c = client(db)
     c.headers["authorization"] = f"Bearer {token}"

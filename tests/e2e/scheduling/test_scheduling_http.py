@@ -14,6 +14,7 @@ from tests.integration.scheduling import world as S
 from tests.webclient import client, logged_in
 
 from vein2vein.auth import service as auth
+from vein2vein.auth import tokens
 from vein2vein.scheduling.tables import PlanDraft
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
@@ -23,7 +24,8 @@ TODAY = dt.date.today()
 
 def _api(db: Database, username: str):  # type: ignore[no-untyped-def]
     with db.uow(Actor("t")) as uow:
-        _, token = auth.create_token(uow, auth.user_by_username(uow.session, username), "t", 1)
+        scope = auth.scope_of(auth.user_by_username(uow.session, username))
+        _, token = tokens.create_token(uow, scope, "t", 1)
         uow.commit()
     c = client(db)
     c.headers["authorization"] = f"Bearer {token}"

@@ -58,8 +58,8 @@ def build(db: Database) -> World:
     with db.uow(Actor("factory")) as uow:
         for name in users:
             w.scopes[name] = auth.scope_of(auth.user_by_username(uow.session, name))
-        sa = auth.add_site(uow, uow.session.merge(a), "Utrecht Hospital", "Utrecht", "NL")
-        sb = auth.add_site(uow, uow.session.merge(b), "Antwerp Centre", "Antwerp", "BE")
+        sa = auth.add_site(uow, factories.SERVER, a.id, "Utrecht Hospital", "Utrecht", "NL")
+        sb = auth.add_site(uow, factories.SERVER, b.id, "Antwerp Centre", "Antwerp", "BE")
         service.register_facility(
             uow, uow.session.merge(cdmo), FIN, "Northbridge Leiden", "Europe/Amsterdam"
         )

@@ -25,8 +25,8 @@ def build(db: Database, suites: tuple[int, int] = (3, 2)) -> W.World:
     planner = w.scopes["admin"]
     with db.uow(w.actor("admin")) as uow:
         cdmo = uow.session.get_one(Organisation, w.ids["cdmo"])
-        site_a = auth.add_site(uow, cdmo, "Site A", "Leiden", "NL")
-        site_b = auth.add_site(uow, cdmo, "Site B", "Ghent", "BE")
+        site_a = auth.add_site(uow, planner, cdmo.id, "Site A", "Leiden", "NL")
+        site_b = auth.add_site(uow, planner, cdmo.id, "Site B", "Ghent", "BE")
         uow.commit()
     w.ids.update(mfg_a=site_a.id, mfg_b=site_b.id)
     since = dt.date.today() - dt.timedelta(days=400)

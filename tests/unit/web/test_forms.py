@@ -156,3 +156,13 @@ def test_apply_change_lets_not_found_through() -> None:
             done=lambda _: Response("ok"),
             failed=lambda e: Response(e.message),
         )
+
+
+def test_form_error_keeps_the_status_of_a_refusal() -> None:
+    """A failed re-authentication (signature, current password) answers 401 and a signed record
+    409 on a form, as on the API; other refusals are 422."""
+    from vein2vein.core.errors import AuthenticationFailed, Conflict, RecordLocked
+
+    assert FormError.of(AuthenticationFailed("nothing was signed")).status == 401
+    assert FormError.of(RecordLocked("signed")).status == 409
+    assert FormError.of(Conflict("taken")).status == 422
