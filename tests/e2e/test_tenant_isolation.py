@@ -19,7 +19,8 @@ from tests.webclient import client, logged_in
 from vein2vein.audittrail import service as reviews
 from vein2vein.auth import service, tokens
 from vein2vein.auth.tables import User
-from vein2vein.clinical import service as clinical
+from vein2vein.clinical import datasets as clinical_datasets
+from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import service as coi
 from vein2vein.scheduling import service as schedule
@@ -117,10 +118,10 @@ def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any
     """Sponsor B's clinical study with one uploaded dataset version."""
     with db.uow(Actor("t")) as uow:
         b_scope = service.scope_of(uow.session.get_one(User, b_user.id))
-        study = clinical.create_study(
+        study = clinical_studies.create_study(
             uow, b_scope, program_id=program_id, code="CRV-STUDY-SECRET", title="Hidden study"
         )
-        version = clinical.upload_dataset(uow, b_scope, study.id, demo_files())
+        version = clinical_datasets.upload_dataset(uow, b_scope, study.id, demo_files())
         uow.commit()
         return {"study_id": study.id, "version_id": version.id, "file_name": "subjects.csv"}
 

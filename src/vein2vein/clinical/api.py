@@ -1,5 +1,7 @@
 """API routes of clinical studies: studies, dataset versions (upload, raw files), readouts and
-reports. Thin: parse, call one service function, return a public schema."""
+reports. Thin: parse, call one view (reads) or service function (changes), return a public
+schema. Each route declares its permission (``access.py``): reads ``program.read``; creating a
+study, changing its settings and uploading a version ``clinical.write``."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from starlette.responses import Response
 from vein2vein.auth.roles import Perm
 from vein2vein.web.context import AuthDep, DbDep, require
 
-from . import schemas, service
+from . import datasets, readouts, schemas, studies, views
 from .upload import UploadedFile
 
 router = APIRouter(prefix="/api/clinical", tags=["clinical"])
@@ -29,40 +31,58 @@ def read_uploads(files: list[UploadFile] | None) -> list[UploadedFile]:
 def list_studies(auth: AuthDep, db: DbDep) -> list[dict[str, Any]]:
     """Studies of the programs the caller may see."""
     with db.read() as session:
-        return [s.public() for s in service.list_studies(session, auth.scope)]
+        return views.studies(session, auth.scope)
 
 
-@router.post("/studies", response_model=schemas.StudyPublic, status_code=201)
+@router.post(
+    "/studies",
+    response_model=schemas.StudyPublic,
+    status_code=201,
+    dependencies=[require(Perm.CLINICAL_WRITE)],
+)
 def create_study(body: schemas.StudyCreate, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """Create a study of a program (sponsor_clinical of that sponsor, or CDMO admin)."""
     with db.uow(auth.actor) as uow:
-        study = service.create_study(
+        study = studies.create_study(
             uow, auth.scope, **body.model_dump(exclude={"options"}), options=body.options
         )
         uow.commit()
         return study.public()
 
 
-@router.get("/studies/{study_id}", response_model=schemas.StudyDetail)
+@router.get(
+    "/studies/{study_id}",
+    response_model=schemas.StudyDetail,
+    dependencies=[require(Perm.PROGRAM_READ)],
+)
 def get_study(study_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """A study with its dataset versions, newest first."""
     with db.read() as session:
-        return service.study_detail(session, auth.scope, study_id)
+        return views.study_detail(session, auth.scope, study_id)
 
 
-@router.patch("/studies/{study_id}", response_model=schemas.StudyPublic)
+@router.patch(
+    "/studies/{study_id}",
+    response_model=schemas.StudyPublic,
+    dependencies=[require(Perm.CLINICAL_WRITE)],
+)
 def update_study(
     study_id: int, body: schemas.StudyUpdate, auth: AuthDep, db: DbDep
 ) -> dict[str, Any]:
     """Change the title, description or default readout options (with a reason, audited)."""
     changes = body.model_dump(exclude_none=True, exclude={"reason"})
     with db.uow(auth.actor) as uow:
-        study = service.update_study(uow, auth.scope, study_id, changes, body.reason)
+        study = studies.update_study(uow, auth.scope, study_id, changes, body.reason)
         uow.commit()
         return study.public()
 
 
-@router.post("/studies/{study_id}/versions", response_model=schemas.VersionPublic, status_code=201)
+@router.post(
+    "/studies/{study_id}/versions",
+    response_model=schemas.VersionPublic,
+    status_code=201,
+    dependencies=[require(Perm.CLINICAL_WRITE)],
+)
 def upload_version(
     study_id: int,
     auth: AuthDep,
@@ -83,7 +103,7 @@ def upload_version(
     """Upload a dataset as the study's next version. The files are read with the engine first:
     bad input answers 422 naming file, row and field, and nothing is stored."""
     with db.uow(auth.actor) as uow:
-        version = service.upload_dataset(
+        version = datasets.upload_dataset(
             uow,
             auth.scope,
             study_id,
@@ -96,32 +116,41 @@ def upload_version(
         return version.public()
 
 
-@router.get("/versions/{version_id}", response_model=schemas.VersionPublic)
+@router.get(
+    "/versions/{version_id}",
+    response_model=schemas.VersionPublic,
+    dependencies=[require(Perm.PROGRAM_READ)],
+)
 def get_version(version_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     with db.read() as session:
-        return service.get_version(session, auth.scope, version_id).public()
+        return views.version(session, auth.scope, version_id)
 
 
 @router.get(
     "/versions/{version_id}/files/{file_name}",
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
+    dependencies=[require(Perm.PROGRAM_READ)],
 )
 def get_file(version_id: int, file_name: str, auth: AuthDep, db: DbDep) -> Response:
     """A raw file exactly as uploaded (its SHA-256 is checked before it is sent)."""
     with db.read() as session:
-        row = service.get_file(session, auth.scope, version_id, file_name)
-        return Response(
-            row.content,
-            media_type="application/octet-stream",
-            headers={
-                "Content-Disposition": f'attachment; filename="{row.name}"',
-                "X-Content-SHA256": row.sha256,
-            },
-        )
+        raw = views.dataset_file(session, auth.scope, version_id, file_name)
+    return Response(
+        raw["content"],
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{raw["name"]}"',
+            "X-Content-SHA256": raw["sha256"],
+        },
+    )
 
 
-@router.get("/versions/{version_id}/readout", response_model=schemas.ReadoutPublic)
+@router.get(
+    "/versions/{version_id}/readout",
+    response_model=schemas.ReadoutPublic,
+    dependencies=[require(Perm.PROGRAM_READ)],
+)
 def get_readout(
     version_id: int,
     auth: AuthDep,
@@ -131,21 +160,14 @@ def get_readout(
     """The readout JSON of ``v2v clinical readout --json`` for this version; unset options
     take the study's defaults."""
     with db.read() as session:
-        version = service.get_version(session, auth.scope, version_id)
-        options = params.apply(version.study.options or {})
-        version, result = service.compute_readout(session, auth.scope, version.id, options)
-        return {
-            "study": version.study.public(),
-            "version": version.public(),
-            "options": options,
-            "readout": result.to_dict(),
-        }
+        return views.readout(session, auth.scope, version_id, params)
 
 
 @router.get(
     "/versions/{version_id}/report",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}, "text/html": {}}}},
+    dependencies=[require(Perm.PROGRAM_READ)],
 )
 def get_report(
     version_id: int,
@@ -157,11 +179,10 @@ def get_report(
     dataset SHA-256 and the audit trail's head hash; the hand-out is audited with the
     report's own SHA-256."""
     with db.read() as session:
-        version = service.get_version(session, auth.scope, version_id)
-        options = params.apply(version.study.options or {})
-        report = service.build_report(session, auth.scope, version.id, options, params.format)
+        options = views.readout_params(session, auth.scope, version_id, params)
+        report = readouts.build_report(session, auth.scope, version_id, options, params.format)
     with db.uow(auth.actor) as uow:
-        service.record_report(uow, report)
+        readouts.record_report(uow, report)
         uow.commit()
     return Response(
         report.content,

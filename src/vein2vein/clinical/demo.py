@@ -14,9 +14,10 @@ from pathlib import Path
 from vein2vein.demo.context import DemoContext
 from vein2vein.store.uow import UnitOfWork
 
+from .datasets import add_version
 from .demo_data import CUTOFF, write_demo_csv
 from .schemas import ReadoutParams
-from .service import add_study, add_version
+from .studies import add_study
 from .tables import DatasetVersion, Study
 from .upload import UploadedFile, parse_upload
 

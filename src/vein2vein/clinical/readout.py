@@ -21,6 +21,7 @@ import pandas as pd
 
 from vein2vein.core.errors import InputError
 from vein2vein.core.provenance import Provenance, library_versions
+from vein2vein.core.results import Result, frozen_frame, frozen_mapping
 
 from . import codes as C
 from .bor import BorOptions, derive_bor
@@ -83,6 +84,9 @@ class GroupSummary:
     os: KaplanMeier
     pfs: KaplanMeier
     dor: KaplanMeier
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bor_counts", frozen_mapping(self.bor_counts))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,7 +166,12 @@ def _num(x: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class ReadoutResult:
+class ReadoutResult(Result):
+    """The house result type (:class:`vein2vein.core.results.Result`): immutable (its tables are
+    read-only frames, its group counts read-only mappings, its fitted curves read-only arrays)
+    and carrying its provenance: method, options, the dataset's input hash and the versions of
+    numpy, scipy, pandas, lifelines and matplotlib."""
+
     options: ReadoutOptions
     subjects: pd.DataFrame
     timepoints: pd.DataFrame
@@ -176,6 +185,12 @@ class ReadoutResult:
             if g.dose_group == name:
                 return g
         raise KeyError(name)
+
+    def __post_init__(self) -> None:
+        for name in ("subjects", "timepoints", "disagreements"):
+            object.__setattr__(self, name, frozen_frame(getattr(self, name)))
+        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     def subject(self, subject_id: str) -> dict[str, Any]:
         for s in self.iter_subject_dicts(only=subject_id):
@@ -240,6 +255,7 @@ class ReadoutResult:
         return pd.DataFrame(cols, index=index)
 
     def summary(self) -> str:
+        # the text of `v2v clinical readout` (provenance, then warnings), kept as it was
         basis = "confirmed" if self.options.use_confirmed else "unconfirmed"
         lines = [
             f"Clinical readout ({'iRECIST' if self.options.irecist else 'RECIST 1.1'}; "

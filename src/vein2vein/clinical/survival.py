@@ -200,6 +200,8 @@ def kaplan_meier(
     med = _findq(x, np.concatenate([[0.0], 1 - surv]), 0.5) if n else math.nan
     lo = _findq(x, np.concatenate([[0.0], 1 - lower]), 0.5) if n else math.nan
     hi = _findq(x, np.concatenate([[0.0], 1 - upper]), 0.5) if n else math.nan
+    for fitted in (times, n_risk, d, c, surv, std_log, lower, upper):
+        fitted.flags.writeable = False  # a fitted curve is a result: its arrays stay as fitted
     return KaplanMeier(
         time=times,
         n_risk=n_risk,

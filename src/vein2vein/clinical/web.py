@@ -1,39 +1,36 @@
 """Pages of clinical studies: the study list, the study page (upload form, dataset versions,
-response table by dose level, interactive Plotly figures, report links), and the two scripts
-the figures need, served locally (no CDN: the content security policy allows only 'self')."""
+response table by dose level, interactive Plotly figures, report links), and the script the
+figures need, served locally (no CDN: the content security policy allows only 'self').
+
+Thin: reads through ``views.py``, changes through ``studies.py`` and ``datasets.py`` with the
+form kit (``web/forms.py``): a refused change shows the form again with its message."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from vein2vein.auth.roles import Perm
-from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDenied
-from vein2vein.programs.service import list_programs
-from vein2vein.store import audit
+from vein2vein.store.uow import UnitOfWork
 from vein2vein.web.assets import LONG_CACHE, plotly_version
-from vein2vein.web.context import AuthDep, DbDep
+from vein2vein.web.context import AuthDep, DbDep, public, require
+from vein2vein.web.forms import FormError, Text, apply_change, choice_id, parse_date
 from vein2vein.web.templating import render
 
-from . import service
+from . import datasets, studies, views
 from .api import read_uploads
 from .schemas import ReadoutOverrides, ReadoutParams
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).with_name("static")
-Text = Annotated[str, Form()]
-#: Errors shown on the form itself; NotFound is never caught here (tenant isolation).
-SHOWN = (InputError, Conflict, PermissionDenied)
 ASSET_HEADERS = LONG_CACHE
 
 
-@router.get("/clinical/assets/clinical-figures.js")
+@router.get("/clinical/assets/clinical-figures.js", dependencies=[public()])
 def figures_js() -> Response:
     body = (STATIC / "clinical-figures.js").read_bytes()
     return Response(body, media_type="text/javascript", headers=ASSET_HEADERS)
@@ -46,67 +43,52 @@ def _studies_page(
     request: Request, auth: AuthDep, db: DbDep, status: int = 200, **extra: Any
 ) -> Response:
     with db.read() as session:
-        studies = [
-            s.public()
-            | {
-                "sponsor": s.organisation.name,
-                "program": s.program.code,
-                "versions": len(s.versions),
-            }
-            for s in service.list_studies(session, auth.scope)
-        ]
-        programs = [p.public() for p in list_programs(session, auth.scope)]
-    return render(
-        request,
-        "clinical_studies.html",
-        {
-            "studies": studies,
-            "programs": programs,
-            "can_write": service.can_write(auth.scope),
-            **extra,
-        },
-        status_code=status,
-    )
+        ctx = views.study_list_page(session, auth.scope)
+    return render(request, "clinical_studies.html", ctx | extra, status_code=status)
 
 
-@router.get("/clinical")
+@router.get("/clinical", dependencies=[require(Perm.PROGRAM_READ)])
 def studies_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
     return _studies_page(request, auth, db)
 
 
-@router.post("/clinical")
+@router.post("/clinical", dependencies=[require(Perm.CLINICAL_WRITE)])
 def create_study_form(
     request: Request,
     auth: AuthDep,
     db: DbDep,
-    program_id: Annotated[int, Form()],
-    code: Text,
-    title: Text,
-    description: Annotated[str, Form()] = "",
-    cutoff: Annotated[str, Form()] = "",
+    program_id: Text = "",
+    code: Text = "",
+    title: Text = "",
+    description: Text = "",
+    cutoff: Text = "",
 ) -> Response:
-    try:
-        options = ReadoutParams.model_validate({"cutoff": cutoff or None})
-    except ValidationError:
-        return _studies_page(
-            request, auth, db, 422, error=f"cut-off {cutoff!r} is not a date (YYYY-MM-DD)"
+    def change(uow: UnitOfWork) -> int:
+        options = ReadoutParams(cutoff=parse_date(cutoff, "cutoff", "Data cut-off", required=False))
+        study = studies.create_study(
+            uow,
+            auth.scope,
+            program_id=choice_id(program_id, "program_id", "a program"),
+            code=code,
+            title=title,
+            description=description,
+            options=options,
         )
-    try:
-        with db.uow(auth.actor) as uow:
-            study = service.create_study(
-                uow,
-                auth.scope,
-                program_id=program_id,
-                code=code,
-                title=title,
-                description=description,
-                options=options,
-            )
-            uow.commit()
-            study_id = study.id
-    except SHOWN as exc:
-        return _studies_page(request, auth, db, exc.status, error=exc.message)
-    return RedirectResponse(f"/clinical/studies/{study_id}", status_code=303)
+        return study.id
+
+    def failed(error: FormError) -> Response:
+        # what was typed goes back into the form (a study record holds no personal data)
+        typed = {"program_id": program_id, "code": code, "title": title}
+        typed |= {"description": description, "cutoff": cutoff}
+        return _studies_page(request, auth, db, error.status, **error.context(), form=typed)
+
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=lambda study_id: RedirectResponse(f"/clinical/studies/{study_id}", status_code=303),
+        failed=failed,
+    )
 
 
 # ------------------------------------------------------------------ study page
@@ -124,63 +106,6 @@ def _overrides(request: Request) -> tuple[ReadoutOverrides, str | None]:
         return ReadoutOverrides(), f"option {field}: {first.get('msg', 'invalid')}"
 
 
-def _history(session: Any, auth: AuthDep, study_id: int, version_ids: set[int]) -> list[dict]:
-    if not auth.scope.can(Perm.AUDIT_READ):
-        return []
-    ids = auth.scope.organisation_ids
-    entries = audit.query(
-        session,
-        entity_type="clinical_study",
-        entity_id=str(study_id),
-        organisation_ids=ids,
-    )
-    entries += [
-        e
-        for e in audit.query(session, entity_type="clinical_dataset_version", organisation_ids=ids)
-        if e.entity_id in {str(v) for v in version_ids}
-    ]
-    return [e.to_dict() for e in sorted(entries, key=lambda e: -e.seq)]
-
-
-def _finite(value: Any) -> Any:
-    """JSON for the page: NaN and infinities become null (JSON.parse refuses NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _readout_context(
-    session: Any, auth: AuthDep, version: Any, params: ReadoutParams
-) -> dict[str, Any]:
-    from .figures import BOR_COLOURS, group_colours
-    from .report import subject_listing
-
-    _, result = service.compute_readout(session, auth.scope, version.id, params)
-    data = result.plot_data()
-    table = result.response_table()
-    dis = result.disagreements.drop(columns=["subj"], errors="ignore")
-    query = {k: v for k, v in params.model_dump(mode="json").items() if v is not None}
-    return {
-        "response_table": table.to_html(classes="data", border=0),
-        "subject_table": subject_listing(result).to_html(classes="data", border=0, index=False),
-        "disagreements": dis.to_html(classes="data", border=0, index=False) if len(dis) else "",
-        "warnings": list(result.warnings),
-        "provenance": result.provenance.summary(),
-        "criteria": "iRECIST" if params.irecist else "RECIST 1.1",
-        "figures": {
-            "data": _finite(data),
-            "group_colours": group_colours(data),
-            "bor_colours": BOR_COLOURS,
-        },
-        "km": data["km"],
-        "report_query": urlencode(query),
-    }
-
-
 def _study_page(
     request: Request,
     auth: AuthDep,
@@ -190,39 +115,14 @@ def _study_page(
     status: int = 200,
     **extra: Any,
 ) -> Response:
+    overrides, option_error = _overrides(request)
     with db.read() as session:
-        study = service.get_study(session, auth.scope, study_id)
-        versions = service.list_versions(session, auth.scope, study.id)
-        selected = None
-        if version_id is not None:
-            selected = service.get_version(session, auth.scope, version_id)
-            if selected.study_id != study.id:
-                raise NotFound(f"clinical dataset version {version_id} not found")
-        elif versions:
-            selected = versions[0]
-        overrides, option_error = _overrides(request)
-        params = overrides.apply(study.options or {})
-        ctx: dict[str, Any] = {
-            "study": study.public()
-            | {"sponsor": study.organisation.name, "program": study.program.code},
-            "defaults": service.study_defaults(study).stored(),
-            "versions": [v.public() for v in versions],
-            "selected": selected.public() if selected else None,
-            "params": params.model_dump(mode="json"),
-            "option_error": option_error,
-            "can_write": service.can_write(auth.scope),
-            "plotly_version": plotly_version(),
-            "history": _history(session, auth, study.id, {v.id for v in versions}),
-        }
-        if selected is not None:
-            try:
-                ctx |= _readout_context(session, auth, selected, params)
-            except (InputError, ValueError) as exc:
-                ctx["readout_error"] = str(exc)
+        ctx = views.study_page(session, auth.scope, study_id, version_id, overrides)
+    ctx |= {"option_error": option_error, "plotly_version": plotly_version()}
     return render(request, "clinical_study.html", ctx | extra, status_code=status)
 
 
-@router.get("/clinical/studies/{study_id}")
+@router.get("/clinical/studies/{study_id}", dependencies=[require(Perm.PROGRAM_READ)])
 def study_page(
     request: Request,
     study_id: int,
@@ -234,33 +134,47 @@ def study_page(
     return _study_page(request, auth, db, study_id, version_id, uploaded=uploaded)
 
 
-@router.post("/clinical/studies/{study_id}/versions")
+@router.post("/clinical/studies/{study_id}/versions", dependencies=[require(Perm.CLINICAL_WRITE)])
 def upload_form(
     request: Request,
     study_id: int,
     auth: AuthDep,
     db: DbDep,
     files: Annotated[list[UploadFile] | None, File()] = None,
-    format: Annotated[str, Form()] = "auto",
-    evaluator: Annotated[str, Form()] = "INVESTIGATOR",
-    comment: Annotated[str, Form()] = "",
+    format: Text = "auto",
+    evaluator: Text = "INVESTIGATOR",
+    comment: Text = "",
 ) -> Response:
     uploads = read_uploads(files)
-    try:
-        with db.uow(auth.actor) as uow:
-            version = service.upload_dataset(
-                uow,
-                auth.scope,
-                study_id,
-                uploads,
-                fmt=format,  # type: ignore[arg-type]  # parse_upload refuses unknown formats
-                evaluator=evaluator,
-                comment=comment,
-            )
-            uow.commit()
-            version_id, number = version.id, version.version
-    except SHOWN as exc:
-        return _study_page(request, auth, db, study_id, status=exc.status, upload_error=exc.message)
-    return RedirectResponse(
-        f"/clinical/studies/{study_id}?version_id={version_id}&uploaded={number}", status_code=303
-    )
+
+    def change(uow: UnitOfWork) -> tuple[int, int]:
+        version = datasets.upload_dataset(
+            uow,
+            auth.scope,
+            study_id,
+            uploads,
+            fmt=format,  # type: ignore[arg-type]  # parse_upload refuses unknown formats
+            evaluator=evaluator,
+            comment=comment,
+        )
+        return version.id, version.version
+
+    def done(stored: tuple[int, int]) -> Response:
+        version_id, number = stored
+        return RedirectResponse(
+            f"/clinical/studies/{study_id}?version_id={version_id}&uploaded={number}",
+            status_code=303,
+        )
+
+    def failed(error: FormError) -> Response:
+        return _study_page(
+            request,
+            auth,
+            db,
+            study_id,
+            status=error.status,
+            upload_error=error.message,
+            upload_error_field=error.field,
+        )
+
+    return apply_change(db, auth, change, done=done, failed=failed)

@@ -107,11 +107,15 @@ def frozen_mapping(values: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def frozen_frame(frame: Any) -> Any:
-    """A copy of a pandas DataFrame whose column arrays are read-only, so that a result that
-    hands out its table cannot be changed through it (writes raise ``ValueError``)."""
-    copy = frame.copy(deep=True)
-    for name in copy.columns:
-        values = copy[name].to_numpy()
-        if hasattr(values, "flags"):
-            values.flags.writeable = False
-    return copy
+    """A read-only copy of a pandas DataFrame: every write into it (``.loc``, ``.iloc``,
+    ``.at``, ``.iat``, ``frame[name] = ...``, in-place methods, a write through
+    ``.to_numpy()``) raises ``ValueError``, with pandas' copy-on-write mode off, on or "warn".
+    What is derived from it (selections, ``copy()``, ``drop``...) is an ordinary DataFrame.
+
+    How, and why both layers are needed: :mod:`vein2vein.core.frames`. A holder that hands one
+    frozen frame to several callers may give each a shallow copy (``frame.copy(deep=False)``:
+    a new, writable frame object over the same read-only data, without copying it).
+    """
+    from vein2vein.core.frames import freeze
+
+    return freeze(frame)

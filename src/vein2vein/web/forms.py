@@ -21,6 +21,7 @@ to the error handler so that another client's record stays indistinguishable fro
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ SHOWN: tuple[type[V2VError], ...] = (
 MAX_INT = 2_000_000_000
 _INT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,25 @@ def parse_decimal(
     if places is not None and -number.as_tuple().exponent > places:  # type: ignore[operator]
         raise InputError(f"{label}: at most {places} decimal places", field=field)
     return number
+
+
+def parse_date(
+    text: str | None, field: str, label: str, *, required: bool = True
+) -> dt.date | None:
+    """A calendar date typed into a form as YYYY-MM-DD (what ``<input type="date">`` sends):
+    ASCII digits only and a real day of the calendar (2025-02-30 is refused). The value typed
+    is not echoed in the message. Plausibility windows are the service's (``core.dates``)."""
+    value = (text or "").strip()
+    if not value:
+        if required:
+            raise InputError(f"{label}: required", field=field)
+        return None
+    if len(value) != 10 or not value.isascii() or not _DATE.fullmatch(value):
+        raise InputError(f"{label}: enter a date as YYYY-MM-DD", field=field)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{label}: not a day of the calendar (YYYY-MM-DD)", field=field) from None
 
 
 def choice_id(text: str | None, field: str, what: str) -> int:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 from tests.integration.clinical.world import World, build, corrupt, demo
 
-from vein2vein.clinical import service
+from vein2vein.clinical import datasets, readouts, studies
 from vein2vein.clinical.demo import DEMO_STUDY_CODE
 from vein2vein.clinical.demo_data import HIGH, LOW, MIDDLE, write_demo_sdtm
 from vein2vein.clinical.schemas import ReadoutParams
@@ -35,7 +35,7 @@ def world(db: Database) -> World:
 def _study(w: World, who: str = "a.clinical", code: str = "IIT-1", **kw) -> int:
     program = kw.pop("program_id", w.ids["program_a"])
     with w.uow(who) as uow:
-        study = service.create_study(
+        study = studies.create_study(
             uow, w.scopes[who], program_id=program, code=code, title="EpCAM IIT", **kw
         )
         uow.commit()
@@ -44,7 +44,7 @@ def _study(w: World, who: str = "a.clinical", code: str = "IIT-1", **kw) -> int:
 
 def _upload(w: World, study_id: int, files=None, who: str = "a.clinical", **kw) -> DatasetVersion:
     with w.uow(who) as uow:
-        version = service.upload_dataset(uow, w.scopes[who], study_id, files or demo(), **kw)
+        version = datasets.upload_dataset(uow, w.scopes[who], study_id, files or demo(), **kw)
         uow.commit()
         return version
 
@@ -104,7 +104,7 @@ def test_uploads_are_new_immutable_versions_with_hashes(world: World) -> None:
             select(DatasetFile).where(DatasetFile.dataset_version_id == v1.id)
         ).all()
         stored = {r.name: (r.sha256, r.content) for r in rows}
-        versions = service.list_versions(session, world.scopes["a.viewer"], study_id)
+        versions = datasets.list_versions(session, world.scopes["a.viewer"], study_id)
         uploads = audit.query(session, entity_type="clinical_dataset_version")
     for f in files:  # the raw bytes exactly as received, with their SHA-256
         assert stored[f.name] == (hashlib.sha256(f.content).hexdigest(), f.content)
@@ -175,14 +175,14 @@ def test_viewer_may_read_but_not_upload_and_other_sponsor_sees_nothing(world: Wo
     with pytest.raises(NotFound):
         _upload(world, study_id, who="b.clinical")
     with world.db.read() as session:
-        assert service.list_studies(session, world.scopes["b.clinical"]) == []
+        assert studies.list_studies(session, world.scopes["b.clinical"]) == []
         with pytest.raises(NotFound):
-            service.get_version(session, world.scopes["b.clinical"], version.id)
+            datasets.get_version(session, world.scopes["b.clinical"], version.id)
         with pytest.raises(NotFound):
-            service.compute_readout(
+            readouts.compute_readout(
                 session, world.scopes["b.clinical"], version.id, ReadoutParams()
             )
-        _, result = service.compute_readout(
+        _, result = readouts.compute_readout(
             session, world.scopes["a.viewer"], version.id, ReadoutParams()
         )
     assert result.provenance.input_hash == version.sha256  # the readout cites the stored version
@@ -208,8 +208,8 @@ def test_sdtm_zip_upload_gives_the_same_readout_as_the_csv_folder(
     assert sdtm.n_investigator_responses > 0
     params = ReadoutParams(cutoff="2025-03-01")
     with world.db.read() as session:
-        _, a = service.compute_readout(session, world.scopes["a.viewer"], sdtm.id, params)
-        _, b = service.compute_readout(session, world.scopes["a.viewer"], csv.id, params)
+        _, a = readouts.compute_readout(session, world.scopes["a.viewer"], sdtm.id, params)
+        _, b = readouts.compute_readout(session, world.scopes["a.viewer"], csv.id, params)
     assert [g.to_dict()["orr"] for g in a.groups] == [g.to_dict()["orr"] for g in b.groups]
     assert len(a.disagreements) >= 1  # the demo's RS record that differs from the derived one
 
@@ -220,7 +220,7 @@ def test_two_concurrent_uploads_get_consecutive_versions(
     study_id = _study(world)
     parsed = parse_upload(demo())
     start, race = threading.Barrier(2), threading.Barrier(2)
-    real_utcnow = service.utcnow
+    real_utcnow = datasets.utcnow
 
     def utcnow_after_both_read_the_last_version():  # type: ignore[no-untyped-def]
         # add_version reads the last version number, then builds the row (calling utcnow):
@@ -229,7 +229,7 @@ def test_two_concurrent_uploads_get_consecutive_versions(
             race.wait(timeout=2)
         return real_utcnow()
 
-    monkeypatch.setattr(service, "utcnow", utcnow_after_both_read_the_last_version)
+    monkeypatch.setattr(datasets, "utcnow", utcnow_after_both_read_the_last_version)
     errors: list[BaseException] = []
 
     def upload() -> None:
@@ -237,7 +237,7 @@ def test_two_concurrent_uploads_get_consecutive_versions(
             start.wait(timeout=10)
             with world.uow("a.clinical") as uow:
                 study = uow.session.get_one(Study, study_id)
-                service.add_version(uow, study, parsed)
+                datasets.add_version(uow, study, parsed)
                 uow.commit()
         except BaseException as exc:  # reported below
             errors.append(exc)
@@ -260,14 +260,14 @@ def test_report_prints_dataset_hash_and_audit_head_and_its_export_is_audited(
     version = _upload(world, study_id)
     head = _head(world.db)
     with world.db.read() as session:
-        report = service.build_report(
+        report = readouts.build_report(
             session, world.scopes["a.viewer"], version.id, ReadoutParams(), "html"
         )
     html = report.content.decode()
     assert version.sha256 in html and head.hash in html and f"#{head.seq} " in html
     assert report.head == head
     with world.uow("a.viewer") as uow:
-        service.record_report(uow, report)
+        readouts.record_report(uow, report)
         uow.commit()
     with world.db.read() as session:
         entry = audit.query(session, entity_type="clinical_dataset_version", newest_first=True)[0]
@@ -287,8 +287,8 @@ def test_demo_study_readout_reproduces_the_press_release_figures(db: Database) -
         version = study.versions[0]
         uploads = audit.query(session, entity_type="clinical_dataset_version")
         admin = _cdmo_admin_scope(session)
-        params = service.study_defaults(study)  # the stored data cut-off, 2025-03-01
-        _, result = service.compute_readout(session, admin, version.id, params)
+        params = studies.study_defaults(study)  # the stored data cut-off, 2025-03-01
+        _, result = readouts.compute_readout(session, admin, version.id, params)
     assert [e.action for e in uploads] == ["clinical.dataset.upload"]
     everyone = result.group("ALL")
     assert (everyone.n, everyone.dcr.k, everyone.dcr.n) == (10, 9, 10)  # DCR 90 %
@@ -308,9 +308,9 @@ def _cdmo_admin_scope(session):  # type: ignore[no-untyped-def]
 def test_study_defaults_change_with_a_reason_and_are_audited(world: World) -> None:
     study_id = _study(world)
     with world.uow("a.clinical") as uow, pytest.raises(InputError, match="reason"):
-        service.update_study(uow, world.scopes["a.clinical"], study_id, {"title": "x"}, " ")
+        studies.update_study(uow, world.scopes["a.clinical"], study_id, {"title": "x"}, " ")
     with world.uow("a.clinical") as uow:
-        service.update_study(
+        studies.update_study(
             uow,
             world.scopes["a.clinical"],
             study_id,
@@ -320,9 +320,9 @@ def test_study_defaults_change_with_a_reason_and_are_audited(world: World) -> No
         uow.commit()
     with world.db.read() as session:
         study = session.get_one(Study, study_id)
-        assert service.study_defaults(study) == ReadoutParams(cutoff="2025-03-01", accept_sd=True)
+        assert studies.study_defaults(study) == ReadoutParams(cutoff="2025-03-01", accept_sd=True)
         entry = audit.query(session, entity_type="clinical_study", newest_first=True)[0].to_dict()
     assert entry["action"] == "clinical.study.update" and entry["reason"] == "SAP amendment 2"
     assert entry["before"]["options"] == {} and entry["after"]["options"]["accept_sd"] is True
     with world.uow("a.viewer") as uow, pytest.raises(PermissionDenied):
-        service.update_study(uow, world.scopes["a.viewer"], study_id, {"title": "x"}, "why")
+        studies.update_study(uow, world.scopes["a.viewer"], study_id, {"title": "x"}, "why")

@@ -1,0 +1,205 @@
+"""Dataset versions of a study: store a validated upload as the study's next immutable version,
+read a version's raw files back (checked against their SHA-256), and load the engine's dataset
+of a version through a small cache.
+
+The cache keeps parsed datasets by dataset hash. Versions are immutable, so a hash always names
+the same bytes and the parse can be reused; the cached frames are read-only
+(:func:`vein2vein.core.results.frozen_frame`) and every caller gets its own frame objects over
+them, so nothing a caller does to what it got can change the next readout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+from threading import Lock
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload, undefer
+
+from vein2vein.auth.scope import Scope, get_scoped
+from vein2vein.core.clock import utcnow
+from vein2vein.core.errors import NotFound
+from vein2vein.core.results import frozen_frame, frozen_mapping
+from vein2vein.core.text import clean_text
+from vein2vein.store.locks import lock_row
+from vein2vein.store.uow import UnitOfWork
+
+from .access import require_read, require_write
+from .dataset import ClinicalDataset
+from .tables import DatasetFile, DatasetVersion, Study
+from .upload import Format, ParsedUpload, UploadedFile, parse_upload, read_files
+
+# ------------------------------------------------------------------ upload
+
+
+def _lock_study(session: Session, study_id: int) -> None:
+    """Serialise concurrent uploads to one study (PostgreSQL row lock; SQLite transactions
+    already begin IMMEDIATE), so two uploads get versions n and n + 1, never the same."""
+    lock_row(session, Study, study_id)
+
+
+def add_version(
+    uow: UnitOfWork, study: Study, parsed: ParsedUpload, comment: str = ""
+) -> DatasetVersion:
+    """Store a validated upload as the study's next version (never an overwrite)."""
+    s = uow.session
+    _lock_study(s, study.id)
+    last = s.scalar(
+        select(func.max(DatasetVersion.version)).where(DatasetVersion.study_id == study.id)
+    )
+    counts = parsed.counts()
+    version = DatasetVersion(
+        organisation_id=study.organisation_id,
+        study_id=study.id,
+        version=(last or 0) + 1,
+        format=parsed.format,
+        evaluator=parsed.evaluator,
+        sha256=parsed.sha256,
+        n_subjects=counts["subjects"],
+        n_lesions=counts["lesions"],
+        n_assessments=counts["assessments"],
+        n_new_lesions=counts["new_lesions"],
+        n_investigator_responses=counts["investigator_responses"],
+        warnings=list(parsed.dataset.warnings),
+        ignored_files=list(parsed.ignored),
+        comment=clean_text(comment, "comment", 4000, multiline=True),
+        uploaded_at=utcnow(),
+        uploaded_by=uow.actor.name,
+        uploaded_by_id=uow.actor.user_id,
+    )
+    version.files = [
+        DatasetFile(name=f.name, sha256=f.sha256, size=len(f.content), content=f.content)
+        for f in parsed.files
+    ]
+    s.add(version)
+    s.flush()
+    uow.record(
+        "clinical.dataset.upload",
+        "clinical_dataset_version",
+        version.id,
+        after=version.public() | {"study": study.code},
+        organisation_id=study.organisation_id,
+    )
+    return version
+
+
+def upload_dataset(
+    uow: UnitOfWork,
+    scope: Scope,
+    study_id: int | str,
+    files: Sequence[UploadedFile],
+    *,
+    fmt: Format = "auto",
+    evaluator: str | None = "INVESTIGATOR",
+    comment: str = "",
+) -> DatasetVersion:
+    """Validate an upload by reading it with the engine, then store it as a new version.
+    Bad input raises :class:`InputError` (file, row, field) before anything is written."""
+    study = get_scoped(uow.session, scope, Study, study_id)
+    require_write(scope)
+    parsed = parse_upload(files, fmt, evaluator)
+    return add_version(uow, study, parsed, comment)
+
+
+# ------------------------------------------------------------------ versions and raw files
+
+
+def list_versions(session: Session, scope: Scope, study_id: int) -> list[DatasetVersion]:
+    stmt = (
+        scope.filter(select(DatasetVersion), DatasetVersion)
+        .where(DatasetVersion.study_id == study_id)
+        .options(selectinload(DatasetVersion.files))
+        .order_by(DatasetVersion.version.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def get_version(session: Session, scope: Scope, version_id: int | str) -> DatasetVersion:
+    version = get_scoped(session, scope, DatasetVersion, version_id)
+    require_read(scope)
+    return version
+
+
+def get_file(session: Session, scope: Scope, version_id: int | str, name: str) -> DatasetFile:
+    """A raw file of a version, its bytes checked against the SHA-256 recorded at upload."""
+    version = get_version(session, scope, version_id)
+    row = session.scalars(
+        select(DatasetFile)
+        .where(DatasetFile.dataset_version_id == version.id, DatasetFile.name == name)
+        .options(undefer(DatasetFile.content))
+    ).first()
+    if row is None:
+        raise NotFound(f"file {name} not found in this dataset version")
+    _check_integrity(row)
+    return row
+
+
+class StoredDataAltered(RuntimeError):
+    """Stored raw bytes no longer match the SHA-256 recorded at upload (tampering)."""
+
+
+def _check_integrity(row: DatasetFile) -> None:
+    if hashlib.sha256(row.content).hexdigest() != row.sha256:
+        raise StoredDataAltered(
+            f"stored file {row.name} of dataset version {row.dataset_version_id} does not match "
+            "the SHA-256 recorded at upload: the stored data was altered"
+        )
+
+
+# ------------------------------------------------------------------ the engine's dataset
+
+_FRAMES = ("subjects", "lesions", "assessments", "new_lesions", "investigator")
+_CACHE: OrderedDict[tuple[str, str, str | None], ClinicalDataset] = OrderedDict()
+_CACHE_SIZE = 4
+_CACHE_LOCK = Lock()
+
+
+def _frozen(ds: ClinicalDataset) -> ClinicalDataset:
+    """The dataset with read-only frames and mappings: what the cache keeps."""
+    frames = {n: frozen_frame(f) for n in _FRAMES if (f := getattr(ds, n)) is not None}
+    return replace(
+        ds,
+        **frames,
+        files=frozen_mapping(ds.files),
+        file_hashes=frozen_mapping(ds.file_hashes),
+        field_names=frozen_mapping(ds.field_names),
+    )
+
+
+def _handed_out(ds: ClinicalDataset) -> ClinicalDataset:
+    """A caller's own frame objects over the cached read-only data (shallow copies: cheap).
+    Writing into them raises (or, under pandas copy-on-write, copies); replacing a column
+    changes only the caller's frame."""
+    frames = {n: f.copy(deep=False) for n in _FRAMES if (f := getattr(ds, n)) is not None}
+    return replace(ds, **frames)
+
+
+def load_dataset(session: Session, version: DatasetVersion) -> ClinicalDataset:
+    key = (version.sha256, version.format, version.evaluator)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _handed_out(_CACHE[key])
+    rows = list(
+        session.scalars(
+            select(DatasetFile)
+            .where(DatasetFile.dataset_version_id == version.id)
+            .options(undefer(DatasetFile.content))
+        )
+    )
+    for row in rows:
+        _check_integrity(row)
+    ds = read_files(
+        [UploadedFile(r.name, r.content) for r in rows], version.format, version.evaluator
+    )
+    if ds.input_hash() != version.sha256:
+        raise StoredDataAltered(f"dataset version {version.id}: files do not match its hash")
+    ds = _frozen(ds)
+    with _CACHE_LOCK:
+        _CACHE[key] = ds
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return _handed_out(ds)
