@@ -184,6 +184,8 @@ def _example(schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, int]) 
         return _example(defs[schema["$ref"].split("/")[-1]], defs, ids)
     if "anyOf" in schema:
         return _example(schema["anyOf"][0], defs, ids)
+    if schema.get("enum"):
+        return schema["enum"][0]
     kind = schema.get("type")
     if kind == "object":
         return {

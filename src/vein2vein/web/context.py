@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from vein2vein.auth import sessions, tokens
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
-from vein2vein.core.errors import AuthenticationFailed, NotFound, PermissionDenied
+from vein2vein.core.errors import AuthenticationFailed, PermissionDenied
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 
@@ -128,15 +128,18 @@ def require(perm: Perm | None) -> Any:
     assets). ``tests/e2e/test_route_permissions.py`` fails on a route without one and checks the
     declared permission against the roles table.
 
-    A sponsor's user who lacks the permission of a route that names a record (a path parameter)
-    is told the record is not found, the answer an absent record gets, so that nothing about
-    another client's records is revealed; CDMO staff, who see every client, get 403.
+    On a route that names a record (a path parameter), a sponsor's user who lacks the permission
+    is refused by the service *after* it has looked the record up in the caller's scope: another
+    client's record is then "not found" (as an absent one), the caller's own record "forbidden".
+    Refusing here, before the look-up, would have to answer one or the other for both. The
+    route-permissions test requests every such route as every role lacking its permission, so a
+    service that forgets the check fails there. Everywhere else the check is made here.
     """
 
     async def dependency(request: Request, auth: AuthDep) -> Auth:
         if perm is not None and not auth.scope.can(perm):
             if request.path_params and not auth.scope.is_cdmo:
-                raise NotFound("not found")
+                return auth  # the service refuses after the scoped look-up (see above)
             auth.scope.require(perm)
         return auth
 

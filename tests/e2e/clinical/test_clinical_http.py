@@ -152,8 +152,7 @@ def test_api_upload_without_files_or_by_a_viewer_is_refused(site: dict) -> None:
         headers={"X-CSRF-Token": vcsrf},
     )
     # issue 9: the route declares clinical.write (web/context.require), and a sponsor's user
-    # lacking a route's permission on a named record is told it is not found (was 403)
-    assert r.status_code == 404
+    assert r.status_code == 403
     assert _counts(db)[:2] == (0, 0)
 
 
