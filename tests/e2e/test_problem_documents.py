@@ -57,3 +57,19 @@ def test_openapi_lists_problem_responses(sqlite_db: Database) -> None:
     orders = spec["paths"]["/api/coi/orders"]["get"]["responses"]
     for code in ("401", "403", "404", "422"):
         assert "application/problem+json" in orders[code]["content"]
+
+
+def test_an_oversize_form_answers_413_as_a_problem(sqlite_db: Database) -> None:
+    from tests import factories
+    from tests.factories import PASSWORD
+    from tests.webclient import logged_in
+
+    org = factories.org(sqlite_db, "CDMO", "Northbridge")
+    factories.user(sqlite_db, org, "admin", username="boss")
+    c, csrf = logged_in(sqlite_db, "boss", PASSWORD)
+    big = "x" * (sqlite_db.settings.max_form_kb * 1024 + 10)
+    r = c.post("/api/orgs", json={"name": big, "kind": "SPONSOR"}, headers={"x-csrf-token": csrf})
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("application/problem+json")
+    anonymous = client(sqlite_db).post("/login", data={"username": "x" * 100_000})
+    assert anonymous.status_code == 413

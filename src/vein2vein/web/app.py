@@ -5,10 +5,11 @@ It imports no feature: ``vein2vein.features.create_app`` hands it every feature'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, params
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
@@ -20,6 +21,8 @@ from vein2vein.store.database import Database
 from vein2vein.store.migrate import ensure_up_to_date
 from vein2vein.store.privileges import check_application_role
 from vein2vein.web import assets, errors, home, openapi
+from vein2vein.web.context import authenticate
+from vein2vein.web.limits import BodyLimit
 from vein2vein.web.nav import Navigation, NavItem
 from vein2vein.web.templating import make_templates
 
@@ -83,6 +86,15 @@ def build_app(
     app.state.nav = navigation(nav)
     app.state.home_counts = tuple(home_counts)
 
+    routers = [home.api, *api_routers, home.pages, assets.router, *page_routers]
+    app.add_middleware(
+        BodyLimit,
+        form_bytes=settings.max_form_kb * 1024,
+        upload_bytes=settings.max_upload_mb * 2**20,
+        upload_paths=upload_paths(routers),
+        authenticate=authenticate,
+    )
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
@@ -95,10 +107,21 @@ def build_app(
     errors.install(app)
     openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.state.routers = [home.api, *api_routers, home.pages, assets.router, *page_routers]
+    app.state.routers = routers
     for router in app.state.routers:
         app.include_router(router)
     return app
+
+
+def upload_paths(routers: Sequence[APIRouter]) -> list[re.Pattern[str]]:
+    """Path patterns of the routes that take uploaded files (a ``File`` parameter)."""
+    return [
+        route.path_regex
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and any(isinstance(p.field_info, params.File) for p in route.dependant.body_params)
+    ]
 
 
 def registered_routes(app: FastAPI) -> list[APIRoute]:

@@ -84,6 +84,14 @@ def _authenticate(request: Request, db: Database) -> Auth:
     )
 
 
+async def authenticate(request: Request) -> Auth:
+    """Who the caller is (session cookie or bearer token), without the CSRF check and without
+    caching: for the body-size middleware, which must know before a large body is read."""
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_authenticate, request, request.app.state.db)
+
+
 async def current_auth(request: Request) -> Auth:
     cached = getattr(request.state, "auth", None)
     if cached is not None:
