@@ -133,25 +133,6 @@ def _parse_date(value: dt.date | str, field_name: str) -> dt.date:
         raise InputError("give a date as YYYY-MM-DD", field=field_name) from None
 
 
-def _product_code(code: str) -> isbt128.ProductCodeStructure:
-    compact = code.replace(" ", "").strip()
-    if len(compact) != 8:
-        raise InputError(
-            "the product code has 8 characters: description code (5), collection type, "
-            "division (2), e.g. S1234100",
-            field="product_code",
-        )
-    structures = isbt128.parse_structures("=<" + compact)
-    product = structures[0]
-    assert isinstance(product, isbt128.ProductCodeStructure)
-    if not product.autologous:
-        raise InputError(
-            "an autologous product needs an autologous collection type (1, A, X or 8)",
-            field="product_code",
-        )
-    return product
-
-
 # --------------------------------------------------------------------------------------------
 # facilities and DINs
 # --------------------------------------------------------------------------------------------
@@ -422,7 +403,7 @@ def place_order(uow: UnitOfWork, scope: Scope, req: OrderRequest) -> Order:
     patient = get_scoped(s, scope, Patient, req.patient_id)
     access.require_order(scope)
     facility = _default_facility(s, req.facility_fin)
-    product = _product_code(req.product_code)
+    product = isbt128.autologous_product_code(req.product_code)
     try:
         weight = Decimal(str(req.weight_kg)).quantize(Decimal("0.01"))
     except InvalidOperation:
