@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from vein2vein.auth.roles import Perm
-from vein2vein.identity import schemas, service, views
+from vein2vein.identity import custody, intake, orders, schemas, views
 from vein2vein.identity.order_labels import print_order_label
 from vein2vein.web.context import AuthDep, DbDep, require
 
@@ -27,9 +27,9 @@ def list_patients(auth: AuthDep, db: DbDep) -> list[dict[str, Any]]:
 @router.post("/patients", response_model=schemas.PatientPublic, status_code=201)
 def enrol_patient(body: schemas.PatientCreate, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     with db.uow(auth.actor) as uow:
-        patient = service.enrol_patient(uow, auth.scope, **body.model_dump())
+        patient = orders.enrol_patient(uow, auth.scope, **body.model_dump())
         uow.commit()
-        return service.patient_public(patient)
+        return views.patient_public(patient)
 
 
 @router.get("/patients/{patient_id}", response_model=schemas.PatientDetail)
@@ -58,9 +58,9 @@ def place_order(body: schemas.OrderCreate, auth: AuthDep, db: DbDep) -> dict[str
     data = body.model_dump()
     data["markers"] = body.markers.model_dump()
     with db.uow(auth.actor) as uow:
-        order = service.place_order(uow, auth.scope, service.OrderRequest(**data))
+        order = orders.place_order(uow, auth.scope, intake.OrderRequest(**data))
         uow.commit()
-        return service.order_public(order)
+        return views.order_public(order)
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail)
@@ -73,9 +73,9 @@ def get_order(order_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
 def assign_apheresis_din(order_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """Issue the next DIN of the order's facility and bind it to the order (CDMO)."""
     with db.uow(auth.actor) as uow:
-        order = service.assign_apheresis_din(uow, auth.scope, order_id)
+        order = orders.assign_apheresis_din(uow, auth.scope, order_id)
         uow.commit()
-        return service.order_public(order)
+        return views.order_public(order)
 
 
 @router.post("/orders/{order_id}/bags", response_model=schemas.OrderPublic)
@@ -84,9 +84,9 @@ def register_bags(
 ) -> dict[str, Any]:
     """Issue the final product's DIN and register its bags (CDMO)."""
     with db.uow(auth.actor) as uow:
-        order = service.register_product(uow, auth.scope, order_id, body.bags)
+        order = orders.register_product(uow, auth.scope, order_id, body.bags)
         uow.commit()
-        return service.order_public(order)
+        return views.order_public(order)
 
 
 class LabelRequest(BaseModel):
@@ -118,7 +118,7 @@ def record_event(
 ) -> dict[str, Any]:
     """Record a custody step. A hand-off whose scan does not match answers 409 *Hand-off
     stopped*: the mismatch is recorded and the order is on hold until QA clears it."""
-    req = service.EventRequest(
+    req = intake.EventRequest(
         step=body.step,
         occurred_at=body.occurred_at,
         time_zone=body.time_zone,
@@ -129,7 +129,7 @@ def record_event(
         details=body.details(),
     )
     with db.uow(auth.actor) as uow:
-        row = service.record_event(uow, auth.scope, order_id, req)
+        row = custody.record_event(uow, auth.scope, order_id, req)
         uow.commit()
         event_id = row.id
     with db.read() as session:
@@ -149,7 +149,7 @@ def clear_mismatch(
 ) -> dict[str, Any]:
     """QA (qa_reviewer, qa_approver) clears a hand-off mismatch with a reason (audited)."""
     with db.uow(auth.actor) as uow:
-        mismatch = service.clear_mismatch(uow, auth.scope, mismatch_id, body.reason)
+        mismatch = custody.clear_mismatch(uow, auth.scope, mismatch_id, body.reason)
         uow.commit()
         return views.mismatch_dict(mismatch)
 
@@ -158,9 +158,9 @@ def clear_mismatch(
 def issue_din(body: schemas.DinIssue, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """Issue the next DIN of a facility, not yet bound to an order (CDMO)."""
     with db.uow(auth.actor) as uow:
-        row = service.issue_din(uow, auth.scope, body.fin)
+        row = orders.issue_din(uow, auth.scope, body.fin)
         uow.commit()
-        return service.din_public(row)
+        return views.din_public(row)
 
 
 @router.post("/scan", response_model=schemas.ScanResult, dependencies=READ)

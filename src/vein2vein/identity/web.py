@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from vein2vein.auth.roles import Perm
-from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import Conflict, InputError, PermissionDenied, RuleViolation
-from vein2vein.identity import access, service, views
+from vein2vein.identity import access, custody, intake, orders, views
 from vein2vein.identity.domain import Step
 from vein2vein.identity.order_labels import print_order_label
 from vein2vein.programs.service import list_programs
-from vein2vein.store import audit
 from vein2vein.web.context import AuthDep, DbDep
 from vein2vein.web.templating import render
 
@@ -55,10 +52,7 @@ def _patients(request: Request, auth: AuthDep, db: DbDep, status: int = 200, **e
     with db.read() as session:
         patients = views.list_patients(session, auth.scope)
         programs = [p.public() for p in list_programs(session, auth.scope)]
-        sites = [
-            s.public()
-            for s in session.scalars(auth.scope.filter(select(Site), Site).order_by(Site.name))
-        ]
+        sites = views.treatment_sites(session, auth.scope)
     return render(
         request,
         "coi_patients.html",
@@ -87,7 +81,7 @@ def patients_enrol(
         if not program_id.isdigit():
             raise InputError("choose a program", field="program_id")
         with db.uow(auth.actor) as uow:
-            patient = service.enrol_patient(
+            patient = orders.enrol_patient(
                 uow,
                 auth.scope,
                 program_id=int(program_id),
@@ -143,7 +137,7 @@ def order_place(
     htlv: Text = "",
     syphilis: Text = "",
 ) -> Response:
-    req = service.OrderRequest(
+    req = intake.OrderRequest(
         patient_id=patient_id,
         product_code=product_code,
         product_name=product_name,
@@ -157,7 +151,7 @@ def order_place(
     )
     try:
         with db.uow(auth.actor) as uow:
-            order = service.place_order(uow, auth.scope, req)
+            order = orders.place_order(uow, auth.scope, req)
             uow.commit()
             new_id = order.id
     except SHOWN as exc:
@@ -170,19 +164,7 @@ def _order(
 ) -> Response:
     with db.read() as session:
         order = views.order_detail(session, auth.scope, order_id)
-        history = []
-        if auth.scope.can(Perm.AUDIT_READ):
-            history = [
-                e.to_dict()
-                for e in audit.query(
-                    session,
-                    entity_type="coi_order",
-                    entity_id=str(order_id),
-                    organisation_ids=auth.scope.organisation_ids,
-                    newest_first=True,
-                    limit=50,
-                )
-            ]
+        history = views.order_history(session, auth.scope, order_id)
     return render(
         request,
         "coi_order.html",
@@ -200,7 +182,7 @@ def order_page(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Res
 def order_din(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Response:
     try:
         with db.uow(auth.actor) as uow:
-            service.assign_apheresis_din(uow, auth.scope, order_id)
+            orders.assign_apheresis_din(uow, auth.scope, order_id)
             uow.commit()
     except SHOWN as exc:
         return _order(request, order_id, auth, db, 422, error=exc.message)
@@ -239,7 +221,7 @@ def order_bags(
     try:
         with db.uow(auth.actor) as uow:
             count = int(bags) if bags.strip().isdigit() else 0
-            service.register_product(uow, auth.scope, order_id, count)
+            orders.register_product(uow, auth.scope, order_id, count)
             uow.commit()
     except SHOWN as exc:
         return _order(request, order_id, auth, db, 422, error=exc.message)
@@ -259,7 +241,7 @@ def _handoff(
         order = views.order_detail(session, auth.scope, order_id)
     next_steps = order["summary"]["next_steps"]
     form = form or {}
-    now_local = utcnow().astimezone(service.time_zone(order["time_zone"]))
+    now_local = utcnow().astimezone(intake.time_zone(order["time_zone"]))
     return render(
         request,
         "coi_handoff.html",
@@ -315,7 +297,7 @@ def handoff_record(
         "position": position,
         "batch_number": batch_number,
     }
-    req = service.EventRequest(
+    req = intake.EventRequest(
         step=step,
         occurred_at=occurred_at,
         time_zone=time_zone,
@@ -335,9 +317,9 @@ def handoff_record(
     }
     try:
         with db.uow(auth.actor) as uow:
-            service.record_event(uow, auth.scope, order_id, req)
+            custody.record_event(uow, auth.scope, order_id, req)
             uow.commit()
-    except service.HandoffStopped as stop:
+    except custody.HandoffStopped as stop:
         result = {"ok": False, "title": "STOP — identity mismatch", "lines": stop.messages}
         result["note"] = f"Mismatch #{stop.mismatch_id} recorded; QA must clear it."
         return _handoff(request, order_id, auth, db, 409, form, result=result)
@@ -384,7 +366,7 @@ def mismatch_clear(
 ) -> Response:
     try:
         with db.uow(auth.actor) as uow:
-            mismatch = service.clear_mismatch(uow, auth.scope, mismatch_id, reason)
+            mismatch = custody.clear_mismatch(uow, auth.scope, mismatch_id, reason)
             uow.commit()
             order_id = mismatch.order_id
     except SHOWN as exc:
