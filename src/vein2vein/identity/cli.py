@@ -186,6 +186,7 @@ def label(
 # --------------------------------------------------------------------------------------------
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
+CDMO_OPT = typer.Option(None, "--org", help="The CDMO acting, when the store holds several")
 
 
 facility_app = typer.Typer(help="Facilities registered under a FIN.", no_args_is_help=True)
@@ -215,11 +216,12 @@ def facility_add(
 def din_issue(
     fin: str = typer.Option(..., "--fin", help="Facility identification number"),
     count: int = typer.Option(1, "--count", min=1, max=1000, help="How many DINs"),
+    org: str | None = CDMO_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Issue the next DIN(s) of a facility for the current year, never twice, never skipping."""
     db = database()
-    scope = server_scope(db)
+    scope = server_scope(db, org)
     rows = []
     for _ in range(count):
         with db.uow(Actor.cli()) as uow:
@@ -236,11 +238,12 @@ def din_issue(
 @handle_errors
 def orders_cmd(
     all_: bool = typer.Option(False, "--all", help="Include infused orders"),
+    org: str | None = CDMO_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Dashboard: orders in flight, current step, required-by risk (on hold first)."""
     db = database()
-    scope = server_scope(db)
+    scope = server_scope(db, org)
     with db.read() as session:
         rows = views.dashboard(session, scope, include_complete=all_)
     if json_:
@@ -266,11 +269,12 @@ def orders_cmd(
 def timeline_cmd(
     subject: str,
     sponsor: str | None = typer.Option(None, "--sponsor", help="When subject ids clash"),
+    org: str | None = CDMO_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Vein-to-vein timeline of a patient (by sponsor subject id), one block per order."""
     db = database()
-    scope = server_scope(db)
+    scope = server_scope(db, org)
     with db.read() as session:
         patient_id = views.patient_id_by_subject(session, scope, subject, sponsor)
         out = views.patient_timeline(session, scope, patient_id)
@@ -340,10 +344,10 @@ def scan_cmd(
 
 @app.command("lookup")
 @handle_errors
-def lookup_cmd(scanned: str, json_: bool = JSON_OPT) -> None:
+def lookup_cmd(scanned: str, org: str | None = CDMO_OPT, json_: bool = JSON_OPT) -> None:
     """What a scanned label is and which order it belongs to (exit 1 when none)."""
     db = database()
-    scope = server_scope(db)
+    scope = server_scope(db, org)
     with db.read() as session:
         out = views.lookup_scan(session, scope, scanned)
     if json_:
@@ -357,11 +361,13 @@ def lookup_cmd(scanned: str, json_: bool = JSON_OPT) -> None:
 @app.command("mismatches")
 @handle_errors
 def mismatches_cmd(
-    all_: bool = typer.Option(False, "--all", help="Include cleared ones"), json_: bool = JSON_OPT
+    all_: bool = typer.Option(False, "--all", help="Include cleared ones"),
+    org: str | None = CDMO_OPT,
+    json_: bool = JSON_OPT,
 ) -> None:
     """Hand-off mismatches (open ones by default)."""
     db = database()
-    scope = server_scope(db)
+    scope = server_scope(db, org)
     with db.read() as session:
         rows = views.list_mismatches(session, scope, open_only=not all_)
     if json_:
