@@ -22,7 +22,8 @@ from vein2vein.auth.tables import User
 from vein2vein.clinical import datasets as clinical_datasets
 from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
-from vein2vein.identity import service as coi
+from vein2vein.identity import custody, intake, orders
+from vein2vein.identity.tables import MARKERS
 from vein2vein.scheduling import service as schedule
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
@@ -133,18 +134,18 @@ def _coi_world(
     with db.uow(Actor("t")) as uow:
         b_scope = service.scope_of(uow.session.get_one(User, b_user.id))
         qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
-        coi.register_facility(uow, uow.session.merge(cdmo), "A9999", "Northbridge", "UTC")
-        patient = coi.enrol_patient(
+        orders.register_facility(uow, uow.session.merge(cdmo), "A9999", "Northbridge", "UTC")
+        patient = orders.enrol_patient(
             uow,
             b_scope,
             program_id=program_id,
             subject_id="CRV-SUBJ-SECRET",
             treatment_site_id=site_id,
         )
-        order = coi.place_order(
+        order = orders.place_order(
             uow,
             b_scope,
-            coi.OrderRequest(
+            intake.OrderRequest(
                 patient_id=patient.id,
                 product_code="S1234100",
                 dose_level="DL1",
@@ -152,28 +153,28 @@ def _coi_world(
                 planned_apheresis="2026-01-05",
                 required_by="2026-02-20",
                 starting_material="fresh",
-                markers=dict.fromkeys(coi.MARKERS, "negative"),
+                markers=dict.fromkeys(MARKERS, "negative"),
             ),
         )
         ids = {"patient_id": patient.id, "order_id": order.id}
         uow.commit()
     with db.uow(Actor("t")) as uow:
-        coi.assign_apheresis_din(uow, qa_scope, ids["order_id"])
+        orders.assign_apheresis_din(uow, qa_scope, ids["order_id"])
         uow.commit()
     with db.uow(Actor("t")) as uow:
         try:
-            coi.record_event(
+            custody.record_event(
                 uow,
                 b_scope,
                 ids["order_id"],
-                coi.EventRequest(
+                intake.EventRequest(
                     step="collected",
                     occurred_at="2026-01-05T09:00+01:00",
                     location="ward",
                     scans=["=A999926999999" + "00"],
                 ),
             )
-        except coi.HandoffStopped as stop:
+        except custody.HandoffStopped as stop:
             ids["mismatch_id"] = stop.mismatch_id
     return ids
 

@@ -1,4 +1,8 @@
-"""API routes of the chain of identity (``/api/coi``): thin wrappers over the services."""
+"""API routes of the chain of identity (``/api/coi``): thin wrappers over the use cases
+(``orders``, ``custody``, ``order_labels``) and the reads (``views``).
+
+Each route declares its permission; the use case checks the finer rule (which custody step a
+role may record, four eyes on a clearance) after finding the record within the caller's scope."""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from vein2vein.auth.roles import Perm
-from vein2vein.identity import schemas, service, views
+from vein2vein.identity import custody, intake, orders, schemas, views
 from vein2vein.identity.order_labels import print_order_label
 from vein2vein.web.context import AuthDep, DbDep, require
 
 router = APIRouter(prefix="/api/coi", tags=["chain of identity"])
 READ = [require(Perm.PROGRAM_READ)]
+ORDER = [require(Perm.ORDER_PLACE)]
+ISSUE = [require(Perm.DIN_ISSUE)]
 
 
 @router.get("/patients", response_model=list[schemas.PatientPublic], dependencies=READ)
@@ -24,22 +30,24 @@ def list_patients(auth: AuthDep, db: DbDep) -> list[dict[str, Any]]:
         return views.list_patients(session, auth.scope)
 
 
-@router.post("/patients", response_model=schemas.PatientPublic, status_code=201)
+@router.post("/patients", response_model=schemas.PatientPublic, status_code=201, dependencies=ORDER)
 def enrol_patient(body: schemas.PatientCreate, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     with db.uow(auth.actor) as uow:
-        patient = service.enrol_patient(uow, auth.scope, **body.model_dump())
+        patient = orders.enrol_patient(uow, auth.scope, **body.model_dump())
         uow.commit()
-        return service.patient_public(patient)
+        return views.patient_public(patient)
 
 
-@router.get("/patients/{patient_id}", response_model=schemas.PatientDetail)
+@router.get("/patients/{patient_id}", response_model=schemas.PatientDetail, dependencies=READ)
 def get_patient(patient_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """One patient; ``personal_data`` only for roles holding ``personal_data.read``."""
     with db.read() as session:
         return views.patient_detail(session, auth.scope, patient_id)
 
 
-@router.get("/patients/{patient_id}/timeline", response_model=schemas.PatientTimeline)
+@router.get(
+    "/patients/{patient_id}/timeline", response_model=schemas.PatientTimeline, dependencies=READ
+)
 def patient_timeline(patient_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """Vein-to-vein timeline of each of the patient's orders."""
     with db.read() as session:
@@ -53,40 +61,42 @@ def dashboard(auth: AuthDep, db: DbDep, include_complete: bool = False) -> list[
         return views.dashboard(session, auth.scope, include_complete=include_complete)
 
 
-@router.post("/orders", response_model=schemas.OrderPublic, status_code=201)
+@router.post("/orders", response_model=schemas.OrderPublic, status_code=201, dependencies=ORDER)
 def place_order(body: schemas.OrderCreate, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     data = body.model_dump()
     data["markers"] = body.markers.model_dump()
     with db.uow(auth.actor) as uow:
-        order = service.place_order(uow, auth.scope, service.OrderRequest(**data))
+        order = orders.place_order(uow, auth.scope, intake.OrderRequest(**data))
         uow.commit()
-        return service.order_public(order)
+        return views.order_public(order)
 
 
-@router.get("/orders/{order_id}", response_model=schemas.OrderDetail)
+@router.get("/orders/{order_id}", response_model=schemas.OrderDetail, dependencies=READ)
 def get_order(order_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     with db.read() as session:
         return views.order_detail(session, auth.scope, order_id)
 
 
-@router.post("/orders/{order_id}/apheresis-din", response_model=schemas.OrderPublic)
+@router.post(
+    "/orders/{order_id}/apheresis-din", response_model=schemas.OrderPublic, dependencies=ISSUE
+)
 def assign_apheresis_din(order_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """Issue the next DIN of the order's facility and bind it to the order (CDMO)."""
     with db.uow(auth.actor) as uow:
-        order = service.assign_apheresis_din(uow, auth.scope, order_id)
+        order = orders.assign_apheresis_din(uow, auth.scope, order_id)
         uow.commit()
-        return service.order_public(order)
+        return views.order_public(order)
 
 
-@router.post("/orders/{order_id}/bags", response_model=schemas.OrderPublic)
+@router.post("/orders/{order_id}/bags", response_model=schemas.OrderPublic, dependencies=ISSUE)
 def register_bags(
     order_id: int, body: schemas.BagsCreate, auth: AuthDep, db: DbDep
 ) -> dict[str, Any]:
     """Issue the final product's DIN and register its bags (CDMO)."""
     with db.uow(auth.actor) as uow:
-        order = service.register_product(uow, auth.scope, order_id, body.bags)
+        order = orders.register_product(uow, auth.scope, order_id, body.bags)
         uow.commit()
-        return service.order_public(order)
+        return views.order_public(order)
 
 
 class LabelRequest(BaseModel):
@@ -99,6 +109,7 @@ class LabelRequest(BaseModel):
     "/orders/{order_id}/labels",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}, "image/png": {}}}},
+    dependencies=ISSUE,
 )
 def print_label(order_id: int, body: LabelRequest, auth: AuthDep, db: DbDep) -> Response:
     """Print an ISBT 128 label of the order (PDF or PNG); every print is an audit entry."""
@@ -112,13 +123,18 @@ def print_label(order_id: int, body: LabelRequest, auth: AuthDep, db: DbDep) -> 
     )
 
 
-@router.post("/orders/{order_id}/events", response_model=schemas.Event, status_code=201)
+@router.post(
+    "/orders/{order_id}/events",
+    response_model=schemas.Event,
+    status_code=201,
+    dependencies=[require(Perm.CUSTODY_RECORD)],
+)
 def record_event(
     order_id: int, body: schemas.EventCreate, auth: AuthDep, db: DbDep
 ) -> dict[str, Any]:
     """Record a custody step. A hand-off whose scan does not match answers 409 *Hand-off
     stopped*: the mismatch is recorded and the order is on hold until QA clears it."""
-    req = service.EventRequest(
+    req = intake.EventRequest(
         step=body.step,
         occurred_at=body.occurred_at,
         time_zone=body.time_zone,
@@ -129,7 +145,7 @@ def record_event(
         details=body.details(),
     )
     with db.uow(auth.actor) as uow:
-        row = service.record_event(uow, auth.scope, order_id, req)
+        row = custody.record_event(uow, auth.scope, order_id, req)
         uow.commit()
         event_id = row.id
     with db.read() as session:
@@ -143,24 +159,28 @@ def list_mismatches(auth: AuthDep, db: DbDep, open_only: bool = True) -> list[di
         return views.list_mismatches(session, auth.scope, open_only=open_only)
 
 
-@router.post("/mismatches/{mismatch_id}/clear", response_model=schemas.MismatchPublic)
+@router.post(
+    "/mismatches/{mismatch_id}/clear",
+    response_model=schemas.MismatchPublic,
+    dependencies=[require(Perm.MISMATCH_CLEAR)],
+)
 def clear_mismatch(
     mismatch_id: int, body: schemas.MismatchClear, auth: AuthDep, db: DbDep
 ) -> dict[str, Any]:
     """QA (qa_reviewer, qa_approver) clears a hand-off mismatch with a reason (audited)."""
     with db.uow(auth.actor) as uow:
-        mismatch = service.clear_mismatch(uow, auth.scope, mismatch_id, body.reason)
+        mismatch = custody.clear_mismatch(uow, auth.scope, mismatch_id, body.reason)
         uow.commit()
         return views.mismatch_dict(mismatch)
 
 
-@router.post("/dins", response_model=schemas.DinPublic, status_code=201)
+@router.post("/dins", response_model=schemas.DinPublic, status_code=201, dependencies=ISSUE)
 def issue_din(body: schemas.DinIssue, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """Issue the next DIN of a facility, not yet bound to an order (CDMO)."""
     with db.uow(auth.actor) as uow:
-        row = service.issue_din(uow, auth.scope, body.fin)
+        row = orders.issue_din(uow, auth.scope, body.fin)
         uow.commit()
-        return service.din_public(row)
+        return views.din_public(row)
 
 
 @router.post("/scan", response_model=schemas.ScanResult, dependencies=READ)

@@ -3,9 +3,11 @@
 ``din check`` and ``din parse`` read what a user typed or scanned; ``label`` writes a bag,
 cassette or shipper label from the given fields. Commands that use the store (``facility add``,
 ``din issue``, ``orders``, ``timeline``, ``scan``, ``lookup``, ``mismatches``, ``clear``) are
-thin wrappers over ``identity.service`` and ``identity.views``. Reading and issuing DINs run as
-server-side administration (attributed to the operating-system account, no personal data);
-custody steps and clearances are attributed to a user whose password is asked for.
+thin wrappers over the use cases (``identity.orders``, ``identity.custody``) and the reads
+(``identity.views``). Reading and issuing DINs run as server-side administration
+(``cli.common.server_scope``: attributed to the operating-system account, no personal data);
+custody steps and clearances are attributed to a user whose password is asked for
+(``cli.common.login``).
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from vein2vein.auth import service as auth_service
-from vein2vein.auth.scope import Scope
-from vein2vein.cli.common import database, emit_json, handle_errors, read_password
+from vein2vein.cli.common import (
+    database,
+    emit_json,
+    handle_errors,
+    login,
+    read_password,
+    server_scope,
+)
 from vein2vein.core.clock import utcnow
-from vein2vein.core.errors import InputError, NotFound, V2VError
+from vein2vein.core.errors import InputError, V2VError
 from vein2vein.identity import coi as coi_module
-from vein2vein.identity import isbt128, labels, service, views
-from vein2vein.identity.tables import Order
-from vein2vein.store.database import Database
+from vein2vein.identity import custody, intake, isbt128, labels, orders, views
 from vein2vein.store.uow import Actor
 
 app = typer.Typer(
@@ -179,36 +182,11 @@ def label(
 
 
 # --------------------------------------------------------------------------------------------
-# Commands that use the store (thin wrappers over identity.service and identity.views)
+# Commands that use the store (thin wrappers over the use cases and identity.views)
 # --------------------------------------------------------------------------------------------
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
-
-
-def _server_scope() -> Scope:
-    """Server-side administration at the command line: every client, no personal data."""
-    actor = Actor.cli()
-    return Scope(0, actor.name, "server administration", 0, "CDMO", "admin")
-
-
-def _login(db: Database, username: str) -> tuple[Scope, Actor]:
-    """Custody steps are attributed to a person: the user's password is asked for."""
-    password = read_password(f"Password of {username}", confirm=False)
-    with db.uow(Actor.anonymous(username.strip()[:64])) as uow:
-        user = auth_service.authenticate(uow, db.settings, username, password)
-        scope = auth_service.scope_of(user)
-        uow.commit()
-    return scope, Actor(scope.username, scope.user_id, scope.organisation_id)
-
-
-def _order_by_number(session: Session, scope: Scope, number: str, sponsor: str | None) -> int:
-    stmt = scope.filter(select(Order), Order).where(Order.number == number.strip().upper())
-    found = [o for o in session.scalars(stmt) if sponsor is None or o.organisation.name == sponsor]
-    if not found:
-        raise NotFound(f"order {number.strip().upper()} not found")
-    if len(found) > 1:
-        raise InputError("several sponsors have this order number: add --sponsor", field="sponsor")
-    return found[0].id
+CDMO_OPT = typer.Option(None, "--org", help="The CDMO acting, when the store holds several")
 
 
 facility_app = typer.Typer(help="Facilities registered under a FIN.", no_args_is_help=True)
@@ -227,9 +205,7 @@ def facility_add(
     """Register a facility's FIN (its DIN counters start at 1 each year)."""
     db = database()
     with db.uow(Actor.cli()) as uow:
-        facility = service.register_facility(
-            uow, auth_service.organisation_by_name(uow.session, org), fin, name, zone
-        )
+        facility = orders.register_facility(uow, org, fin, name, zone)
         uow.commit()
         out = facility.public()
     emit_json(out) if json_ else typer.echo(f"registered facility {out['fin']} {out['name']}")
@@ -240,14 +216,16 @@ def facility_add(
 def din_issue(
     fin: str = typer.Option(..., "--fin", help="Facility identification number"),
     count: int = typer.Option(1, "--count", min=1, max=1000, help="How many DINs"),
+    org: str | None = CDMO_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Issue the next DIN(s) of a facility for the current year, never twice, never skipping."""
     db = database()
+    scope = server_scope(db, org)
     rows = []
     for _ in range(count):
         with db.uow(Actor.cli()) as uow:
-            rows.append(service.din_public(service.issue_din(uow, _server_scope(), fin)))
+            rows.append(views.din_public(orders.issue_din(uow, scope, fin)))
             uow.commit()
     if json_:
         emit_json(rows if count > 1 else rows[0])
@@ -260,12 +238,14 @@ def din_issue(
 @handle_errors
 def orders_cmd(
     all_: bool = typer.Option(False, "--all", help="Include infused orders"),
+    org: str | None = CDMO_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Dashboard: orders in flight, current step, required-by risk (on hold first)."""
     db = database()
+    scope = server_scope(db, org)
     with db.read() as session:
-        rows = views.dashboard(session, _server_scope(), include_complete=all_)
+        rows = views.dashboard(session, scope, include_complete=all_)
     if json_:
         emit_json(rows)
         return
@@ -289,14 +269,15 @@ def orders_cmd(
 def timeline_cmd(
     subject: str,
     sponsor: str | None = typer.Option(None, "--sponsor", help="When subject ids clash"),
+    org: str | None = CDMO_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Vein-to-vein timeline of a patient (by sponsor subject id), one block per order."""
     db = database()
-    scope = _server_scope()
+    scope = server_scope(db, org)
     with db.read() as session:
-        patient = views.patient_by_subject(session, scope, subject, sponsor)
-        out = views.patient_timeline(session, scope, patient.id)
+        patient_id = views.patient_id_by_subject(session, scope, subject, sponsor)
+        out = views.patient_timeline(session, scope, patient_id)
     if json_:
         emit_json(out)
         return
@@ -332,7 +313,7 @@ def scan_cmd(
     or the step is out of order); 2 bad input.
     """
     db = database()
-    scope, actor = _login(db, user)
+    scope, actor = login(db, user)
     patient = {"subject_id": subject_id or ""}
     if ask_dob:
         patient["date_of_birth"] = read_password("Patient's date of birth (YYYY-MM-DD)", False)
@@ -342,8 +323,8 @@ def scan_cmd(
         if not sep:
             raise InputError("give details as KEY=VALUE", field="detail")
         details[key.strip()] = value.strip()
-    when = at or utcnow().astimezone(service.time_zone(zone)).isoformat(timespec="minutes")
-    req = service.EventRequest(
+    when = at or utcnow().astimezone(intake.time_zone(zone)).isoformat(timespec="minutes")
+    req = intake.EventRequest(
         step=step,
         occurred_at=when,
         time_zone=zone,
@@ -353,9 +334,9 @@ def scan_cmd(
         details=details,
     )
     with db.read() as session:
-        order_id = _order_by_number(session, scope, order, sponsor)
+        order_id = views.order_id_by_number(session, scope, order, sponsor)
     with db.uow(actor) as uow:
-        row = service.record_event(uow, scope, order_id, req)
+        row = custody.record_event(uow, scope, order_id, req)
         uow.commit()
         out = {"order": order.upper(), "step": row.step, "event_id": row.id, "recorded": True}
     emit_json(out) if json_ else typer.echo(f"MATCH: '{out['step']}' recorded for {out['order']}")
@@ -363,11 +344,12 @@ def scan_cmd(
 
 @app.command("lookup")
 @handle_errors
-def lookup_cmd(scanned: str, json_: bool = JSON_OPT) -> None:
+def lookup_cmd(scanned: str, org: str | None = CDMO_OPT, json_: bool = JSON_OPT) -> None:
     """What a scanned label is and which order it belongs to (exit 1 when none)."""
     db = database()
+    scope = server_scope(db, org)
     with db.read() as session:
-        out = views.lookup_scan(session, _server_scope(), scanned)
+        out = views.lookup_scan(session, scope, scanned)
     if json_:
         emit_json(out)
     else:
@@ -379,12 +361,15 @@ def lookup_cmd(scanned: str, json_: bool = JSON_OPT) -> None:
 @app.command("mismatches")
 @handle_errors
 def mismatches_cmd(
-    all_: bool = typer.Option(False, "--all", help="Include cleared ones"), json_: bool = JSON_OPT
+    all_: bool = typer.Option(False, "--all", help="Include cleared ones"),
+    org: str | None = CDMO_OPT,
+    json_: bool = JSON_OPT,
 ) -> None:
     """Hand-off mismatches (open ones by default)."""
     db = database()
+    scope = server_scope(db, org)
     with db.read() as session:
-        rows = views.list_mismatches(session, _server_scope(), open_only=not all_)
+        rows = views.list_mismatches(session, scope, open_only=not all_)
     if json_:
         emit_json(rows)
         return
@@ -403,9 +388,9 @@ def clear_cmd(
 ) -> None:
     """QA clears a hand-off mismatch with a reason (audited)."""
     db = database()
-    scope, actor = _login(db, user)
+    scope, actor = login(db, user)
     with db.uow(actor) as uow:
-        mismatch = service.clear_mismatch(uow, scope, mismatch_id, reason)
+        mismatch = custody.clear_mismatch(uow, scope, mismatch_id, reason)
         uow.commit()
         out = {"id": mismatch.id, "status": "cleared", "reason": mismatch.clear_reason}
     emit_json(out) if json_ else typer.echo(f"mismatch #{out['id']} cleared")

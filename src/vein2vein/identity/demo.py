@@ -16,7 +16,7 @@ from vein2vein.auth.scope import Scope
 from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
 from vein2vein.demo.context import DemoContext
-from vein2vein.identity import service
+from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din
 from vein2vein.identity.tables import MARKERS, Order
@@ -108,7 +108,7 @@ def _scope(uow: UnitOfWork, username: str) -> Scope:
 
 
 def _scans(order: Order, step: Step) -> list[str]:
-    product = step in service.PRODUCT_STEPS
+    product = step in custody.PRODUCT_STEPS
     din = order.product_din if product else order.apheresis_din
     assert din is not None
     scans = [Din.from_code(din).barcode_data(), "&c" + order.coi]
@@ -123,8 +123,8 @@ def _request(
     scans: list[str],
     patient: dict[str, str],
     order: Order,
-) -> service.EventRequest:
-    return service.EventRequest(
+) -> intake.EventRequest:
+    return intake.EventRequest(
         step=step.value,
         occurred_at=at,
         time_zone=zone,
@@ -146,25 +146,25 @@ def _walk(
         if step is Step.STORED and p.subject.endswith(("003", "102")):
             continue  # fresh material straight into manufacturing
         if step is Step.RELEASED:
-            service.register_product(uow, scopes["operator"], order.id, 2)
+            orders.register_product(uow, scopes["operator"], order.id, 2)
         who = "approver" if step is Step.RELEASED else ("site" if step in _SITE else "operator")
         patient = {"subject_id": p.subject, "date_of_birth": p.date_of_birth}
         where = site if step in _SITE else "Northbridge Leiden GMP"
 
         if step is p.mismatch_at:
             try:
-                service.record_event(
+                custody.record_event(
                     uow,
                     scopes[who],
                     order.id,
                     _request(step, at, zone, where, [wrong], patient, order),
                     commit_on_stop=False,
                 )
-            except service.HandoffStopped as stop:
+            except custody.HandoffStopped as stop:
                 # cleared by the QA reviewer, a different person from whoever was stopped
                 loader, qa = uow.actor, scopes["qa"]
                 uow.actor = Actor(qa.username, qa.user_id, qa.organisation_id)
-                service.clear_mismatch(
+                custody.clear_mismatch(
                     uow,
                     qa,
                     stop.mismatch_id,
@@ -173,7 +173,7 @@ def _walk(
                 uow.actor = loader
             at += dt.timedelta(minutes=20)
         req = _request(step, at, zone, where, _scans(order, step), patient, order)
-        service.record_event(uow, scopes[who], order.id, req)
+        custody.record_event(uow, scopes[who], order.id, req)
         if step is p.reached:
             return
 
@@ -193,7 +193,7 @@ def load_identity_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
     """Facility, patients, orders and custody events of both demo sponsors (one unit of work)."""
     cdmo = ctx.cdmo
     s = uow.session
-    service.register_facility(
+    orders.register_facility(
         uow, cdmo, DEMO_FIN, "Northbridge Leiden (demo FIN)", "Europe/Amsterdam"
     )
     sponsors = (
@@ -214,7 +214,7 @@ def load_identity_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
         assert site is not None
         today = utcnow().date()
         for p in patients:
-            patient = service.enrol_patient(
+            patient = orders.enrol_patient(
                 uow,
                 scopes["site"],
                 program_id=program.id,
@@ -227,10 +227,10 @@ def load_identity_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
             if p.positive:
                 markers[p.positive] = "positive"
             apheresis = today - dt.timedelta(days=p.days_ago)
-            order = service.place_order(
+            order = orders.place_order(
                 uow,
                 scopes["site"],
-                service.OrderRequest(
+                intake.OrderRequest(
                     patient_id=patient.id,
                     product_code=product,
                     product_name=program.product,
@@ -245,6 +245,6 @@ def load_identity_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
                     time_zone=zone,
                 ),
             )
-            service.assign_apheresis_din(uow, scopes["operator"], order.id)
+            orders.assign_apheresis_din(uow, scopes["operator"], order.id)
             if p.reached is not None:
                 _walk(uow, scopes, order, p, zone, site.name)

@@ -446,6 +446,35 @@ class ProductCodeStructure(DataStructure):
         return f"=<{self.description_code}{self.collection_type}{self.division}"
 
 
+def autologous_product_code(code: str) -> ProductCodeStructure:
+    """The product code of an autologous cell-therapy order, as typed (``S1234100``, spaces
+    allowed): data structure 003 of ICCBBA ST-001 (ISBT 128 Standard Technical Specification),
+    ``αooootds`` without its data identifier ``=<`` — product description code ``αoooo`` (5),
+    type of collection ``t`` (1) and division ``ds`` (2).
+
+    The type of collection must be one for autologous use (ST-001, "Type of Collection" of the
+    product code: ``1`` for autologous use only, ``A`` autologous eligible for crossover, ``X``
+    autologous biohazardous, ``8`` autologous containing allogeneic material; see
+    :data:`COLLECTION_TYPES`). Raises :class:`InputError` for a code of another length, a
+    malformed one, or one whose type of collection is not autologous.
+    """
+    compact = code.replace(" ", "").strip()
+    if len(compact) != 8:
+        raise InputError(
+            "the product code has 8 characters: description code (5), collection type, "
+            "division (2), e.g. S1234100",
+            field="product_code",
+        )
+    product = parse_structures("=<" + compact)[0]
+    assert isinstance(product, ProductCodeStructure)
+    if not product.autologous:
+        raise InputError(
+            "an autologous product needs an autologous collection type (1, A, X or 8)",
+            field="product_code",
+        )
+    return product
+
+
 class DateKind(enum.StrEnum):
     EXPIRATION = "expiration"
     COLLECTION = "collection"

@@ -14,7 +14,6 @@ from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.core.errors import InputError, RuleViolation
 from vein2vein.identity import access, isbt128, labels
 from vein2vein.identity import coi as coi_module
-from vein2vein.identity.service import _product_code
 from vein2vein.identity.tables import Order
 from vein2vein.store.uow import UnitOfWork
 
@@ -68,7 +67,7 @@ def print_order_label(
     content = labels.ProductLabel(
         din=din,
         coi=order.coi,
-        product=_product_code(product_code),
+        product=isbt128.autologous_product_code(product_code),
         product_name=order.product_name or order.program.product or order.program.name,
         facility=order.facility.name,
         subject_id=patient.subject_id,

@@ -88,7 +88,8 @@ class IssuedDin(Base):
 
 
 class Patient(Base):
-    """A sponsor's subject. Date of birth and initials are personal data (see ``service``)."""
+    """A sponsor's subject. Date of birth and initials are personal data (written by
+    ``orders.enrol_patient``, read by ``views.patient_detail``)."""
 
     __tablename__ = "coi_patient"
     __table_args__ = (UniqueConstraint("organisation_id", "subject_id"),)

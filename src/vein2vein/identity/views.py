@@ -1,5 +1,7 @@
 """Read side of the chain of identity: lists, details, the vein-to-vein timeline, the dashboard
-of orders in flight and the lookup of a scanned label, always within the caller's scope.
+of orders in flight and the lookup of a scanned label, always within the caller's scope; and the
+presenters that turn rows into the public dicts the pages, the API, the CLI and the audit entries
+show.
 
 Lists and the dashboard carry subject ids only. Date of birth and initials appear only in
 ``patient_detail`` and only for roles holding ``personal_data.read``.
@@ -14,20 +16,17 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope, get_scoped
+from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import InputError, NotFound
 from vein2vein.identity import access, domain, isbt128
 from vein2vein.identity import coi as coi_module
 from vein2vein.identity.domain import Step
-from vein2vein.identity.service import (
-    domain_events,
-    open_mismatches,
-    order_public,
-    patient_public,
-    time_zone,
-)
-from vein2vein.identity.tables import HandoffMismatch, Order, Patient
+from vein2vein.identity.intake import time_zone
+from vein2vein.identity.tables import HandoffMismatch, IssuedDin, Order, Patient
+from vein2vein.store import audit
 
 _ORDER_LOADS = (
     selectinload(Order.events),
@@ -38,6 +37,81 @@ _ORDER_LOADS = (
     selectinload(Order.organisation),
     selectinload(Order.facility),
 )
+
+# --------------------------------------------------------------------------------------------
+# presenters: rows as the public dicts (and the domain values) every reader gets
+# --------------------------------------------------------------------------------------------
+
+
+def patient_public(p: Patient) -> dict[str, Any]:
+    """What any reader within scope may see: the subject id, never the personal data."""
+    return {
+        "id": p.id,
+        "organisation_id": p.organisation_id,
+        "sponsor": p.organisation.name,
+        "program_id": p.program_id,
+        "program": p.program.code,
+        "subject_id": p.subject_id,
+        "treatment_site": p.treatment_site.name,
+        "enrolled_at": p.enrolled_at.isoformat(),
+    }
+
+
+def order_public(o: Order) -> dict[str, Any]:
+    fmt = coi_module.get_format()
+    return {
+        "id": o.id,
+        "organisation_id": o.organisation_id,
+        "sponsor": o.organisation.name,
+        "program": o.program.code,
+        "patient_id": o.patient_id,
+        "subject_id": o.patient.subject_id,
+        "number": o.number,
+        "coi": fmt.display(o.coi),
+        "facility_fin": o.facility.fin,
+        "product_code": o.product_code,
+        "product_name": o.product_name,
+        "dose_level": o.dose_level,
+        "weight_kg": str(o.weight_kg),
+        "planned_apheresis": o.planned_apheresis.isoformat(),
+        "required_by": o.required_by.isoformat(),
+        "time_zone": o.time_zone,
+        "starting_material": o.starting_material,
+        "markers": o.markers(),
+        "segregated": o.segregated,
+        "apheresis_din": o.apheresis_din,
+        "product_din": o.product_din,
+        "batch_number": o.batch_number,
+        "bags": [b.public() for b in o.bags],
+        "current_step": o.current_step,
+        "current_step_at": o.current_step_at.isoformat() if o.current_step_at else None,
+    }
+
+
+def din_public(row: IssuedDin) -> dict[str, Any]:
+    din = isbt128.Din.from_code(row.din)
+    return row.public() | {
+        "check_character": din.check_character,
+        "eye_readable": din.eye_readable(),
+        "barcode": din.barcode_data(),
+    }
+
+
+def domain_events(order: Order) -> list[domain.CustodyEvent]:
+    """The order's custody events as the domain rules read them, oldest first."""
+    return [
+        domain.CustodyEvent(Step(e.step), e.occurred_at, e.performed_by, e.location, e.scanned)
+        for e in sorted(order.events, key=lambda e: (e.occurred_at, e.id))
+    ]
+
+
+def open_mismatches(order: Order) -> list[HandoffMismatch]:
+    return [m for m in order.mismatches if m.is_open]
+
+
+# --------------------------------------------------------------------------------------------
+# reads within the caller's scope
+# --------------------------------------------------------------------------------------------
 
 
 def list_patients(session: Session, scope: Scope) -> list[dict[str, Any]]:
@@ -52,9 +126,16 @@ def list_patients(session: Session, scope: Scope) -> list[dict[str, Any]]:
     return [patient_public(p) | {"orders": len(p.orders)} for p in session.scalars(stmt)]
 
 
-def patient_by_subject(
+def treatment_sites(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """The sites a patient may be enrolled at (the enrol form's choices), by name."""
+    stmt = scope.filter(select(Site), Site).order_by(Site.name)
+    return [s.public() for s in session.scalars(stmt)]
+
+
+def patient_id_by_subject(
     session: Session, scope: Scope, subject_id: str, sponsor: str | None = None
-) -> Patient:
+) -> int:
+    """The patient with this subject id (``sponsor`` names the client when ids clash)."""
     stmt = scope.filter(select(Patient), Patient).where(
         Patient.subject_id == subject_id.strip().upper()
     )
@@ -65,7 +146,20 @@ def patient_by_subject(
         raise InputError(
             "several sponsors have this subject id: name the sponsor (--sponsor)", field="sponsor"
         )
-    return found[0]
+    return found[0].id
+
+
+def order_id_by_number(
+    session: Session, scope: Scope, number: str, sponsor: str | None = None
+) -> int:
+    """The order with this number (``sponsor`` names the client when numbers clash)."""
+    stmt = scope.filter(select(Order), Order).where(Order.number == number.strip().upper())
+    found = [o for o in session.scalars(stmt) if sponsor is None or o.organisation.name == sponsor]
+    if not found:
+        raise NotFound(f"order {number.strip().upper()} not found")
+    if len(found) > 1:
+        raise InputError("several sponsors have this order number: add --sponsor", field="sponsor")
+    return found[0].id
 
 
 def patient_detail(session: Session, scope: Scope, patient_id: int) -> dict[str, Any]:
@@ -210,6 +304,26 @@ def order_detail(session: Session, scope: Scope, order_id: int) -> dict[str, Any
         "mismatches": [mismatch_dict(m) for m in order.mismatches],
         "timeline": _timeline_dict(order, now),
     }
+
+
+def order_history(
+    session: Session, scope: Scope, order_id: int, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The order's audit entries, newest first, for roles that read the audit trail (else
+    none)."""
+    if not scope.can(Perm.AUDIT_READ):
+        return []
+    return [
+        e.to_dict()
+        for e in audit.query(
+            session,
+            entity_type="coi_order",
+            entity_id=str(order_id),
+            organisation_ids=scope.organisation_ids,
+            newest_first=True,
+            limit=limit,
+        )
+    ]
 
 
 def patient_timeline(session: Session, scope: Scope, patient_id: int) -> dict[str, Any]:

@@ -1,30 +1,43 @@
 """Pages of the chain of identity: orders dashboard, patients, order detail with its timeline,
-custody hand-off form with a keyboard-wedge scan field, label lookup, mismatches for QA."""
+custody hand-off form with a keyboard-wedge scan field, label lookup, mismatches for QA.
+
+Every route declares its permission; every form goes through ``web.forms`` (numbers parsed as
+ASCII digits within bounds, refusals shown on the form, one unit of work per change). A form
+never sends personal data (date of birth, initials) back into the page.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Form, Request
-from sqlalchemy import select
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from vein2vein.auth.roles import Perm
-from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
-from vein2vein.core.errors import Conflict, InputError, PermissionDenied, RuleViolation
-from vein2vein.identity import access, service, views
+from vein2vein.identity import access, custody, intake, orders, views
 from vein2vein.identity.domain import Step
-from vein2vein.identity.order_labels import print_order_label
+from vein2vein.identity.order_labels import PrintedLabel, print_order_label
 from vein2vein.programs.service import list_programs
-from vein2vein.store import audit
-from vein2vein.web.context import AuthDep, DbDep
+from vein2vein.store.uow import UnitOfWork
+from vein2vein.web.context import AuthDep, DbDep, require
+from vein2vein.web.forms import (
+    FormError,
+    Text,
+    apply_change,
+    choice_id,
+    parse_decimal,
+    parse_int,
+    show,
+)
 from vein2vein.web.templating import render
 
+T = TypeVar("T")
 router = APIRouter(include_in_schema=False)
-Text = Annotated[str, Form()]
-#: Errors shown on the form itself; NotFound is never caught here (tenant isolation).
-SHOWN = (InputError, RuleViolation, Conflict, PermissionDenied)
+READ = [require(Perm.PROGRAM_READ)]
+ORDER = [require(Perm.ORDER_PLACE)]
+ISSUE = [require(Perm.DIN_ISSUE)]
 
 
 def _rights(auth: AuthDep) -> dict[str, bool]:
@@ -37,9 +50,20 @@ def _rights(auth: AuthDep) -> dict[str, bool]:
     }
 
 
-@router.get("/coi")
+def _page(
+    request: Request,
+    auth: AuthDep,
+    template: str,
+    context: dict[str, Any],
+    failed: FormError | None = None,
+) -> Response:
+    """A page with the caller's rights, and the error of a refused form when there is one."""
+    status, error = (200, {}) if failed is None else (failed.status, failed.context())
+    return render(request, template, context | _rights(auth) | error, status_code=status)
+
+
+@router.get("/coi", dependencies=READ)
 def dashboard_page(request: Request, auth: AuthDep, db: DbDep, all: str = "") -> Response:
-    auth.scope.require(Perm.PROGRAM_READ)
     with db.read() as session:
         rows = views.dashboard(session, auth.scope, include_complete=bool(all))
         open_count = len(views.list_mismatches(session, auth.scope))
@@ -50,29 +74,28 @@ def dashboard_page(request: Request, auth: AuthDep, db: DbDep, all: str = "") ->
     )
 
 
-def _patients(request: Request, auth: AuthDep, db: DbDep, status: int = 200, **extra: Any):  # type: ignore[no-untyped-def]
-    auth.scope.require(Perm.PROGRAM_READ)
+# --------------------------------------------------------------------------------------------
+# patients and orders
+# --------------------------------------------------------------------------------------------
+
+
+def _patients(
+    request: Request, auth: AuthDep, db: DbDep, failed: FormError | None = None, **extra: Any
+) -> Response:
     with db.read() as session:
         patients = views.list_patients(session, auth.scope)
         programs = [p.public() for p in list_programs(session, auth.scope)]
-        sites = [
-            s.public()
-            for s in session.scalars(auth.scope.filter(select(Site), Site).order_by(Site.name))
-        ]
-    return render(
-        request,
-        "coi_patients.html",
-        {"patients": patients, "programs": programs, "sites": sites, **_rights(auth), **extra},
-        status_code=status,
-    )
+        sites = views.treatment_sites(session, auth.scope)
+    context = {"patients": patients, "programs": programs, "sites": sites, **extra}
+    return _page(request, auth, "coi_patients.html", context, failed)
 
 
-@router.get("/coi/patients")
+@router.get("/coi/patients", dependencies=READ)
 def patients_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
     return _patients(request, auth, db)
 
 
-@router.post("/coi/patients")
+@router.post("/coi/patients", dependencies=ORDER)
 def patients_enrol(
     request: Request,
     auth: AuthDep,
@@ -83,47 +106,48 @@ def patients_enrol(
     date_of_birth: Text = "",
     initials: Text = "",
 ) -> Response:
-    try:
-        if not program_id.isdigit():
-            raise InputError("choose a program", field="program_id")
-        with db.uow(auth.actor) as uow:
-            patient = service.enrol_patient(
-                uow,
-                auth.scope,
-                program_id=int(program_id),
-                subject_id=subject_id,
-                treatment_site_id=int(treatment_site_id) if treatment_site_id.isdigit() else 0,
-                date_of_birth=date_of_birth or None,
-                initials=initials or None,
-            )
-            uow.commit()
-            new_id = patient.id
-    except SHOWN as exc:
+    def change(uow: UnitOfWork) -> int:
+        program = choice_id(program_id, "program_id", "a program")
+        site = choice_id(
+            treatment_site_id, "treatment_site_id", "one of the sponsor's treatment sites"
+        )
+        patient = orders.enrol_patient(
+            uow,
+            auth.scope,
+            program_id=program,
+            subject_id=subject_id,
+            treatment_site_id=site,
+            date_of_birth=date_of_birth or None,
+            initials=initials or None,
+        )
+        return patient.id
+
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=lambda new_id: RedirectResponse(f"/coi/patients/{new_id}", status_code=303),
         # the personal data typed in is not sent back into the page
-        return _patients(request, auth, db, 422, error=exc.message, subject_id=subject_id)
-    return RedirectResponse(f"/coi/patients/{new_id}", status_code=303)
+        failed=lambda error: _patients(request, auth, db, error, subject_id=subject_id),
+    )
 
 
 def _patient(
-    request: Request, patient_id: int, auth: AuthDep, db: DbDep, status: int = 200, **extra: Any
+    request: Request, patient_id: int, auth: AuthDep, db: DbDep, failed: FormError | None = None
 ) -> Response:
     with db.read() as session:
         patient = views.patient_detail(session, auth.scope, patient_id)
         timeline = views.patient_timeline(session, auth.scope, patient_id)
-    return render(
-        request,
-        "coi_patient.html",
-        {"patient": patient, "timeline": timeline, **_rights(auth), **extra},
-        status_code=status,
-    )
+    context = {"patient": patient, "timeline": timeline}
+    return _page(request, auth, "coi_patient.html", context, failed)
 
 
-@router.get("/coi/patients/{patient_id}")
+@router.get("/coi/patients/{patient_id}", dependencies=READ)
 def patient_page(request: Request, patient_id: int, auth: AuthDep, db: DbDep) -> Response:
     return _patient(request, patient_id, auth, db)
 
 
-@router.post("/coi/patients/{patient_id}/orders")
+@router.post("/coi/patients/{patient_id}/orders", dependencies=ORDER)
 def order_place(
     request: Request,
     patient_id: int,
@@ -143,71 +167,79 @@ def order_place(
     htlv: Text = "",
     syphilis: Text = "",
 ) -> Response:
-    req = service.OrderRequest(
-        patient_id=patient_id,
-        product_code=product_code,
-        product_name=product_name,
-        dose_level=dose_level,
-        weight_kg=weight_kg,
-        planned_apheresis=planned_apheresis,
-        required_by=required_by,
-        starting_material=starting_material,
-        markers={"hbv": hbv, "hcv": hcv, "hiv": hiv, "htlv": htlv, "syphilis": syphilis},
-        time_zone=time_zone,
+    def change(uow: UnitOfWork) -> int:
+        weight = parse_decimal(
+            weight_kg,
+            "weight_kg",
+            "Weight (kg)",
+            minimum=intake.WEIGHT_KG_MIN,
+            maximum=intake.WEIGHT_KG_MAX,
+        )
+        assert weight is not None  # required
+        req = intake.OrderRequest(
+            patient_id=patient_id,
+            product_code=product_code,
+            product_name=product_name,
+            dose_level=dose_level,
+            weight_kg=weight,
+            planned_apheresis=planned_apheresis,
+            required_by=required_by,
+            starting_material=starting_material,
+            markers={"hbv": hbv, "hcv": hcv, "hiv": hiv, "htlv": htlv, "syphilis": syphilis},
+            time_zone=time_zone,
+        )
+        return orders.place_order(uow, auth.scope, req).id
+
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=lambda new_id: RedirectResponse(f"/coi/orders/{new_id}", status_code=303),
+        failed=lambda error: _patient(request, patient_id, auth, db, error),
     )
-    try:
-        with db.uow(auth.actor) as uow:
-            order = service.place_order(uow, auth.scope, req)
-            uow.commit()
-            new_id = order.id
-    except SHOWN as exc:
-        return _patient(request, patient_id, auth, db, 422, error=exc.message)
-    return RedirectResponse(f"/coi/orders/{new_id}", status_code=303)
 
 
 def _order(
-    request: Request, order_id: int, auth: AuthDep, db: DbDep, status: int = 200, **extra: Any
+    request: Request, order_id: int, auth: AuthDep, db: DbDep, failed: FormError | None = None
 ) -> Response:
     with db.read() as session:
         order = views.order_detail(session, auth.scope, order_id)
-        history = []
-        if auth.scope.can(Perm.AUDIT_READ):
-            history = [
-                e.to_dict()
-                for e in audit.query(
-                    session,
-                    entity_type="coi_order",
-                    entity_id=str(order_id),
-                    organisation_ids=auth.scope.organisation_ids,
-                    newest_first=True,
-                    limit=50,
-                )
-            ]
-    return render(
-        request,
-        "coi_order.html",
-        {"order": order, "history": history, **_rights(auth), **extra},
-        status_code=status,
-    )
+        history = views.order_history(session, auth.scope, order_id)
+    return _page(request, auth, "coi_order.html", {"order": order, "history": history}, failed)
 
 
-@router.get("/coi/orders/{order_id}")
+@router.get("/coi/orders/{order_id}", dependencies=READ)
 def order_page(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Response:
     return _order(request, order_id, auth, db)
 
 
-@router.post("/coi/orders/{order_id}/din")
-def order_din(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            service.assign_apheresis_din(uow, auth.scope, order_id)
-            uow.commit()
-    except SHOWN as exc:
-        return _order(request, order_id, auth, db, 422, error=exc.message)
+def _to_order(order_id: int) -> Response:
     return RedirectResponse(f"/coi/orders/{order_id}", status_code=303)
 
 
-@router.post("/coi/orders/{order_id}/labels")
+def _order_action(
+    request: Request, order_id: int, auth: AuthDep, db: DbDep, change: Callable[[UnitOfWork], T]
+) -> Response:
+    """A button of the order page: back to the order when done, the order page with the error
+    when refused."""
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=lambda _: _to_order(order_id),
+        failed=lambda error: _order(request, order_id, auth, db, error),
+    )
+
+
+@router.post("/coi/orders/{order_id}/din", dependencies=ISSUE)
+def order_din(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Response:
+    def change(uow: UnitOfWork) -> None:
+        orders.assign_apheresis_din(uow, auth.scope, order_id)
+
+    return _order_action(request, order_id, auth, db, change)
+
+
+@router.post("/coi/orders/{order_id}/labels", dependencies=ISSUE)
 def order_label(
     request: Request,
     order_id: int,
@@ -218,32 +250,42 @@ def order_label(
     bag: Text = "1",
 ) -> Response:
     """Print (download) an ISBT 128 label of the order; the print is recorded."""
-    try:
-        with db.uow(auth.actor) as uow:
-            number = int(bag) if bag.strip().isdigit() else 0
-            printed = print_order_label(uow, auth.scope, order_id, label, format, number)
-            uow.commit()
-    except SHOWN as exc:
-        return _order(request, order_id, auth, db, 422, error=exc.message)
-    return Response(
-        printed.data,
-        media_type=printed.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{printed.filename}"'},
+
+    def change(uow: UnitOfWork) -> PrintedLabel:
+        number = parse_int(bag, "bag", "Bag", required=False, minimum=1, maximum=intake.MAX_BAGS)
+        return print_order_label(uow, auth.scope, order_id, label, format, number or 1)
+
+    def download(printed: PrintedLabel) -> Response:
+        return Response(
+            printed.data,
+            media_type=printed.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{printed.filename}"'},
+        )
+
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=download,
+        failed=lambda error: _order(request, order_id, auth, db, error),
     )
 
 
-@router.post("/coi/orders/{order_id}/bags")
+@router.post("/coi/orders/{order_id}/bags", dependencies=ISSUE)
 def order_bags(
     request: Request, order_id: int, auth: AuthDep, db: DbDep, bags: Text = ""
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            count = int(bags) if bags.strip().isdigit() else 0
-            service.register_product(uow, auth.scope, order_id, count)
-            uow.commit()
-    except SHOWN as exc:
-        return _order(request, order_id, auth, db, 422, error=exc.message)
-    return RedirectResponse(f"/coi/orders/{order_id}", status_code=303)
+    def change(uow: UnitOfWork) -> None:
+        count = parse_int(bags, "bags", "Bags", minimum=1, maximum=intake.MAX_BAGS)
+        assert count is not None  # required
+        orders.register_product(uow, auth.scope, order_id, count)
+
+    return _order_action(request, order_id, auth, db, change)
+
+
+# --------------------------------------------------------------------------------------------
+# custody hand-offs
+# --------------------------------------------------------------------------------------------
 
 
 def _handoff(
@@ -259,7 +301,7 @@ def _handoff(
         order = views.order_detail(session, auth.scope, order_id)
     next_steps = order["summary"]["next_steps"]
     form = form or {}
-    now_local = utcnow().astimezone(service.time_zone(order["time_zone"]))
+    now_local = utcnow().astimezone(intake.time_zone(order["time_zone"]))
     return render(
         request,
         "coi_handoff.html",
@@ -276,12 +318,12 @@ def _handoff(
     )
 
 
-@router.get("/coi/orders/{order_id}/scan")
+@router.get("/coi/orders/{order_id}/scan", dependencies=READ)
 def handoff_page(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Response:
     return _handoff(request, order_id, auth, db)
 
 
-@router.post("/coi/orders/{order_id}/events")
+@router.post("/coi/orders/{order_id}/events", dependencies=[require(Perm.CUSTODY_RECORD)])
 def handoff_record(
     request: Request,
     order_id: int,
@@ -305,95 +347,120 @@ def handoff_record(
     position: Text = "",
     batch_number: Text = "",
 ) -> Response:
-    details = {
+    typed = {
         "courier": courier,
         "shipper_id": shipper_id,
         "logger_id": logger_id,
         "condition": condition,
-        "excursions": excursions or 0,
         "storage_location": storage_location,
         "position": position,
         "batch_number": batch_number,
     }
-    req = service.EventRequest(
-        step=step,
-        occurred_at=occurred_at,
-        time_zone=time_zone,
-        location=location,
-        performed_by=performed_by or None,
-        scans=[scan, *more_scans.splitlines()],
-        patient_identifiers={"subject_id": subject_id, "date_of_birth": date_of_birth},
-        details=details,
-    )
     # what is sent back into the form: never the date of birth
-    form = {k: v for k, v in details.items() if isinstance(v, str)} | {
+    form = typed | {
+        "excursions": excursions,
         "step": step,
         "occurred_at": occurred_at,
         "time_zone": time_zone,
         "location": location,
         "performed_by": performed_by,
     }
-    try:
-        with db.uow(auth.actor) as uow:
-            service.record_event(uow, auth.scope, order_id, req)
-            uow.commit()
-    except service.HandoffStopped as stop:
-        result = {"ok": False, "title": "STOP — identity mismatch", "lines": stop.messages}
-        result["note"] = f"Mismatch #{stop.mismatch_id} recorded; QA must clear it."
-        return _handoff(request, order_id, auth, db, 409, form, result=result)
-    except SHOWN as exc:
-        result = {"ok": False, "title": "Not recorded", "lines": [exc.message]}
-        return _handoff(request, order_id, auth, db, 422, form, result=result)
-    done = Step(step.strip().lower())
-    result = {
-        "ok": True,
-        "title": f"MATCH — '{done.value}' recorded",
-        "lines": [done.text],
-    }
-    return _handoff(request, order_id, auth, db, 200, None, result=result)
+
+    def change(uow: UnitOfWork) -> custody.HandoffStopped | None:
+        counted = parse_int(
+            excursions,
+            "excursions",
+            "Excursions",
+            required=False,
+            maximum=intake.MAX_EXCURSIONS,
+        )
+        req = intake.EventRequest(
+            step=step,
+            occurred_at=occurred_at,
+            time_zone=time_zone,
+            location=location,
+            performed_by=performed_by or None,
+            scans=[scan, *more_scans.splitlines()],
+            patient_identifiers={"subject_id": subject_id, "date_of_birth": date_of_birth},
+            details=typed | {"excursions": counted or 0},
+        )
+        try:
+            custody.record_event(uow, auth.scope, order_id, req)
+        except custody.HandoffStopped as stop:
+            return stop  # the stop is already on record (committed): the page shows it
+        return None
+
+    def recorded(stop: custody.HandoffStopped | None) -> Response:
+        if stop is not None:
+            result = {"ok": False, "title": "STOP — identity mismatch", "lines": stop.messages}
+            result["note"] = f"Mismatch #{stop.mismatch_id} recorded; QA must clear it."
+            return _handoff(request, order_id, auth, db, 409, form, result=result)
+        done = Step(step.strip().lower())
+        result = {"ok": True, "title": f"MATCH — '{done.value}' recorded", "lines": [done.text]}
+        return _handoff(request, order_id, auth, db, 200, None, result=result)
+
+    def refused(error: FormError) -> Response:
+        result = {"ok": False, "title": "Not recorded", "lines": [error.message]}
+        result["field"] = error.field
+        return _handoff(request, order_id, auth, db, error.status, form, result=result)
+
+    return apply_change(db, auth, change, done=recorded, failed=refused)
 
 
-@router.get("/coi/scan")
+# --------------------------------------------------------------------------------------------
+# label lookup and mismatches
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/coi/scan", dependencies=READ)
 def scan_page(request: Request, auth: AuthDep) -> Response:
-    auth.scope.require(Perm.PROGRAM_READ)
     return render(request, "coi_scan.html", {})
 
 
-@router.post("/coi/scan")
+@router.post("/coi/scan", dependencies=READ)
 def scan_lookup(request: Request, auth: AuthDep, db: DbDep, scanned: Text = "") -> Response:
-    auth.scope.require(Perm.PROGRAM_READ)
-    try:
+    def lookup() -> Response:
         with db.read() as session:
             result = views.lookup_scan(session, auth.scope, scanned)
-    except InputError as exc:
-        result = {"ok": False, "verdict": f"cannot read the scan: {exc.message}", "order": None}
-    return render(request, "coi_scan.html", {"result": result, "scanned": scanned.strip()})
+        return render(request, "coi_scan.html", {"result": result, "scanned": scanned.strip()})
+
+    def unreadable(error: FormError) -> Response:
+        # a label that cannot be read is the lookup's answer (scan again), not a refused change
+        result = {"ok": False, "verdict": f"cannot read the scan: {error.message}", "order": None}
+        return render(
+            request,
+            "coi_scan.html",
+            {"result": result, "scanned": scanned.strip()},
+            status_code=200 if error.status == 422 else error.status,
+        )
+
+    return show(unreadable, lookup)
 
 
-@router.get("/coi/mismatches")
-def mismatches_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    auth.scope.require(Perm.PROGRAM_READ)
+def _mismatches(
+    request: Request, auth: AuthDep, db: DbDep, failed: FormError | None = None
+) -> Response:
     with db.read() as session:
         rows = views.list_mismatches(session, auth.scope, open_only=False)
-    return render(request, "coi_mismatches.html", {"mismatches": rows[::-1], **_rights(auth)})
+    return _page(request, auth, "coi_mismatches.html", {"mismatches": rows[::-1]}, failed)
 
 
-@router.post("/coi/mismatches/{mismatch_id}/clear")
+@router.get("/coi/mismatches", dependencies=READ)
+def mismatches_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
+    return _mismatches(request, auth, db)
+
+
+@router.post("/coi/mismatches/{mismatch_id}/clear", dependencies=[require(Perm.MISMATCH_CLEAR)])
 def mismatch_clear(
     request: Request, mismatch_id: int, auth: AuthDep, db: DbDep, reason: Text = ""
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            mismatch = service.clear_mismatch(uow, auth.scope, mismatch_id, reason)
-            uow.commit()
-            order_id = mismatch.order_id
-    except SHOWN as exc:
-        with db.read() as session:
-            rows = views.list_mismatches(session, auth.scope, open_only=False)
-        return render(
-            request,
-            "coi_mismatches.html",
-            {"mismatches": rows[::-1], "error": exc.message, **_rights(auth)},
-            status_code=422,
-        )
-    return RedirectResponse(f"/coi/orders/{order_id}", status_code=303)
+    def change(uow: UnitOfWork) -> int:
+        return custody.clear_mismatch(uow, auth.scope, mismatch_id, reason).order_id
+
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=_to_order,
+        failed=lambda error: _mismatches(request, auth, db, error),
+    )

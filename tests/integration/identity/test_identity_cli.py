@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 import pytest
+from tests import factories
 from tests.factories import PASSWORD
 from tests.integration.identity import world as W
 from typer.testing import CliRunner
@@ -142,3 +143,15 @@ def test_timeline_and_lookup_never_print_personal_data(cli_world: W.World) -> No
     assert found.exit_code == 0 and json.loads(found.output)["order"]["subject_id"] == "HLX-001"
     assert _run(w, ["coi", "lookup", "=A99992600999900"]).exit_code == 1
     assert _run(w, ["coi", "lookup", "=#junk"]).exit_code == 2
+
+
+def test_server_side_commands_name_the_cdmo_when_there_are_several(cli_world: W.World) -> None:
+    """Reads and DIN issuing act as the CDMO (cli.common.server_scope): with two CDMOs in the
+    store, --org names the one acting."""
+    factories.org(cli_world.db, "CDMO", "Southbank")
+    unnamed = _run(cli_world, ["coi", "orders", "--json"])
+    assert unnamed.exit_code == 2 and "name one with --org" in unnamed.output
+    named = _run(cli_world, ["coi", "orders", "--org", "Northbridge", "--json"])
+    assert named.exit_code == 0 and json.loads(named.output) == []
+    issued = _run(cli_world, ["coi", "din", "issue", "--fin", W.FIN, "--org", "Northbridge"])
+    assert issued.exit_code == 0, issued.output

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests.integration.identity import world as W
 
 from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDenied, RuleViolation
-from vein2vein.identity import service, views
+from vein2vein.identity import custody, intake, orders, views
 from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din, check_character
 from vein2vein.identity.tables import IssuedDin, Order
@@ -67,18 +67,18 @@ def test_din_issuing_is_sequential_with_valid_check_characters(db: Database) -> 
     dins = []
     for _ in range(3):
         with db.uow(w.actor("operator")) as uow:
-            dins.append(service.issue_din(uow, w.scopes["operator"], W.FIN).din)
+            dins.append(orders.issue_din(uow, w.scopes["operator"], W.FIN).din)
             uow.commit()
     year = dt.datetime.now(dt.UTC).year % 100
     assert dins == [f"A9999{year:02d}{n:06d}" for n in (1, 2, 3)]
     assert all(len(check_character(d)) == 1 for d in dins)
     with db.uow(w.actor("a.clinical")) as uow, pytest.raises(PermissionDenied):
-        service.issue_din(uow, w.scopes["a.clinical"], W.FIN)
+        orders.issue_din(uow, w.scopes["a.clinical"], W.FIN)
     # a failed unit of work gives its number back: nothing skipped
     with db.uow(w.actor("operator")) as uow:
-        service.issue_din(uow, w.scopes["operator"], W.FIN)
+        orders.issue_din(uow, w.scopes["operator"], W.FIN)
     with db.uow(w.actor("operator")) as uow:
-        assert service.issue_din(uow, w.scopes["operator"], W.FIN).sequence == 4
+        assert orders.issue_din(uow, w.scopes["operator"], W.FIN).sequence == 4
         uow.commit()
 
 
@@ -94,7 +94,7 @@ def test_parallel_issuers_never_duplicate_or_skip(db: Database) -> None:
             start.wait()
             for _ in range(each):
                 with db.uow(w.actor("operator")) as uow:
-                    results.append(service.issue_din(uow, w.scopes["operator"], W.FIN).din)
+                    results.append(orders.issue_din(uow, w.scopes["operator"], W.FIN).din)
                     uow.commit()
         except BaseException as exc:  # reported below
             errors.append(exc)
@@ -187,7 +187,7 @@ def test_mismatch_is_a_recorded_hard_stop_until_qa_clears_it(db: Database) -> No
         from vein2vein.identity.tables import Order
 
         coi = session.get_one(Order, oid).coi
-    with pytest.raises(service.HandoffStopped) as stop:
+    with pytest.raises(custody.HandoffStopped) as stop:
         W.record(w, oid, Step.RECEIVED, at, scans=W.label_scans(wrong_din, coi))
     assert "din: expected" in stop.value.message
     entries = _audit(db, "coi.handoff_mismatch")
@@ -198,11 +198,11 @@ def test_mismatch_is_a_recorded_hard_stop_until_qa_clears_it(db: Database) -> No
     mid = stop.value.mismatch_id
     for who in ("operator", "a.clinical"):
         with db.uow(w.actor(who)) as uow, pytest.raises(PermissionDenied):
-            service.clear_mismatch(uow, w.scopes[who], mid, "label re-checked")
+            custody.clear_mismatch(uow, w.scopes[who], mid, "label re-checked")
     with db.uow(w.actor("qa")) as uow, pytest.raises(InputError):
-        service.clear_mismatch(uow, w.scopes["qa"], mid, "")
+        custody.clear_mismatch(uow, w.scopes["qa"], mid, "")
     with db.uow(w.actor("qa")) as uow:
-        service.clear_mismatch(uow, w.scopes["qa"], mid, "wrong bag picked up; correct bag found")
+        custody.clear_mismatch(uow, w.scopes["qa"], mid, "wrong bag picked up; correct bag found")
         uow.commit()
     assert _audit(db, "coi.handoff_mismatch_clear")[0]["reason"].startswith("wrong bag")
     W.record(w, oid, Step.RECEIVED, at)
@@ -218,7 +218,7 @@ def test_patient_identifier_mismatch_never_carries_values(db: Database) -> None:
     oid = W.order(w, W.enrol(w))
     W.assign_din(w, oid)
     at = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
-    with pytest.raises(service.HandoffStopped) as stop:
+    with pytest.raises(custody.HandoffStopped) as stop:
         W.record(
             w,
             oid,
@@ -252,10 +252,10 @@ def test_sponsor_scope_and_personal_data(db: Database) -> None:
     assert qa["personal_data"] == {"date_of_birth": W.DOB, "initials": W.INITIALS}
     assert W.DOB not in json.dumps(cdmo_list) and W.INITIALS not in json.dumps(cdmo_list)
     with db.uow(w.actor("a.clinical")) as uow, pytest.raises(NotFound):
-        service.place_order(
+        orders.place_order(
             uow,
             w.scopes["a.clinical"],
-            service.OrderRequest(
+            intake.OrderRequest(
                 patient_id=pb,
                 product_code="S1234100",
                 dose_level="DL1",
@@ -329,7 +329,7 @@ def test_an_unknown_time_zone_is_refused_even_with_an_offset(db: Database) -> No
     w = W.build(db)
     oid = W.order(w, W.enrol(w))
     W.assign_din(w, oid)
-    req = service.EventRequest(
+    req = intake.EventRequest(
         step="collected",
         occurred_at="2026-01-05T09:00+01:00",
         location="Ward 3",
@@ -337,7 +337,7 @@ def test_an_unknown_time_zone_is_refused_even_with_an_offset(db: Database) -> No
         scans=[],
     )
     with db.uow(w.actor("a.clinical")) as uow, pytest.raises(InputError) as err:
-        service.record_event(uow, w.scopes["a.clinical"], oid, req)
+        custody.record_event(uow, w.scopes["a.clinical"], oid, req)
     assert err.value.field == "time_zone"
     with db.read() as session:
         assert session.get_one(Order, oid).events == []
@@ -361,7 +361,7 @@ def _stopped_at_receipt(w: W.World, who: str | None = None) -> tuple[int, int, d
     at = W.walk(w, oid, Step.SHIPPED)
     with w.db.read() as session:
         coi = session.get_one(Order, oid).coi
-    with pytest.raises(service.HandoffStopped) as stop:
+    with pytest.raises(custody.HandoffStopped) as stop:
         W.record(w, oid, Step.RECEIVED, at, scans=W.label_scans(wrong, coi), who=who)
     return oid, stop.value.mismatch_id, at
 
@@ -370,9 +370,9 @@ def test_whoever_was_stopped_cannot_clear_their_own_mismatch(db: Database) -> No
     w = W.build(db)
     _, mismatch_id, _ = _stopped_at_receipt(w, who="qa")
     with db.uow(w.actor("qa")) as uow, pytest.raises(PermissionDenied, match="second QA"):
-        service.clear_mismatch(uow, w.scopes["qa"], mismatch_id, "it was fine really")
+        custody.clear_mismatch(uow, w.scopes["qa"], mismatch_id, "it was fine really")
     with db.uow(w.actor("approver")) as uow:
-        service.clear_mismatch(uow, w.scopes["approver"], mismatch_id, "bag swapped back")
+        custody.clear_mismatch(uow, w.scopes["approver"], mismatch_id, "bag swapped back")
         uow.commit()
 
 
@@ -407,7 +407,7 @@ def test_custody_records_are_append_only_in_the_database(db: Database) -> None:
     w = W.build(db)
     _, mismatch_id, _ = _stopped_at_receipt(w)
     with db.uow(w.actor("qa")) as uow:
-        service.clear_mismatch(uow, w.scopes["qa"], mismatch_id, "bag swapped back")
+        custody.clear_mismatch(uow, w.scopes["qa"], mismatch_id, "bag swapped back")
         uow.commit()
     for sql in (
         "DELETE FROM coi_custody_event",

@@ -14,7 +14,7 @@ from tests import factories
 from vein2vein.auth import service as auth
 from vein2vein.auth.scope import Scope
 from vein2vein.identity import coi as coi_module
-from vein2vein.identity import service
+from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din
 from vein2vein.store.database import Database
@@ -60,7 +60,7 @@ def build(db: Database) -> World:
             w.scopes[name] = auth.scope_of(auth.user_by_username(uow.session, name))
         sa = auth.add_site(uow, factories.SERVER, a.id, "Utrecht Hospital", "Utrecht", "NL")
         sb = auth.add_site(uow, factories.SERVER, b.id, "Antwerp Centre", "Antwerp", "BE")
-        service.register_facility(
+        orders.register_facility(
             uow, uow.session.merge(cdmo), FIN, "Northbridge Leiden", "Europe/Amsterdam"
         )
         uow.commit()
@@ -72,7 +72,7 @@ def build(db: Database) -> World:
 
 def enrol(w: World, who: str = "a.clinical", subject: str = "HLX-001", sponsor: str = "a") -> int:
     with w.db.uow(w.actor(who)) as uow:
-        p = service.enrol_patient(
+        p = orders.enrol_patient(
             uow,
             w.scopes[who],
             program_id=w.ids[f"program_{sponsor}"],
@@ -99,21 +99,21 @@ def order(w: World, patient_id: int, who: str = "a.clinical", **changes: object)
     )
     fields.update(changes)
     with w.db.uow(w.actor(who)) as uow:
-        o = service.place_order(uow, w.scopes[who], service.OrderRequest(**fields))  # type: ignore[arg-type]
+        o = orders.place_order(uow, w.scopes[who], intake.OrderRequest(**fields))  # type: ignore[arg-type]
         uow.commit()
         return o.id
 
 
 def assign_din(w: World, order_id: int) -> str:
     with w.db.uow(w.actor("operator")) as uow:
-        o = service.assign_apheresis_din(uow, w.scopes["operator"], order_id)
+        o = orders.assign_apheresis_din(uow, w.scopes["operator"], order_id)
         uow.commit()
         return str(o.apheresis_din)
 
 
 def register_bags(w: World, order_id: int, bags: int = 2) -> None:
     with w.db.uow(w.actor("operator")) as uow:
-        service.register_product(uow, w.scopes["operator"], order_id, bags)
+        orders.register_product(uow, w.scopes["operator"], order_id, bags)
         uow.commit()
 
 
@@ -168,12 +168,12 @@ def record(
         from vein2vein.identity.tables import Order
 
         o = session.get_one(Order, order_id)
-        product = step in service.PRODUCT_STEPS
+        product = step in custody.PRODUCT_STEPS
         din = o.product_din if product else o.apheresis_din
         default = label_scans(din, o.coi, o.product_code if product else None) if din else []
-    if patient is None and step in service.PATIENT_CHECK_STEPS:
+    if patient is None and step in custody.PATIENT_CHECK_STEPS:
         patient = {"subject_id": "HLX-001", "date_of_birth": DOB}
-    req = service.EventRequest(
+    req = intake.EventRequest(
         step=step.value,
         occurred_at=at,
         location="Ward 3" if step in SITE else "Leiden GMP",
@@ -183,7 +183,7 @@ def record(
         details=details or DETAILS.get(step, {}),
     )
     with w.db.uow(w.actor(who)) as uow:
-        service.record_event(uow, w.scopes[who], order_id, req)
+        custody.record_event(uow, w.scopes[who], order_id, req)
         uow.commit()
 
 

@@ -167,4 +167,4 @@ def test_the_rules_catch_a_violation() -> None:
     assert kit_violations("vein2vein.store.audit", frozenset({"vein2vein.auth.scope"}))
     assert not kit_violations("vein2vein.web.context", frozenset({"vein2vein.auth.scope"}))
     # a pure module that reaches SQLAlchemy through one of ours is caught
-    assert pure_violations("vein2vein.identity.service")
+    assert pure_violations("vein2vein.identity.orders")

@@ -324,3 +324,41 @@ def test_structure_to_dict_is_json_ready():
     rows = [I.structure_to_dict(s) for s in I.parse_structures("=G12349865432177=%5100")]
     assert json.loads(json.dumps(rows))[0]["flags_valid"] is True
     assert rows[1]["abo_rhd"] == "O RhD positive"
+
+
+# --- the product code of an autologous order (ST-001 data structure 003) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "collection", "division"),
+    [
+        ("S1234100", "1", "00"),  # for autologous use only
+        ("S1234 A 00", "A", "00"),  # spaces as printed; eligible for crossover
+        ("S1234XB0", "X", "B0"),  # biohazardous, second bag's division
+        ("S12348A0", "8", "A0"),  # autologous containing allogeneic material
+    ],
+)
+def test_autologous_product_code_reads_the_collection_type(typed, collection, division):
+    product = I.autologous_product_code(typed)
+    assert (product.description_code, product.collection_type, product.division) == (
+        "S1234",
+        collection,
+        division,
+    )
+    assert product.autologous and product.encode() == "=<" + typed.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("S12341000", "8 characters"),
+        ("S123410", "8 characters"),
+        ("S1234V00", "autologous collection type"),  # volunteer allogeneic
+        ("S1234000", "autologous collection type"),  # not specified
+        ("s1234100", "malformed"),
+        ("S12=4100", "malformed"),
+    ],
+)
+def test_autologous_product_code_refuses_other_codes(typed, message):
+    with pytest.raises(InputError, match=message):
+        I.autologous_product_code(typed)
