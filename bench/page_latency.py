@@ -38,21 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from _machine import cpu_name, nproc
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 PAGES = ("/", "/schedule", "/schedule/plans", "/coi")
 DEMO_PASSWORD = "Vein2Vein-demo!"
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,7 +439,7 @@ def main() -> None:
         f"\n## page_latency — pages while a {args.orders:,}-order plan is computed "
         f"({dt.date.today().isoformat()})\n\n"
         f"`python bench/page_latency.py --orders {args.orders} --method {args.method} "
-        f"--time-limit {args.time_limit:g}` on {cpu_name()}, nproc {os.cpu_count()} (shared "
+        f"--time-limit {args.time_limit:g}` on {cpu_name()}, nproc {nproc()} (shared "
         f"with other jobs), Python {platform.python_version()}, OR-Tools {ortools.__version__}, "
         f"SQLite {sqlite3.sqlite_version} in WAL mode. `v2v serve` on 127.0.0.1; a logged-in "
         f"operator reads {', '.join(f'`{p}`' for p in PAGES)} over HTTP, one after the other: "
