@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from _machine import cpu_name
+
 from vein2vein.scheduling.cpsat import solve_cpsat
 from vein2vein.scheduling.dispatch import dispatch_plan
 from vein2vein.scheduling.generator import GeneratorConfig, generate_problem
@@ -28,16 +30,6 @@ from vein2vein.scheduling.greedy import greedy_plan
 from vein2vein.scheduling.validator import validate_plan
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def ratio(a: float | None, b: float | None) -> str:

@@ -24,7 +24,8 @@ from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS
-from vein2vein.scheduling import service as schedule
+from vein2vein.scheduling import planning as schedule
+from vein2vein.scheduling import settings as schedule_settings
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 from vein2vein.web.app import registered_routes
@@ -83,13 +84,13 @@ def _schedule_world(db: Database, cdmo: Any, qa: Any) -> dict[str, Any]:
     with db.uow(Actor("t")) as uow:
         qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
         mfg = service.add_site(uow, factories.SERVER, cdmo.id, "Leiden GMP", "Leiden", "NL")
-        suite = schedule.add_suite(
+        suite = schedule_settings.add_suite(
             uow, qa_scope, site_id=mfg.id, code="LEI-01", available_from="2025-01-01"
         )
-        window = schedule.add_downtime(
+        window = schedule_settings.add_downtime(
             uow, qa_scope, suite.id, first_day="2031-01-01", last_day="2031-01-02", reason="PM"
         )
-        schedule.set_product(
+        schedule_settings.set_product(
             uow,
             qa_scope,
             product_code="S1234",

@@ -12,6 +12,7 @@ import threading
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 from tests import factories
 from typer.testing import CliRunner
 
@@ -36,6 +37,12 @@ def _write_entries(db: Database, n: int) -> None:
 def _verify(db: Database, head: str | None = None) -> audit.VerifyResult:
     with db.read() as session:
         return audit.verify(session, head_hash=head)
+
+
+def _intruder(db: Database) -> Session:
+    """A writing session past the application's units of work, as someone with database access
+    would use (``db.read()`` is read-only and refuses to write)."""
+    return Session(db.engine)
 
 
 def _drop_triggers(db: Database) -> None:
@@ -135,7 +142,7 @@ def test_inserted_row_is_named(db: Database) -> None:
     with db.engine.begin() as conn:
         for seq in range(6, 2, -1):
             conn.execute(text("UPDATE audit_log SET seq = seq + 1 WHERE seq = :s"), {"s": seq})
-    with db.read() as session:
+    with _intruder(db) as session:
         prev = audit.query(session, entity_id="1")[0]  # the row with seq 2
         forged = audit.AuditEntry(
             seq=3,
@@ -182,7 +189,10 @@ def _forge(session, seq: int, prev_hash: str) -> None:  # type: ignore[no-untype
 def test_database_refuses_an_insert_that_does_not_extend_the_chain(db: Database) -> None:
     _write_entries(db, 3)
     for seq, prev in ((0, audit.GENESIS_HASH), (4, audit.GENESIS_HASH), (9, None)):
-        with db.read() as session, pytest.raises((DBAPIError, IntegrityError), match="sequence"):
+        with (
+            _intruder(db) as session,
+            pytest.raises((DBAPIError, IntegrityError), match="sequence"),
+        ):
             _forge(session, seq, prev or _verify(db).head.hash)
     assert _verify(db).ok and _verify(db).count == 3
 
@@ -192,7 +202,7 @@ def test_row_numbered_before_the_chain_is_named(db: Database, seq: int) -> None:
     """A row slipped in below sequence 1 (plain INSERT once the trigger is gone) is not ignored."""
     _write_entries(db, 3)
     _drop_triggers(db)
-    with db.read() as session:
+    with _intruder(db) as session:
         _forge(session, seq, audit.GENESIS_HASH)
     result = _verify(db)
     assert not result.ok and result.broken_seq == seq
@@ -304,7 +314,7 @@ def test_cli_verify_names_deleted_and_inserted_rows(
             conn.execute(text("UPDATE audit_log SET seq = seq + 10 WHERE seq >= 3"))
             conn.execute(text("UPDATE audit_log SET seq = seq - 9 WHERE seq >= 13"))
     if tamper == "insert":  # a forged row at 3, correctly linked to 2; the old 3 is now 4
-        with cli_db.read() as session:
+        with _intruder(cli_db) as session:
             _forge(session, 3, audit.query(session, entity_id="1")[0].hash)
     res = CliRunner().invoke(cli, ["audit", "verify", "--json"], env=cli_env)
     assert res.exit_code == 1

@@ -289,31 +289,8 @@ def generate_command(
 
 
 # --------------------------------------------------------------------------------------------
-# Commands on the store (thin wrappers over scheduling.service and scheduling.views)
+# Commands on the store (thin wrappers over scheduling.planning and scheduling.views)
 # --------------------------------------------------------------------------------------------
-
-
-def _cdmo_scope(db: Any, org: str | None) -> Any:
-    """Server-side administration at the command line, acting for the CDMO (``--org``, needed
-    only when the database holds more than one CDMO)."""
-    from sqlalchemy import select
-
-    from vein2vein.auth.scope import Scope
-    from vein2vein.auth.tables import Organisation
-    from vein2vein.core.errors import InputError, NotFound
-    from vein2vein.store.uow import Actor
-
-    with db.read() as session:
-        stmt = select(Organisation).where(Organisation.kind == "CDMO")
-        if org:
-            stmt = stmt.where(Organisation.name == org)
-        found = session.scalars(stmt).all()
-    if not found:
-        raise NotFound(f"no CDMO organisation {org!r}" if org else "no CDMO organisation")
-    if len(found) > 1:
-        raise InputError("several CDMO organisations: name one with --org", field="org")
-    actor = Actor.cli()
-    return Scope(0, actor.name, "server administration", found[0].id, "CDMO", "admin")
 
 
 OrgOpt = Annotated[str | None, typer.Option("--org", help="the CDMO (if there are several)")]
@@ -323,13 +300,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 @app.command("suites")
 def suites_command(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
     """List the CDMO's GMP suites with their downtime windows (from the store)."""
-    from vein2vein.cli.common import database, emit_json, handle_errors
+    from vein2vein.cli.common import database, emit_json, handle_errors, server_scope
     from vein2vein.scheduling import views
 
     @handle_errors
     def run() -> None:
         db = database()
-        scope = _cdmo_scope(db, org)
+        scope = server_scope(db, org, need_cdmo=True)
         with db.read() as session:
             rows = views.list_suites(session, scope)
         if as_json:
@@ -365,13 +342,13 @@ def status_command(
     as_json: JsonOpt = False,
 ) -> None:
     """The latest published plan: version, metrics and the orders at risk (from the store)."""
-    from vein2vein.cli.common import database, emit_json, handle_errors
+    from vein2vein.cli.common import database, emit_json, handle_errors, server_scope
     from vein2vein.scheduling import views
 
     @handle_errors
     def run() -> None:
         db = database()
-        scope = _cdmo_scope(db, org)
+        scope = server_scope(db, org, need_cdmo=True)
         with db.read() as session:
             plan_id = views.latest_plan_id(session, scope)
             detail = (
@@ -412,28 +389,18 @@ def publish_command(
     The password is asked for (or read from the first line of standard input): a published plan
     is attributed to the person who published it.
     """
-    from vein2vein.auth import service as auth_service
-    from vein2vein.cli.common import database, emit_json, handle_errors, read_password
-    from vein2vein.scheduling import service, views
-    from vein2vein.store.uow import Actor
+    from vein2vein.cli.common import database, emit_json, handle_errors, login
+    from vein2vein.scheduling import planning, views
 
     @handle_errors
     def run() -> None:
         db = database()
-        password = read_password(f"Password of {user}", confirm=False)
-        with db.uow(Actor.anonymous(user.strip()[:64])) as uow:
-            account = auth_service.authenticate(uow, db.settings, user, password)
-            scope = auth_service.scope_of(account)
-            uow.commit()
-        actor = Actor(scope.username, scope.user_id, scope.organisation_id)
+        scope, actor = login(db, user)
+        draft_id = planning.compute_draft_in_steps(
+            db, actor, scope, method=method, time_limit=time_limit, mode=mode
+        )
         with db.uow(actor) as uow:
-            draft = service.compute_draft(
-                uow, scope, method=method, time_limit=time_limit, mode=mode
-            )
-            uow.commit()
-            draft_id = draft.id
-        with db.uow(actor) as uow:
-            row = service.publish(uow, scope, draft_id, comment)
+            row = planning.publish(uow, scope, draft_id, comment)
             uow.commit()
             plan_id = row.id
         with db.read() as session:

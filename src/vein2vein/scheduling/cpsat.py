@@ -44,6 +44,7 @@ from vein2vein.scheduling.model import (
     Problem,
     SolveInfo,
     Unscheduled,
+    solved_plan,
 )
 from vein2vein.scheduling.objectives import Objectives
 
@@ -466,7 +467,8 @@ def solve_cpsat(
     assignments = (
         inst.assignment(inst.jobs[i], inst.rooms[k], t) for i, (k, t) in run.current.items()
     )
-    return Plan(
+    return solved_plan(
+        problem,
         assignments=tuple(sorted(assignments, key=lambda a: (a.start, a.suite_id, a.order_id))),
         unscheduled=_unscheduled(inst, run.current),
         info=SolveInfo(

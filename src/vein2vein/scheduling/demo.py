@@ -13,7 +13,8 @@ from vein2vein.auth import service as auth
 from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
 from vein2vein.demo.context import DemoContext
-from vein2vein.scheduling import service
+from vein2vein.scheduling import planning, settings
+from vein2vein.scheduling.tables import Suite
 from vein2vein.store.uow import UnitOfWork
 
 #: (site name prefix, suite code prefix) of the demo CDMO's manufacturing sites.
@@ -37,7 +38,7 @@ def load_scheduling_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
         ).one()
         for n in range(1, 7):
             infectious = n == 6
-            service.add_suite(
+            settings.add_suite(
                 uow,
                 qa,
                 site_id=site.id,
@@ -49,7 +50,7 @@ def load_scheduling_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
                 available_from=since,
             )
     for code, name, days, weekdays, qc, rapid, comp, fresh, cryo, inbound, ship in PRODUCTS:
-        service.set_product(
+        settings.set_product(
             uow,
             qa,
             product_code=code,
@@ -64,11 +65,11 @@ def load_scheduling_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
             inbound_days=inbound,
             ship_days=ship,
         )
-    service.set_lab(uow, qa, qc_capacity=4, max_starts_per_day=3, risk_margin_days=2)
-    ghent = s.scalar(select(service.Suite).where(service.Suite.code == "GHE-03"))
+    settings.set_lab(uow, qa, qc_capacity=4, max_starts_per_day=3, risk_margin_days=2)
+    ghent = s.scalar(select(Suite).where(Suite.code == "GHE-03"))
     assert ghent is not None
     start = utcnow().date() + dt.timedelta(days=7)
-    service.add_downtime(
+    settings.add_downtime(
         uow,
         qa,
         ghent.id,
@@ -76,5 +77,5 @@ def load_scheduling_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
         last_day=start + dt.timedelta(days=4),
         reason="annual HVAC requalification",
     )
-    draft = service.compute_draft(uow, qa, method="greedy", mode="plan")
-    service.publish(uow, qa, draft.id, "Demo: first plan over the orders in flight")
+    draft = planning.compute_draft(uow, qa, method="greedy", mode="plan")
+    planning.publish(uow, qa, draft.id, "Demo: first plan over the orders in flight")

@@ -18,7 +18,7 @@ import time
 
 from vein2vein.scheduling.greedy import Bookings, _assignments, best_room, bump_in, fcfs_key
 from vein2vein.scheduling.instance import Instance, Job
-from vein2vein.scheduling.model import Plan, Problem, SolveInfo, Unscheduled
+from vein2vein.scheduling.model import Plan, Problem, SolveInfo, Unscheduled, solved_plan
 
 SHORT_HOLD_DAYS = 7
 
@@ -62,7 +62,8 @@ def dispatch_plan(problem: Problem) -> Plan:
             )
     unscheduled += [Unscheduled(j.order.order_id, j.reason) for j in inst.jobs if not j.rooms]
     seconds = time.perf_counter() - clock
-    return Plan(
+    return solved_plan(
+        problem,
         assignments=_assignments(inst, bookings),
         unscheduled=tuple(unscheduled),
         info=SolveInfo("dispatch", "FEASIBLE", seconds, seconds, None),

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 
 from vein2vein.core.errors import RuleViolation
 from vein2vein.scheduling.instance import Instance, Job, Room
-from vein2vein.scheduling.model import Assignment, Plan, Problem, SolveInfo, Unscheduled
+from vein2vein.scheduling.model import (
+    Assignment,
+    Plan,
+    Problem,
+    SolveInfo,
+    Unscheduled,
+    solved_plan,
+)
 
 HELD = -1  # owner of a busy window that no one may move: downtime or a started batch
 BUMP_TRIES = 24
@@ -217,7 +224,8 @@ def greedy_plan(problem: Problem, *, keep: Mapping[str, tuple[str, dt.date]] | N
             unscheduled.append(Unscheduled(job.order.order_id, job.reason or _why(job)))
 
     seconds = time.perf_counter() - clock
-    return Plan(
+    return solved_plan(
+        problem,
         assignments=_assignments(inst, bookings),
         unscheduled=tuple(unscheduled),
         info=SolveInfo(

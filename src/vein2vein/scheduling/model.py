@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from vein2vein.core.canonical import sha256_hex
 from vein2vein.core.errors import InputError
+from vein2vein.core.provenance import Provenance
+from vein2vein.core.results import Result, provenance
 
 WEEKDAY_NAMES: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -154,6 +157,11 @@ class Problem:
         fixed = [o.fixed.start for o in self.orders if o.fixed is not None]
         return min(dates + fixed)
 
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the problem's canonical JSON (every field): what a plan was made from."""
+        return sha256_hex(self)
+
     def replace(self, **changes: Any) -> Problem:
         return dataclasses.replace(self, **changes)
 
@@ -254,12 +262,48 @@ class SolveInfo:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: the libraries whose versions a plan's provenance records (the solver's)
+SOLVER_LIBRARIES = ("ortools",)
+
+
 @dataclass(frozen=True)
-class Plan:
+class Plan(Result):
+    """A plan: the batches placed, the orders it could not place (with the reason), how it was
+    solved (``info``) and its provenance: method, solver options, the hash of the problem and
+    the OR-Tools version. Plans read back from JSON have neither. The provenance does not take
+    part in comparisons (it carries the time it was computed)."""
+
     assignments: tuple[Assignment, ...]
     unscheduled: tuple[Unscheduled, ...] = ()
     info: SolveInfo | None = None
+    provenance: Provenance | None = field(default=None, compare=False)
 
     @cached_property
     def by_order(self) -> Mapping[str, Assignment]:
         return {a.order_id: a for a in self.assignments}
+
+    def _summary_lines(self) -> list[str]:
+        info = self.info
+        how = f" ({info.method}, {info.status}, {info.wall_seconds:.2f} s)" if info else ""
+        return [
+            f"Plan{how}: {len(self.assignments)} batch(es) placed, "
+            f"{len(self.unscheduled)} order(s) unscheduled"
+        ]
+
+
+def solved_plan(
+    problem: Problem,
+    assignments: tuple[Assignment, ...],
+    unscheduled: tuple[Unscheduled, ...],
+    info: SolveInfo,
+) -> Plan:
+    """A solver's plan of ``problem`` with its provenance. The input hash is that of
+    ``{"problem_sha256": problem.sha256}`` (the problem is hashed once, however many solvers
+    run on it)."""
+    made = provenance(
+        info.method,
+        dict(info.options),
+        {"problem_sha256": problem.sha256},
+        libraries=SOLVER_LIBRARIES,
+    )
+    return Plan(assignments, unscheduled, info, made)

@@ -52,7 +52,8 @@ def plan_to_json(
     problem: Problem, plan: Plan, report: ValidationReport | None = None
 ) -> dict[str, Any]:
     """The plan as the CLI prints it: ``assignments``, ``metrics`` (the five numbers the issue
-    fixed), then the unscheduled orders, the solver's account and the validator's verdict."""
+    fixed), then the unscheduled orders, the solver's account, the provenance (method, options,
+    input hash, OR-Tools version) and the validator's verdict."""
     report = report or validate_plan(problem, plan)
     m = report.metrics
     info = plan.info
@@ -103,6 +104,7 @@ def plan_to_json(
             ],
             "options": dict(info.options),
         },
+        "provenance": plan.provenance.to_dict() if plan.provenance is not None else None,
         "validation": {
             "ok": report.ok,
             "violations": [

@@ -161,6 +161,7 @@ class Draft(BaseModel):
     assumptions: list[str]
     validation: dict[str, Any]
     solver: dict[str, Any] | None
+    provenance: dict[str, Any] | None = None
     assignments: list[dict[str, Any]]
     unscheduled: list[dict[str, Any]]
     at_risk: list[dict[str, Any]]
@@ -188,6 +189,7 @@ class PlanSummary(BaseModel):
 class PlanDetail(PlanSummary):
     based_on_id: int | None
     solver: dict[str, Any]
+    provenance: dict[str, Any] | None = None
     validation: dict[str, Any]
     assignments: list[dict[str, Any]]
     unscheduled: list[dict[str, Any]]

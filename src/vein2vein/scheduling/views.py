@@ -16,7 +16,8 @@ from vein2vein.auth.tables import Site
 from vein2vein.scheduling import access
 from vein2vein.scheduling.gantt import gantt_figure, orders_at_risk
 from vein2vein.scheduling.planner import plan_from_json
-from vein2vein.scheduling.service import _own, lab_settings, latest_plan
+from vein2vein.scheduling.planning import latest_plan
+from vein2vein.scheduling.settings import lab_settings, own
 from vein2vein.scheduling.snapshot import problem_from_json
 from vein2vein.scheduling.tables import (
     PlanDraft,
@@ -39,7 +40,7 @@ def list_suites(session: Session, scope: Scope) -> list[dict[str, Any]]:
 
 
 def suite_detail(session: Session, scope: Scope, suite_id: int) -> dict[str, Any]:
-    suite = _own(session, scope, Suite, suite_id)
+    suite = own(session, scope, Suite, suite_id)
     access.require_read_plan(scope)
     return suite.public() | {"downtime": [w.public() for w in suite.downtime]}
 
@@ -101,9 +102,13 @@ def plan_history(session: Session, scope: Scope) -> list[dict[str, Any]]:
     return [plan_summary(p) for p in rows]
 
 
+#: the largest at-risk margin a page or the API may ask for (days)
+MAX_MARGIN_DAYS = 365
+
+
 def _margin(session: Session, scope: Scope, margin_days: int | None) -> int:
     if margin_days is not None:
-        return max(0, min(60, margin_days))
+        return max(0, min(MAX_MARGIN_DAYS, margin_days))
     row = lab_settings(session, scope.organisation_id)
     return row.risk_margin_days if row is not None else 2
 
@@ -126,12 +131,14 @@ def _at_risk(problem_json: dict[str, Any], plan_json: dict[str, Any], margin: in
 def plan_detail(
     session: Session, scope: Scope, plan_id: int, margin_days: int | None = None
 ) -> dict[str, Any]:
-    p = _own(session, scope, PublishedPlan, plan_id)
+    p = own(session, scope, PublishedPlan, plan_id)
     access.require_read_plan(scope)
     margin = _margin(session, scope, margin_days)
     return plan_summary(p) | {
         "based_on_id": p.based_on_id,
         "solver": p.solver,
+        # plans published before plans carried a provenance have none
+        "provenance": p.plan.get("provenance"),
         "validation": p.validation,
         "changes": p.changes,
         "assignments": p.plan["assignments"],
@@ -142,7 +149,7 @@ def plan_detail(
 
 
 def plan_gantt(session: Session, scope: Scope, plan_id: int) -> dict[str, Any]:
-    p = _own(session, scope, PublishedPlan, plan_id)
+    p = own(session, scope, PublishedPlan, plan_id)
     access.require_read_plan(scope)
     margin = _margin(session, scope, None)
     return gantt_figure(
@@ -160,7 +167,7 @@ def latest_plan_id(session: Session, scope: Scope) -> int | None:
 
 
 def draft_detail(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]:
-    d = _own(session, scope, PlanDraft, draft_id)
+    d = own(session, scope, PlanDraft, draft_id)
     access.require_read_plan(scope)
     payload = d.payload
     margin = _margin(session, scope, None)
@@ -182,6 +189,7 @@ def draft_detail(session: Session, scope: Scope, draft_id: int) -> dict[str, Any
         "assumptions": payload["assumptions"],
         "validation": payload["plan"]["validation"],
         "solver": payload["plan"]["solver"],
+        "provenance": payload["plan"].get("provenance"),
         "assignments": payload["plan"]["assignments"],
         "unscheduled": payload["plan"]["unscheduled"],
         "at_risk": _at_risk(payload["problem"], payload["plan"], margin),
@@ -191,7 +199,7 @@ def draft_detail(session: Session, scope: Scope, draft_id: int) -> dict[str, Any
 
 
 def draft_gantt(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]:
-    d = _own(session, scope, PlanDraft, draft_id)
+    d = own(session, scope, PlanDraft, draft_id)
     access.require_read_plan(scope)
     return gantt_figure(
         problem_from_json(d.payload["problem"]),

@@ -1,51 +1,48 @@
 """Pages of capacity scheduling: the plan (Gantt, orders at risk), suites and settings, the
 what-if page (change, preview with diff and metrics, publish) and the published-plan history.
-Sponsors get the list of their own orders' slots on ``/schedule``."""
+Sponsors get the list of their own orders' slots on ``/schedule``.
+
+Each route declares its permission: the whole plan is read with ``plan.read`` and changed,
+computed and published with ``plan.manage``; ``/schedule`` itself needs ``program.read`` and
+shows a sponsor their own orders' slots. Forms go through the ``web/forms.py`` kit."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from vein2vein.auth.roles import Perm
-from vein2vein.core.errors import Conflict, InputError, PermissionDenied, RuleViolation
-from vein2vein.scheduling import access, service, views
+from vein2vein.core.errors import InputError
+from vein2vein.scheduling import access, planning, settings, views
 from vein2vein.store.uow import UnitOfWork
-from vein2vein.web.context import AuthDep, DbDep
+from vein2vein.web.context import AuthDep, DbDep, require
+from vein2vein.web.forms import FormError, Text, apply_change, choice_id, parse_decimal, parse_int
+from vein2vein.web.forms import show as show_errors
 from vein2vein.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-Text = Annotated[str, Form()]
-#: Errors shown on the page itself; NotFound is never caught here (tenant isolation).
-SHOWN = (InputError, RuleViolation, Conflict, PermissionDenied)
+READ = [require(Perm.PLAN_READ)]
+MANAGE = [require(Perm.PLAN_MANAGE)]
 
 
-def _small_int(text: str) -> int | None:
-    """A whole number typed into a form or query (ASCII digits, at most 9 of them), else None."""
-    value = text.strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
-
-
-def _setup_change(
-    request: Request, auth: AuthDep, db: DbDep, change: Callable[[UnitOfWork], object]
-) -> Response:
-    """Apply one change of the suites/settings page in a unit of work; show its error there."""
+def _margin(text: str) -> int | None:
+    """The at-risk margin asked for in the query (0-365 days); an unreadable one is ignored and
+    the laboratory's margin applies (a link with a stray character still shows the plan)."""
     try:
-        with db.uow(auth.actor) as uow:
-            change(uow)
-            uow.commit()
-    except SHOWN as exc:
-        return _setup(request, auth, db, 422, error=exc.message)
-    return RedirectResponse("/schedule/suites", status_code=303)
+        return parse_int(
+            text, "margin_days", "margin", required=False, maximum=views.MAX_MARGIN_DAYS
+        )
+    except InputError:
+        return None
 
 
-@router.get("/schedule")
+@router.get("/schedule", dependencies=[require(Perm.PROGRAM_READ)])
 def schedule_page(request: Request, auth: AuthDep, db: DbDep, margin_days: str = "") -> Response:
-    auth.scope.require(Perm.PROGRAM_READ)
-    margin = _small_int(margin_days)
+    margin = _margin(margin_days)
     with db.read() as session:
         if not access.can_read_plan(auth.scope):
             slots = views.sponsor_slots(session, auth.scope)
@@ -62,6 +59,11 @@ def schedule_page(request: Request, auth: AuthDep, db: DbDep, margin_days: str =
     )
 
 
+# --------------------------------------------------------------------------------------------
+# suites, downtime, product and laboratory settings
+# --------------------------------------------------------------------------------------------
+
+
 def _setup(request: Request, auth: AuthDep, db: DbDep, status: int = 200, **extra: Any) -> Response:
     with db.read() as session:
         context = {
@@ -74,12 +76,25 @@ def _setup(request: Request, auth: AuthDep, db: DbDep, status: int = 200, **extr
     return render(request, "schedule_suites.html", context | extra, status_code=status)
 
 
-@router.get("/schedule/suites")
+def _setup_change(
+    request: Request, auth: AuthDep, db: DbDep, change: Callable[[UnitOfWork], object]
+) -> Response:
+    """One change of the suites and settings page: back to the page, or the page with the error."""
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=lambda _: RedirectResponse("/schedule/suites", status_code=303),
+        failed=lambda error: _setup(request, auth, db, error.status, **error.context()),
+    )
+
+
+@router.get("/schedule/suites", dependencies=READ)
 def suites_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
     return _setup(request, auth, db)
 
 
-@router.post("/schedule/suites")
+@router.post("/schedule/suites", dependencies=MANAGE)
 def suites_add(
     request: Request,
     auth: AuthDep,
@@ -93,10 +108,10 @@ def suites_add(
     available_from: Text = "",
 ) -> Response:
     def change(uow: UnitOfWork) -> None:
-        service.add_suite(
+        settings.add_suite(
             uow,
             auth.scope,
-            site_id=_small_int(site_id) or 0,
+            site_id=choice_id(site_id, "site_id", "a manufacturing site"),
             code=code,
             name=name,
             infectious=infectious,
@@ -108,7 +123,7 @@ def suites_add(
     return _setup_change(request, auth, db, change)
 
 
-@router.post("/schedule/suites/{suite_id}/downtime")
+@router.post("/schedule/suites/{suite_id}/downtime", dependencies=MANAGE)
 def downtime_add(
     request: Request,
     suite_id: int,
@@ -119,24 +134,24 @@ def downtime_add(
     reason: Text = "",
 ) -> Response:
     def change(uow: UnitOfWork) -> None:
-        service.add_downtime(
+        settings.add_downtime(
             uow, auth.scope, suite_id, first_day=first_day, last_day=last_day, reason=reason
         )
 
     return _setup_change(request, auth, db, change)
 
 
-@router.post("/schedule/downtime/{downtime_id}/cancel")
+@router.post("/schedule/downtime/{downtime_id}/cancel", dependencies=MANAGE)
 def downtime_cancel(
     request: Request, downtime_id: int, auth: AuthDep, db: DbDep, reason: Text = ""
 ) -> Response:
     def change(uow: UnitOfWork) -> None:
-        service.cancel_downtime(uow, auth.scope, downtime_id, reason)
+        settings.cancel_downtime(uow, auth.scope, downtime_id, reason)
 
     return _setup_change(request, auth, db, change)
 
 
-@router.post("/schedule/products")
+@router.post("/schedule/products", dependencies=MANAGE)
 def product_set(
     request: Request,
     auth: AuthDep,
@@ -154,7 +169,7 @@ def product_set(
     ship_days: Text = "2",
 ) -> Response:
     def change(uow: UnitOfWork) -> None:
-        service.set_product(
+        settings.set_product(
             uow,
             auth.scope,
             product_code=product_code,
@@ -173,7 +188,7 @@ def product_set(
     return _setup_change(request, auth, db, change)
 
 
-@router.post("/schedule/lab")
+@router.post("/schedule/lab", dependencies=MANAGE)
 def lab_set(
     request: Request,
     auth: AuthDep,
@@ -183,7 +198,7 @@ def lab_set(
     risk_margin_days: Text = "2",
 ) -> Response:
     def change(uow: UnitOfWork) -> None:
-        service.set_lab(
+        settings.set_lab(
             uow,
             auth.scope,
             qc_capacity=qc_capacity,
@@ -192,6 +207,11 @@ def lab_set(
         )
 
     return _setup_change(request, auth, db, change)
+
+
+# --------------------------------------------------------------------------------------------
+# what-if, drafts and published plans
+# --------------------------------------------------------------------------------------------
 
 
 def _whatif(
@@ -212,53 +232,55 @@ def _whatif(
     return render(request, "schedule_whatif.html", context | extra, status_code=status)
 
 
-@router.get("/schedule/whatif")
+@router.get("/schedule/whatif", dependencies=READ)
 def whatif_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
     return _whatif(request, auth, db)
+
+
+_EVENT_FIELDS = {
+    "order_arrived": (
+        "product_code",
+        "receipt_date",
+        "required_by",
+        "starting_material",
+        "infectious",
+    ),
+    "batch_failed": ("order", "on", "retry_receipt", "retry_max_hold_days"),
+    "suite_down": ("suite", "first_day", "last_day", "reason"),
+    "order_cancelled": ("order",),
+}
 
 
 def _event(form: dict[str, str]) -> list[dict[str, Any]]:
     kind = form.get("kind", "")
     if kind in ("", "none"):
         return []
-    keys = {
-        "order_arrived": (
-            "product_code",
-            "receipt_date",
-            "required_by",
-            "starting_material",
-            "infectious",
-        ),
-        "batch_failed": ("order", "on", "retry_receipt", "retry_max_hold_days"),
-        "suite_down": ("suite", "first_day", "last_day", "reason"),
-        "order_cancelled": ("order",),
-    }.get(kind, ())
+    keys = _EVENT_FIELDS.get(kind, ())
     return [{"kind": kind} | {k: form[k] for k in keys if form.get(k)}]
 
 
-@router.post("/schedule/whatif")
+@router.post("/schedule/whatif", dependencies=MANAGE)
 async def whatif_compute(request: Request, auth: AuthDep, db: DbDep) -> Response:
+    """Compute a preview into a draft: read, solve (no transaction open), write the draft."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    from starlette.concurrency import run_in_threadpool
 
-    def compute() -> int:
-        with db.uow(auth.actor) as uow:
-            draft = service.compute_draft(
-                uow,
-                auth.scope,
-                method=form.get("method", "greedy"),
-                time_limit=form.get("time_limit") or service.DEFAULT_TIME_LIMIT,  # type: ignore[arg-type]
-                mode=form.get("mode", "replan"),
-                events=_event(form),
-            )
-            uow.commit()
-            return draft.id
+    def compute() -> Response:
+        limit = parse_decimal(form.get("time_limit"), "time_limit", "time limit", required=False)
+        draft_id = planning.compute_draft_in_steps(
+            db,
+            auth.actor,
+            auth.scope,
+            method=form.get("method", "greedy"),
+            time_limit=planning.DEFAULT_TIME_LIMIT if limit is None else limit,
+            mode=form.get("mode", "replan"),
+            events=_event(form),
+        )
+        return RedirectResponse(f"/schedule/drafts/{draft_id}", status_code=303)
 
-    try:
-        draft_id = await run_in_threadpool(compute)
-    except SHOWN as exc:
-        return await run_in_threadpool(_whatif, request, auth, db, 422, error=exc.message)
-    return RedirectResponse(f"/schedule/drafts/{draft_id}", status_code=303)
+    def failed(error: FormError) -> Response:
+        return _whatif(request, auth, db, error.status, **error.context())
+
+    return await run_in_threadpool(show_errors, failed, compute)
 
 
 def _draft(
@@ -271,37 +293,39 @@ def _draft(
     return render(request, "schedule_draft.html", context | extra, status_code=status)
 
 
-@router.get("/schedule/drafts/{draft_id}")
+@router.get("/schedule/drafts/{draft_id}", dependencies=READ)
 def draft_page(request: Request, draft_id: int, auth: AuthDep, db: DbDep) -> Response:
     return _draft(request, draft_id, auth, db)
 
 
-@router.post("/schedule/drafts/{draft_id}/publish")
+@router.post("/schedule/drafts/{draft_id}/publish", dependencies=MANAGE)
 def draft_publish(
     request: Request, draft_id: int, auth: AuthDep, db: DbDep, comment: Text = ""
 ) -> Response:
-    try:
-        with db.uow(auth.actor) as uow:
-            row = service.publish(uow, auth.scope, draft_id, comment)
-            uow.commit()
-            plan_id = row.id
-    except SHOWN as exc:
-        return _draft(request, draft_id, auth, db, 422, error=exc.message)
-    return RedirectResponse(f"/schedule/plans/{plan_id}", status_code=303)
+    def change(uow: UnitOfWork) -> int:
+        return planning.publish(uow, auth.scope, draft_id, comment).id
+
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=lambda plan_id: RedirectResponse(f"/schedule/plans/{plan_id}", status_code=303),
+        failed=lambda error: _draft(request, draft_id, auth, db, error.status, **error.context()),
+    )
 
 
-@router.get("/schedule/plans")
+@router.get("/schedule/plans", dependencies=READ)
 def history_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
     with db.read() as session:
         plans = views.plan_history(session, auth.scope)
     return render(request, "schedule_history.html", {"plans": plans})
 
 
-@router.get("/schedule/plans/{plan_id}")
+@router.get("/schedule/plans/{plan_id}", dependencies=READ)
 def plan_page(
     request: Request, plan_id: int, auth: AuthDep, db: DbDep, margin_days: str = ""
 ) -> Response:
-    margin = _small_int(margin_days)
+    margin = _margin(margin_days)
     with db.read() as session:
         plan = views.plan_detail(session, auth.scope, plan_id, margin)
         figure = views.plan_gantt(session, auth.scope, plan_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from vein2vein.core.settings import Settings
@@ -31,15 +32,32 @@ class Database:
 
     @cached_property
     def read_session_factory(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine.execution_options(**{READ_ONLY: True}))
+        factory = make_session_factory(self.engine.execution_options(**{READ_ONLY: True}))
+        event.listen(factory, "before_flush", _refuse_writes)
+        return factory
 
     def read(self) -> Session:
-        """A session for reading only (use as a context manager); it takes no write lock."""
+        """A read-only unit of work: a session to use as a context manager (``with db.read() as
+        session:``) for pages, API reads, CLI listings and the read step of a computation.
+
+        It takes no write lock (SQLite: deferred ``BEGIN``; with WAL it neither waits for a writer
+        nor blocks one) and cannot write (PostgreSQL: ``SET TRANSACTION READ ONLY``; on both
+        engines a flush of changes raises). Leaving the block ends the transaction.
+        """
         return self.read_session_factory()
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A change was flushed in a read-only unit of work (a programming error)."""
+
+
+def _refuse_writes(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
+        raise ReadOnlyViolation("a read-only unit of work (Database.read) cannot write")
 
 
 def _ensure_sqlite_folder(url: str) -> None:

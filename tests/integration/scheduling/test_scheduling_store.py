@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from tests.integration.scheduling import world as S
 
 from vein2vein.core.errors import Conflict, NotFound, PermissionDenied, RuleViolation
-from vein2vein.scheduling import service, views
+from vein2vein.scheduling import planning, settings, views
 from vein2vein.scheduling.tables import Downtime, PlanDraft, PublishedPlan
 from vein2vein.store.database import Database
 
@@ -34,7 +34,7 @@ def test_store_orders_map_onto_the_model_and_publish_on_both_engines(db: Databas
     draft_id = S.draft(w, method="greedy")
     with db.read() as session:
         d = views.draft_detail(session, w.scopes["admin"], draft_id)
-        problem = service.current_problem(session, w.ids["cdmo"]).problem
+        problem = planning.current_problem(session, w.ids["cdmo"]).problem
     orders = problem.order_by_id
     # receipt = planned apheresis + inbound day (1); cryopreserved hold 180, fresh hold 3
     assert orders["HLX-1-0001"].receipt_date == TODAY + dt.timedelta(days=3)
@@ -121,15 +121,15 @@ def test_publishing_refuses_invalid_stale_concurrent_and_hypothetical_plans(db: 
         d.payload = payload
         uow.commit()
     with db.uow(S.cdmo_actor()) as uow, pytest.raises(RuleViolation) as refused:
-        service.publish(uow, admin, tampered)
+        planning.publish(uow, admin, tampered)
     assert "cannot be published" in refused.value.message
     assert "suite_overlap" in refused.value.message
 
     with db.uow(S.cdmo_actor()) as uow, pytest.raises(RuleViolation, match="order_arrived"):
-        service.publish(
+        planning.publish(
             uow,
             admin,
-            service.compute_draft(
+            planning.compute_draft(
                 uow,
                 admin,
                 events=[
@@ -151,7 +151,7 @@ def test_publishing_refuses_invalid_stale_concurrent_and_hypothetical_plans(db: 
 
     stale = S.draft(w)
     with db.uow(S.cdmo_actor()) as uow:
-        service.add_downtime(
+        settings.add_downtime(
             uow, admin, w.ids["suite_1"], first_day=TODAY, last_day=TODAY, reason="cleaning fault"
         )
         uow.commit()
@@ -186,7 +186,7 @@ def test_orders_without_product_settings_are_listed_not_planned(db: Database) ->
     pid = S.W.enrol(w, "a.clinical", "HLX-009", "a")
     S.W.order(w, pid, "a.clinical", product_code="S9999100")
     with db.read() as session:
-        store = service.current_problem(session, w.ids["cdmo"])
+        store = planning.current_problem(session, w.ids["cdmo"])
     assert [(k.number, k.reason) for k in store.skipped] == [
         ("HLX-1-0002", "no process settings for product S9999")
     ]
@@ -197,7 +197,7 @@ def test_suite_and_settings_changes_are_validated_and_audited(db: Database) -> N
     w = S.build(db)
     admin = w.scopes["admin"]
     with db.uow(S.cdmo_actor()) as uow:
-        service.update_suite(uow, admin, w.ids["suite_1"], reason="new isolator", decon_days=2)
+        settings.update_suite(uow, admin, w.ids["suite_1"], reason="new isolator", decon_days=2)
         uow.commit()
     entry = next(e for e in S.audit_actions(db) if e["action"] == "schedule.suite_update")
     assert entry["before"]["decon_days"] == 0 and entry["after"]["decon_days"] == 2
@@ -205,17 +205,17 @@ def test_suite_and_settings_changes_are_validated_and_audited(db: Database) -> N
     from vein2vein.core.errors import InputError
 
     with db.uow(S.cdmo_actor()) as uow, pytest.raises(InputError) as bad:
-        service.add_suite(uow, admin, site_id=w.ids["site_a"], code="X-1")  # a sponsor's site
+        settings.add_suite(uow, admin, site_id=w.ids["site_a"], code="X-1")  # a sponsor's site
     assert bad.value.field == "site_id"
     with db.uow(S.cdmo_actor()) as uow, pytest.raises(Conflict):
-        service.add_suite(uow, admin, site_id=w.ids["mfg_a"], code="lei-01")
+        settings.add_suite(uow, admin, site_id=w.ids["mfg_a"], code="lei-01")
     with db.uow(S.cdmo_actor()) as uow, pytest.raises(InputError) as bad:
-        service.add_downtime(
+        settings.add_downtime(
             uow, admin, w.ids["suite_1"], first_day="2030-01-05", last_day="2030-01-01", reason="x"
         )
     assert bad.value.field == "last_day"
     with db.uow(S.cdmo_actor()) as uow, pytest.raises(NotFound):
-        service.add_downtime(
+        settings.add_downtime(
             uow,
             w.scopes["b.clinical"],
             w.ids["suite_1"],
@@ -234,7 +234,7 @@ def test_far_off_dates_are_refused_where_they_enter(db: Database) -> None:
         S.place(w, subject="HLX-FAR", apheresis_in_days=365 * 7000)
     assert err.value.field == "planned_apheresis"
     with db.uow(S.cdmo_actor()) as uow, pytest.raises(InputError) as err:
-        service.add_downtime(
+        settings.add_downtime(
             uow, w.scopes["admin"], 1, first_day="9999-12-31", last_day="9999-12-31", reason="x"
         )
     assert err.value.field == "first_day"

@@ -12,7 +12,7 @@ from tests.integration.identity import world as W
 from vein2vein.auth import service as auth
 from vein2vein.auth.tables import Organisation
 from vein2vein.identity.domain import Step
-from vein2vein.scheduling import service
+from vein2vein.scheduling import planning, settings
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 
@@ -33,7 +33,7 @@ def build(db: Database, suites: tuple[int, int] = (3, 2)) -> W.World:
     with db.uow(w.actor("admin")) as uow:
         ordinary, infectious = suites
         for n in range(ordinary):
-            s = service.add_suite(
+            s = settings.add_suite(
                 uow,
                 planner,
                 site_id=site_a.id,
@@ -44,7 +44,7 @@ def build(db: Database, suites: tuple[int, int] = (3, 2)) -> W.World:
             )
             w.ids[f"suite_{n + 1}"] = s.id
         for n in range(infectious):
-            s = service.add_suite(
+            s = settings.add_suite(
                 uow,
                 planner,
                 site_id=site_a.id,
@@ -55,7 +55,7 @@ def build(db: Database, suites: tuple[int, int] = (3, 2)) -> W.World:
                 available_from=since,
             )
             w.ids[f"suite_x{n + 1}"] = s.id
-        s = service.add_suite(
+        s = settings.add_suite(
             uow,
             planner,
             site_id=site_b.id,
@@ -65,7 +65,7 @@ def build(db: Database, suites: tuple[int, int] = (3, 2)) -> W.World:
             available_from=since,
         )
         w.ids["suite_ghent"] = s.id
-        service.set_product(
+        settings.set_product(
             uow,
             planner,
             product_code="S1234100",
@@ -80,7 +80,7 @@ def build(db: Database, suites: tuple[int, int] = (3, 2)) -> W.World:
             inbound_days=1,
             ship_days=2,
         )
-        service.set_lab(uow, planner, qc_capacity=4, max_starts_per_day=3, risk_margin_days=2)
+        settings.set_lab(uow, planner, qc_capacity=4, max_starts_per_day=3, risk_margin_days=2)
         uow.commit()
     return w
 
@@ -133,14 +133,14 @@ def start_manufacturing(
 
 def draft(w: W.World, who: str = "admin", **options: Any) -> int:
     with w.db.uow(w.actor(who)) as uow:
-        d = service.compute_draft(uow, w.scopes[who], **options)
+        d = planning.compute_draft(uow, w.scopes[who], **options)
         uow.commit()
         return d.id
 
 
 def publish(w: W.World, draft_id: int, who: str = "admin", comment: str = "") -> int:
     with w.db.uow(w.actor(who)) as uow:
-        p = service.publish(uow, w.scopes[who], draft_id, comment)
+        p = planning.publish(uow, w.scopes[who], draft_id, comment)
         uow.commit()
         return p.id
 
