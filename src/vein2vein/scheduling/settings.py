@@ -22,7 +22,7 @@ from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
 from vein2vein.core.dates import bounded_date
 from vein2vein.core.errors import Conflict, InputError, NotFound
-from vein2vein.core.text import clean_text
+from vein2vein.core.text import clean_text, parse_id
 from vein2vein.scheduling import access
 from vein2vein.scheduling.model import parse_weekdays
 from vein2vein.scheduling.tables import Downtime, LabSettings, ProductSettings, Suite
@@ -129,7 +129,8 @@ def add_suite(
     access.require_plan(scope)
     lock_planning(uow.session, scope.organisation_id)
     s = uow.session
-    site = s.get(Site, site_id) if isinstance(site_id, int) else None
+    key = parse_id(site_id)  # an id beyond any column's range is simply not one of the sites
+    site = s.get(Site, key) if key is not None else None
     if site is None or site.organisation_id != scope.organisation_id:
         raise InputError("choose one of your organisation's manufacturing sites", field="site_id")
     if site.purpose != "MANUFACTURING":

@@ -72,18 +72,9 @@ def _within_one_second(c: Any, pages: tuple[str, ...]) -> dict[str, float]:
     return took
 
 
-def test_pages_answer_while_a_write_transaction_is_open(
-    world: S.World, request: pytest.FixtureRequest
-) -> None:
+def test_pages_answer_while_a_write_transaction_is_open(world: S.World) -> None:
+    """Logged in: resuming the session is a read too (auth/sessions.py), so nothing waits."""
     db = world.db
-    if db.engine.dialect.name == "sqlite":
-        # authenticating a request resumes the web session in a writing unit of work
-        # (auth/service.py resume_session, web/context.py), which waits for the write lock
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="needs session resume without write lock (h-auth)", strict=False
-            )
-        )
     c, _ = logged_in(db, "qa", PASSWORD)
     for page in PAGES:
         assert c.get(page).status_code == 200  # warm: templates compiled, session seen
