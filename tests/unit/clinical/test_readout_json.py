@@ -188,3 +188,16 @@ def test_column_kinds() -> None:
         assert column_texts(col) == [json.dumps(v) for v in col.tolist()]
     dates = pd.to_datetime(["2024-01-01"]).to_numpy()  # any other kind: json, value by value
     assert column_texts(dates) == [json.dumps(v) for v in dates.tolist()]
+
+
+def test_the_clinical_cli_module_imports_no_numpy_pandas_or_scipy() -> None:
+    """`v2v clinical --help` and the sub-app's loading do not pay for the engine (issue 15)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import vein2vein.clinical.cli\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'orjson') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
