@@ -118,17 +118,21 @@ def readout_command(
     ] = "INVESTIGATOR",
 ) -> None:
     """Derive time-point responses, BOR, ORR/DCR by dose group and OS/PFS/DOR."""
-    from .csv_reader import read_csv_folder
     from .readout import ReadoutOptions, readout
-    from .report import write_report
-    from .sdtm import read_sdtm
 
     try:
         cut = dt.date.fromisoformat(cutoff) if cutoff else None
     except ValueError:
         raise _fail(ValueError(f"--cutoff {cutoff!r} is not a date (YYYY-MM-DD)")) from None
     try:
-        ds = read_sdtm(directory, evaluator=evaluator) if sdtm else read_csv_folder(directory)
+        if sdtm:
+            from .sdtm import read_sdtm
+
+            ds = read_sdtm(directory, evaluator=evaluator)
+        else:
+            from .csv_reader import read_csv_folder
+
+            ds = read_csv_folder(directory)
         options = ReadoutOptions(
             bor=_bor_options(
                 confirm_days, sd_min_days, max_ne, accept_sd, cr_then_pr, missing_as_ne
@@ -141,6 +145,8 @@ def readout_command(
         )
         result = readout(ds, options)
         if report is not None:
+            from .report import write_report  # jinja2 and the plotting code: only for a report
+
             write_report(result, report)
     except (V2VError, ValueError) as exc:
         raise _fail(exc) from exc
