@@ -84,7 +84,8 @@ def write_study(root: Path, n: int, seed: int = 20250301) -> dict[str, int]:
         drift[:, None] * np.arange(n_dates)[None, :] + rng.normal(0, 0.03, (n, n_dates))
     )
     factor[:, 0] = 1.0
-    size = np.round(base[:, None, :] * factor[:, :, None], 1)  # n x dates x targets
+    # n x dates x targets, capped below core/plausible.py's 1,000 mm (a steep grower would pass it)
+    size = np.round(np.minimum(base[:, None, :] * factor[:, :, None], 400.0), 1)
     missing = rng.random(size.shape) < 0.01
     missing[:, 0, :] = False
     diam = np.where(missing, "", np.char.mod("%.1f", size))

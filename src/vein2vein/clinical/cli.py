@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vein2vein.core.errors import V2VError
 
-from .bor import BorOptions
+if TYPE_CHECKING:
+    from .bor import BorOptions
+
+# Only typer and the error type are imported here: each command imports what it uses (numpy,
+# pandas, scipy, the readers), so `v2v clinical --help` starts without them (issue 15).
 
 app = typer.Typer(
     name="clinical",
@@ -60,7 +64,8 @@ def _bor_options(
     accept_sd: bool,
     cr_then_pr: CrThenPr,
     missing_as_ne: bool,
-):
+) -> BorOptions:
+    from .bor import BorOptions
 
     return BorOptions(
         confirm_days=confirm_days,
@@ -80,6 +85,13 @@ def readout_command(
     ] = False,
     cutoff: Annotated[str | None, typer.Option(help="Data cut-off date, YYYY-MM-DD.")] = None,
     json_out: Json = False,
+    timepoints: Annotated[
+        bool,
+        typer.Option(
+            help="With --json: each subject's time points (the per-scan detail, most of the "
+            "document); --no-timepoints leaves them out."
+        ),
+    ] = True,
     report: Annotated[
         Path | None, typer.Option(help="Write the report: FILE.html or FILE.pdf.")
     ] = None,
@@ -106,17 +118,21 @@ def readout_command(
     ] = "INVESTIGATOR",
 ) -> None:
     """Derive time-point responses, BOR, ORR/DCR by dose group and OS/PFS/DOR."""
-    from .csv_reader import read_csv_folder
     from .readout import ReadoutOptions, readout
-    from .report import write_report
-    from .sdtm import read_sdtm
 
     try:
         cut = dt.date.fromisoformat(cutoff) if cutoff else None
     except ValueError:
         raise _fail(ValueError(f"--cutoff {cutoff!r} is not a date (YYYY-MM-DD)")) from None
     try:
-        ds = read_sdtm(directory, evaluator=evaluator) if sdtm else read_csv_folder(directory)
+        if sdtm:
+            from .sdtm import read_sdtm
+
+            ds = read_sdtm(directory, evaluator=evaluator)
+        else:
+            from .csv_reader import read_csv_folder
+
+            ds = read_csv_folder(directory)
         options = ReadoutOptions(
             bor=_bor_options(
                 confirm_days, sd_min_days, max_ne, accept_sd, cr_then_pr, missing_as_ne
@@ -129,11 +145,18 @@ def readout_command(
         )
         result = readout(ds, options)
         if report is not None:
+            from .report import write_report  # jinja2 and the plotting code: only for a report
+
             write_report(result, report)
     except (V2VError, ValueError) as exc:
         raise _fail(exc) from exc
     if json_out:
-        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        from .readout_json import write_readout_json
+
+        sys.stdout.flush()
+        # the bytes of json.dumps(result.to_dict(), indent=2), written as a stream
+        write_readout_json(result, sys.stdout.buffer, timepoints=timepoints)
+        sys.stdout.buffer.flush()
     else:
         typer.echo(result.summary())
         if len(result.disagreements):
@@ -157,6 +180,8 @@ def bor_command(
     json_out: Json = False,
 ) -> None:
     """Best overall response (unconfirmed and confirmed) from collected overall responses."""
+    import json
+
     from .responses import bor_from_responses, read_responses
 
     try:

@@ -80,7 +80,8 @@ def add_version(
         "clinical.dataset.upload",
         "clinical_dataset_version",
         version.id,
-        after=version.public() | {"study": study.code},
+        # ignored_files lists at most upload.MAX_IGNORED_LISTED names; the count says them all
+        after=version.public() | {"study": study.code, "ignored_count": parsed.ignored_count},
         organisation_id=study.organisation_id,
     )
     return version

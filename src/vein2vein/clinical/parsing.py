@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +30,38 @@ def sha256_file(path: Path) -> str:
 
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# the bytes _CONTROL matches to NUL, every other byte to 1: one translate and one memchr find
+# whether a file has any (a regex scan of a 30 MB file takes ten times as long)
+_CONTROL_TABLE = bytes(0 if _CONTROL.match(bytes([b])) else 1 for b in range(256))
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A column as its distinct raw values (``uniques``, strings) and, per row, the index of
+    the row's value in them (``codes``; -1 for a cell the row does not have). The parsers below
+    work on exactly this (they parse each distinct value once), so a reader that gets it from
+    the CSV parser skips building a Python string per cell."""
+
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def factorized(values: pd.Series | np.ndarray | Coded) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, uniques)`` of a column (-1 codes the missing)."""
+    if isinstance(values, Coded):
+        return values.codes, values.uniques
+    return pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
 
 
 def _refuse_control_characters(path: Path) -> None:
     """A NUL or other control character in a cell is refused, with its row and column: what is
     stored must be exactly what the readout uses (one regex pass over the bytes)."""
     data = path.read_bytes()
+    if b"\x00" not in data.translate(_CONTROL_TABLE):
+        return
     hit = _CONTROL.search(data)
     if hit is None:
         return
@@ -48,11 +75,10 @@ def _refuse_control_characters(path: Path) -> None:
     )
 
 
-def read_csv_strings(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """Every cell as a string (blank = ""), header names lower-cased and stripped."""
+def _read_csv(path: Path, required: tuple[str, ...], dtype: str) -> pd.DataFrame:
     _refuse_control_characters(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        frame = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError as exc:
         raise InputError("the file is empty", file=path.name) from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -69,6 +95,35 @@ def read_csv_strings(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
+def read_csv_strings(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """Every cell as a string (blank = ""), header names lower-cased and stripped."""
+    return _read_csv(path, required, str)
+
+
+def read_csv_coded(path: Path, required: tuple[str, ...]) -> dict[str, Coded]:
+    """The columns of :func:`read_csv_strings` (the same cells, parsed by the same parser) as
+    :class:`Coded` columns: pandas' categorical conversion hashes the cells as the parser
+    reads them and makes a string only of each distinct value (issue 15: a million-row file
+    reads in about half the time, and in a fraction of the memory)."""
+    frame = _read_csv(path, required, "category")
+    names = list(frame.columns)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(
+            f"the column {twice[0]} appears twice (names are compared without regard to case)",
+            file=path.name,
+            row=1,
+            field=twice[0],
+        )
+    out = {}
+    for i, name in enumerate(names):
+        col = frame.iloc[:, i]
+        out[name] = Coded(
+            col.cat.codes.to_numpy(np.int64), col.cat.categories.to_numpy(dtype=object)
+        )
+    return out
+
+
 def _first_row(codes: np.ndarray, bad_codes: np.ndarray) -> int:
     """0-based index of the first row whose code is in ``bad_codes``."""
     return int(np.flatnonzero(np.isin(codes, bad_codes))[0])
@@ -79,7 +134,7 @@ def spreadsheet_row(index: int) -> int:
 
 
 def parse_dates(
-    values: pd.Series | np.ndarray,
+    values: pd.Series | np.ndarray | Coded,
     *,
     file: str,
     field: str,
@@ -88,7 +143,7 @@ def parse_dates(
 ) -> np.ndarray:
     """ISO 8601 dates (YYYY-MM-DD; a longer date-time keeps its date part) to day numbers as
     float, NaN for blank. ``rows`` maps positions to spreadsheet rows (default: position + 2)."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    codes, uniques = factorized(values)
     days = np.full(len(uniques) + 1, np.nan)
     bad = []
     implausible = []
@@ -132,7 +187,7 @@ def parse_dates(
 
 
 def parse_numbers(
-    values: pd.Series | np.ndarray,
+    values: pd.Series | np.ndarray | Coded,
     *,
     file: str,
     field: str,
@@ -144,7 +199,7 @@ def parse_numbers(
     bounds them on both sides, so that no implausible value reaches a later integer cast."""
     if within is not None:
         minimum = within.low if minimum is None else max(minimum, within.low)
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    codes, uniques = factorized(values)
     nums = np.full(len(uniques) + 1, np.nan)
     bad: list[int] = []
     for i, raw in enumerate(uniques):
@@ -184,7 +239,7 @@ def parse_numbers(
 
 
 def parse_choice(
-    values: pd.Series | np.ndarray,
+    values: pd.Series | np.ndarray | Coded,
     choices: dict[str, int],
     *,
     file: str,
@@ -192,7 +247,7 @@ def parse_choice(
     rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Case-insensitive lookup of each value in ``choices``."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    codes, uniques = factorized(values)
     mapped = np.full(len(uniques) + 1, -1, dtype=np.int64)
     mapped[-1] = choices.get("", -1)
     bad = []
@@ -215,7 +270,7 @@ def parse_choice(
 
 
 def lookup_ids(
-    values: pd.Series | np.ndarray,
+    values: pd.Series | np.ndarray | Coded,
     index: dict[str, int],
     *,
     file: str,
@@ -224,7 +279,7 @@ def lookup_ids(
     rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Map identifiers to row numbers of the table that defines them; unknown ones fail."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    codes, uniques = factorized(values)
     mapped = np.array([index.get(str(u).strip(), -1) for u in uniques] + [-1], dtype=np.int64)
     out = mapped[codes]
     if (out < 0).any():

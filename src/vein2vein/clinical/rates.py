@@ -4,6 +4,10 @@ Clopper CJ, Pearson ES. Biometrika 1934;26:404-413: lower = Beta(a/2; k, n-k+1) 
 upper = Beta(1-a/2; k+1, n-k) (1 when k = n), a = 1 - level split equally between the sides.
 Agrees with R ``binom.test``, scipy ``binomtest(...).proportion_ci(method="exact")`` and
 statsmodels ``proportion_confint(method="beta")`` (checked in the tests).
+
+The quantile is ``scipy.special.betaincinv`` (the inverse regularised incomplete beta, which is
+what ``scipy.stats.beta.ppf`` evaluates: equal to the last bit, checked in the tests), so that a
+readout does not import ``scipy.stats`` (most of a second at start-up, issue 15).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scipy.stats import beta
+from scipy.special import betaincinv
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,6 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> Proportion:
     if n == 0:
         return Proportion(k, n, None, None, None, level)
     a = 1 - level
-    low = 0.0 if k == 0 else float(beta.ppf(a / 2, k, n - k + 1))
-    high = 1.0 if k == n else float(beta.ppf(1 - a / 2, k + 1, n - k))
+    low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, a / 2))
+    high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - a / 2))
     return Proportion(k, n, k / n, low, high, level)

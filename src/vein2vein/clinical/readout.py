@@ -223,10 +223,17 @@ class ReadoutResult(Result):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``v2v clinical readout --json`` (issue 3): ``subjects``, ``groups``
-        (dose groups then ``ALL``), ``disagreements``, ``warnings``, ``provenance``."""
+        (dose groups then ``ALL``), ``disagreements``, ``warnings``, ``provenance``.
+        :mod:`vein2vein.clinical.readout_json` writes the same document as a stream."""
+        rest = self.to_dict_without_subjects()
+        return {"criteria": rest.pop("criteria"), "subjects": list(self.iter_subject_dicts())} | (
+            rest
+        )
+
+    def to_dict_without_subjects(self) -> dict[str, Any]:
+        """:meth:`to_dict` but ``subjects`` (the per-subject and per-time-point rows)."""
         return {
             "criteria": "iRECIST" if self.options.irecist else "RECIST 1.1",
-            "subjects": list(self.iter_subject_dicts()),
             "groups": [g.to_dict() for g in self.groups],
             "disagreements": [
                 {k: _num(v) for k, v in r.items()}

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri  # = scipy.stats.norm.ppf, without importing scipy.stats
 
 ConfType = Literal["log-log", "log", "plain"]
 CONF_TYPES: tuple[str, ...] = ("log-log", "log", "plain")
@@ -112,7 +112,7 @@ def confidence_band(
     """Pointwise band as R ``survfit_confint`` (logse = TRUE)."""
     if conf_type not in CONF_TYPES:
         raise ValueError(f"conf_type must be one of {', '.join(CONF_TYPES)}")
-    z = float(norm.ppf(1 - (1 - level) / 2))
+    z = float(ndtri(1 - (1 - level) / 2))
     p, se = surv, std_log
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":

@@ -10,7 +10,14 @@ Conventions (docs/clinical.md, "Uploading a dataset"):
   ``new_lesions.csv`` (names matched without regard to case). SDTM: ``<domain>.xpt`` or
   ``<domain>.csv`` for DM, EX, TU, TR and the optional RS, DS, DD, CM, PR, SV, AE, LB.
 * Files that are not part of the chosen format are not stored; their names are kept with the
-  version (``ignored_files``) so the upload is transparent.
+  version (``ignored_files``) so the upload is transparent: the first ``MAX_IGNORED_LISTED``
+  of them (sorted), with ``ignored_count`` saying how many there were in all, so an archive of
+  thousands of stray files cannot make one version (and its audit entry) megabytes long.
+* File names are made safe when received (issue 10): a control or other non-printable
+  character (a terminal escape code, NUL, a line break) is written as its escape (``\x1b``),
+  and a name is cut to ``MAX_NAME_LENGTH`` characters (an ellipsis marks the cut), so no name
+  is stored, shown or echoed in a message raw. The names of the files kept are the format's
+  own (``subjects.csv``, ``dm.xpt``...), which such a name never matches.
 * The dataset hash is the engine's input hash (SHA-256 over ``name:sha256`` lines of the
   stored files), so a readout's provenance names exactly the stored version.
 """
@@ -27,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from vein2vein.core.errors import InputError
+from vein2vein.core.text import printable
 
 from .dataset import ClinicalDataset
 
@@ -39,6 +47,10 @@ SDTM_SUFFIXES = (".xpt", ".csv")
 #: assessment rows is about 40 MB of CSV.
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 FORMATS = ("csv", "sdtm")
+#: Longest file name kept or shown (longer ones are cut, an ellipsis marking the cut).
+MAX_NAME_LENGTH = 200
+#: Names of ignored files kept with a version (and its audit entry); the count says the rest.
+MAX_IGNORED_LISTED = 50
 Format = Literal["auto", "csv", "sdtm"]
 
 
@@ -58,9 +70,10 @@ class ParsedUpload:
 
     format: str
     files: tuple[UploadedFile, ...]
-    ignored: tuple[str, ...]
+    ignored: tuple[str, ...]  # the first MAX_IGNORED_LISTED names, sorted
     dataset: ClinicalDataset
     evaluator: str | None
+    ignored_count: int = 0  # every ignored file, listed or not
 
     @property
     def sha256(self) -> str:
@@ -88,6 +101,12 @@ def dataset_counts(ds: ClinicalDataset) -> dict[str, int]:
     }
 
 
+def safe_name(path: str) -> str:
+    """The base name of an uploaded file, safe to store and show: non-printable characters
+    escaped, at most :data:`MAX_NAME_LENGTH` characters."""
+    return printable(PurePosixPath(path.replace("\\", "/")).name, MAX_NAME_LENGTH)
+
+
 def _skipped(path: str) -> bool:
     parts = PurePosixPath(path.replace("\\", "/")).parts
     return not parts or parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts)
@@ -110,7 +129,7 @@ def _unzip(archive: UploadedFile, budget: int) -> list[UploadedFile]:
                 raise InputError(
                     f"the archive holds more than {MAX_TOTAL_BYTES // 2**20} MB", file=archive.name
                 )
-            out.append(UploadedFile(PurePosixPath(info.filename.replace("\\", "/")).name, data))
+            out.append(UploadedFile(safe_name(info.filename), data))
         return out
     except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError, OSError) as exc:
         raise InputError(f"not a readable zip archive ({exc})", file=archive.name) from exc
@@ -123,7 +142,7 @@ def unpack(files: Sequence[UploadedFile]) -> list[UploadedFile]:
     out: list[UploadedFile] = []
     budget = MAX_TOTAL_BYTES
     for f in files:
-        name = PurePosixPath(f.name.replace("\\", "/")).name
+        name = safe_name(f.name)
         if not name:
             raise InputError("an uploaded file has no name", field="files")
         if name.lower().endswith(".zip"):
@@ -249,7 +268,8 @@ def parse_upload(
     return ParsedUpload(
         format=chosen_fmt,
         files=tuple(sorted(chosen, key=lambda f: f.name)),
-        ignored=tuple(sorted(ignored)),
+        ignored=tuple(sorted(ignored)[:MAX_IGNORED_LISTED]),
         dataset=dataset,
         evaluator=evaluator,
+        ignored_count=len(ignored),
     )

@@ -326,3 +326,29 @@ def test_study_defaults_change_with_a_reason_and_are_audited(world: World) -> No
     assert entry["before"]["options"] == {} and entry["after"]["options"]["accept_sd"] is True
     with world.uow("a.viewer") as uow, pytest.raises(PermissionDenied):
         studies.update_study(uow, world.scopes["a.viewer"], study_id, {"title": "x"}, "why")
+
+
+def test_an_upload_with_thousands_of_stray_files_keeps_a_short_audit_entry(
+    world: World,
+) -> None:
+    """Issue 10 P3: the names of ignored files are capped (the count is kept) and stored safe."""
+    study_id = _study(world)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in demo():
+            zf.writestr(f"study/{f.name}", f.content)
+        for i in range(3000):
+            zf.writestr(f"study/scans/{i:05d}-{'x' * 60}.dcm", b"")
+        zf.writestr("study/+\x1b[31mred\x1b[0m.txt", b"")
+    version = _upload(world, study_id, [UploadedFile("study.zip", buf.getvalue())])
+    with world.db.read() as session:
+        (entry,) = audit.query(
+            session, entity_type="clinical_dataset_version", entity_id=str(version.id)
+        )
+    after = entry.to_dict()["after"]
+    assert after["ignored_count"] == 3001
+    assert after["ignored_files"] == version.ignored_files
+    assert len(version.ignored_files) == 50
+    assert version.ignored_files[0] == "+\\x1b[31mred\\x1b[0m.txt"  # escaped, not raw
+    assert version.ignored_files[1].startswith("00000-")  # then the first names, sorted
+    assert len(str(after)) < 20_000

@@ -38,3 +38,22 @@ def test_edges_and_errors():
     with pytest.raises(ValueError):
         clopper_pearson(3, 2)
     assert clopper_pearson(1, 3).text() == "1/3 (33.3%; 0.8-90.6)"
+
+
+def test_same_bits_as_scipy_stats_beta_ppf_and_norm_ppf():
+    """Issue 15: the engine calls scipy.special (betaincinv, ndtri) instead of importing
+    scipy.stats; the numbers, and so the readout's JSON, are the same to the last bit."""
+    from scipy.special import ndtri
+    from scipy.stats import beta, norm
+
+    for n in [*range(1, 60), 99, 1000, 10_000, 123_457]:
+        for k in sorted({0, 1, 2, n // 3, n // 2, n - 1, n} & set(range(n + 1))):
+            for level in (0.8, 0.9, 0.95, 0.99):
+                a = 1 - level
+                p = clopper_pearson(k, n, level)
+                low = 0.0 if k == 0 else float(beta.ppf(a / 2, k, n - k + 1))
+                high = 1.0 if k == n else float(beta.ppf(1 - a / 2, k + 1, n - k))
+                assert (p.ci_low, p.ci_high) == (low, high)
+    for level in (0.5, 0.8, 0.9, 0.95, 0.975, 0.99, 0.999):
+        q = 1 - (1 - level) / 2
+        assert float(ndtri(q)) == float(norm.ppf(q))

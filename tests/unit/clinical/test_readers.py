@@ -362,3 +362,38 @@ def test_infusion_after_death_or_last_contact_is_refused_at_reading(demo, column
     e = error(demo)
     assert (e.file, e.field) == ("subjects.csv", "infusion_date")
     assert f"the infusion date is after the {column.replace('_', ' ')}" in str(e)
+
+
+def test_coded_columns_hold_the_cells_the_string_reader_reads(tmp_path):
+    """Issue 15: assessments.csv is read as codes of distinct values (pandas' categorical
+    conversion); every cell must be exactly the string read_csv_strings gives."""
+    from vein2vein.clinical.parsing import read_csv_coded, read_csv_strings
+
+    path = tmp_path / "assessments.csv"
+    path.write_text(
+        " Subject_ID ,lesion_id,date,diameter_mm,state\n"
+        '001,T1,2024-01-01,"12,5",\n'
+        '" 001 ",T1 ,2024-02-01,  13.0 ,"PRESENT"\n'
+        "002,NT1,2024-01-01,,ABSENT\n"
+        "\n"
+        'ünï,"multi\nline",x,"a ""quoted"" cell",  \n'
+        "003,T2\n",
+        encoding="utf-8",
+    )
+    strings = read_csv_strings(path, ("subject_id",))
+    coded = read_csv_coded(path, ("subject_id",))
+    assert list(coded) == list(strings.columns)
+    for name, col in coded.items():
+        cells = [None if c < 0 else col.uniques[c] for c in col.codes]
+        expected = [None if isinstance(v, float) else v for v in strings[name].tolist()]
+        assert cells == expected, name
+
+
+def test_a_column_twice_is_refused_by_name(tmp_path):
+    from vein2vein.clinical.parsing import read_csv_coded
+
+    path = tmp_path / "assessments.csv"
+    path.write_text("subject_id,Date,date\n001,2024-01-01,2024-01-02\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_csv_coded(path, ("subject_id",))
+    assert exc.value.row == 1 and exc.value.field == "date"
