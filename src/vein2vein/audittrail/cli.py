@@ -16,11 +16,15 @@ app = typer.Typer(help="Audit trail: verify, read, anchor.", no_args_is_help=Tru
 @handle_errors
 def verify(
     head: str | None = typer.Option(
-        None, "--head", help="A head hash recorded elsewhere (signed report, review) to check."
+        None,
+        "--head",
+        help="A head recorded elsewhere (signed report, printout): HASH, or SEQ:HASH to locate "
+        "a rewrite. The heads of signed reviews are checked always.",
     ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Walk the hash chain; exit 1 naming the first broken sequence number."""
+    """Check the hash chain against the heads of signed reviews (and --head), then every
+    signature; exit 1 naming the first broken sequence number or bad signature."""
     db = database()
     scope = server_scope(db)
     with db.read() as session:
@@ -30,9 +34,12 @@ def verify(
     elif result["ok"]:
         anchored = " and contains the anchored head" if head else ""
         typer.echo(
-            f"audit chain intact{anchored}: {result['count']} entries, head {result['head_seq']} "
-            f"{result['head_hash']}"
+            f"audit trail intact{anchored}: {result['count']} entries, head "
+            f"{result['head_seq']} {result['head_hash']}; {result['review_anchors']} heads of "
+            "signed reviews match; every signature is what was signed"
         )
+    elif result["bad_signature"] is not None:
+        typer.echo(f"audit trail BROKEN: {result['problem']}", err=True)
     else:
         typer.echo(
             f"audit chain BROKEN at sequence {result['broken_seq']}: {result['problem']} "

@@ -28,7 +28,11 @@ class VerifyPublic(BaseModel):
     count: int
     head_seq: int
     head_hash: str
-    broken_seq: int | None
+    broken_seq: int | None = Field(description="First sequence where the chain breaks")
+    bad_signature: int | None = Field(
+        None, description="Id of the first signature that is not what was signed"
+    )
+    review_anchors: int = Field(0, description="Heads of signed reviews checked")
     problem: str | None
 
 
@@ -52,6 +56,7 @@ class SignRequest(BaseModel):
 
 class SignaturePublic(BaseModel):
     id: int
+    user_id: int
     record_type: str
     record_id: str
     printed_name: str
@@ -60,6 +65,7 @@ class SignaturePublic(BaseModel):
     signed_at: str
     content_hash: str
     reason: str | None
+    hash: str = Field(description="SHA-256 over the content's hash and the signer's identity")
 
 
 class ReviewPublic(BaseModel):

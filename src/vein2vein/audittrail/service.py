@@ -1,7 +1,9 @@
-"""Use cases of the audit trail: review it up to its head and sign the review (reads of the trail
-are in ``views.py``)."""
+"""Use cases of the audit trail: verify it, review it up to its head and sign the review (reads
+of the trail are in ``views.py``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session
 from vein2vein.audittrail.tables import AuditReview
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
-from vein2vein.auth.signatures import ensure_unlocked, sign
+from vein2vein.auth.signatures import ensure_unlocked, find_bad_signature, sign
 from vein2vein.auth.tables import Signature
 from vein2vein.core.errors import InputError, NotFound
 from vein2vein.core.settings import Settings
@@ -27,13 +29,13 @@ def create_review(uow: UnitOfWork, scope: Scope, comment: str) -> AuditReview:
         raise InputError("audit-trail reviews are made by the CDMO's QA", field="role")
     s = uow.session
     previous = s.scalar(select(AuditReview).order_by(AuditReview.id.desc()).limit(1))
-    result = audit.verify(s)
+    result = verify_trail(s)
     review = AuditReview(
         from_seq=(previous.to_seq + 1) if previous else 1,
-        to_seq=result.head.seq,
-        head_hash=result.head.hash,
-        chain_ok=result.ok,
-        entries=result.count,
+        to_seq=result["head_seq"],
+        head_hash=result["head_hash"],
+        chain_ok=result["ok"],
+        entries=result["count"],
         comment=clean_text(comment, "comment", 4000, multiline=True),
         created_by=scope.user_id,
     )
@@ -112,3 +114,68 @@ def sign_review(
 def review_content(review: AuditReview) -> dict[str, object]:
     """What a reviewer signs: the range and head the review covers, and its comment."""
     return {k: v for k, v in review.public().items() if k != "created_at"}
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+def verify_trail(session: Session, head: str | None = None) -> dict[str, Any]:
+    """Check the whole trail: the hash chain, against every signed review's head and ``head``
+    (``HASH``, or ``SEQ:HASH`` to locate a rewrite), then every signature.
+
+    The heads of signed reviews are anchors kept outside the rows they cover: a tail rewritten
+    with recomputed hashes is internally consistent, and the first anchored head it no longer
+    contains locates the rewrite (``audit.verify``). Then every signature must still be what was
+    signed (``signatures.find_bad_signature``; a review's content is read here). The first
+    problem found is reported: ``broken_seq`` for the chain, ``bad_signature`` for a signature.
+    """
+    head_hash, typed = parse_head(head)
+    reviewed = signed_review_anchors(session)
+    result = audit.verify(session, head_hash=head_hash, anchors=[*reviewed, *typed])
+    report = result.to_dict() | {"review_anchors": len(reviewed), "bad_signature": None}
+    if result.ok:
+        bad = find_bad_signature(session, {REVIEW: _review_content_now})
+        if bad is not None:
+            report |= {"ok": False, "bad_signature": bad.signature_id, "problem": bad.problem}
+    return report
+
+
+def parse_head(value: str | None) -> tuple[str | None, list[tuple[int, str]]]:
+    """A head typed to verify against: ``HASH`` (must be in the chain) or ``SEQ:HASH`` (must be
+    the hash at that sequence) -> (head hash, anchors)."""
+    text = (value or "").strip()
+    if not text:
+        return None, []
+    seq, sep, digest = text.rpartition(":")
+    if not sep:
+        return text.lower(), []
+    seq = seq.strip()
+    if not seq.isascii() or not seq.isdigit() or len(seq) > 12:
+        raise InputError(
+            "give a head as HASH or SEQ:HASH (a sequence number, a colon, a SHA-256)",
+            field="head",
+        )
+    return None, [(int(seq), digest.strip().lower())]
+
+
+def signed_review_anchors(session: Session) -> list[tuple[int, str]]:
+    """(to_seq, head_hash) of every review that carries a signature: heads anchored outside the
+    rows they cover. A head that is not a SHA-256 is left out: the review was edited, which its
+    signature's check reports."""
+    signed = set(
+        session.scalars(select(Signature.record_id).where(Signature.record_type == REVIEW))
+    )
+    rows = session.execute(
+        select(AuditReview.id, AuditReview.to_seq, AuditReview.head_hash).order_by(AuditReview.id)
+    )
+    return [
+        (to_seq, head_hash)
+        for review_id, to_seq, head_hash in rows
+        if str(review_id) in signed and to_seq > 0 and audit.is_hash(head_hash)
+    ]
+
+
+def _review_content_now(session: Session, record_id: str) -> dict[str, object] | None:
+    key = parse_id(record_id)
+    review = session.get(AuditReview, key) if key is not None else None
+    return review_content(review) if review is not None else None

@@ -1,7 +1,8 @@
 """Audit-trail reviews: a QA reviewer's signed statement that the trail up to a head was reviewed.
 
 Each review stores the head (sequence and hash) it covered, so its signature anchors the chain
-outside the rows it protects: ``v2v audit verify --head HASH`` checks it later.
+outside the rows it protects: ``v2v audit verify`` checks the chain against the heads of every
+signed review (``service.verify_trail``).
 """
 
 from __future__ import annotations

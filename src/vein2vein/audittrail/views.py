@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vein2vein.audittrail.service import REVIEW, get_review, review_content
+from vein2vein.audittrail.service import REVIEW, get_review, review_content, verify_trail
 from vein2vein.audittrail.tables import AuditReview
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
@@ -82,10 +82,10 @@ def history(
 
 
 def verification(session: Session, scope: Scope, head: str | None = None) -> dict[str, Any]:
-    """Walk the hash chain (and check an anchored head hash, when given)."""
+    """Walk the hash chain against the heads of signed reviews and ``head`` (``HASH`` or
+    ``SEQ:HASH``, when given), then check every signature (``service.verify_trail``)."""
     scope.require(Perm.AUDIT_VERIFY)
-    anchored = head.strip().lower() if head else None
-    return audit.verify(session, head_hash=anchored or None).to_dict()
+    return verify_trail(session, head)
 
 
 def head(session: Session, scope: Scope) -> dict[str, Any]:

@@ -44,9 +44,15 @@ def audit_page(
 
 @router.get("/audit/verify", dependencies=[require(Perm.AUDIT_VERIFY)])
 def verify_page(request: Request, auth: AuthDep, db: DbDep, head: str = "") -> Response:
-    with db.read() as session:
-        result = views.verification(session, auth.scope, head)
-    return render(request, "audit_verify.html", {"result": result, "head": head})
+    def page(result: dict[str, object] | None, error: FormError | None = None) -> Response:
+        context = {"result": result, "head": head} | (error.context() if error else {})
+        return render(request, "audit_verify.html", context, error.status if error else 200)
+
+    def verified() -> Response:
+        with db.read() as session:
+            return page(views.verification(session, auth.scope, head))
+
+    return show(lambda error: page(None, error), verified)
 
 
 @router.get("/audit/reviews", dependencies=[require(Perm.AUDIT_READ)])

@@ -14,7 +14,8 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vein2vein.auth import lookup
+from vein2vein.auth import lookup, usernames
+from vein2vein.auth.lockout import pause_length
 from vein2vein.auth.lookup import Ref
 from vein2vein.auth.passwords import hash_password, policy_problems, verify_password
 from vein2vein.auth.roles import ROLE_KIND, OrgKind, Perm, Role, parse_kind, parse_role
@@ -121,17 +122,6 @@ def _reason(reason: str, why: str) -> str:
 # --- users ---------------------------------------------------------------------------------
 
 
-def _check_username(username: str) -> str:
-    username = username.strip()
-    if not username:
-        raise InputError("a user needs a user name", field="username")
-    if len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
-        raise InputError(
-            "use at most 64 letters, digits, dots, dashes or underscores", field="username"
-        )
-    return username
-
-
 def _check_new_password(settings: Settings, username: str, password: str) -> None:
     problems = policy_problems(password, username, settings.password_min_length)
     if problems:
@@ -153,7 +143,7 @@ def create_user(
 ) -> User:
     """Create a user of an organisation (its id, or its name at the command line)."""
     scope.require(Perm.USER_MANAGE)
-    username = _check_username(username)
+    username = usernames.check_new(username)
     full_name = clean_text(full_name, "full_name", 200)
     email = clean_text(email, "email", 200)
     if not full_name:
@@ -256,11 +246,10 @@ def disable_user(uow: UnitOfWork, scope: Scope, user: Ref, reason: str) -> User:
 def unlock_user(uow: UnitOfWork, scope: Scope, user: Ref, reason: str) -> User:
     target = _managed_user(uow, scope, user)
     reason = _reason(reason, "unlock a user")
-    if target.locked_at is None:
+    if target.locked_at is None:  # never paused since the password was last used
         raise Conflict(f"{target.username} is not locked")
     before = target.public()
-    target.locked_at = None
-    target.failed_logins = 0
+    clear_failures(target)
     uow.record(
         "user.unlock",
         "user",
@@ -288,12 +277,17 @@ def change_password(
     password (or with one an administrator chose) must not outlive it.
     """
     user = lookup.user(uow.session, scope, scope.user_id, lock=True)
+    if user.password_locked:
+        raise AuthenticationFailed(_locked_message(settings, user, sessions_ended=False))
     if not verify_password(user.password_hash, current):
-        record_failed_password(uow, settings, user, "user.password_change_failed")
+        record_failed_password(
+            uow, settings, user, "user.password_change_failed", end_sessions=True
+        )
         uow.commit()
-        if user.locked_at is not None:
-            raise AuthenticationFailed(_locked_message(settings))
+        if user.password_locked:  # this attempt paused the password
+            raise AuthenticationFailed(_locked_message(settings, user, sessions_ended=True))
         raise InputError("the current password is not correct", field="current_password")
+    clear_failures(user)
     _set_password(uow, settings, user, new, action="user.password_change")
     user.must_change_password = False
     end_user_sessions(uow.session, user.id, "password changed", keep_token=keep_session)
@@ -353,86 +347,117 @@ def _set_password(
 # --- log-in --------------------------------------------------------------------------------
 
 
-INVALID_LOGIN = "Invalid user name or password."
+#: the one answer to a log-in that does not succeed, whatever the reason: unknown user name, wrong
+#: password, password paused (docs/security.md, "Decisions on the probe's findings")
+INVALID_LOGIN = (
+    "Invalid user name or password. After repeated failures the password of an account is "
+    "paused for a while: wait and try again, or ask an administrator."
+)
+#: the actor of every entry a log-in attempt writes until it succeeds (never the typed text)
+LOGIN_ACTOR = Actor.anonymous("login")
 
 
 def authenticate(uow: UnitOfWork, settings: Settings, username: str, password: str) -> User:
     """Check a user name and password; failures are audited and committed before raising.
 
-    The password is checked before anything about the account is revealed: unknown, disabled
-    and locked accounts all answer "invalid user name or password" to a wrong password, and an
-    unknown user name costs the same Argon2 work as a known one. The user row is locked for the
-    check (SELECT ... FOR UPDATE on PostgreSQL) so that parallel guesses are all counted.
+    Nothing about the account is told to whoever fails: an unknown user name, a wrong password
+    and a paused password (``auth/lockout.py``) all answer :data:`INVALID_LOGIN` with status
+    401 after the same work (one Argon2 verification: of the account's hash, or of a dummy hash
+    with the same parameters). While the password is paused it is not checked at all, so a
+    guess made then cannot be told right or wrong. Only the right password of a disabled
+    account hears that it is disabled. The user row is locked for the check (SELECT ... FOR
+    UPDATE on PostgreSQL) so that parallel guesses are all counted.
+
+    What was typed as the user name is kept nowhere unless it names an account (it may be a
+    password typed in the wrong field): a failure for an unknown name is recorded without it.
     """
-    s = uow.session
-    typed = username.strip()
-    if not typed or len(typed) > 64 or any(ord(c) < 32 for c in typed):
-        user = None
-    else:
-        user = s.scalar(
-            select(User).where(func.lower(User.username) == typed.lower()).with_for_update()
-        )
+    uow.actor = LOGIN_ACTOR
+    user = _account(uow.session, username)
     if user is None:
         verify_password(_dummy_hash(settings.argon2_profile), password)
         uow.record(
             "auth.login_failed",
             "login_attempt",
-            "".join(c for c in typed if c.isprintable())[:64] or "(blank)",
-            after={"reason": "unknown user"},
+            "unknown user name",
+            after={"reason": "unknown user name"},
         )
         uow.commit()
         raise AuthenticationFailed(INVALID_LOGIN)
-    if not verify_password(user.password_hash, password):
-        if user.disabled_at is None and user.locked_at is None:
-            record_failed_password(uow, settings, user, "auth.login_failed")
-            uow.commit()
-            if user.locked_at is not None:  # this attempt reached the threshold
-                raise AuthenticationFailed(_locked_message(settings))
-        else:
-            uow.record(
-                "auth.login_failed",
-                "user",
-                user.id,
-                after={"reason": user.status},
-                organisation_id=user.organisation_id,
-            )
-            uow.commit()
-        raise AuthenticationFailed(INVALID_LOGIN)
-    if user.disabled_at is not None or user.locked_at is not None:
+    if user.password_locked:
+        verify_password(_dummy_hash(settings.argon2_profile), password)  # the same work
         uow.record(
             "auth.login_refused",
             "user",
             user.id,
-            after={"reason": user.status},
+            after={"reason": "password paused", "locked_until": user.locked_until},
             organisation_id=user.organisation_id,
         )
         uow.commit()
-        if user.disabled_at is not None:
-            raise AuthenticationFailed("This account is disabled. Ask an administrator.")
-        raise AuthenticationFailed(_locked_message(settings))
-    user.failed_logins = 0
+        raise AuthenticationFailed(INVALID_LOGIN)
+    if not verify_password(user.password_hash, password):
+        record_failed_password(uow, settings, user, "auth.login_failed", end_sessions=False)
+        uow.commit()
+        raise AuthenticationFailed(INVALID_LOGIN)
+    if user.disabled_at is not None:
+        uow.record(
+            "auth.login_refused",
+            "user",
+            user.id,
+            after={"reason": "disabled"},
+            organisation_id=user.organisation_id,
+        )
+        uow.commit()
+        raise AuthenticationFailed("This account is disabled. Ask an administrator.")
+    clear_failures(user)
     user.last_login_at = utcnow()
     uow.actor = Actor(user.username, user.id, user.organisation_id)
     uow.record("auth.login", "user", user.id, organisation_id=user.organisation_id)
     return user
 
 
+def _account(session: Session, typed: str) -> User | None:
+    """The account a typed user name names, its row locked; None for a name of no account."""
+    key = usernames.lookup_key(typed)
+    if key is None:
+        return None
+    return session.scalar(select(User).where(func.lower(User.username) == key).with_for_update())
+
+
 @lru_cache(maxsize=2)
 def _dummy_hash(profile: str) -> str:
-    """Verified against when the user name is unknown, so that the answer takes as long as for a
-    known user (no user-name discovery by timing)."""
+    """Verified against when the user name is unknown or the password paused, so that the
+    answer takes as long as a check of a real password (no user-name discovery by timing)."""
     return hash_password("timing-equaliser-not-a-password", profile)
 
 
-def _locked_message(settings: Settings) -> str:
+def _locked_message(settings: Settings, user: User, *, sessions_ended: bool) -> str:
+    """Told to a signed-in user (who knows the account exists) whose password is paused."""
+    until = f"{user.locked_until:%Y-%m-%d %H:%M} UTC" if user.locked_until else "later"
+    ended = "; the account's sessions were ended" if sessions_ended else ""
     return (
-        f"This account is locked after {settings.lockout_threshold} failed attempts. "
-        "Ask an administrator to unlock it."
+        f"The password of this account is locked after {settings.lockout_threshold} or more "
+        f"wrong passwords, until {until}{ended}. An administrator can unlock it sooner."
     )
 
 
-def record_failed_password(uow: UnitOfWork, settings: Settings, user: User, action: str) -> None:
-    """Count a wrong password (log-in or signature) and lock the account at the threshold."""
+def clear_failures(user: User) -> None:
+    """The password was used successfully (or an administrator unlocked it): count from zero."""
+    user.failed_logins = 0
+    user.locked_at = None
+    user.locked_until = None
+
+
+def record_failed_password(
+    uow: UnitOfWork, settings: Settings, user: User, action: str, *, end_sessions: bool
+) -> None:
+    """Count a wrong password (log-in, signature, current password) and pause the password at
+    the threshold, and again, twice as long, at each wrong password after a pause
+    (``auth/lockout.py``).
+
+    ``end_sessions``: the wrong password was typed inside a session (signing, changing the
+    password): a pause then ends the user's sessions. A pause caused by log-in attempts, which
+    anyone can make, leaves the user's sessions and API tokens alone.
+    """
     user.failed_logins += 1
     uow.record(
         action,
@@ -441,13 +466,24 @@ def record_failed_password(uow: UnitOfWork, settings: Settings, user: User, acti
         after={"failed_logins": user.failed_logins},
         organisation_id=user.organisation_id,
     )
-    if user.failed_logins >= settings.lockout_threshold and user.locked_at is None:
-        user.locked_at = utcnow()
+    if user.failed_logins < settings.lockout_threshold:
+        return
+    now = utcnow()
+    pause = pause_length(user.failed_logins, settings.lockout_threshold)
+    user.locked_at = now
+    user.locked_until = now + pause
+    if end_sessions:
         end_user_sessions(uow.session, user.id, "locked")
-        uow.record(
-            "auth.lockout",
-            "user",
-            user.id,
-            after={"failed_logins": user.failed_logins},
-            organisation_id=user.organisation_id,
-        )
+    uow.record(
+        "auth.lockout",
+        "user",
+        user.id,
+        after={
+            "failed_logins": user.failed_logins,
+            "locked_until": user.locked_until,
+            "pause_minutes": int(pause.total_seconds() // 60),
+            "sessions_ended": end_sessions,
+            "cause": action,
+        },
+        organisation_id=user.organisation_id,
+    )

@@ -139,7 +139,7 @@ def _expiry(settings: Settings, ws: WebSession, now: dt.datetime) -> _Expiry | N
             "Your session reached its maximum length. Please log in again.",
             "max-age",
         )
-    if not ws.user.is_active:
+    if not ws.user.enabled:  # a paused password leaves sessions alone (auth/lockout.py)
         return _Expiry("user not active", "Your account is no longer active.", "inactive")
     return None
 
@@ -177,7 +177,8 @@ def end_session(uow: UnitOfWork, token: str) -> None:
 def end_user_sessions(
     session: Session, user_id: int, reason: str, keep_token: str | None = None
 ) -> None:
-    """End every open session of a user (role change, lock-out, password change, disabling),
+    """End every open session of a user (role change, password change, disabling, a lock-out
+    caused inside a session),
     except the one of ``keep_token`` (the cookie value a password was changed from)."""
     keep = token_hash(keep_token) if keep_token else None
     for ws in session.scalars(

@@ -9,10 +9,20 @@ the record's row) *before* looking at its signatures: on PostgreSQL, where reade
 for writers, an edit that checked ``ensure_unlocked`` without the lock could land together with
 a signature of the content it replaced (``audittrail.service`` shows the pattern; the test is
 ``tests/integration/test_review_signing.py``). On SQLite every writer begins ``IMMEDIATE``.
+
+A signature row carries its own hash (:func:`signature_hash`): SHA-256 over the hash of the
+content that was signed *and* who signed it, as what, when. :func:`find_bad_signature` (run by
+``v2v audit verify``) checks every row against its hash, against the audit entry that recorded
+the signing (hash-chained, so editing a row *and* recomputing its hash still shows), and, for
+the record types it is given, against the record's content now.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -20,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from vein2vein.auth.passwords import verify_password
 from vein2vein.auth.roles import MEANING_PERMISSION, Meaning, has_permission
-from vein2vein.auth.service import record_failed_password
+from vein2vein.auth.service import clear_failures, record_failed_password
 from vein2vein.auth.tables import Signature, User
 from vein2vein.core.canonical import sha256_hex
-from vein2vein.core.clock import utcnow
+from vein2vein.core.clock import iso_utc, utcnow
 from vein2vein.core.errors import (
     AuthenticationFailed,
     Conflict,
@@ -33,7 +43,32 @@ from vein2vein.core.errors import (
 )
 from vein2vein.core.settings import Settings
 from vein2vein.core.text import clean_text
+from vein2vein.store.audit import AuditEntry
 from vein2vein.store.uow import UnitOfWork
+
+#: the fields of a signature its hash covers, in the canonical form of :func:`signature_hash`
+SIGNED_FIELDS = (
+    "record_type",
+    "record_id",
+    "organisation_id",
+    "content_hash",
+    "user_id",
+    "username",
+    "printed_name",
+    "meaning",
+    "signed_at",
+    "reason",
+    "locks_record",
+)
+
+
+def signature_hash(row: Any) -> str:
+    """SHA-256 of the canonical JSON of a signature's :data:`SIGNED_FIELDS` (``signed_at`` as
+    fixed-width ISO 8601 UTC with microseconds). One form for every signature: migration 0005
+    computed it, with a frozen copy of this function, for the signatures made before it."""
+    values = {name: getattr(row, name) for name in SIGNED_FIELDS}
+    values["signed_at"] = iso_utc(values["signed_at"])
+    return sha256_hex({"signature": 1} | values)
 
 
 def parse_meaning(value: str) -> Meaning:
@@ -82,8 +117,11 @@ def sign(
         raise PermissionDenied(
             f"your role ({signer.role}) may not sign with the meaning '{meaning_enum.value}'"
         )
-    if not signer.is_active:
-        raise AuthenticationFailed("This account is locked or disabled: it cannot sign.")
+    if not signer.enabled or signer.password_locked:
+        raise AuthenticationFailed(
+            "This account is disabled, or its password is paused after repeated wrong "
+            "passwords: it cannot sign now."
+        )
     content_hash = sha256_hex(content)
     if shown_hash is not None and shown_hash.lower() != content_hash:
         raise Conflict(
@@ -94,7 +132,7 @@ def sign(
     if not same_user or not verify_password(signer.password_hash, password):
         uow.rollback()
         signer = uow.session.get_one(User, signer_id, with_for_update=True)
-        record_failed_password(uow, settings, signer, "signature.failed")
+        record_failed_password(uow, settings, signer, "signature.failed", end_sessions=True)
         uow.commit()
         raise AuthenticationFailed("The user name or password is not correct: nothing was signed.")
     existing = uow.session.scalar(
@@ -110,7 +148,7 @@ def sign(
             f"you already signed this {record_type.replace('_', ' ')} as "
             f"{meaning_enum.value} on {existing.signed_at:%Y-%m-%d %H:%M} UTC"
         )
-    signer.failed_logins = 0
+    clear_failures(signer)
     sig = Signature(
         organisation_id=organisation_id,
         record_type=record_type,
@@ -124,6 +162,7 @@ def sign(
         reason=clean_text(reason, "reason", 2000, multiline=True) or None,
         locks_record=locks,
     )
+    sig.hash = signature_hash(sig)
     uow.session.add(sig)
     uow.session.flush()
     uow.record(
@@ -171,3 +210,100 @@ def ensure_unlocked(session: Session, record_type: str, record_id: str | int) ->
 def content_matches(sig: Signature, content: Any) -> bool:
     """Whether ``content`` is what was signed (detects changes made after signing)."""
     return sig.content_hash == sha256_hex(content)
+
+
+# --- verification --------------------------------------------------------------------------
+
+#: the content of a signed record now, by record type: ``(session, record_id) -> content``
+#: (None when the record is gone); the feature that owns the record type provides it
+ContentReader = Callable[[Session, str], Any]
+
+
+@dataclass(frozen=True)
+class BadSignature:
+    signature_id: int
+    problem: str
+
+
+def find_bad_signature(
+    session: Session, contents: Mapping[str, ContentReader] | None = None
+) -> BadSignature | None:
+    """The first signature (by id) that is not what was signed, or None when all are.
+
+    Each row is checked against its own hash (a field edited in the database), against the
+    ``signature.sign`` audit entry that recorded it (a field edited and the hash recomputed: the
+    chain keeps the original, and ``audit.verify`` keeps the chain), and, for a locking
+    signature whose record type is in ``contents``, against the record's content now (a signed
+    record edited in the database). Verify the chain first: this trusts its entries.
+    """
+    recorded = _signing_entries(session)
+    for sig in session.scalars(select(Signature).order_by(Signature.id)):
+        problem = _problem(session, sig, recorded.get(sig.id), contents or {})
+        if problem is not None:
+            return BadSignature(sig.id, f"signature {sig.id}: {problem}")
+    return None
+
+
+def _signing_entries(session: Session) -> dict[int, tuple[int, dict[str, Any]]]:
+    """The ``signature.sign`` entries of the chain by signature id: (sequence, what they
+    recorded of the signature)."""
+    found: dict[int, tuple[int, dict[str, Any]]] = {}
+    rows = session.execute(
+        select(AuditEntry.seq, AuditEntry.after)
+        .where(AuditEntry.action == "signature.sign")
+        .order_by(AuditEntry.seq)
+    )
+    for seq, after in rows:
+        try:
+            data = json.loads(after) if after else None
+        except ValueError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("id"), int):
+            found.setdefault(data["id"], (seq, data))
+    return found
+
+
+def _problem(
+    session: Session,
+    sig: Signature,
+    recorded: tuple[int, dict[str, Any]] | None,
+    contents: Mapping[str, ContentReader],
+) -> str | None:
+    if sig.hash != signature_hash(sig):
+        return "its fields do not match its hash: it was edited after signing"
+    if recorded is None:
+        return "no audit entry records its signing: it was inserted out of band"
+    seq, data = recorded
+    differing = [name for name, now in _public(sig).items() if name in data and data[name] != now]
+    if not _same_time(data.get("signed_at"), sig.signed_at):
+        differing.append("signed_at")
+    if differing:
+        return (
+            f"differs from the audit entry at sequence {seq} that recorded its signing "
+            f"({', '.join(sorted(differing))}): it was edited after signing"
+        )
+    reader = contents.get(sig.record_type)
+    if reader is not None and sig.locks_record:
+        content = reader(session, sig.record_id)
+        if content is None:
+            return f"the signed {sig.record_type} {sig.record_id} is missing"
+        if sha256_hex(content) != sig.content_hash:
+            return (
+                f"the {sig.record_type} {sig.record_id} no longer has the content that was "
+                "signed: it was edited after signing"
+            )
+    return None
+
+
+def _public(sig: Signature) -> dict[str, object]:
+    """What the signing's audit entry recorded, except the time (compared as a time)."""
+    return {k: v for k, v in sig.public().items() if k != "signed_at"}
+
+
+def _same_time(recorded: object, signed_at: dt.datetime) -> bool:
+    if not isinstance(recorded, str):
+        return False
+    try:
+        return dt.datetime.fromisoformat(recorded) == signed_at
+    except ValueError:
+        return False

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from vein2vein.auth.lockout import is_paused
 from vein2vein.core.clock import utcnow
 from vein2vein.store.base import Base, UTCDateTime
 
@@ -62,8 +63,11 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: consecutive wrong passwords since the password was last used successfully
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    #: when the latest password pause began, and when it ends (``auth/lockout.py``)
     locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -73,14 +77,21 @@ class User(Base):
     organisation: Mapped[Organisation] = relationship()
 
     @property
-    def is_active(self) -> bool:
-        return self.disabled_at is None and self.locked_at is None
+    def enabled(self) -> bool:
+        """Not disabled: sessions and API tokens of the user work (even while the password is
+        paused: those are other credentials)."""
+        return self.disabled_at is None
+
+    @property
+    def password_locked(self) -> bool:
+        """The password is paused after repeated wrong guesses (``auth/lockout.py``)."""
+        return is_paused(self.locked_until, utcnow())
 
     @property
     def status(self) -> str:
         if self.disabled_at is not None:
             return "disabled"
-        if self.locked_at is not None:
+        if self.password_locked:
             return "locked"
         return "active"
 
@@ -169,10 +180,14 @@ class Signature(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
     locks_record: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: SHA-256 over the content's hash and the signer's identity, meaning and time: what the
+    #: signature is (``signatures.signature_hash``); ``v2v audit verify`` checks it
+    hash: Mapped[str] = mapped_column(String(64))
 
     def public(self) -> dict[str, object]:
         return {
             "id": self.id,
+            "user_id": self.user_id,
             "record_type": self.record_type,
             "record_id": self.record_id,
             "printed_name": self.printed_name,
@@ -181,4 +196,5 @@ class Signature(Base):
             "signed_at": self.signed_at.isoformat(),
             "content_hash": self.content_hash,
             "reason": self.reason,
+            "hash": self.hash,
         }

@@ -159,6 +159,6 @@ def _usable(session: Session, plain: str) -> ApiToken:
     tok = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(plain)))
     if tok is None or tok.revoked_at is not None or (tok.expires_at and tok.expires_at < utcnow()):
         raise AuthenticationFailed("The API token is unknown, revoked or expired.")
-    if not tok.user.is_active:
-        raise AuthenticationFailed("The token's user is disabled or locked.")
+    if not tok.user.enabled:  # a paused password does not stop a token (auth/lockout.py)
+        raise AuthenticationFailed("The token's user is disabled.")
     return tok

@@ -87,6 +87,13 @@ def user_page(session: Session, scope: Scope, user_id: int) -> dict[str, Any]:
     found = lookup.user(session, scope, user_id)
     return {
         "user": found.public(),
+        # the password pause (auth/lockout.py): an administrator may end it, or reset the count
+        # of a pause that has ended, while no successful log-in has done so
+        "pause": {
+            "until": found.locked_until if found.password_locked else None,
+            "failed": found.failed_logins,
+            "unlockable": found.locked_at is not None,
+        },
         "history": history(session, scope, "user", found.id, limit=50),
         "signatures": [s.public() for s in signatures_for(session, "user", found.id)],
     }

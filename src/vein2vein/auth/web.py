@@ -82,7 +82,8 @@ def _login_page(
 
 @dataclass(frozen=True)
 class _Visitor:
-    """Who posts the log-in form: nobody yet (the audit entry names the user name typed)."""
+    """Who posts the log-in form: nobody yet. What was typed as the user name is not kept: it may
+    be a password typed in the wrong field (``service.authenticate``)."""
 
     actor: Actor
 
@@ -131,7 +132,7 @@ def login(
     def failed(error: FormError) -> Response:
         return _login_page(request, next_, error.message, username=username, status=error.status)
 
-    visitor = _Visitor(Actor.anonymous(username.strip()[:64]))
+    visitor = _Visitor(service.LOGIN_ACTOR)
     return apply_change(db, visitor, change, done=done, failed=failed)
 
 

@@ -175,6 +175,9 @@ class _Row:
     """A read-only view of one audit row with the attribute names ``entry_payload`` expects."""
 
     __slots__ = (*HASHED_FIELDS, "hash")
+    seq: int
+    prev_hash: str
+    hash: str
 
     def __init__(self, values: tuple[Any, ...]) -> None:
         for name, value in zip(self.__slots__, values, strict=True):
@@ -204,7 +207,9 @@ def verify(
             raise InputError(
                 f"anchor at sequence {seq}: a SHA-256 is 64 hexadecimal characters", field="head"
             )
-    anchored = {int(seq): value.lower() for seq, value in anchors}
+    anchored: dict[int, set[str]] = {}
+    for seq, value in anchors:  # two anchors of one sequence (two reviews) must both match
+        anchored.setdefault(int(seq), set()).add(value.lower())
     matched: list[int] = []
     mismatched: list[int] = []
     if head_hash is not None and not is_hash(head_hash):
@@ -242,7 +247,7 @@ def verify(
         if head_hash is not None and row.hash == head_hash:
             seen_head = True
         if row.seq in anchored:
-            (matched if anchored[row.seq] == row.hash else mismatched).append(row.seq)
+            (matched if anchored[row.seq] == {row.hash} else mismatched).append(row.seq)
         prev = row.hash
         count += 1
         last = Head(row.seq, row.hash)
