@@ -133,21 +133,24 @@ def _numbers(numbers: Any, indent: int) -> bytes:
 
 
 _HEADS: dict[int, list[bytes]] = {}
+_KEEP_HEADS = 200_000  # points whose heads are kept between charts (about 16 MB)
 
 
 def _heads(n: int, indent: int) -> list[bytes]:
     """Per point, what comes before its value: the end of the previous point, the opening brace,
-    the index and the ``"value":`` key (kept, since every chart of a run reuses them)."""
+    the index and the ``"value":`` key (kept for the next chart of a run, up to a size)."""
     cached = _HEADS.get(indent, [])
-    if len(cached) < n:
-        item, key = " " * (indent + 2), " " * (indent + 4)
-        opening = f'\n{item}{{\n{key}"index": '.encode("ascii")
-        closing = f"\n{item}}},".encode("ascii")
-        value_key = f',\n{key}"value": '.encode("ascii")
-        cached = [opening + b"1" + value_key]
-        cached += [closing + opening + b"%d" % i + value_key for i in range(2, 2 * n + 1)]
-        _HEADS[indent] = cached
-    return cached[:n]
+    if len(cached) >= n:
+        return cached[:n]
+    item, key = " " * (indent + 2), " " * (indent + 4)
+    opening = f'\n{item}{{\n{key}"index": '.encode("ascii")
+    closing = f"\n{item}}},".encode("ascii")
+    value_key = f',\n{key}"value": '.encode("ascii")
+    heads = [opening + b"1" + value_key]
+    heads += [closing + opening + b"%d" % i + value_key for i in range(2, n + 1)]
+    if n <= _KEEP_HEADS:
+        _HEADS[indent] = heads
+    return heads
 
 
 def _points(result: Any, indent: int) -> bytes:

@@ -91,3 +91,14 @@ def test_any_series_any_scale(values, exponent, kind):
     except InputError:  # degenerate data for that chart
         return
     assert chart_json(result) == reference(result)
+
+
+def test_index_heads_are_right_whether_kept_or_not(monkeypatch):
+    from vein2vein.stats import chart_json as writer
+
+    monkeypatch.setattr(writer, "_HEADS", {})
+    monkeypatch.setattr(writer, "_KEEP_HEADS", 40)
+    x = series()
+    for n in (30, 60, 20, 40, 45):  # kept, too long to keep, shorter, kept again, longer
+        result = imr_chart(x[:n])
+        assert chart_json(result) == reference(result)
