@@ -95,9 +95,12 @@ def _plain(path: str | Path) -> tuple[list[bytes], bytes] | None:
         data = data.replace(b"\r\n", b"\n")
     if data.translate(None, _PLAIN):
         return None
-    head, _, body = data.partition(b"\n")
+    end_of_header = data.find(b"\n")
+    if end_of_header < 0:
+        return None
+    head = data[:end_of_header]
+    body = data[end_of_header + 1 : len(data) - data.endswith(b"\n")]  # one copy of the rows
     header = [h.strip() for h in head.split(b",")]
-    body = body.removesuffix(b"\n")
     if not head or not body or len(set(header)) != len(header):
         return None
     if len(body) > csv.field_size_limit():  # the csv module refuses longer fields
@@ -182,12 +185,15 @@ def _read_plain_column(
     if plain is None:
         return None
     header, body = plain
-    j = _column_index(header, body.partition(b"\n")[0], column)
+    first_row = body[: body.find(b"\n")] if b"\n" in body else body
+    j = _column_index(header, first_row, column)
     if j is None:
         return None
     use_arrow = len(body) >= ARROW_FROM if arrow is None else arrow
     values = (_parse_arrow if use_arrow else _parse_python)(body, len(header), j)
-    return values if values is not None and np.isfinite(values).all() else None
+    if values is None or values.size == 0 or not np.isfinite(values).all():
+        return None
+    return values
 
 
 def read_column(

@@ -22,6 +22,7 @@ FILES = {
     "numeric first column": b"n,value\n1,1.5\n2,2.5\n",
     "blank line inside": b"value\n1.5\n\n2.5\n",
     "blank lines at the end": b"value\n1.5\n2.5\n\n\n",
+    "only blank lines": b"value\n\n\n\n",
     "underscores": b"value\n1_000\n2\n",
     "quoted": b'value\n"1.5"\n2\n',
     "non ascii header": "lot,valeur é\nL1,1.5\nL2,2\n".encode(),
