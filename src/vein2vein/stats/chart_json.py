@@ -40,13 +40,19 @@ _ARRAY_FIELDS = ("values", "flags", "series")
 def chart_json(result: Any) -> bytes:
     """``json.dumps(result.to_dict(), indent=2, allow_nan=False)`` of a
     :class:`~vein2vein.stats.charts.ControlChartResult`, as ASCII bytes."""
+    return b"".join(chart_json_parts(result))
+
+
+def chart_json_parts(result: Any) -> list[bytes]:
+    """:func:`chart_json` in pieces, to be written one after the other (joining them would copy
+    the whole text once more)."""
     if not set(result.series) <= set(_POINT_SERIES):
-        return _reference(result)
+        return [_reference(result)]
     arrays: list[Any] = []
     text = json.dumps(_skeleton(result, arrays), indent=2, allow_nan=False)
     pieces = _TOKEN_RE.split(text)
     if sorted(map(int, pieces[1::2])) != list(range(len(arrays))):
-        return _reference(result)  # a string of the result looks like a placeholder
+        return [_reference(result)]  # a string of the result looks like a placeholder
     out = [pieces[0].encode("ascii")]
     done: dict[tuple[int, int], bytes] = {}  # the MR chart is written twice (secondary, mr)
     for k in range(1, len(pieces), 2):
@@ -54,13 +60,13 @@ def chart_json(result: Any) -> bytes:
         indent = len(before) - len(before.lstrip(" "))
         array = arrays[int(pieces[k])]
         if array is None:
-            out.append(_points(result, indent))
+            out += _points(result, indent)
         else:
             if (id(array), indent) not in done:
                 done[id(array), indent] = _numbers(array, indent)
             out.append(done[id(array), indent])
         out.append(pieces[k + 1].encode("ascii"))
-    return b"".join(out)
+    return out
 
 
 def _reference(result: Any) -> bytes:
@@ -153,12 +159,13 @@ def _heads(n: int, indent: int) -> list[bytes]:
     return heads
 
 
-def _points(result: Any, indent: int) -> bytes:
-    """The ``points`` list of ``ControlChartResult.to_dict`` (see ``ChartPoint.to_dict``)."""
+def _points(result: Any, indent: int) -> list[bytes]:
+    """The ``points`` list of ``ControlChartResult.to_dict`` (see ``ChartPoint.to_dict``), in
+    three pieces."""
     values = np.asarray(result.values)
     n = values.size
     if n == 0:
-        return b"[]"
+        return [b"[]"]
     item, key = " " * (indent + 2), " " * (indent + 4)
     phase1 = min(result.phase1, n)
     tails: dict[tuple[tuple[str, ...], str], bytes] = {}
@@ -187,4 +194,4 @@ def _points(result: Any, indent: int) -> bytes:
     parts: list[bytes] = [b""] * (len(columns) * n)
     for j, column in enumerate(columns):
         parts[j :: len(columns)] = column
-    return b"[" + b"".join(parts) + f"\n{item}}}\n{' ' * indent}]".encode("ascii")
+    return [b"[", b"".join(parts), f"\n{item}}}\n{' ' * indent}]".encode("ascii")]

@@ -110,22 +110,26 @@ def _run_each(paths: list[Path], compute: Callable[[Path], Any]) -> list[Any]:
 
 
 def _print_each(
-    paths: list[Path], results: list[Any], render: Callable[[Any], bytes | str], json_list: bool
+    paths: list[Path],
+    results: list[Any],
+    render: Callable[[Any], list[bytes] | str],
+    json_list: bool,
 ) -> None:
     """One file: its output as it always was. Several: a JSON list of the per-file objects, each
-    printed as alone, or the per-file texts under ``==> FILE <==`` lines (as ``head`` does)."""
-    if len(results) == 1:
-        typer.echo(render(results[0]))
-        return
+    printed as alone, or the per-file texts under ``==> FILE <==`` lines (as ``head`` does).
+    ``render`` gives a text, or the pieces of a JSON text."""
     for i, (path, result) in enumerate(zip(paths, results, strict=True)):
-        if json_list:
-            typer.echo(b"[\n" if i == 0 else b",\n", nl=False)
-            typer.echo(render(result), nl=False)
-        else:
-            typer.echo(f"==> {path} <==" if i == 0 else f"\n==> {path} <==")
+        if not json_list:
+            if len(results) > 1:
+                typer.echo(f"==> {path} <==" if i == 0 else f"\n==> {path} <==")
             typer.echo(render(result))
+            continue
+        if len(results) > 1:
+            typer.echo(b"[\n" if i == 0 else b",\n", nl=False)
+        for piece in render(result):
+            typer.echo(piece, nl=False)
     if json_list:
-        typer.echo(b"\n]")
+        typer.echo(b"\n]" if len(results) > 1 else b"")
 
 
 @app.command("tost")
@@ -329,9 +333,9 @@ def chart_command(
 
     results = _run_each(data, compute)
     if as_json:
-        from vein2vein.stats.chart_json import chart_json
+        from vein2vein.stats.chart_json import chart_json_parts
 
-        _print_each(data, results, chart_json, json_list=True)
+        _print_each(data, results, chart_json_parts, json_list=True)
     else:
         _print_each(data, results, lambda r: r.summary(), json_list=False)
 
