@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vein2vein.cli.common import (
     database,
@@ -32,8 +30,11 @@ from vein2vein.cli.common import (
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import InputError, V2VError
 from vein2vein.identity import coi as coi_module
-from vein2vein.identity import custody, intake, isbt128, labels, orders, views
-from vein2vein.store.uow import Actor
+from vein2vein.identity import isbt128, labels
+
+# Only the pure ISBT 128 code loads with this module, so `v2v coi din check` starts fast
+# (issue 15); the commands that use the store import it (SQLAlchemy, the use cases, the reads)
+# when they run.
 
 app = typer.Typer(
     name="coi",
@@ -203,6 +204,9 @@ def facility_add(
     json_: bool = JSON_OPT,
 ) -> None:
     """Register a facility's FIN (its DIN counters start at 1 each year)."""
+    from vein2vein.identity import orders
+    from vein2vein.store.uow import Actor
+
     db = database()
     with db.uow(Actor.cli()) as uow:
         facility = orders.register_facility(uow, org, fin, name, zone)
@@ -220,6 +224,9 @@ def din_issue(
     json_: bool = JSON_OPT,
 ) -> None:
     """Issue the next DIN(s) of a facility for the current year, never twice, never skipping."""
+    from vein2vein.identity import orders, views
+    from vein2vein.store.uow import Actor
+
     db = database()
     scope = server_scope(db, org)
     rows = []
@@ -242,6 +249,11 @@ def orders_cmd(
     json_: bool = JSON_OPT,
 ) -> None:
     """Dashboard: orders in flight, current step, required-by risk (on hold first)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vein2vein.identity import views
+
     db = database()
     scope = server_scope(db, org)
     with db.read() as session:
@@ -273,6 +285,8 @@ def timeline_cmd(
     json_: bool = JSON_OPT,
 ) -> None:
     """Vein-to-vein timeline of a patient (by sponsor subject id), one block per order."""
+    from vein2vein.identity import views
+
     db = database()
     scope = server_scope(db, org)
     with db.read() as session:
@@ -312,6 +326,8 @@ def scan_cmd(
     Exit 0 recorded; 1 refused (a mismatch is recorded and stops the order until QA clears it,
     or the step is out of order); 2 bad input.
     """
+    from vein2vein.identity import custody, intake, views
+
     db = database()
     scope, actor = login(db, user)
     patient = {"subject_id": subject_id or ""}
@@ -346,6 +362,8 @@ def scan_cmd(
 @handle_errors
 def lookup_cmd(scanned: str, org: str | None = CDMO_OPT, json_: bool = JSON_OPT) -> None:
     """What a scanned label is and which order it belongs to (exit 1 when none)."""
+    from vein2vein.identity import views
+
     db = database()
     scope = server_scope(db, org)
     with db.read() as session:
@@ -366,6 +384,8 @@ def mismatches_cmd(
     json_: bool = JSON_OPT,
 ) -> None:
     """Hand-off mismatches (open ones by default)."""
+    from vein2vein.identity import views
+
     db = database()
     scope = server_scope(db, org)
     with db.read() as session:
@@ -387,6 +407,8 @@ def clear_cmd(
     json_: bool = JSON_OPT,
 ) -> None:
     """QA clears a hand-off mismatch with a reason (audited)."""
+    from vein2vein.identity import custody
+
     db = database()
     scope, actor = login(db, user)
     with db.uow(actor) as uow:

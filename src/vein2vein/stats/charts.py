@@ -26,7 +26,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
 from vein2vein.core.canonical import to_jsonable
 from vein2vein.core.provenance import Provenance
@@ -456,6 +455,8 @@ def ewma_chart(
         )
     i = np.arange(1, x.size + 1)
     decay = 1 - lam
+    from scipy import signal  # loaded here: I-MR charts need no scipy (issue 15)
+
     # z_i = λ x_i + (1 − λ) z_{i−1} as a first-order linear filter, started at z_0 = μ₀
     z = signal.lfilter([lam], [1.0, -decay], x, zi=[decay * cl])[0]
     width = L * s * np.sqrt(lam / (2 - lam) * (1 - decay ** (2 * i)))

@@ -3,7 +3,8 @@
 Each command reads CSV files (values from ``--column``, default the first numeric column), prints
 a plain-text summary or, with ``--json``, the result's JSON on stdout and nothing else. Warnings go
 to stderr (and are in the JSON). Bad input: one line on stderr naming file, row and field, exit
-code 2.
+code 2. ``chart`` takes many files in one call (CPV over many attributes, issue 15): all of them
+are read and charted before anything is printed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vein2vein.core.errors import V2VError
+from vein2vein.core.errors import InputError, V2VError
 from vein2vein.stats.errors import StatisticalWarning
 
 app = typer.Typer(
@@ -81,6 +82,56 @@ def _run(compute: Callable[[], Any], as_json: bool) -> None:
         typer.echo(result.summary())
 
 
+def _run_each(paths: list[Path], compute: Callable[[Path], Any]) -> list[Any]:
+    """``compute`` each file, all or nothing: the first domain error ends the command (exit
+    code 2, one line naming the file) before anything is printed; then each file's warnings, in
+    order, on stderr. With one file, errors and warnings read as ``_run`` prints them."""
+    several = len(paths) > 1
+    results, warned = [], []
+    for path in paths:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", StatisticalWarning)
+                results.append(compute(path))
+        except V2VError as exc:
+            named = isinstance(exc, InputError) and exc.file is not None
+            where = f"{path}: " if several and not named else ""
+            typer.echo(f"error: {where}{exc.message}", err=True)
+            raise typer.Exit(code=2) from None
+        where = f"{path}: " if several else ""
+        warned += [
+            f"warning: {where}{w.message}"
+            for w in caught
+            if issubclass(w.category, StatisticalWarning)
+        ]
+    for line in warned:
+        typer.echo(line, err=True)
+    return results
+
+
+def _print_each(
+    paths: list[Path],
+    results: list[Any],
+    render: Callable[[Any], list[bytes] | str],
+    json_list: bool,
+) -> None:
+    """One file: its output as it always was. Several: a JSON list of the per-file objects, each
+    printed as alone, or the per-file texts under ``==> FILE <==`` lines (as ``head`` does).
+    ``render`` gives a text, or the pieces of a JSON text."""
+    for i, (path, result) in enumerate(zip(paths, results, strict=True)):
+        if not json_list:
+            if len(results) > 1:
+                typer.echo(f"==> {path} <==" if i == 0 else f"\n==> {path} <==")
+            typer.echo(render(result))
+            continue
+        if len(results) > 1:
+            typer.echo(b"[\n" if i == 0 else b",\n", nl=False)
+        for piece in render(result):
+            typer.echo(piece, nl=False)
+    if json_list:
+        typer.echo(b"\n]" if len(results) > 1 else b"")
+
+
 @app.command("tost")
 def tost_command(
     test: Annotated[Path, typer.Argument(help="CSV of the test (post-change) lots.")],
@@ -141,7 +192,6 @@ def tolerance_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Normal, lognormal or nonparametric tolerance interval."""
-    from vein2vein.core.errors import InputError
     from vein2vein.stats import tolerance as tol
     from vein2vein.stats.csv_input import read_column
 
@@ -183,7 +233,9 @@ def tolerance_command(
 
 @app.command("chart")
 def chart_command(
-    data: Annotated[Path, typer.Argument(help="CSV of values in time order.")],
+    data: Annotated[
+        list[Path], typer.Argument(help="CSV file(s) of values in time order: a chart for each.")
+    ],
     type_: Annotated[ChartType, typer.Option("--type", help="Chart type.")] = ChartType.imr,
     subgroup_size: Annotated[
         int | None, typer.Option("--subgroup-size", help="Consecutive values per subgroup.")
@@ -206,13 +258,22 @@ def chart_command(
     column: ColumnOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Control chart with run rules (I-MR, X̄-R, X̄-S, EWMA, CUSUM)."""
-    from vein2vein.core.errors import InputError
-    from vein2vein.stats import charts
-    from vein2vein.stats.csv_input import read_column
+    """Control chart with run rules (I-MR, X̄-R, X̄-S, EWMA, CUSUM), one per CSV file.
 
-    def compute() -> Any:
-        x = read_column(data, column)
+    Several files give one chart each, in the order given, with the same options. Their JSON is
+    a list holding, in that order, each file's object exactly as it prints alone; their text is
+    each file's chart under a line "==> FILE <==", separated by a blank line. All or nothing:
+    when a file is unreadable or its chart cannot be drawn, the one error line names it and
+    nothing is printed on stdout.
+    """
+    from vein2vein.stats import charts
+    from vein2vein.stats.csv_input import ARROW_FROM, read_column
+
+    # many or long files: parse them all with pyarrow (loading it pays off from ARROW_FROM bytes)
+    arrow = sum(p.stat().st_size for p in data if p.is_file()) >= ARROW_FROM or None
+
+    def compute(path: Path) -> Any:
+        x = read_column(path, column, arrow=arrow)
         rule_name = rules.value
         if type_ in (ChartType.xbar_r, ChartType.xbar_s):
             if not subgroup_size or subgroup_size < 2:
@@ -220,7 +281,7 @@ def chart_command(
             if x.size % subgroup_size:
                 raise InputError(
                     f"{x.size} values do not split into subgroups of {subgroup_size}",
-                    file=str(data),
+                    file=str(path),
                     field="subgroup-size",
                 )
             build = charts.xbar_r_chart if type_ == ChartType.xbar_r else charts.xbar_s_chart
@@ -270,7 +331,13 @@ def chart_command(
             tabled=tabled,
         )
 
-    _run(compute, as_json)
+    results = _run_each(data, compute)
+    if as_json:
+        from vein2vein.stats.chart_json import chart_json_parts
+
+        _print_each(data, results, chart_json_parts, json_list=True)
+    else:
+        _print_each(data, results, lambda r: r.summary(), json_list=False)
 
 
 @app.command("capability")
@@ -324,7 +391,6 @@ def kinetics_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Fold expansion, population doublings, doubling time and log-linear growth rate."""
-    from vein2vein.core.errors import InputError
     from vein2vein.stats.csv_input import read_columns
     from vein2vein.stats.kinetics import expansion_kinetics
 

@@ -21,9 +21,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import special, stats
 
 from vein2vein.stats.errors import DegenerateDataError
+
+# scipy loads on the first constant computed for n > 2 (or c4 of a sample): I-MR charts, the CPV
+# workhorse, use the stored n = 2 values below, so `v2v stats chart` over many CSV files starts
+# without scipy (issue 15).
+
+# The quadrature's own d2, d3 and c4 for n = 2 (what _range_moments and the gamma formula give,
+# bit for bit: tests/unit/stats/test_constants.py computes them again and compares).
+_EXACT_N2 = (1.1283791670955123, 0.85250246642742, 0.7978845608028655)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class ChartConstants:
 
 def _panels(lo: float, hi: float, panels: int, order: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Composite Gauss–Legendre nodes and weights on [lo, hi]."""
+    from scipy import special
+
     x, w = special.roots_legendre(order)
     edges = np.linspace(lo, hi, panels + 1)
     half = (edges[1:] - edges[:-1])[:, None] / 2
@@ -56,6 +65,8 @@ def _range_moments(n: int) -> tuple[float, float]:
     P(R ≤ r) = n ∫ φ(x) (Φ(x + r) − Φ(x))^{n−1} dx, E[R] = ∫₀^∞ P(R > r) dr and
     E[R²] = ∫₀^∞ 2r P(R > r) dr, by composite Gauss–Legendre quadrature (error < 1e-10).
     """
+    from scipy import special, stats
+
     x, wx = _panels(-10.0, 10.0, 40)
     r, wr = _panels(0.0, 16.0, 32)
     cdf_x = special.ndtr(x)
@@ -68,20 +79,24 @@ def _range_moments(n: int) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=128)
-def _exact(n: int) -> tuple[float, float, float]:
+def _exact(n: int, stored: bool = True) -> tuple[float, float, float]:
+    if n == 2 and stored:
+        return _EXACT_N2
     d2, d3 = _range_moments(n)
-    c4 = math.sqrt(2 / (n - 1)) * math.exp(special.gammaln(n / 2) - special.gammaln((n - 1) / 2))
-    return d2, d3, c4
+    return d2, d3, c4(n)
 
 
 def c4(n: int) -> float:
     """c₄(n) = E[s]/σ for a normal sample of size n (n ≥ 2)."""
+    from scipy import special
+
     if n < 2:
         raise DegenerateDataError(f"c4 needs n >= 2, got {n}", field="n")
     return math.sqrt(2 / (n - 1)) * math.exp(special.gammaln(n / 2) - special.gammaln((n - 1) / 2))
 
 
-MEDIAN_MR_CONSTANT = math.sqrt(2) * float(stats.norm.ppf(0.75))
+# √2·Φ⁻¹(0.75), stored for the same reason (the test computes it with scipy and compares).
+MEDIAN_MR_CONSTANT = 0.9538725524089398
 
 
 def median_mr_constant(tabled: bool = False) -> float:

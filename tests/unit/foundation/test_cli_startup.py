@@ -1,5 +1,6 @@
 """`v2v` starts fast (issue 15): the sub-apps load when used, and `v2v --help` imports none of
-the heavy libraries; the help line declared for each sub-app is the sub-app's own."""
+the heavy libraries; `v2v coi din check` loads only the pure ISBT 128 code and an I-MR chart no
+scipy; the help line declared for each sub-app is the sub-app's own."""
 
 from __future__ import annotations
 
@@ -44,6 +45,29 @@ def test_a_sub_app_loads_only_itself() -> None:
         "assert r.exit_code == 0, r.output"
     )
     assert not loaded & {"scipy", "ortools", "matplotlib", "pandas"}
+
+
+def test_din_check_loads_only_the_isbt_128_code() -> None:
+    loaded = _modules_after(
+        "from typer.testing import CliRunner\n"
+        "import vein2vein.features as f\n"
+        "r = CliRunner().invoke(f.create_cli(), ['coi', 'din', 'check', 'G123 498 654 321 H'])\n"
+        "assert r.exit_code == 0 and 'valid' in r.output, r.output"
+    )
+    assert not loaded & {"scipy", "ortools", "matplotlib", "pandas", "sqlalchemy"}, loaded
+
+
+def test_an_imr_chart_from_csv_files_needs_no_scipy(tmp_path) -> None:
+    data = tmp_path / "cpv.csv"
+    data.write_text("value\n" + "".join(f"{100 + (i * 7) % 5}\n" for i in range(60)))
+    loaded = _modules_after(
+        "from typer.testing import CliRunner\n"
+        "import vein2vein.features as f\n"
+        f"args = ['stats', 'chart', {str(data)!r}, {str(data)!r}, '--json']\n"
+        "r = CliRunner().invoke(f.create_cli(), args)\n"
+        "assert r.exit_code == 0, r.output"
+    )
+    assert not loaded & {"scipy", "ortools", "matplotlib", "pandas", "sqlalchemy"}, loaded
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,14 @@ def test_tabled_constants_reproduce_printed_tables():
 def test_subgroup_size_must_be_valid():
     with pytest.raises(DegenerateDataError):
         chart_constants(1)
+
+
+def test_stored_n2_constants_are_what_the_formulas_give():
+    # I-MR charts use stored n = 2 constants so that they need no scipy (issue 15); they must be
+    # the quadrature's and the normal quantile's own values, bit for bit.
+    from scipy import stats
+
+    from vein2vein.stats.constants import _EXACT_N2, MEDIAN_MR_CONSTANT, _exact
+
+    assert _exact(2, stored=False) == _EXACT_N2
+    assert math.sqrt(2) * float(stats.norm.ppf(0.75)) == MEDIAN_MR_CONSTANT
