@@ -134,7 +134,7 @@ def list_patients(session: Session, scope: Scope) -> list[dict[str, Any]]:
         .group_by(Order.patient_id),
         Patient,
     )
-    orders = dict(session.execute(counted).all())
+    orders: dict[int, int] = dict(session.execute(counted).all())
     return [patient_public(p) | {"orders": orders.get(p.id, 0)} for p in session.scalars(stmt)]
 
 
