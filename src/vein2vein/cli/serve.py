@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,26 +14,55 @@ from vein2vein.core.errors import RuleViolation
 # uvicorn, rich tables and the store load when the command runs, not when `v2v` starts
 
 
+def default_workers() -> int:
+    """The number of CPUs this process may use (``nproc``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
 def make_serve(create_app: Callable[..., Any]) -> Callable[..., None]:
-    """``v2v serve`` over the composed application factory."""
+    """``v2v serve`` over the composed application factory.
+
+    With more than one worker, each is a process of its own that builds its own application by
+    calling the factory by name (``module:function``, with no arguments: its settings come from
+    the ``V2V_`` environment, as this command's do). Workers share nothing but the database:
+    web sessions, CSRF tokens and locks live there (docs/operations.md, "Serving")."""
+    target = f"{create_app.__module__}:{create_app.__qualname__}"
 
     @handle_errors
     def serve(
         host: str | None = typer.Option(None, "--host", help="Default: V2V_HOST or 127.0.0.1"),
         port: int | None = typer.Option(None, "--port", help="Default: V2V_PORT or 8000"),
+        workers: int | None = typer.Option(
+            None,
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes; default: the number of CPUs this process may use.",
+        ),
     ) -> None:
         """Serve the web application (refuses an out-of-date database)."""
         import uvicorn
 
         db = database()
+        # built here first, whatever the number of workers: a database the application refuses
+        # (out of date; production with more than row privileges) stops the command with its
+        # message instead of failing in every worker
         app = create_app(db.settings, db)
-        uvicorn.run(
-            app,
-            host=host or db.settings.host,
-            port=port or db.settings.port,
-            log_level="info",
-            proxy_headers=False,
-        )
+        count = workers or default_workers()
+        options: dict[str, Any] = {
+            "host": host or db.settings.host,
+            "port": port or db.settings.port,
+            "log_level": "info",
+            "proxy_headers": False,
+        }
+        if count == 1:
+            uvicorn.run(app, **options)
+            return
+        db.dispose()  # the workers open their own connections
+        uvicorn.run(target, factory=True, workers=count, **options)
 
     return serve
 

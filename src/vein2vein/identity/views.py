@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope, get_scoped
-from vein2vein.auth.tables import Site
+from vein2vein.auth.tables import Organisation, Site
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import InputError, NotFound
 from vein2vein.identity import access, domain, isbt128
 from vein2vein.identity import coi as coi_module
 from vein2vein.identity.domain import Step
 from vein2vein.identity.intake import time_zone
-from vein2vein.identity.tables import HandoffMismatch, IssuedDin, Order, Patient
+from vein2vein.identity.tables import CustodyEventRow, HandoffMismatch, IssuedDin, Order, Patient
+from vein2vein.programs.tables import Program
 from vein2vein.store import audit
 
 _ORDER_LOADS = (
@@ -115,15 +118,24 @@ def open_mismatches(order: Order) -> list[HandoffMismatch]:
 
 
 def list_patients(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """Patients by subject id, each with how many orders they have: two statements whatever the
+    number of patients (their sponsor, program and site joined, the orders counted in one
+    aggregate)."""
     access.require_read(scope)
     stmt = scope.filter(select(Patient), Patient).order_by(Patient.subject_id)
     stmt = stmt.options(
-        selectinload(Patient.organisation),
-        selectinload(Patient.program),
-        selectinload(Patient.treatment_site),
-        selectinload(Patient.orders),
+        joinedload(Patient.organisation),
+        joinedload(Patient.program),
+        joinedload(Patient.treatment_site),
     )
-    return [patient_public(p) | {"orders": len(p.orders)} for p in session.scalars(stmt)]
+    counted = scope.filter(
+        select(Order.patient_id, func.count(Order.id))
+        .join(Patient, Patient.id == Order.patient_id)
+        .group_by(Order.patient_id),
+        Patient,
+    )
+    orders: dict[int, int] = dict(session.execute(counted).all())
+    return [patient_public(p) | {"orders": orders.get(p.id, 0)} for p in session.scalars(stmt)]
 
 
 def treatment_sites(session: Session, scope: Scope) -> list[dict[str, Any]]:
@@ -179,7 +191,39 @@ def _local(when: dt.datetime, zone: str) -> str:
     return when.astimezone(time_zone(zone)).isoformat(timespec="minutes")
 
 
-def _risk(order: Order, events: list[domain.CustodyEvent], now: dt.datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _OrderHead:
+    """What a dashboard row shows of an order besides its custody events and open mismatches:
+    read from a loaded ``Order`` (one order's page) or from one joined row (the dashboard)."""
+
+    id: int
+    number: str
+    sponsor: str
+    program: str
+    subject_id: str
+    coi: str
+    time_zone: str
+    planned_apheresis: dt.date
+    required_by: dt.date
+    segregated: bool
+
+    @classmethod
+    def of(cls, order: Order) -> _OrderHead:
+        return cls(
+            order.id,
+            order.number,
+            order.organisation.name,
+            order.program.code,
+            order.patient.subject_id,
+            order.coi,
+            order.time_zone,
+            order.planned_apheresis,
+            order.required_by,
+            order.segregated,
+        )
+
+
+def _risk(order: _OrderHead, events: list[domain.CustodyEvent], now: dt.datetime) -> dict[str, Any]:
     tz = time_zone(order.time_zone)
     deadline = domain.required_by_deadline(order.required_by, tz)
     planned = dt.datetime.combine(order.planned_apheresis, dt.time(8, 0), tzinfo=tz)
@@ -194,15 +238,20 @@ def _risk(order: Order, events: list[domain.CustodyEvent], now: dt.datetime) -> 
 
 def order_summary(order: Order, now: dt.datetime) -> dict[str, Any]:
     """One dashboard row: where the order stands, what comes next, and its required-by risk."""
-    events = domain_events(order)
+    blocking = [m.id for m in open_mismatches(order)]
+    return _summary(_OrderHead.of(order), domain_events(order), blocking, now)
+
+
+def _summary(
+    order: _OrderHead, events: list[domain.CustodyEvent], blocking: list[int], now: dt.datetime
+) -> dict[str, Any]:
     state = domain.progress(events)
-    blocking = open_mismatches(order)
     return {
         "id": order.id,
         "number": order.number,
-        "sponsor": order.organisation.name,
-        "program": order.program.code,
-        "subject_id": order.patient.subject_id,
+        "sponsor": order.sponsor,
+        "program": order.program,
+        "subject_id": order.subject_id,
         "coi": coi_module.get_format().display(order.coi),
         "current_step": state.current.value if state.current else None,
         "current_step_text": state.current.text if state.current else "not started",
@@ -211,7 +260,7 @@ def order_summary(order: Order, now: dt.datetime) -> dict[str, Any]:
         "required_by": order.required_by.isoformat(),
         "risk": _risk(order, events, now),
         "on_hold": bool(blocking),
-        "open_mismatch_ids": [m.id for m in blocking],
+        "open_mismatch_ids": blocking,
         "segregated": order.segregated,
         "complete": state.complete,
     }
@@ -223,11 +272,61 @@ RISK_ORDER = {"late": 0, "at_risk": 1, "missed": 2, "on_track": 3, "met": 4}
 def dashboard(
     session: Session, scope: Scope, now: dt.datetime | None = None, include_complete: bool = False
 ) -> list[dict[str, Any]]:
-    """Orders in flight (not yet infused), on hold and late first, then at risk."""
+    """Orders in flight (not yet infused), on hold and late first, then at risk.
+
+    Three statements whatever the number of orders: the orders with their sponsor, program and
+    subject joined, every custody event of those orders, and their open mismatches (plain rows,
+    no ORM objects: the dashboard of a large program lists thousands of orders)."""
     access.require_read(scope)
     now = now or utcnow()
-    stmt = scope.filter(select(Order), Order).options(*_ORDER_LOADS).order_by(Order.id)
-    rows = [order_summary(o, now) for o in session.scalars(stmt)]
+    heads = scope.filter(
+        select(
+            Order.id,
+            Order.number,
+            Organisation.name,
+            Program.code,
+            Patient.subject_id,
+            Order.coi,
+            Order.time_zone,
+            Order.planned_apheresis,
+            Order.required_by,
+            Order.segregated,
+        )
+        .join(Organisation, Organisation.id == Order.organisation_id)
+        .join(Program, Program.id == Order.program_id)
+        .join(Patient, Patient.id == Order.patient_id),
+        Order,
+    ).order_by(Order.id)
+    events: defaultdict[int, list[domain.CustodyEvent]] = defaultdict(list)
+    in_scope = scope.filter(
+        select(
+            CustodyEventRow.order_id,
+            CustodyEventRow.step,
+            CustodyEventRow.occurred_at,
+            CustodyEventRow.performed_by,
+            CustodyEventRow.location,
+            CustodyEventRow.scanned,
+        )
+        .join(Order, Order.id == CustodyEventRow.order_id)
+        .order_by(CustodyEventRow.order_id, CustodyEventRow.occurred_at, CustodyEventRow.id),
+        Order,
+    )
+    for order_id, step, at, by, location, scanned in session.execute(in_scope):
+        events[order_id].append(domain.CustodyEvent(Step(step), at, by, location, scanned))
+    blocking: defaultdict[int, list[int]] = defaultdict(list)
+    open_ones = scope.filter(
+        select(HandoffMismatch.order_id, HandoffMismatch.id)
+        .join(Order, Order.id == HandoffMismatch.order_id)
+        .where(HandoffMismatch.cleared_at.is_(None))
+        .order_by(HandoffMismatch.id),
+        Order,
+    )
+    for order_id, mismatch_id in session.execute(open_ones):
+        blocking[order_id].append(mismatch_id)
+    rows = [
+        _summary(_OrderHead(*head), events[head[0]], blocking[head[0]], now)
+        for head in session.execute(heads)
+    ]
     if not include_complete:
         rows = [r for r in rows if not r["complete"]]
     return sorted(rows, key=lambda r: (not r["on_hold"], RISK_ORDER[r["risk"]["status"]], r["id"]))
@@ -353,6 +452,8 @@ def patient_timeline(session: Session, scope: Scope, patient_id: int) -> dict[st
 def list_mismatches(session: Session, scope: Scope, open_only: bool = True) -> list[dict[str, Any]]:
     access.require_read(scope)
     stmt = scope.filter(select(HandoffMismatch), HandoffMismatch).order_by(HandoffMismatch.id)
+    order = joinedload(HandoffMismatch.order)
+    stmt = stmt.options(order.joinedload(Order.patient), order.joinedload(Order.organisation))
     if open_only:
         stmt = stmt.where(HandoffMismatch.cleared_at.is_(None))
     return [mismatch_dict(m) for m in session.scalars(stmt)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from vein2vein.audittrail.views import history
 from vein2vein.auth.scope import Scope, get_scoped
@@ -21,7 +21,7 @@ def home_counts(session: Session, scope: Scope) -> dict[str, int]:
 def programs(session: Session, scope: Scope) -> list[dict[str, Any]]:
     """Programs the caller may see, by code, each with its sponsor's name."""
     stmt = scope.filter(select(Program), Program).order_by(Program.code)
-    rows = session.scalars(stmt.options(selectinload(Program.organisation)))
+    rows = session.scalars(stmt.options(joinedload(Program.organisation)))
     return [p.public() | {"sponsor": p.organisation.name} for p in rows]
 
 

@@ -16,7 +16,6 @@ from vein2vein.auth.tables import Site
 from vein2vein.scheduling import access
 from vein2vein.scheduling.gantt import gantt_figure, orders_at_risk
 from vein2vein.scheduling.planner import plan_from_json
-from vein2vein.scheduling.planning import latest_plan
 from vein2vein.scheduling.settings import lab_settings, own
 from vein2vein.scheduling.snapshot import problem_from_json
 from vein2vein.scheduling.tables import (
@@ -161,9 +160,16 @@ def plan_gantt(session: Session, scope: Scope, plan_id: int) -> dict[str, Any]:
 
 
 def latest_plan_id(session: Session, scope: Scope) -> int | None:
+    """The id of the organisation's latest published plan (``planning.latest_plan``): the id
+    alone, since the page then reads the plan itself (a plan of thousands of orders is a large
+    row)."""
     access.require_read_plan(scope)
-    p = latest_plan(session, scope.organisation_id)
-    return p.id if p is not None else None
+    return session.scalar(
+        select(PublishedPlan.id)
+        .where(PublishedPlan.organisation_id == scope.organisation_id)
+        .order_by(PublishedPlan.version.desc())
+        .limit(1)
+    )
 
 
 def draft_detail(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]:

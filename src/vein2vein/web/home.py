@@ -7,7 +7,6 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from vein2vein import __version__
-from vein2vein.store.migrate import current_revision
 from vein2vein.web import views
 from vein2vein.web.context import AuthDep, DbDep, public, require
 from vein2vein.web.templating import render
@@ -33,13 +32,19 @@ class Health(BaseModel):
 
 
 @api.get("/health", response_model=Health, dependencies=[public()])
-def health(db: DbDep) -> Health:
-    """Liveness and database reachability (no authentication; reveals no records)."""
-    with db.read() as session:
-        views.database_answers(session)
+def health(db: DbDep, deep: bool = False) -> Health:
+    """Liveness and database reachability (no authentication; reveals no records).
+
+    ``status`` is "ok" when the server answers and the database answered a read of its schema
+    revision (``schema_revision``) within the last second; otherwise that read is made now, and
+    a database that does not answer gives an error (500). ``?deep=1`` always reads now. So the
+    endpoint costs at most one database read a second per server process, however often it is
+    polled. Like every page, it is answered from the server's thread pool: a server whose
+    threads are all stuck does not look healthy."""
+    state = views.database_check(db).state(fresh=deep)
     return Health(
         status="ok",
         version=__version__,
         database=db.engine.dialect.name,
-        schema_revision=current_revision(db.engine),
+        schema_revision=state.revision,
     )
