@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from vein2vein.core.errors import RuleViolation
+from vein2vein.scheduling.bounds import DaysLateBound, bound_seconds, days_late_bound
 from vein2vein.scheduling.dispatch import dispatch_plan
 from vein2vein.scheduling.greedy import greedy_plan
 from vein2vein.scheduling.instance import Instance, Job
@@ -44,14 +46,23 @@ from vein2vein.scheduling.model import (
     Problem,
     SolveInfo,
     Unscheduled,
+    relative_gap,
     solved_plan,
 )
 from vein2vein.scheduling.objectives import Objectives
 
 FULL_MODEL_LIMIT = 300
-WINDOW_ORDERS = 60
+WINDOW_ORDERS = 40
 WINDOW_SLACK_DAYS = 14
-WINDOW_SECONDS = 1.0
+WINDOW_SECONDS = 0.5
+# Windows search days late first; the later objectives get this last share of the time.
+POLISH_SHARE = 0.25
+# Look-ahead parameters of the apparent-tardiness-cost dispatching plans tried as starts.
+ATC_LOOK_AHEAD = (0.5, 1.0)
+# Proving orders unplaceable: clusters of orders holding material at most this many days, and
+# at most this long per cluster (seconds).
+PROOF_HOLD_DAYS = 14
+PROOF_SECONDS = 0.5
 
 # Share of the remaining time each lexicographic level gets, relative to the levels after it.
 LEVEL_SHARE: Mapping[str, float] = {
@@ -121,8 +132,10 @@ class _Model:
         blocks: _Blocks,
         published: Mapping[int, Choice],
         window: tuple[int, int] | None = None,
+        bounds: Mapping[str, int] | None = None,
     ) -> None:
         self.inst, self.jobs = inst, list(jobs)
+        self.bounds = dict(bounds or {})
         m = self.model = cp_model.CpModel()
         self.start: dict[int, cp_model.IntVar] = {}
         self.lits: dict[int, dict[int, cp_model.IntVar]] = {}
@@ -233,8 +246,14 @@ class _Model:
         return _value(name, self.jobs, current, self.published, self.earliest)
 
     def floor(self, name: str) -> int | None:
+        """A value of ``name`` no plan of these jobs beats: the obvious floor, or a bound known
+        for the whole problem (the relaxation's, on days late)."""
         possible = set(self.same)
-        return _floor(name, self.jobs, self.published, self.earliest, possible)
+        floor = _floor(name, self.jobs, self.published, self.earliest, possible)
+        known = self.bounds.get(name)
+        if known is None:
+            return floor
+        return known if floor is None else max(floor, known)
 
 
 def _value(
@@ -455,18 +474,42 @@ def solve_cpsat(
     if strategy == "auto":
         strategy = "full" if len(movable) <= FULL_MODEL_LIMIT else "windows"
     held = [(j, current[j.index]) for j in fixed]
+    # The relaxation's bound first (its share of the time limit): it holds for every plan that
+    # leaves no more orders unplaced than the starting plan, so for every plan the search keeps.
+    fixed_late = sum(max(0, j.lo + j.lead - j.due) for j in fixed)
+    start_late = fixed_late + sum(
+        max(0, current[j.index][1] + j.lead - j.due) for j in movable if j.index in current
+    )
+    bound = days_late_bound(
+        problem,
+        placed=[inst.jobs[i].order.order_id for i in current],
+        time_limit=bound_seconds(time_limit),
+        target=start_late,
+        instance=inst,
+    )
+    relaxed = {
+        "days_late": bound.value - fixed_late,  # in the model's terms: movable orders
+        "unscheduled": _unplaced_bound(run, inst, movable, held),
+    }
     if not movable:
         levels: list[LevelResult] = []
     elif strategy == "full":
-        model = _Model(inst, movable, _blocks(inst, held), published_idx)
+        model = _Model(inst, movable, _blocks(inst, held), published_idx, bounds=relaxed)
         levels = run.levels(model, objectives, run.deadline)
     else:
-        levels = _by_windows(run, inst, movable, published_idx, objectives)
+        levels = _by_windows(run, inst, movable, published_idx, objectives, relaxed)
+    levels = [_with_bound(lv, relaxed) for lv in levels]
     gap = next((lv.gap for lv in levels if lv.status != "OPTIMAL"), 0.0)
     status = "OPTIMAL" if all(lv.status == "OPTIMAL" for lv in levels) else "FEASIBLE"
-    assignments = (
+    assignments = tuple(
         inst.assignment(inst.jobs[i], inst.rooms[k], t) for i, (k, t) in run.current.items()
     )
+    late = fixed_late + sum(
+        max(0, t + inst.jobs[i].lead - inst.jobs[i].due)
+        for i, (_, t) in run.current.items()
+        if inst.jobs[i].fixed_room is None
+    )
+    lower = _days_late_lower_bound(inst, movable, run.current, levels, bound, fixed_late)
     return solved_plan(
         problem,
         assignments=tuple(sorted(assignments, key=lambda a: (a.start, a.suite_id, a.order_id))),
@@ -486,14 +529,102 @@ def solve_cpsat(
                 "objectives": objectives.mode,
                 "levels": list(objectives.levels),
                 "hint": start_plan.info.method if start_plan.info else "given",
-                "bound": "cp-sat" if strategy == "full" else "capacity-free floor",
+                "bound": ("cp-sat and " if strategy == "full" else "")
+                + "lagrangian relaxation of capacity (days late)",
             },
+            lower_bound_days_late=lower,
+            days_late_gap=relative_gap(late, lower),
+            bound=bound.to_dict(),
         ),
     )
 
 
+def _with_bound(level: LevelResult, known: Mapping[str, int]) -> LevelResult:
+    """``level`` with the bound known for its objective when better (then maybe proven)."""
+    bound = known.get(level.name)
+    if bound is None or bound <= level.bound:
+        return level
+    bound = min(float(bound), level.value)
+    status = "OPTIMAL" if bound >= level.value else level.status
+    return dataclasses.replace(level, bound=bound, status=status)
+
+
+def _unplaced_bound(
+    run: _Run, inst: Instance, movable: Sequence[Job], held: Sequence[tuple[Job, Choice]]
+) -> int:
+    """How many orders every plan leaves unplaced, at least, proven on small relaxations.
+
+    For each order the plan leaves unplaced, the orders with a short hold that could use the same
+    suites at the same time form a cluster (clusters that share an order merge). Each cluster is
+    solved exactly on its own, with the started batches and downtime but without any other
+    order, which only makes room: the fewest unplaced there is a lower bound for the cluster in
+    every plan, and the clusters are disjoint, so their sum bounds the total.
+    """
+    unplaced = [j for j in movable if j.index not in run.current]
+    if not unplaced:
+        return 0
+
+    def reach(job: Job) -> tuple[int, int]:
+        longest = max(inst.occupation(job, inst.rooms[k]) for k in job.rooms)
+        return job.lo, job.hi + longest
+
+    short = [j for j in movable if j.hi - j.lo <= PROOF_HOLD_DAYS]
+    clusters: list[set[int]] = []
+    for u in unplaced:
+        a, b = reach(u)
+        members = {u.index} | {
+            j.index
+            for j in short
+            if set(j.rooms) & set(u.rooms) and reach(j)[0] < b and a < reach(j)[1]
+        }
+        for other in [c for c in clusters if c & members]:
+            members |= other
+            clusters.remove(other)
+        clusters.append(members)
+    total = 0
+    for members in clusters:
+        if time.perf_counter() + PROOF_SECONDS >= run.deadline:
+            break
+        model = _Model(inst, [inst.jobs[i] for i in sorted(members)], _blocks(inst, held), {})
+        model.model.minimize(model.exprs["unscheduled"])
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = PROOF_SECONDS
+        solver.parameters.num_workers = run.num_workers
+        status = solver.solve(model.model)
+        if status == cp_model.OPTIMAL:
+            total += round(solver.objective_value)
+        elif status == cp_model.FEASIBLE:
+            total += max(0, math.ceil(solver.best_objective_bound - 1e-6))
+    return total
+
+
+def _days_late_lower_bound(
+    inst: Instance,
+    movable: Sequence[Job],
+    current: Mapping[int, Choice],
+    levels: Sequence[LevelResult],
+    bound: DaysLateBound,
+    fixed_late: int,
+) -> int:
+    """The better of the relaxation's bound and the solver's own on total days late.
+
+    CP-SAT's bound is on the model's days-late objective over movable orders, where an unplaced
+    order counts its lateness on the first day of its start domain; a plan leaving at most as many
+    unplaced has total days late at least that bound, plus the started batches' lateness, less
+    the largest such lateness of as many orders.
+    """
+    level = next((lv for lv in levels if lv.name == "days_late"), None)
+    if level is None:
+        return bound.value
+    unplaced = sum(1 for j in movable if j.index not in current)
+    floors = sorted((max(0, _first_day(inst, j) + j.lead - j.due) for j in movable), reverse=True)
+    own = math.ceil(level.bound - 1e-6) + fixed_late - sum(floors[:unplaced])
+    return max(bound.value, own)
+
+
 def _best_start(inst: Instance, problem: Problem) -> Plan:
-    """The lexicographically better of the first-come-first-served and the dispatching plans."""
+    """The lexicographically best of the first-come-first-served plan and the dispatching plans
+    (earliest due date and apparent tardiness cost)."""
     jobs = [j for j in inst.jobs if j.rooms]
 
     def rank(plan: Plan) -> tuple[int, int, int]:
@@ -504,7 +635,9 @@ def _best_start(inst: Instance, problem: Problem) -> Plan:
             _value("vein_to_vein", jobs, current, {}, lambda j: j.lo),
         )
 
-    return min((greedy_plan(problem), dispatch_plan(problem)), key=rank)
+    starts = [greedy_plan(problem), dispatch_plan(problem)]
+    starts += [dispatch_plan(problem, rule="atc", k=k) for k in ATC_LOOK_AHEAD]
+    return min(starts, key=rank)
 
 
 def _choices(inst: Instance, plan: Plan) -> dict[int, Choice]:
@@ -522,6 +655,7 @@ def _by_windows(
     movable: Sequence[Job],
     published: Mapping[int, Choice],
     objectives: Objectives,
+    known: Mapping[str, int],
 ) -> list[LevelResult]:
     """Improve ``run.current`` window by window until time runs out or nothing improves."""
     clock = time.perf_counter()
@@ -539,14 +673,39 @@ def _by_windows(
         return tuple(
             _value(n, jobs, run.current, published, earliest)
             - (_floor(n, jobs, published, earliest, set(published)) or 0)
-            for n in names
+            for n in searching.levels
             if n != "makespan"
+        )
+
+    def proven(objectives: Objectives) -> bool:
+        """Whether every level searched is at a known bound already (nothing to gain)."""
+        return all(
+            n in known and _value(n, movable, run.current, published, earliest) <= known[n]
+            for n in objectives.levels
         )
 
     reach = max(j.p for j in movable) + inst.turnaround_max + max(j.q for j in movable) + 1
     size, passes, solved = WINDOW_ORDERS, 0, 0
     tried: set[tuple[tuple[int, Choice | None], ...]] = set()
-    while time.perf_counter() < run.deadline - 0.1 and size <= max(2 * WINDOW_ORDERS, len(movable)):
+    # Lexicographic: the levels up to days late first; the later ones (vein-to-vein, makespan)
+    # in the last share of the time, when windows stop finding days to save, or both at once
+    # when days late are not among the objectives.
+    late_first = objectives
+    if objectives.mode == "lexicographic" and "days_late" in names[:-1]:
+        cut = names.index("days_late") + 1
+        late_first = Objectives(objectives.mode, tuple(names[:cut]), objectives.weights)
+    polish_at = run.deadline - POLISH_SHARE * max(0.0, run.deadline - time.perf_counter())
+    searching = late_first
+    while time.perf_counter() < run.deadline - 0.1:
+        if searching is not objectives and (
+            time.perf_counter() >= polish_at
+            or size > max(2 * WINDOW_ORDERS, len(movable))
+            or proven(searching)
+        ):
+            searching, size, passes = objectives, WINDOW_ORDERS, 0
+            tried.clear()
+        elif size > max(2 * WINDOW_ORDERS, len(movable)):
+            break
         ordered = sorted(movable, key=lambda j: (key(j), j.index))
         step = max(1, size // 2)
         offset = (step // 2) if passes % 2 else 0
@@ -555,7 +714,8 @@ def _by_windows(
         ranked = sorted(((score(w), w) for w in windows), key=lambda sw: sw[0], reverse=True)
         improved = False
         for potential, window in ranked:
-            if time.perf_counter() >= run.deadline - 0.1:
+            now = time.perf_counter()
+            if now >= run.deadline - 0.1 or (searching is not objectives and now >= polish_at):
                 break
             signature = tuple((j.index, run.current.get(j.index)) for j in window)
             if not any(potential) or signature in tried:
@@ -574,7 +734,7 @@ def _by_windows(
                 window=(a - WINDOW_SLACK_DAYS, b + WINDOW_SLACK_DAYS),
             )
             until = min(run.deadline, time.perf_counter() + WINDOW_SECONDS)
-            run.levels(model, objectives, until, stage=None)
+            run.levels(model, searching, until, stage=None)
             solved += 1
             improved |= score(window) < before
             total = _value(shown, movable, run.current, published, earliest)
@@ -592,6 +752,14 @@ def _by_windows(
         status = "OPTIMAL" if floor is not None and value <= floor else "FEASIBLE"
         results.append(LevelResult(name, float(value), bound, status, seconds))
     return results
+
+
+def _first_day(inst: Instance, job: Job) -> int:
+    """The first day of the job's start domain in the whole model (its first allowed weekday)."""
+    return next(
+        (t for t in range(job.lo, min(job.hi, job.lo + 6) + 1) if inst.weekday_ok(job.order, t)),
+        job.lo,
+    )
 
 
 def _unscheduled(inst: Instance, placed: Mapping[int, Choice]) -> tuple[Unscheduled, ...]:

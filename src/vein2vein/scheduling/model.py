@@ -251,7 +251,15 @@ def relative_gap(value: float, bound: float) -> float:
 
 @dataclass(frozen=True)
 class SolveInfo:
-    """How a plan was produced: method, solver status, timings and the optimality gap."""
+    """How a plan was produced: method, solver status, timings and the optimality gap.
+
+    ``gap`` is the relative gap of the most important objective not proven optimal.
+    ``lower_bound_days_late`` is a lower bound on total days late that no plan leaving no more
+    orders unplaced can beat (the larger of the solver's own bound and the relaxation of
+    :mod:`vein2vein.scheduling.bounds`); ``days_late_gap`` is the plan's relative distance to it,
+    ``(days late - bound) / max(1, days late)``, so the plan is at most that far from the best;
+    ``bound`` records how the relaxation's bound was reached.
+    """
 
     method: str
     status: str
@@ -260,6 +268,9 @@ class SolveInfo:
     gap: float | None = None
     levels: tuple[LevelResult, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    lower_bound_days_late: int | None = None
+    days_late_gap: float | None = None
+    bound: Mapping[str, Any] | None = None
 
 
 #: the libraries whose versions a plan's provenance records (the solver's)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vein2vein.core.errors import InputError
+from vein2vein.scheduling.bounds import bound_seconds, with_days_late_bound
 from vein2vein.scheduling.cpsat import ProgressFn, solve_cpsat
 from vein2vein.scheduling.greedy import greedy_plan
 from vein2vein.scheduling.model import Assignment, Plan, Problem, Unscheduled
@@ -27,7 +28,11 @@ def make_plan(
     seed: int = 0,
 ) -> Plan:
     if method == "greedy":
-        return greedy_plan(problem)
+        # the plan at once, then the lower bound on days late with the share of the time limit
+        # a solver would give it
+        return with_days_late_bound(
+            problem, greedy_plan(problem), time_limit=bound_seconds(time_limit)
+        )
     if method == "cpsat":
         if time_limit <= 0:
             raise InputError("time limit must be positive", field="time_limit")
@@ -53,7 +58,10 @@ def plan_to_json(
 ) -> dict[str, Any]:
     """The plan as the CLI prints it: ``assignments``, ``metrics`` (the five numbers the issue
     fixed), then the unscheduled orders, the solver's account, the provenance (method, options,
-    input hash, OR-Tools version) and the validator's verdict."""
+    input hash, OR-Tools version) and the validator's verdict. The solver's account includes
+    ``lower_bound_days_late`` (no plan leaving no more orders unplaced has fewer total days
+    late), ``days_late_gap`` (this plan's relative distance to that bound) and how the bound was
+    reached."""
     report = report or validate_plan(problem, plan)
     m = report.metrics
     info = plan.info
@@ -103,6 +111,9 @@ def plan_to_json(
                 for lv in info.levels
             ],
             "options": dict(info.options),
+            "lower_bound_days_late": info.lower_bound_days_late,
+            "days_late_gap": _round(info.days_late_gap, 4),
+            "bound": dict(info.bound) if info.bound is not None else None,
         },
         "provenance": plan.provenance.to_dict() if plan.provenance is not None else None,
         "validation": {

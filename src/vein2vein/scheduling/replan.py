@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from vein2vein.core.errors import Conflict, NotFound, RuleViolation
+from vein2vein.scheduling.bounds import bound_seconds, with_days_late_bound
 from vein2vein.scheduling.cpsat import ProgressFn, solve_cpsat
 from vein2vein.scheduling.greedy import greedy_plan
 from vein2vein.scheduling.model import (
@@ -224,7 +225,7 @@ def replan(
     }
     repaired = greedy_plan(current, keep=keep)
     if method == "greedy":
-        plan = repaired
+        plan = with_days_late_bound(current, repaired, time_limit=bound_seconds(time_limit))
     elif method == "cpsat":
         plan = solve_cpsat(
             current,
