@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import statistics
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -111,29 +109,32 @@ def test_every_failure_costs_one_argon2_verification(
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_the_three_answers_take_similar_time(db: Database) -> None:
-    """With the production Argon2 parameters, an unknown name, a wrong password and a paused
-    password take about the same time (medians within a factor of 2; without the dummy hash an
-    unknown name answers in about a tenth of the time)."""
-    standard = Database(db.settings.model_copy(update={"argon2_profile": "standard"}))
-    try:
-        cdmo = factories.org(standard, "CDMO")
-        factories.user(standard, cdmo, "operator", username="tim")
-        factories.user(standard, cdmo, "operator", username="paused")
-        _lock(standard, "paused")
+def test_the_three_answers_do_the_same_work(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unknown name, a wrong password and a paused password each cost exactly one Argon2
+    verification with the same parameters (the dummy hash is made with the profile's own), so
+    they take the same time. Counted, not timed: a wall-clock comparison is at the mercy of
+    the machine's load (it failed under a shared CI runner), the work done is not."""
+    from vein2vein.auth import passwords
 
-        def median(name: str) -> float:
-            times = []
-            for _ in range(5):
-                start = time.perf_counter()
-                _refusal(standard, name, WRONG)
-                times.append(time.perf_counter() - start)
-            return statistics.median(times)
+    calls: list[str] = []
+    verify = passwords._verify
 
-        unknown, paused, wrong = median("nobody"), median("paused"), median("tim")
-    finally:
-        standard.dispose()
-    assert max(unknown, paused, wrong) < 2 * min(unknown, paused, wrong), (unknown, paused, wrong)
+    def counted(password_hash: str, password: str) -> bool:
+        calls.append(password_hash.split("$")[3])  # the Argon2 parameters: m=…,t=…,p=…
+        return verify(password_hash, password)
+
+    cdmo = factories.org(db, "CDMO")
+    factories.user(db, cdmo, "operator", username="tim")
+    factories.user(db, cdmo, "operator", username="paused")
+    _lock(db, "paused")
+    monkeypatch.setattr(passwords, "_verify", counted)
+    work = {}
+    for name in ("nobody", "paused", "tim"):
+        calls.clear()
+        _refusal(db, name, WRONG)
+        work[name] = list(calls)
+    assert [len(w) for w in work.values()] == [1, 1, 1], work
+    assert len({w[0] for w in work.values()}) == 1, work  # the same Argon2 parameters
 
 
 def test_a_pause_ends_by_itself_and_doubles_with_each_further_failure(
