@@ -15,12 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from vein2vein.core.settings import Settings
 from vein2vein.store import migrate
 from vein2vein.store.database import Database
 from vein2vein.store.engine import make_engine, normalise_url
+
+# Hypothesis' per-example deadline (200 ms) measures the machine's load, not the code: CI runners
+# are shared, so property tests check properties only (time is measured by bench/, not by tests).
+hypothesis_settings.register_profile("v2v", deadline=None)
+hypothesis_settings.load_profile("v2v")
 
 PG_URL = os.environ.get("V2V_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = bool(os.environ.get("CI"))
