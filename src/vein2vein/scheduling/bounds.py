@@ -276,7 +276,7 @@ class _Relaxation:
 
     def zeros(self) -> list[FloatArray]:
         """Multipliers at zero: suite classes, then QC and starts where limited."""
-        out = [np.zeros(self.cap.shape)]
+        out: list[FloatArray] = [np.zeros(self.cap.shape)]
         out += [np.zeros(self.horizon) for cap in (self.qc_cap, self.start_cap) if cap is not None]
         return out
 
@@ -345,13 +345,14 @@ class _Relaxation:
         size = self.n_classes * (h + 1)
         diff = np.bincount(at + t, minlength=size)
         diff -= np.bincount(at + t + self.occ[rows], minlength=size)
-        out = [np.cumsum(diff.reshape(self.n_classes, h + 1), axis=1)[:, :h] - self.cap]
+        used = np.cumsum(diff.reshape(self.n_classes, h + 1), axis=1)[:, :h]
+        out: list[FloatArray] = [used.astype(np.float64) - self.cap]
         if self.qc_cap is not None:
             end = t + self.p[rows]
             d = np.bincount(end, minlength=h + 1) - np.bincount(end + self.q[rows], minlength=h + 1)
-            out.append(np.cumsum(d)[:h] - self.qc_cap)
+            out.append(np.cumsum(d)[:h].astype(np.float64) - self.qc_cap)
         if self.start_cap is not None:
-            out.append(np.bincount(t, minlength=h)[:h] - self.start_cap)
+            out.append(np.bincount(t, minlength=h)[:h].astype(np.float64) - self.start_cap)
         return out
 
     def floor(self, unplaced: int) -> int:

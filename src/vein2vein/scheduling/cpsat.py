@@ -547,10 +547,10 @@ def solve_cpsat(
 
 def _with_bound(level: LevelResult, known: Mapping[str, int]) -> LevelResult:
     """``level`` with the bound known for its objective when better (then maybe proven)."""
-    bound = known.get(level.name)
-    if bound is None or bound <= level.bound:
+    proven = known.get(level.name)
+    if proven is None or proven <= level.bound:
         return level
-    bound = min(float(bound), level.value)
+    bound = min(float(proven), level.value)
     status = "OPTIMAL" if bound >= level.value else level.status
     return dataclasses.replace(level, bound=bound, status=status)
 
