@@ -39,7 +39,8 @@ formulation (Sousa and Wolsey 1992), since each order's subproblem has the integ
 (Geoffrion 1974): a bound known to be strong for parallel-machine scheduling. It is approached by a
 deflected subgradient method with a target level (Held, Wolfe and Crowder 1974; Camerini, Fratta
 and Maffioli 1975) within a time budget, and the best ``L`` met is kept. On the generated
-instances of 500 orders it reaches within 0.2 % of that linear programme (solved with HiGHS).
+instance of 500 orders (seed 1) 1,600 steps reach 637.0 against 638.2 for that linear programme
+solved whole with HiGHS (1 minute); a few hundred steps give about 630.
 
 **Orders left unplaced.** Plans place as many orders as they can before anything else. A plan that
 leaves a set ``X`` of orders unplaced satisfies the argument above without them, so its days late
@@ -101,6 +102,10 @@ TOLERANCE = 1e-6
 #: share of the previous direction kept (deflection)
 STALL_STEPS = 30
 DEFLECTION = 0.9
+#: once the target level has shrunk to nothing, start again from the best multipliers with the
+#: first level times this factor to the number of restarts, at most this many times
+RESTART_LEVEL = 0.1
+RESTARTS = 4
 #: time for the multipliers: this share of a solver's time limit, within these limits (seconds)
 BOUND_SHARE = 0.1
 BOUND_SECONDS = (0.2, 10.0)
@@ -271,7 +276,7 @@ class _Relaxation:
 
     def zeros(self) -> list[FloatArray]:
         """Multipliers at zero: suite classes, then QC and starts where limited."""
-        out = [np.zeros(self.cap.shape)]
+        out: list[FloatArray] = [np.zeros(self.cap.shape)]
         out += [np.zeros(self.horizon) for cap in (self.qc_cap, self.start_cap) if cap is not None]
         return out
 
@@ -340,13 +345,14 @@ class _Relaxation:
         size = self.n_classes * (h + 1)
         diff = np.bincount(at + t, minlength=size)
         diff -= np.bincount(at + t + self.occ[rows], minlength=size)
-        out = [np.cumsum(diff.reshape(self.n_classes, h + 1), axis=1)[:, :h] - self.cap]
+        used = np.cumsum(diff.reshape(self.n_classes, h + 1), axis=1)[:, :h]
+        out: list[FloatArray] = [used.astype(np.float64) - self.cap]
         if self.qc_cap is not None:
             end = t + self.p[rows]
             d = np.bincount(end, minlength=h + 1) - np.bincount(end + self.q[rows], minlength=h + 1)
-            out.append(np.cumsum(d)[:h] - self.qc_cap)
+            out.append(np.cumsum(d)[:h].astype(np.float64) - self.qc_cap)
         if self.start_cap is not None:
-            out.append(np.bincount(t, minlength=h)[:h] - self.start_cap)
+            out.append(np.bincount(t, minlength=h)[:h].astype(np.float64) - self.start_cap)
         return out
 
     def floor(self, unplaced: int) -> int:
@@ -387,25 +393,32 @@ def days_late_bound(
         return DaysLateBound(floor, floor, float(floor), orders, unplaced, 0, _since(clock))
     multipliers = relax.zeros()
     direction = relax.zeros()
-    best = -math.inf
-    level: float | None = None
-    stall = iterations = 0
+    best, best_multipliers = -math.inf, multipliers
+    first: float | None = None
+    level = 0.0
+    stall = iterations = restarts = 0
     deadline = clock + time_limit
     while iterations < max_iterations and time.perf_counter() < deadline:
         value, chosen = relax.price(multipliers, unplaced)
         iterations += 1
         if value > best + 1e-9:
-            best, stall = value, 0
+            best, best_multipliers, stall = value, multipliers, 0
         else:
             stall += 1
         if target is not None and math.ceil(best - TOLERANCE) >= target:
             break
-        if level is None:  # the first target level: half-way to the known plan, or a guess
-            level = max(1.0, (target - value) if target is not None else float(relax.n_jobs))
+        if first is None:  # the first target level: the way to the known plan, or a guess
+            first = level = max(1.0, (target - value) if target is not None else relax.n_jobs)
         if stall >= STALL_STEPS:
             level, stall = level / 2, 0
-            if level < 1e-4:
-                break
+            if level < 1e-4 * first:
+                # stalled: start again from the best multipliers with a smaller target level
+                restarts += 1
+                if restarts > RESTARTS:
+                    break
+                level = first * RESTART_LEVEL**restarts
+                multipliers, direction = best_multipliers, relax.zeros()
+                continue
         # Deflected subgradient (Camerini, Fratta, Maffioli), projected so that a multiplier at
         # zero whose constraint has slack stays at zero; Polyak's step towards best + level.
         gradient = relax.subgradient(chosen)

@@ -7,16 +7,22 @@ intervals, the suite's downtime and the batches that cannot move; one cumulative
 the QC release intervals ``[end, release)`` with the laboratory's capacity; one over one-day start
 intervals when staff limit the starts per day. Starts lie in ``[receipt, receipt + max_hold]``
 on the product's start weekdays; batches already started are fixed. Each search is hinted by a
-complete plan (the greedy one by default) and runs under a time limit.
+complete plan (the best of the greedy and the dispatching ones by default) and runs under a
+time limit.
 
-Up to ``FULL_MODEL_LIMIT`` movable orders the whole model is solved, and the gap is CP-SAT's own.
-Beyond that the presolve and search of the whole model do not improve on the hint within a
-minute on two cores, so the plan is improved window by window along time (a rolling-horizon
-large-neighbourhood search): the orders of one window are re-optimised exactly, everything else
-held where it is, windows ranked by how much they can gain, passes repeated while time remains.
-The objectives are sums over orders, so a better window is a better plan. The gap reported then
-is against a capacity-free floor (each order alone, started as early as its receipt allows),
-which is valid but loose.
+Up to ``FULL_MODEL_LIMIT`` movable orders the whole model is solved. Beyond that the presolve and
+search of the whole model do not improve on the hint within a minute on two cores, so the plan
+is improved window by window along time (a rolling-horizon large-neighbourhood search): the
+orders of one window are re-optimised exactly, everything else held where it is, windows ranked
+by how much they can gain, passes repeated while time remains, days late first. The objectives
+are sums over orders, so a better window is a better plan.
+
+Either way the gaps are measured against the better of CP-SAT's own bound and two proofs made
+before the search: the Lagrangian relaxation's lower bound on days late
+(:mod:`vein2vein.scheduling.bounds`) and, when the starting plan leaves orders unplaced, the
+fewest unplaced among the short-hold orders competing for the same suites, solved exactly on
+their own. Before these, the window search had only the capacity-free floor (every order started
+on receipt), and its gap read 1.000.
 
 References: Laborie, Rogerie, Shaw, Vilím, "IBM ILOG CP optimizer for scheduling", Constraints
 23 (2018), for optional intervals as alternative resources; Pisinger and Ropke, "Large
@@ -541,10 +547,10 @@ def solve_cpsat(
 
 def _with_bound(level: LevelResult, known: Mapping[str, int]) -> LevelResult:
     """``level`` with the bound known for its objective when better (then maybe proven)."""
-    bound = known.get(level.name)
-    if bound is None or bound <= level.bound:
+    proven = known.get(level.name)
+    if proven is None or proven <= level.bound:
         return level
-    bound = min(float(bound), level.value)
+    bound = min(float(proven), level.value)
     status = "OPTIMAL" if bound >= level.value else level.status
     return dataclasses.replace(level, bound=bound, status=status)
 

@@ -66,11 +66,11 @@ def dispatch_plan(problem: Problem, *, rule: str = "edd", k: float = 1.0) -> Pla
     lost: list[Job] = []
     queue: list[Job] = []
     last_day = max((j.hi for j in arriving), default=-1)
-    k = 0
+    received = 0
     for t in range(0, last_day + 1):
-        while k < len(arriving) and arriving[k].lo <= t:
-            job = arriving[k]
-            k += 1
+        while received < len(arriving) and arriving[received].lo <= t:
+            job = arriving[received]
+            received += 1
             if job.hi - job.lo > SHORT_HOLD_DAYS:
                 queue.append(job)
             elif not _book_now(bookings, job):

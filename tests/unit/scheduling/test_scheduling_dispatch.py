@@ -44,3 +44,16 @@ def test_generated_instances_give_valid_plans(seed: int) -> None:
     problem = generate_problem(GeneratorConfig(orders=200, seed=seed, weekday_starts=seed == 1))
     report = validate_plan(problem, dispatch_plan(problem))
     assert report.ok, report.summary()
+
+
+@pytest.mark.parametrize("k", [0.5, 1.0])
+def test_apparent_tardiness_cost_rule_gives_a_valid_plan(k: float) -> None:
+    problem = generate_problem(GeneratorConfig(orders=150, seed=2, weekday_starts=True))
+    plan = dispatch_plan(problem, rule="atc", k=k)
+    assert validate_plan(problem, plan).ok
+    assert plan.info is not None and plan.info.options == {"rule": "atc", "k": k}
+
+
+def test_an_unknown_rule_is_refused(small: Problem) -> None:
+    with pytest.raises(ValueError, match="unknown dispatching rule"):
+        dispatch_plan(small, rule="fifo")
