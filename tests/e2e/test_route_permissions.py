@@ -16,8 +16,8 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 from tests import factories
-from tests.e2e.test_tenant_isolation import _example
 from tests.factories import PASSWORD
+from tests.openapi_examples import example_body
 from tests.webclient import client, logged_in
 
 from vein2vein.auth import service, tokens
@@ -114,7 +114,7 @@ def _body(spec: dict[str, Any], path: str, method: str) -> Any:
     if "application/json" not in content:
         return None
     defs = spec.get("components", {}).get("schemas", {})
-    return _example(content["application/json"]["schema"], defs, {})
+    return example_body(content["application/json"]["schema"], defs, {})
 
 
 def _fill(path: str) -> str:

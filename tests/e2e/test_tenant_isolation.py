@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from tests import factories
 from tests.factories import PASSWORD
+from tests.openapi_examples import example_body
 from tests.webclient import client, logged_in
 
 from vein2vein.audittrail import service as reviews
@@ -180,26 +181,6 @@ def _coi_world(
     return ids
 
 
-def _example(schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, int]) -> Any:
-    """A minimal valid body for a route's JSON schema, pointing at sponsor B where it can."""
-    if "$ref" in schema:
-        return _example(defs[schema["$ref"].split("/")[-1]], defs, ids)
-    if "anyOf" in schema:
-        return _example(schema["anyOf"][0], defs, ids)
-    if schema.get("enum"):
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "object":
-        return {
-            name: ids.get(name, _example(sub, defs, ids))
-            for name, sub in schema.get("properties", {}).items()
-            if name in schema.get("required", [])
-        }
-    return {"integer": 1, "number": 1.0, "boolean": True, "array": []}.get(
-        kind, "isolation-test-value-123"
-    )
-
-
 ABSENT_ID = 2**31 - 1  # an identifier that exists nowhere
 
 
@@ -220,7 +201,7 @@ def _probe_without_path_ids(  # type: ignore[no-untyped-def]
         elif route.path.startswith("/api/"):
             content = op.get("requestBody", {}).get("content", {})
             body = (
-                _example(content["application/json"]["schema"], defs, values)
+                example_body(content["application/json"]["schema"], defs, values)
                 if "application/json" in content
                 else None
             )
@@ -275,7 +256,7 @@ def test_sponsor_a_cannot_reach_sponsor_b(db: Database, role_user: str) -> None:
                 op = spec["paths"].get(route.path, {}).get(method.lower(), {})
                 content = op.get("requestBody", {}).get("content", {})
                 if "application/json" in content:
-                    kwargs["json"] = _example(content["application/json"]["schema"], defs, ids)
+                    kwargs["json"] = example_body(content["application/json"]["schema"], defs, ids)
                 r = api.request(method, path, **kwargs)
             else:
                 data = (
