@@ -130,6 +130,11 @@ FEATURES: tuple[Feature, ...] = (
         ),
     ),
     Feature(
+        name="manufacturing",
+        title="Batch records, deviations, materials and genealogy",
+        tables=True,
+    ),
+    Feature(
         name="clinical",
         title="Clinical readout",
         tables=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
     max_upload_mb: int = 256
     #: largest body of any other request (forms, JSON), in KB
     max_form_kb: int = 1024
+    #: the zone pages show times in (an IANA name); UTC stays in tooltips, exports and the API
+    display_time_zone: str = "Europe/Brussels"
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:
@@ -45,6 +48,13 @@ class Settings(BaseSettings):
                 "V2V_ARGON2_PROFILE=fast-tests is for test suites only; "
                 "production must hash passwords with the standard profile"
             )
+        try:
+            ZoneInfo(self.display_time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"V2V_DISPLAY_TIME_ZONE={self.display_time_zone!r} is not an IANA time zone "
+                "(for example Europe/Brussels or UTC)"
+            ) from exc
         return self
 
     @property

@@ -82,7 +82,7 @@ def build_app(
     )
     app.state.db = db
     app.state.settings = settings
-    app.state.templates = make_templates(template_folders)
+    app.state.templates = make_templates(template_folders, settings.display_time_zone)
     app.state.nav = navigation(nav)
     app.state.home_counts = tuple(home_counts)
 

@@ -12,12 +12,14 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from starlette.responses import HTMLResponse
 
 from vein2vein import __version__
+from vein2vein.web import display
 
 LAYOUT = Path(__file__).resolve().parent / "templates"
 
 
-def make_templates(folders: Sequence[Path] = ()) -> Jinja2Templates:
-    """The layout's templates first, then each feature's folder in the order given."""
+def make_templates(folders: Sequence[Path] = (), display_zone: str = "UTC") -> Jinja2Templates:
+    """The layout's templates first, then each feature's folder in the order given; times shown
+    in ``display_zone`` (``web.display``)."""
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(str(p)) for p in (LAYOUT, *folders) if p.is_dir()]),
         autoescape=select_autoescape(default=True),
@@ -25,6 +27,7 @@ def make_templates(folders: Sequence[Path] = ()) -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.globals["version"] = __version__
+    display.register(env, display_zone)
     return Jinja2Templates(env=env)
 
 
