@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "vein2vein.db"
@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = 256
     #: largest body of any other request (forms, JSON), in KB
     max_form_kb: int = 1024
+    #: PostgreSQL connections per process: pool size and overflow (together 40, Starlette's
+    #: worker threads, so that no request waits for a connection while a thread is free)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=30, ge=0, le=400)
     #: the zone pages show times in (an IANA name); UTC stays in tooltips, exports and the API
     display_time_zone: str = "Europe/Brussels"
 

@@ -21,7 +21,12 @@ class Database:
     @cached_property
     def engine(self) -> Engine:
         _ensure_sqlite_folder(self.settings.database_url)
-        return make_engine(self.settings.database_url, schema=self.schema)
+        return make_engine(
+            self.settings.database_url,
+            schema=self.schema,
+            pool_size=self.settings.db_pool_size,
+            max_overflow=self.settings.db_max_overflow,
+        )
 
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:

@@ -48,8 +48,20 @@ def is_sqlite_file(url: str) -> bool:
     return bool(name) and name != ":memory:" and "mode=memory" not in str(parsed.query)
 
 
-def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
-    """Create an engine. ``schema`` (PostgreSQL only) puts every table in that schema."""
+def make_engine(
+    url: str,
+    *,
+    schema: str | None = None,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 30,
+) -> Engine:
+    """Create an engine. ``schema`` (PostgreSQL only) puts every table in that schema.
+
+    PostgreSQL's pool holds up to ``pool_size + max_overflow`` connections (by default 40: the
+    number of worker threads Starlette runs synchronous endpoints on, so that a busy page never
+    waits 30 s for a connection and fails while threads sit idle; SQLAlchemy's own default is 15).
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -62,7 +74,14 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
     connect_args = {}
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
-    engine = create_engine(url, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+    )
     _configure_postgresql(engine)
     return engine
 
