@@ -437,3 +437,45 @@ def test_over_long_values_are_input_errors_on_both_engines(db: Database) -> None
     with db.uow(Actor("t")) as uow, pytest.raises(InputError) as err:
         create_program(uow, factories.SERVER, sponsor.id, code="P1", name="x", target="T" * 80)
     assert err.value.field == "target"
+
+
+def test_user_names_equal_but_for_case_race_to_one_user(db: Database) -> None:
+    """Two administrators create "Alice" and "alice" at once: one user, one Conflict (the
+    database's unique index on lower(username) decides when both pass the service's check)."""
+    import threading
+
+    cdmo = factories.org(db, "CDMO")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def create(name: str) -> None:
+        barrier.wait()
+        try:
+            factories.user(db, cdmo, "operator", username=name)
+            outcomes.append("created")
+        except Conflict as exc:
+            outcomes.append(exc.message)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in ("Alice", "alice")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes)[0] == "created" and "is taken" in sorted(outcomes)[1]
+    with db.read() as session:
+        names = session.scalars(select(User.username).where(User.username.ilike("alice"))).all()
+    assert len(names) == 1
+
+
+def test_the_database_itself_refuses_a_name_equal_but_for_case(db: Database) -> None:
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    cdmo = factories.org(db, "CDMO")
+    factories.user(db, cdmo, "operator", username="bob")
+    table = User.__table__
+    with db.engine.connect() as conn:
+        row = dict(conn.execute(select(table).where(table.c.username == "bob")).mappings().one())
+    row.pop("id")
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.execute(insert(table).values(**{**row, "username": "BOB"}))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vein2vein.auth import lookup, usernames
@@ -170,7 +171,10 @@ def create_user(
         must_change_password=must_change_password,
     )
     s.add(user)
-    s.flush()
+    try:
+        s.flush()
+    except IntegrityError as exc:  # created at the same moment by another administrator
+        raise Conflict(f"the user name '{username}' is taken") from exc
     s.add(PasswordHistory(user_id=user.id, password_hash=pw_hash, created_at=utcnow()))
     user.organisation = org
     uow.record("user.create", "user", user.id, after=user.public(), organisation_id=org.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vein2vein.auth.lockout import is_paused
@@ -54,6 +54,9 @@ class Site(Base):
 
 class User(Base):
     __tablename__ = "app_user"
+    #: names are unique whatever their case ("Admin" is taken when "admin" exists): the database
+    #: says so too, so that two administrators creating "Alice" and "alice" at once get one user
+    __table_args__ = (Index("uq_app_user_username_lower", func.lower("username"), unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
