@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vein2vein.identity.schemas import Projection
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -204,7 +206,10 @@ class Slot(BaseModel):
     start: str | None
     end: str | None
     release: str | None
-    delivery: str | None
+    planned_delivery: str | None = Field(description="the published plan's delivery day")
+    delivery: str | None = Field(description="projected delivery (the order's one projection)")
     required_by: str
+    days_to_spare: int | None
     days_late: int | None
     note: str
+    projection: Projection | None
