@@ -197,6 +197,11 @@ class PlanDetail(PlanSummary):
     unscheduled: list[dict[str, Any]]
     at_risk: list[dict[str, Any]]
     margin_days: int
+    latest: bool = False
+    projections: dict[str, Projection] = Field(
+        default_factory=dict,
+        description="each order's one delivery projection, by plan order id (latest plan only)",
+    )
 
 
 class Slot(BaseModel):

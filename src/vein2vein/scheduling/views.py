@@ -185,13 +185,12 @@ def plan_detail(
     access.require_read_plan(scope)
     margin = _margin(session, scope, margin_days)
     latest = latest_plan_id(session, scope) == p.id
-    assignments, unscheduled = p.plan["assignments"], p.plan["unscheduled"]
     at_risk = _at_risk(p.problem, p.plan, margin)
+    projections: dict[str, dict[str, Any]] = {}
     if latest:
         projections = _projections(session, scope, p.id)
-        assignments = [a | {"projection": projections.get(a["order_id"])} for a in assignments]
-        unscheduled = [u | {"projection": projections.get(u["order_id"])} for u in unscheduled]
-        ids = [a["order_id"] for a in assignments] + [u["order_id"] for u in unscheduled]
+        ids = [a["order_id"] for a in p.plan["assignments"]]
+        ids += [u["order_id"] for u in p.plan["unscheduled"]]
         at_risk = _at_risk_projected(projections, ids, margin)
     return plan_summary(p) | {
         "based_on_id": p.based_on_id,
@@ -200,11 +199,13 @@ def plan_detail(
         "provenance": p.plan.get("provenance"),
         "validation": p.validation,
         "changes": p.changes,
-        "assignments": assignments,
-        "unscheduled": unscheduled,
+        "assignments": p.plan["assignments"],
+        "unscheduled": p.plan["unscheduled"],
         "at_risk": at_risk,
         "margin_days": margin,
         "latest": latest,
+        # each order's one delivery projection, by the plan's order id (latest version only)
+        "projections": projections,
     }
 
 
