@@ -248,7 +248,7 @@ def orders_cmd(
     org: str | None = CDMO_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
-    """Dashboard: orders in flight, current step, required-by risk (on hold first)."""
+    """Dashboard: orders in flight, current step, delivery projection (on hold first)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -261,17 +261,21 @@ def orders_cmd(
     if json_:
         emit_json(rows)
         return
-    table = Table("order", "sponsor", "subject", "step", "next", "required by", "risk", "hold")
+    table = Table(
+        "order", "subject", "step", "required by", "delivery", "spare (d)", "state", "source"
+    )
     for r in rows:
+        p = r["projection"]
+        spare = p["days_to_spare"]
         table.add_row(
             r["number"],
-            r["sponsor"],
             r["subject_id"],
             r["current_step"] or "-",
-            " or ".join(r["next_steps"]),
             r["required_by"],
-            r["risk"]["status"],
-            "ON HOLD" if r["on_hold"] else "",
+            p["delivery"] or "-",
+            "-" if spare is None else str(spare),
+            p["state_text"].upper() if p["blockers"] else p["state_text"],
+            p["source"],
         )
     Console().print(table)
 
@@ -299,6 +303,8 @@ def timeline_cmd(
     for o in out["orders"]:
         typer.echo(f"\nOrder {o['number']}  CoI {o['coi']}")
         typer.echo(o["timeline"]["summary"])
+        p = o["projection"]
+        typer.echo(f"Delivery projection: {p['state_text']}; {p['message']}")
 
 
 @app.command("scan")

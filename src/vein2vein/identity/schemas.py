@@ -54,11 +54,34 @@ class Bag(BaseModel):
     product_code: str
 
 
-class Risk(BaseModel):
-    status: str
+class Blocker(BaseModel):
+    kind: str = Field(description="mismatch (the order is on hold) or deviation (blocked)")
+    ref: str
+    text: str
+
+
+class Projection(BaseModel):
+    """The one delivery projection (``scheduling.projection``): the same on every screen."""
+
+    state: str = Field(
+        description="on_track, at_risk, late, met, missed, on_hold, blocked, unscheduled or "
+        "no_projection; an order with an open blocker is never on_track"
+    )
+    state_text: str
+    on_track: bool
+    source: str = Field(description='"published plan v N" or "product durations"')
+    plan_version: int | None
+    delivery: str | None = Field(description="expected (or actual) day at the treatment site")
+    delivered: bool
+    required_by: str
+    days_to_spare: int | None = Field(description="required_by - delivery, in days")
+    margin_days: int
+    blockers: list[Blocker]
     message: str
-    projected: str | None
-    slack_days: float | None
+    target_v2v_days: int | None
+    allowed_v2v_days: int
+    actual_v2v_days: float | None
+    projected_v2v_days: int | None
 
 
 class OrderSummary(BaseModel):
@@ -68,12 +91,14 @@ class OrderSummary(BaseModel):
     program: str
     subject_id: str
     coi: str
+    product_code: str
+    weight_kg: str = Field(description="kilograms")
     current_step: str | None
     current_step_text: str
     since: str | None
     next_steps: list[str]
     required_by: str
-    risk: Risk
+    projection: Projection
     on_hold: bool
     open_mismatch_ids: list[int]
     segregated: bool
@@ -160,17 +185,35 @@ class MismatchPublic(BaseModel):
     clear_reason: str | None
 
 
-class Milestone(BaseModel):
+class TimelineStep(BaseModel):
     step: str
     label: str
-    at: str | None
-    days_since_previous: float | None
+    optional: bool
+    planned: str | None
+    actual: str | None
+    expected: str | None
+    late_days: int | None
+
+
+class TimelineMismatch(BaseModel):
+    id: int
+    step: str
+    occurred_at: str
+    open: bool
 
 
 class Timeline(BaseModel):
-    milestones: list[Milestone]
-    vein_to_vein_days: float | None
+    steps: list[TimelineStep]
+    source: str
+    state: str
+    state_text: str
+    target_v2v_days: int | None
+    allowed_v2v_days: int
+    actual_v2v_days: float | None
+    projected_v2v_days: int | None
+    vein_to_vein_days: float | None = Field(description="apheresis to infusion, once infused")
     elapsed_days: float | None
+    mismatches: list[TimelineMismatch]
     summary: str
 
 
@@ -185,6 +228,7 @@ class OrderTimeline(BaseModel):
     order_id: int
     number: str
     coi: str
+    projection: Projection
     timeline: Timeline
     events: list[Event]
     mismatches: list[MismatchPublic]

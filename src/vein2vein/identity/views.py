@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -27,8 +28,17 @@ from vein2vein.identity import access, domain, isbt128
 from vein2vein.identity import coi as coi_module
 from vein2vein.identity.domain import Step
 from vein2vein.identity.intake import time_zone
-from vein2vein.identity.tables import CustodyEventRow, HandoffMismatch, IssuedDin, Order, Patient
+from vein2vein.identity.tables import (
+    CustodyEventRow,
+    Facility,
+    HandoffMismatch,
+    IssuedDin,
+    Order,
+    Patient,
+)
 from vein2vein.programs.tables import Program
+from vein2vein.scheduling import delivery
+from vein2vein.scheduling.projection import STATE_RANK, Projection, State
 from vein2vein.store import audit
 
 _ORDER_LOADS = (
@@ -178,7 +188,17 @@ def patient_detail(session: Session, scope: Scope, patient_id: int) -> dict[str,
     patient = get_scoped(session, scope, Patient, patient_id)
     access.require_read(scope)
     out = patient_public(patient)
-    out["orders"] = [order_summary(o, utcnow()) for o in patient.orders]
+    now = utcnow()
+    projected = projections(session, scope, list(patient.orders), now)
+    out["orders"] = [
+        _summary(
+            _OrderHead.of(o),
+            domain_events(o),
+            [m.id for m in open_mismatches(o)],
+            projected[o.id],
+        )
+        for o in patient.orders
+    ]
     if access.sees_personal_data(scope):
         out["personal_data"] = {
             "date_of_birth": (patient.date_of_birth.isoformat() if patient.date_of_birth else None),
@@ -206,6 +226,9 @@ class _OrderHead:
     planned_apheresis: dt.date
     required_by: dt.date
     segregated: bool
+    weight_kg: Decimal
+    cdmo_id: int
+    product_code: str
 
     @classmethod
     def of(cls, order: Order) -> _OrderHead:
@@ -220,31 +243,33 @@ class _OrderHead:
             order.planned_apheresis,
             order.required_by,
             order.segregated,
+            order.weight_kg,
+            order.facility.organisation_id,
+            order.product_code,
         )
 
 
-def _risk(order: _OrderHead, events: list[domain.CustodyEvent], now: dt.datetime) -> dict[str, Any]:
-    tz = time_zone(order.time_zone)
-    deadline = domain.required_by_deadline(order.required_by, tz)
-    planned = dt.datetime.combine(order.planned_apheresis, dt.time(8, 0), tzinfo=tz)
-    risk = domain.assess_required_by(events, deadline, now, planned_start=planned)
-    return {
-        "status": risk.status.value,
-        "message": risk.message,
-        "projected": risk.projected.isoformat(timespec="minutes") if risk.projected else None,
-        "slack_days": round(risk.slack / dt.timedelta(days=1), 1) if risk.slack else None,
-    }
+def projections(
+    session: Session, scope: Scope, orders: list[Order], now: dt.datetime
+) -> dict[int, Projection]:
+    """The one delivery projection (``scheduling.delivery``) of loaded orders, by id."""
+    return delivery.project_facts(session, scope, [delivery.facts_of(o) for o in orders], now)
 
 
-def order_summary(order: Order, now: dt.datetime) -> dict[str, Any]:
-    """One dashboard row: where the order stands, what comes next, and its required-by risk."""
+def order_summary(session: Session, scope: Scope, order: Order, now: dt.datetime) -> dict[str, Any]:
+    """One dashboard row of a loaded order (see ``_summary``)."""
     blocking = [m.id for m in open_mismatches(order)]
-    return _summary(_OrderHead.of(order), domain_events(order), blocking, now)
+    projection = projections(session, scope, [order], now)[order.id]
+    return _summary(_OrderHead.of(order), domain_events(order), blocking, projection)
 
 
 def _summary(
-    order: _OrderHead, events: list[domain.CustodyEvent], blocking: list[int], now: dt.datetime
+    order: _OrderHead,
+    events: list[domain.CustodyEvent],
+    blocking: list[int],
+    projection: Projection,
 ) -> dict[str, Any]:
+    """Where the order stands, what comes next, and its delivery projection (the one service)."""
     state = domain.progress(events)
     return {
         "id": order.id,
@@ -253,12 +278,14 @@ def _summary(
         "program": order.program,
         "subject_id": order.subject_id,
         "coi": coi_module.get_format().display(order.coi),
+        "product_code": order.product_code,
+        "weight_kg": str(order.weight_kg),
         "current_step": state.current.value if state.current else None,
         "current_step_text": state.current.text if state.current else "not started",
-        "since": _local(state.since, order.time_zone) if state.since else None,
+        "since": state.since.isoformat() if state.since else None,
         "next_steps": [s.value for s in state.next_steps],
         "required_by": order.required_by.isoformat(),
-        "risk": _risk(order, events, now),
+        "projection": delivery.projection_public(projection),
         "on_hold": bool(blocking),
         "open_mismatch_ids": blocking,
         "segregated": order.segregated,
@@ -266,17 +293,16 @@ def _summary(
     }
 
 
-RISK_ORDER = {"late": 0, "at_risk": 1, "missed": 2, "on_track": 3, "met": 4}
-
-
 def dashboard(
     session: Session, scope: Scope, now: dt.datetime | None = None, include_complete: bool = False
 ) -> list[dict[str, Any]]:
-    """Orders in flight (not yet infused), on hold and late first, then at risk.
+    """Orders in flight (not yet infused), worst state first: on hold, blocked, late, not
+    scheduled, at risk, then the rest (``projection.STATE_RANK``).
 
-    Three statements whatever the number of orders: the orders with their sponsor, program and
-    subject joined, every custody event of those orders, and their open mismatches (plain rows,
-    no ORM objects: the dashboard of a large program lists thousands of orders)."""
+    A fixed number of statements whatever the number of orders: the orders with their sponsor,
+    program, subject and facility joined, every custody event of those orders, their open
+    mismatches (plain rows, no ORM objects: the dashboard of a large program lists thousands of
+    orders), and the projection's own reads (``scheduling.delivery``)."""
     access.require_read(scope)
     now = now or utcnow()
     heads = scope.filter(
@@ -291,10 +317,14 @@ def dashboard(
             Order.planned_apheresis,
             Order.required_by,
             Order.segregated,
+            Order.weight_kg,
+            Facility.organisation_id,
+            Order.product_code,
         )
         .join(Organisation, Organisation.id == Order.organisation_id)
         .join(Program, Program.id == Order.program_id)
-        .join(Patient, Patient.id == Order.patient_id),
+        .join(Patient, Patient.id == Order.patient_id)
+        .join(Facility, Facility.id == Order.facility_id),
         Order,
     ).order_by(Order.id)
     events: defaultdict[int, list[domain.CustodyEvent]] = defaultdict(list)
@@ -313,23 +343,34 @@ def dashboard(
     )
     for order_id, step, at, by, location, scanned in session.execute(in_scope):
         events[order_id].append(domain.CustodyEvent(Step(step), at, by, location, scanned))
-    blocking: defaultdict[int, list[int]] = defaultdict(list)
-    open_ones = scope.filter(
-        select(HandoffMismatch.order_id, HandoffMismatch.id)
-        .join(Order, Order.id == HandoffMismatch.order_id)
-        .where(HandoffMismatch.cleared_at.is_(None))
-        .order_by(HandoffMismatch.id),
-        Order,
-    )
-    for order_id, mismatch_id in session.execute(open_ones):
-        blocking[order_id].append(mismatch_id)
+    blockers = delivery.open_blockers(session, scope, None)
+    found = [_OrderHead(*head) for head in session.execute(heads)]
+    facts = [
+        delivery.OrderFacts(
+            h.id,
+            h.cdmo_id,
+            h.product_code,
+            h.planned_apheresis,
+            h.required_by,
+            h.time_zone,
+            events=[(e.step, e.at) for e in events[h.id]],
+            blockers=tuple(blockers.get(h.id, ())),
+        )
+        for h in found
+    ]
+    projected = delivery.project_facts(session, scope, facts, now)
     rows = [
-        _summary(_OrderHead(*head), events[head[0]], blocking[head[0]], now)
-        for head in session.execute(heads)
+        _summary(
+            h,
+            events[h.id],
+            [int(b.ref.lstrip("#")) for b in blockers.get(h.id, ()) if b.kind == "mismatch"],
+            projected[h.id],
+        )
+        for h in found
     ]
     if not include_complete:
         rows = [r for r in rows if not r["complete"]]
-    return sorted(rows, key=lambda r: (not r["on_hold"], RISK_ORDER[r["risk"]["status"]], r["id"]))
+    return sorted(rows, key=lambda r: (STATE_RANK[State(r["projection"]["state"])], r["id"]))
 
 
 def _event_dict(e: Any) -> dict[str, Any]:
@@ -370,25 +411,53 @@ def mismatch_dict(m: HandoffMismatch) -> dict[str, Any]:
     }
 
 
-def _timeline_dict(order: Order, now: dt.datetime) -> dict[str, Any]:
+def _bar_positions(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where each step's planned and expected day sit on a bar from the first to the last day
+    shown (per cent), for the page's simple visual timeline."""
+    days = [dt.date.fromisoformat(s[k]) for s in steps for k in ("planned", "expected") if s[k]]
+    first, last = (min(days), max(days)) if days else (None, None)
+    span = (last - first).days if first and last else 0
+
+    def pos(text: str | None) -> float | None:
+        if not text or not span or first is None:
+            return None
+        return round((dt.date.fromisoformat(text) - first).days / span * 100, 1)
+
+    return [
+        s | {"planned_pos": pos(s["planned"]), "expected_pos": pos(s["expected"])} for s in steps
+    ]
+
+
+def _timeline_dict(order: Order, projection: Projection, now: dt.datetime) -> dict[str, Any]:
+    """The order's timeline: planned versus actual for every custody step from apheresis to
+    infusion (planned days from the one projection: the published plan, else the product's
+    durations), the vein-to-vein days, and the holds and mismatches to mark on it."""
     timeline = domain.vein_to_vein_timeline(domain_events(order), now)
-    ends = {i.end: round(i.days, 1) for i in timeline.intervals}
+    p = delivery.projection_public(projection)
     return {
-        "milestones": [
-            {
-                "step": m.step.value,
-                "label": m.label,
-                "at": _local(m.at, order.time_zone) if m.at else None,
-                "days_since_previous": ends.get(m.step),
-            }
-            for m in timeline.milestones
-        ],
+        "steps": _bar_positions(delivery.timeline_public(projection, order.time_zone)),
+        "source": p["source"],
+        "state": p["state"],
+        "state_text": p["state_text"],
+        "target_v2v_days": p["target_v2v_days"],
+        "allowed_v2v_days": p["allowed_v2v_days"],
+        "actual_v2v_days": p["actual_v2v_days"],
+        "projected_v2v_days": p["projected_v2v_days"],
         "vein_to_vein_days": (
             round(timeline.vein_to_vein_days, 1) if timeline.vein_to_vein_days else None
         ),
         "elapsed_days": (
             round(timeline.elapsed / dt.timedelta(days=1), 1) if timeline.elapsed else None
         ),
+        "mismatches": [
+            {
+                "id": m.id,
+                "step": m.step,
+                "occurred_at": m.occurred_at.isoformat(),
+                "open": m.is_open,
+            }
+            for m in order.mismatches
+        ],
         "summary": timeline.summary(),
     }
 
@@ -397,11 +466,13 @@ def order_detail(session: Session, scope: Scope, order_id: int) -> dict[str, Any
     order = get_scoped(session, scope, Order, order_id)
     access.require_read(scope)
     now = utcnow()
+    projection = projections(session, scope, [order], now)[order.id]
+    blocking = [m.id for m in open_mismatches(order)]
     return order_public(order) | {
-        "summary": order_summary(order, now),
+        "summary": _summary(_OrderHead.of(order), domain_events(order), blocking, projection),
         "events": [_event_dict(e) for e in sorted(order.events, key=lambda e: e.occurred_at)],
         "mismatches": [mismatch_dict(m) for m in order.mismatches],
-        "timeline": _timeline_dict(order, now),
+        "timeline": _timeline_dict(order, projection, now),
     }
 
 
@@ -430,6 +501,7 @@ def patient_timeline(session: Session, scope: Scope, patient_id: int) -> dict[st
     patient = get_scoped(session, scope, Patient, patient_id)
     access.require_read(scope)
     now = utcnow()
+    projected = projections(session, scope, list(patient.orders), now)
     return {
         "patient_id": patient.id,
         "subject_id": patient.subject_id,
@@ -440,7 +512,8 @@ def patient_timeline(session: Session, scope: Scope, patient_id: int) -> dict[st
                 "order_id": o.id,
                 "number": o.number,
                 "coi": coi_module.get_format().display(o.coi),
-                "timeline": _timeline_dict(o, now),
+                "projection": delivery.projection_public(projected[o.id]),
+                "timeline": _timeline_dict(o, projected[o.id], now),
                 "events": [_event_dict(e) for e in sorted(o.events, key=lambda e: e.occurred_at)],
                 "mismatches": [mismatch_dict(m) for m in o.mismatches],
             }
@@ -486,7 +559,7 @@ def lookup_scan(session: Session, scope: Scope, text: str) -> dict[str, Any]:
     matched = None
     if len(orders) == 1:
         o = orders[0]
-        matched = order_summary(o, utcnow()) | {
+        matched = order_summary(session, scope, o, utcnow()) | {
             "matched_on": [
                 name
                 for name, ok in (

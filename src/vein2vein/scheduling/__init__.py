@@ -3,69 +3,48 @@
 Pure: plain dataclasses in, plans out, no database. See docs/scheduling.md.
 """
 
-from vein2vein.scheduling.cpsat import SolveProgress, solve_cpsat
-from vein2vein.scheduling.dispatch import dispatch_plan
-from vein2vein.scheduling.files import load_problem
-from vein2vein.scheduling.gantt import AtRisk, gantt_figure, orders_at_risk
-from vein2vein.scheduling.generator import GeneratorConfig, generate_problem
-from vein2vein.scheduling.greedy import greedy_plan
-from vein2vein.scheduling.model import (
-    Assignment,
-    Downtime,
-    FixedBatch,
-    Order,
-    Plan,
-    Problem,
-    SolveInfo,
-    Suite,
-    Unscheduled,
-)
-from vein2vein.scheduling.objectives import Objectives
-from vein2vein.scheduling.planner import make_plan, plan_from_json, plan_to_json
-from vein2vein.scheduling.replan import (
-    BatchFailed,
-    OrderArrived,
-    OrderCancelled,
-    Replan,
-    SuiteDown,
-    apply_events,
-    replan,
-)
-from vein2vein.scheduling.validator import PlanMetrics, ValidationReport, Violation, validate_plan
+# The solvers import OR-Tools and the Gantt chart plotly; load them on first use (PEP 562
+# module __getattr__), so that a page or command that only reads a delivery projection
+# (``scheduling.delivery``) does not load a solver.
+from __future__ import annotations
 
-__all__ = [
-    "Assignment",
-    "AtRisk",
-    "BatchFailed",
-    "Downtime",
-    "FixedBatch",
-    "GeneratorConfig",
-    "Objectives",
-    "Order",
-    "OrderArrived",
-    "OrderCancelled",
-    "Plan",
-    "PlanMetrics",
-    "Problem",
-    "Replan",
-    "SolveInfo",
-    "SolveProgress",
-    "Suite",
-    "SuiteDown",
-    "Unscheduled",
-    "ValidationReport",
-    "Violation",
-    "apply_events",
-    "dispatch_plan",
-    "gantt_figure",
-    "generate_problem",
-    "greedy_plan",
-    "load_problem",
-    "make_plan",
-    "orders_at_risk",
-    "plan_from_json",
-    "plan_to_json",
-    "replan",
-    "solve_cpsat",
-    "validate_plan",
-]
+from vein2vein.core.lazy import lazy_exports
+
+_EXPORTS = {
+    "SolveProgress": "cpsat",
+    "solve_cpsat": "cpsat",
+    "dispatch_plan": "dispatch",
+    "load_problem": "files",
+    "AtRisk": "gantt",
+    "gantt_figure": "gantt",
+    "orders_at_risk": "gantt",
+    "GeneratorConfig": "generator",
+    "generate_problem": "generator",
+    "greedy_plan": "greedy",
+    "Assignment": "model",
+    "Downtime": "model",
+    "FixedBatch": "model",
+    "Order": "model",
+    "Plan": "model",
+    "Problem": "model",
+    "SolveInfo": "model",
+    "Suite": "model",
+    "Unscheduled": "model",
+    "Objectives": "objectives",
+    "make_plan": "planner",
+    "plan_from_json": "planner",
+    "plan_to_json": "planner",
+    "BatchFailed": "replan",
+    "OrderArrived": "replan",
+    "OrderCancelled": "replan",
+    "Replan": "replan",
+    "SuiteDown": "replan",
+    "apply_events": "replan",
+    "replan": "replan",
+    "PlanMetrics": "validator",
+    "ValidationReport": "validator",
+    "Violation": "validator",
+    "validate_plan": "validator",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vein2vein.identity.schemas import Projection
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -195,6 +197,11 @@ class PlanDetail(PlanSummary):
     unscheduled: list[dict[str, Any]]
     at_risk: list[dict[str, Any]]
     margin_days: int
+    latest: bool = False
+    projections: dict[str, Projection] = Field(
+        default_factory=dict,
+        description="each order's one delivery projection, by plan order id (latest plan only)",
+    )
 
 
 class Slot(BaseModel):
@@ -204,7 +211,10 @@ class Slot(BaseModel):
     start: str | None
     end: str | None
     release: str | None
-    delivery: str | None
+    planned_delivery: str | None = Field(description="the published plan's delivery day")
+    delivery: str | None = Field(description="projected delivery (the order's one projection)")
     required_by: str
+    days_to_spare: int | None
     days_late: int | None
     note: str
+    projection: Projection | None

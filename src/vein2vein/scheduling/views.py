@@ -6,6 +6,7 @@ own orders in the latest published plan (``sponsor_slots``), through the ordinar
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,9 +14,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from vein2vein.auth.scope import Scope
 from vein2vein.auth.tables import Site
-from vein2vein.scheduling import access
+from vein2vein.scheduling import access, delivery
 from vein2vein.scheduling.gantt import gantt_figure, orders_at_risk
 from vein2vein.scheduling.planner import plan_from_json
+from vein2vein.scheduling.projection import Projection
 from vein2vein.scheduling.settings import lab_settings, own
 from vein2vein.scheduling.snapshot import problem_from_json
 from vein2vein.scheduling.tables import (
@@ -127,12 +129,69 @@ def _at_risk(problem_json: dict[str, Any], plan_json: dict[str, Any], margin: in
     ]
 
 
+def _projections(session: Session, scope: Scope, plan_id: int) -> dict[str, dict[str, Any]]:
+    """The one delivery projection (``scheduling.delivery``) of each order of a plan, by the
+    plan's order id (the order number, or ``number~id`` when numbers clash: ``from_store``)."""
+    slots = session.execute(
+        select(PlanSlot.order_id, PlanSlot.order_number).where(PlanSlot.plan_id == plan_id)
+    ).all()
+    counts = Counter(number for _, number in slots)
+    keys = {f"{number}~{order_id}": order_id for order_id, number in slots}
+    keys |= {number: order_id for order_id, number in slots if counts[number] == 1}
+    projected = delivery.project_orders(session, scope, sorted(set(keys.values())))
+    return {
+        key: delivery.projection_public(projected[order_id])
+        for key, order_id in keys.items()
+        if order_id in projected
+    }
+
+
+def _at_risk_projected(
+    projections: dict[str, dict[str, Any]], plan_ids: list[str], margin: int
+) -> list[dict[str, Any]]:
+    """Orders of the plan that need attention by their projection: on hold, blocked, late, not
+    scheduled, without a projection, or within ``margin`` days of required-by."""
+    out = []
+    for key in plan_ids:
+        pr = projections.get(key)
+        if pr is None or pr["state"] in ("met", "missed"):
+            continue
+        spare = pr["days_to_spare"]
+        if pr["state"] == "on_track" and (spare is None or spare > margin):
+            continue
+        out.append(
+            {
+                "order_id": key,
+                "required_by": pr["required_by"],
+                "delivered": pr["delivery"],
+                "slack_days": spare,
+                "state": pr["state"],
+                "state_text": pr["state_text"],
+                "reason": pr["message"],
+            }
+        )
+    return sorted(
+        out, key=lambda r: (r["slack_days"] is not None, r["slack_days"] or 0, r["order_id"])
+    )
+
+
 def plan_detail(
     session: Session, scope: Scope, plan_id: int, margin_days: int | None = None
 ) -> dict[str, Any]:
+    """A published plan. The latest version also carries each order's delivery projection
+    (the one every screen shows), and its orders at risk are read from those projections; an
+    older version shows the days it planned."""
     p = own(session, scope, PublishedPlan, plan_id)
     access.require_read_plan(scope)
     margin = _margin(session, scope, margin_days)
+    latest = latest_plan_id(session, scope) == p.id
+    at_risk = _at_risk(p.problem, p.plan, margin)
+    projections: dict[str, dict[str, Any]] = {}
+    if latest:
+        projections = _projections(session, scope, p.id)
+        ids = [a["order_id"] for a in p.plan["assignments"]]
+        ids += [u["order_id"] for u in p.plan["unscheduled"]]
+        at_risk = _at_risk_projected(projections, ids, margin)
     return plan_summary(p) | {
         "based_on_id": p.based_on_id,
         "solver": p.solver,
@@ -142,8 +201,11 @@ def plan_detail(
         "changes": p.changes,
         "assignments": p.plan["assignments"],
         "unscheduled": p.plan["unscheduled"],
-        "at_risk": _at_risk(p.problem, p.plan, margin),
+        "at_risk": at_risk,
         "margin_days": margin,
+        "latest": latest,
+        # each order's one delivery projection, by the plan's order id (latest version only)
+        "projections": projections,
     }
 
 
@@ -224,6 +286,7 @@ def sponsor_slots(session: Session, scope: Scope) -> list[dict[str, Any]]:
         latest_ids = latest_ids.where(PublishedPlan.organisation_id == scope.organisation_id)
     stmt = scope.filter(select(PlanSlot), PlanSlot).where(PlanSlot.plan_id.in_(latest_ids))
     rows = session.scalars(stmt.order_by(PlanSlot.start, PlanSlot.order_number)).all()
+    projected = delivery.project_orders(session, scope, sorted({r.order_id for r in rows}))
     return [
         {
             "order_id": r.order_id,
@@ -232,10 +295,24 @@ def sponsor_slots(session: Session, scope: Scope) -> list[dict[str, Any]]:
             "start": r.start.isoformat() if r.start else None,
             "end": r.end.isoformat() if r.end else None,
             "release": r.release.isoformat() if r.release else None,
-            "delivery": r.ship.isoformat() if r.ship else None,
+            "planned_delivery": r.ship.isoformat() if r.ship else None,
             "required_by": r.required_by.isoformat(),
-            "days_late": max(0, (r.ship - r.required_by).days) if r.ship else None,
             "note": r.note,
         }
+        | _slot_projection(projected.get(r.order_id))
         for r in rows
     ]
+
+
+def _slot_projection(p: Projection | None) -> dict[str, Any]:
+    """The slot's delivery, days to spare and state: the order's one projection."""
+    if p is None:  # never: a slot is read within the same scope as its order
+        return {"delivery": None, "days_to_spare": None, "days_late": None, "projection": None}
+    public = delivery.projection_public(p)
+    spare = p.days_to_spare
+    return {
+        "delivery": public["delivery"],
+        "days_to_spare": spare,
+        "days_late": None if spare is None else max(0, -spare),
+        "projection": public,
+    }

@@ -27,10 +27,13 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def when(value: dt.datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> Markup | str:
-    """A time in the display zone with its UTC instant in the markup (never a naive time)."""
-    if value is None:
+def when(value: dt.datetime | str | None, tz: ZoneInfo, *, seconds: bool = False) -> Markup | str:
+    """A time in the display zone with its UTC instant in the markup (never a naive time).
+    Views hand pages ISO text (the same dicts feed the API): it is read back here."""
+    if value is None or value == "":
         return DASH
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: stored times are UTC-aware")
     utc = value.astimezone(dt.UTC)
@@ -42,10 +45,13 @@ def when(value: dt.datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> M
     return Markup(f'<time datetime="{iso}" title="{title}">{escape(shown)}</time>')
 
 
-def day(value: dt.date | dt.datetime | None, tz: ZoneInfo | None = None) -> str:
-    """A calendar date as ``06 Dec 2026`` (a datetime is first put in the display zone)."""
-    if value is None:
+def day(value: dt.date | dt.datetime | str | None, tz: ZoneInfo | None = None) -> str:
+    """A calendar date as ``06 Dec 2026`` (a datetime is first put in the display zone; ISO
+    text of a date or a time is read first)."""
+    if value is None or value == "":
         return DASH
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
         if tz is not None and value.tzinfo is not None:
             value = value.astimezone(tz)

@@ -113,7 +113,7 @@ def test_api_flow_with_hard_stop_and_qa_clearance(world: W.World) -> None:
     board = site.get("/api/coi/orders").json()
     assert board[0]["current_step"] == "collected" and W.DOB not in str(board)
     tl = site.get(f"/api/coi/patients/{patient['id']}/timeline").json()
-    assert tl["orders"][0]["timeline"]["milestones"][0]["at"]
+    assert tl["orders"][0]["timeline"]["steps"][0]["actual"]  # apheresis recorded
     assert "personal_data" not in site.get(f"/api/coi/patients/{patient['id']}").json() or (
         site.get(f"/api/coi/patients/{patient['id']}").json()["personal_data"] is None
     )

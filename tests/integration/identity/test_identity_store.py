@@ -150,12 +150,16 @@ def test_full_chain_timeline_and_dashboard(db: Database) -> None:
         board_all = views.dashboard(session, w.scopes["operator"], include_complete=True)
         detail = views.order_detail(session, w.scopes["operator"], oid)
     order = tl["orders"][0]
-    assert order["timeline"]["milestones"][0]["label"] == "Apheresis"
-    assert all(m["at"] for m in order["timeline"]["milestones"])
+    steps = order["timeline"]["steps"]
+    assert steps[0]["label"] == "Apheresis" and steps[-1]["label"] == "Infusion"
+    # every custody step from apheresis to infusion is listed; the walk skips the two storages
+    assert [s["step"] for s in steps if not s["actual"]] == ["stored", "product_stored"]
     # 12 events recorded 20 hours apart: 11 intervals from apheresis to infusion
     assert order["timeline"]["vein_to_vein_days"] == pytest.approx(11 * 20 / 24, abs=0.05)
     assert board == [] and board_all[0]["current_step"] == "infused"
-    assert board_all[0]["risk"]["status"] == "met"
+    # delivered (product received at the site) before the required-by day, 20 days ahead
+    assert board_all[0]["projection"]["state"] == "met"
+    assert board_all[0]["projection"]["delivered"] is True
     assert detail["batch_number"] == "B-0001" and len(detail["bags"]) == 2
     assert detail["bags"][1]["product_code"] == "S12341B0"
     assert "patient.date_of_birth" in detail["events"][-1]["identifiers_verified"]

@@ -75,6 +75,7 @@ PURE_SCHEDULING = [
     "model",
     "objectives",
     "planner",
+    "projection",
     "replan",
     "snapshot",
     "validator",

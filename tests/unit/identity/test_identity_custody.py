@@ -1,4 +1,4 @@
-"""Custody rules: order of steps, event checks, cold chain, timeline and required-by risk."""
+"""Custody rules: order of steps, event checks, cold chain and the vein-to-vein timeline."""
 
 from __future__ import annotations
 
@@ -16,18 +16,15 @@ from vein2vein.identity.domain import (
     OutOfOrder,
     Reading,
     ReceiptDetails,
-    RiskStatus,
     ShipmentDetails,
     ShipperLimits,
     Step,
     StorageDetails,
-    assess_required_by,
     check_event,
     check_step_order,
     check_temperatures,
     expected_next,
     progress,
-    required_by_deadline,
     vein_to_vein_timeline,
 )
 
@@ -323,47 +320,5 @@ def test_timeline_in_flight_skips_missing_milestones():
     ]
 
 
-REQUIRED = T0 + dt.timedelta(days=30)
-
-
-def test_on_track_at_risk_and_late():
-    events = full_order()[:5]  # manufacturing started at 54 h
-    now = T0 + dt.timedelta(hours=60)
-    on_track = assess_required_by(events, REQUIRED, now)
-    # released 17 d after start, packed +1 d, shipped +4 h, received +2 d = 54 h + 20 d 4 h
-    assert on_track.projected == T0 + dt.timedelta(hours=54 + 20 * DAY + 4)
-    assert on_track.status is RiskStatus.ON_TRACK
-    tight = assess_required_by(events, on_track.projected + dt.timedelta(days=1), now)
-    assert tight.status is RiskStatus.AT_RISK and tight.slack == dt.timedelta(days=1)
-    late = assess_required_by(events, T0 + dt.timedelta(hours=59), now)
-    assert late.status is RiskStatus.LATE and "has passed" in late.message
-
-
-def test_an_overdue_step_pushes_the_projection_from_now():
-    events = full_order()[:5]
-    now = T0 + dt.timedelta(days=25)  # release overdue
-    result = assess_required_by(events, REQUIRED, now)
-    assert result.projected == now + dt.timedelta(days=3, hours=4)
-    assert result.status is RiskStatus.AT_RISK
-
-
-def test_met_and_missed():
-    events = full_order()
-    received = events[MAIN_PATH.index(Step.PRODUCT_RECEIVED)].at
-    assert assess_required_by(events, received, received).status is RiskStatus.MET
-    missed = assess_required_by(events, received - dt.timedelta(minutes=1), received)
-    assert missed.status is RiskStatus.MISSED
-
-
-def test_not_started_order_projects_from_planned_apheresis():
-    planned = T0 + dt.timedelta(days=5)
-    result = assess_required_by([], REQUIRED + dt.timedelta(days=5), T0, planned_start=planned)
-    assert result.projected == planned + dt.timedelta(days=22, hours=10)
-
-
-def test_required_by_date_ends_at_midnight_in_the_site_zone():
-    tz = ZoneInfo("America/New_York")
-    deadline = required_by_deadline(dt.date(2026, 4, 1), tz)
-    assert deadline.isoformat() == "2026-04-02T00:00:00-04:00"
-    with pytest.raises(InputError, match="optional"):
-        assess_required_by([], deadline, T0, target=Step.STORED)
+# The required-by risk and the delivery projection are scheduling.projection's (one rule for
+# every screen): tests/unit/scheduling/test_scheduling_projection.py.
