@@ -110,7 +110,7 @@ def build_export(session: Session, scope: Scope, filters: AuditFilter, fmt: str)
         ("Chain head at export", f"sequence {head.seq}, SHA-256 {head.hash}"),
         ("Verify with", f"v2v audit verify --head {head.seq}:{head.hash}"),
         ("Generated", f"{now} by {scope.username}"),
-        *[(f"Filter: {k}", v) for k, v in described],
+        ("Filters", "; ".join(f"{k} = {v}" for k, v in described)),
     ]
     criteria = filters.criteria(scope)
     bounded = replace(criteria, to_seq=head.seq)

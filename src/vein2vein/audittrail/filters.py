@@ -98,7 +98,7 @@ class AuditFilter:
             to = self.date_to.isoformat() if self.date_to else "now"
             bounds = f"{_utc(start) if start else 'the start'} to {_utc(end) if end else 'now'}"
             out.append(("Dates", f"{frm} to {to} in {self.zone} (UTC: {bounds}, end excluded)"))
-        return out or [("Filters", "none: every entry the exporter may read")]
+        return out or [("None", "every entry the exporter may read")]
 
     def without_dates(self) -> AuditFilter:
         return replace(self, date_from=None, date_to=None, since=None)
