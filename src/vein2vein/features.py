@@ -14,7 +14,7 @@ when asked for, so that ``v2v --help`` does not load what it does not use.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter, FastAPI
     from sqlalchemy import MetaData
+    from sqlalchemy.orm import Session
 
+    from vein2vein.auth.scope import Scope
     from vein2vein.core.settings import Settings
     from vein2vein.store.database import Database
 
@@ -46,7 +48,12 @@ class CliMount:
 
 @dataclass(frozen=True)
 class Feature:
-    """What one feature contributes to the application; every field is optional."""
+    """What one feature contributes to the application; every field is optional.
+
+    ``labels`` names the records of the feature for the audit trail: a function
+    ``(session, scope, refs) -> {(entity_type, entity_id): name}`` that names only the records
+    the caller may see (``auth/names.py``).
+    """
 
     name: str
     title: str
@@ -58,6 +65,7 @@ class Feature:
     templates: bool = False
     demo: str | None = None
     home: str | None = None
+    labels: str | None = None
     permissions: tuple[Perm, ...] = ()
 
     @property
@@ -88,6 +96,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         home="views:home_counts",
+        labels="names:entity_labels",
         permissions=(P.ORG_READ, P.ORG_MANAGE, P.USER_READ, P.USER_MANAGE, P.PERSONAL_DATA_READ),
     ),
     Feature(
@@ -100,6 +109,7 @@ FEATURES: tuple[Feature, ...] = (
         cli=(CliMount("programs", "cli:app", "Sponsor programs (product, target, indication)."),),
         templates=True,
         home="views:home_counts",
+        labels="names:entity_labels",
         permissions=(P.PROGRAM_READ, P.PROGRAM_MANAGE),
     ),
     Feature(
@@ -119,6 +129,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_identity_demo",
+        labels="names:entity_labels",
         permissions=(
             P.ORDER_PLACE,
             P.DIN_ISSUE,
@@ -151,6 +162,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_clinical_demo",
+        labels="names:entity_labels",
         permissions=(P.CLINICAL_WRITE,),
     ),
     Feature(
@@ -182,6 +194,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_scheduling_demo",
+        labels="names:entity_labels",
         permissions=(P.PLAN_READ, P.PLAN_MANAGE),
     ),
     Feature(
@@ -195,8 +208,9 @@ FEATURES: tuple[Feature, ...] = (
             NavItem("Audit reviews", "/audit/reviews", P.AUDIT_REVIEW, section="Compliance"),
             NavItem("Verify chain", "/audit/verify", P.AUDIT_VERIFY, section="Compliance"),
         ),
-        cli=(CliMount("audit", "cli:app", "Audit trail: verify, read, anchor."),),
+        cli=(CliMount("audit", "cli:app", "Audit trail: verify, read, export, anchor."),),
         templates=True,
+        labels="names:entity_labels",
         permissions=(P.AUDIT_READ, P.AUDIT_VERIFY, P.AUDIT_REVIEW),
     ),
 )
@@ -246,6 +260,21 @@ def page_routers() -> list[APIRouter]:
 
 def home_counts() -> list[Callable[..., dict[str, int]]]:
     return [f.load(f.home) for f in FEATURES if f.home]
+
+
+def entity_labels(
+    session: Session, scope: Scope, refs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """Human names of the records ``refs`` ((entity type, id) pairs, as the audit trail keeps
+    them) that ``scope`` may see, from every feature that names its records."""
+    wanted = frozenset(refs)
+    names: dict[tuple[str, str], str] = {}
+    if not wanted:
+        return names
+    for f in FEATURES:
+        if f.labels:
+            names |= f.load(f.labels)(session, scope, wanted)
+    return names
 
 
 def cli_mounts() -> Iterable[tuple[str, str, Callable[[], typer.Typer]]]:

@@ -116,7 +116,14 @@ def test_statements_per_list_page_do_not_grow_with_rows(db: Database) -> None:
     small = counts(w)
     grow(w, LARGE)
     large = counts(w)
-    grown = {k: (small[k], large[k]) for k in small if large[k] != small[k]}
+    # the audit trail names the records on its page with one query per kind of record present
+    # (orders, programs, ...: ``features.entity_labels``), so its count follows the mix of kinds
+    # on the newest page, bounded by the kinds, never by the rows: it may not grow
+    grown = {
+        k: (small[k], large[k])
+        for k in small
+        if large[k] != small[k] and not (k[1] == "/audit" and large[k] < small[k])
+    }
     assert not grown, f"statements at {SMALL} rows, {LARGE} rows: {grown}"
     # the pages read what they show: a sponsor's list holds only their own rows
     c, _ = logged_in(db, "a.clinical", PASSWORD)

@@ -222,7 +222,7 @@ def _sign(  # type: ignore[no-untyped-def]
             record_id=review.id,
             organisation_id=None,
             meaning=meaning,
-            content=reviews.review_content(review),
+            content=reviews.review_content(uow.session.get_one(type(review), review.id)),
             shown_hash=shown_hash,
         )
         uow.commit()
@@ -239,7 +239,9 @@ def test_signature_records_name_time_meaning_hash_and_locks(db: Database) -> Non
     sig = _sign(db, qa, PASSWORD, review)
     assert sig.printed_name == "Test Qa Reviewer" and sig.meaning == "reviewed"
     assert sig.signed_at.tzinfo is not None
-    assert sig.content_hash == sha256_hex(reviews.review_content(review))
+    with db.read() as session:  # the content covers the reviewed entries, read in a session
+        signed_content = reviews.review_content(session.get_one(type(review), review.id))
+    assert sig.content_hash == sha256_hex(signed_content)
     with db.uow(Actor(qa.username, qa.id)) as uow, pytest.raises(RecordLocked, match="signed"):
         reviews.update_review_comment(
             uow,
@@ -249,7 +251,8 @@ def test_signature_records_name_time_meaning_hash_and_locks(db: Database) -> Non
         )
     with db.read() as session:
         assert signatures.content_matches(
-            session.scalars(select(Signature)).one(), reviews.review_content(review)
+            session.scalars(select(Signature)).one(),
+            reviews.review_content(session.get_one(type(review), review.id)),
         )
     assert "signature.sign" in _actions(db)
 
@@ -285,7 +288,8 @@ def test_signature_refused_when_the_record_changed_after_it_was_shown(db: Databa
     cdmo = factories.org(db, "CDMO")
     qa = factories.user(db, cdmo, "qa_reviewer")
     review = _review(db, qa)
-    shown = sha256_hex(reviews.review_content(review))
+    with db.read() as session:
+        shown = sha256_hex(reviews.review_content(session.get_one(type(review), review.id)))
     with db.uow(Actor(qa.username, qa.id)) as uow:
         reviews.update_review_comment(
             uow, service.scope_of(uow.session.get_one(User, qa.id)), review.id, "edited meanwhile"

@@ -215,7 +215,7 @@ def test_a_pause_caused_inside_a_session_ends_the_sessions(db: Database) -> None
                 record_id=review.id,
                 organisation_id=None,
                 meaning="reviewed",
-                content=reviews.review_content(review),
+                content=reviews.review_content(uow.session.get_one(type(review), review.id)),
             )
     assert _user(db, "quinn").password_locked
     with pytest.raises(sessions.SessionExpired):
@@ -235,7 +235,7 @@ def test_a_pause_caused_inside_a_session_ends_the_sessions(db: Database) -> None
             record_id=review.id,
             organisation_id=None,
             meaning="reviewed",
-            content=reviews.review_content(review),
+            content=reviews.review_content(uow.session.get_one(type(review), review.id)),
         )
     (locked,) = _entries(db, "auth.lockout")
     assert json.loads(locked.after or "{}")["sessions_ended"] is True

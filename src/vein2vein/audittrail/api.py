@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from typing import Annotated
 
-from vein2vein.audittrail import schemas, service, views
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from vein2vein.audittrail import export, schemas, service, views
+from vein2vein.audittrail.filters import AuditFilter, parse_filter
 from vein2vein.auth.roles import Perm
 from vein2vein.web.context import AuthDep, DbDep, require
 
 router = APIRouter(prefix="/api/audit", tags=["audit trail"])
+
+
+class FilterQuery:
+    """The trail's filters as query parameters (the page's names; dates are days in the display
+    zone, ``since`` a UTC time)."""
+
+    def __init__(
+        self,
+        user: str | None = Query(None, description="Actor's user name as recorded"),
+        action: str | None = Query(None, description="Action, e.g. user.create"),
+        entity_type: str | None = Query(None, description="Entity type, e.g. coi_order"),
+        entity_id: str | None = Query(None, description="Entity id (with entity_type)"),
+        entity: str | None = Query(None, description="TYPE or TYPE:ID"),
+        organisation: int | None = Query(None, ge=1, description="Organisation id"),
+        date_from: str | None = Query(
+            None, alias="from", description="First day, YYYY-MM-DD in the display zone"
+        ),
+        date_to: str | None = Query(
+            None, alias="to", description="Last day, YYYY-MM-DD in the display zone"
+        ),
+        since: str | None = Query(None, description="YYYY-MM-DD or ISO 8601 (UTC)"),
+    ) -> None:
+        self.values = {
+            "user": user,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "entity": entity,
+            "organisation": organisation,
+            "date_from": date_from,
+            "date_to": date_to,
+            "since": since,
+        }
+
+    def parse(self, db: DbDep) -> AuditFilter:
+        return parse_filter(**self.values, zone=db.settings.display_time_zone)
+
+
+FiltersDep = Annotated[FilterQuery, Depends()]
 
 
 @router.get(
@@ -17,15 +60,62 @@ router = APIRouter(prefix="/api/audit", tags=["audit trail"])
 def read_log(
     auth: AuthDep,
     db: DbDep,
-    entity: str | None = Query(None, description="TYPE or TYPE:ID"),
-    since: str | None = Query(None, description="YYYY-MM-DD or ISO 8601 (UTC)"),
+    filters: FiltersDep,
     limit: int = Query(500, ge=1, le=10000),
 ) -> list[dict[str, object]]:
-    """Audit entries of the caller's organisations (CDMO QA and admins: all), newest first."""
+    """Audit entries of the caller's organisations (CDMO QA and admins: all), newest first; use
+    ``/api/audit/page`` to read beyond ``limit``."""
+    chosen = filters.parse(db)
     with db.read() as session:
-        return views.entries(
-            session, auth.scope, entity=entity, since=since, limit=limit, newest_first=True
-        )
+        return views.entries(session, auth.scope, filters=chosen, limit=limit, newest_first=True)
+
+
+@router.get(
+    "/page", response_model=schemas.AuditPagePublic, dependencies=[require(Perm.AUDIT_READ)]
+)
+def read_page(
+    auth: AuthDep,
+    db: DbDep,
+    filters: FiltersDep,
+    below: int | None = Query(None, ge=0, description="Older page: entries below this sequence"),
+    above: int | None = Query(None, ge=0, description="Newer page: entries above this sequence"),
+) -> dict[str, object]:
+    """One page of 100 filtered entries, newest first (keyset on the sequence, no cap), with
+    the total count and the keys of the neighbouring pages (``older`` → ``below``, ``newer`` →
+    ``above``)."""
+    chosen = filters.parse(db)
+    with db.read() as session:
+        return views.page(session, auth.scope, chosen, below=below, above=above)
+
+
+@router.get(
+    "/export",
+    dependencies=[require(Perm.AUDIT_READ)],
+    responses={200: {"content": {"text/csv": {}, "application/pdf": {}}}},
+)
+def export_log(
+    auth: AuthDep,
+    db: DbDep,
+    filters: FiltersDep,
+    format: str = Query("csv", description="csv or pdf"),
+) -> Response:
+    """The filtered entries as CSV or PDF, stating the chain's head and the filters; the
+    export is recorded in the trail (``audit.export``)."""
+    chosen = filters.parse(db)
+    with db.read() as session:
+        exported = export.build_export(session, auth.scope, chosen, format)
+    with db.uow(auth.actor) as uow:
+        export.record_export(uow, exported)
+        uow.commit()
+    return Response(
+        exported.content,
+        media_type=exported.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{exported.filename}"',
+            "X-Export-SHA256": exported.sha256,
+            "X-Audit-Head": f"{exported.head.seq}:{exported.head.hash}",
+        },
+    )
 
 
 @router.get(

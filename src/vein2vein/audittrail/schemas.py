@@ -7,6 +7,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class ChangePublic(BaseModel):
+    field: str
+    kind: str = Field(description="added, removed or changed")
+    before: str | None
+    after: str | None
+
+
 class AuditEntryPublic(BaseModel):
     seq: int
     recorded_at: str
@@ -21,6 +28,21 @@ class AuditEntryPublic(BaseModel):
     reason: str | None
     prev_hash: str
     hash: str
+    changes: list[ChangePublic] = Field(
+        default_factory=list, description="Field-by-field difference of before and after"
+    )
+    entity_label: str | None = Field(
+        None, description="The record's name, if the caller may see it"
+    )
+    organisation_label: str | None = None
+
+
+class AuditPagePublic(BaseModel):
+    entries: list[AuditEntryPublic]
+    total: int = Field(description="Entries matching the filters")
+    newer: int | None = Field(description="Pass as `above` for the newer page")
+    older: int | None = Field(description="Pass as `below` for the older page")
+    size: int
 
 
 class VerifyPublic(BaseModel):
@@ -75,6 +97,12 @@ class ReviewPublic(BaseModel):
     head_hash: str
     chain_ok: bool
     entries: int
+    entries_sha256: str | None = Field(
+        None, description="SHA-256 of the covered entries' SEQ:HASH lines when the review was made"
+    )
+    entries_now: str | None = Field(
+        None, description="The same digest over the entries as they are now (what is signed)"
+    )
     comment: str
     created_by: int
     created_at: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from vein2vein.audittrail.tables import AuditReview
 from vein2vein.auth.roles import Perm
@@ -30,9 +30,11 @@ def create_review(uow: UnitOfWork, scope: Scope, comment: str) -> AuditReview:
     s = uow.session
     previous = s.scalar(select(AuditReview).order_by(AuditReview.id.desc()).limit(1))
     result = verify_trail(s)
+    from_seq = (previous.to_seq + 1) if previous else 1
     review = AuditReview(
-        from_seq=(previous.to_seq + 1) if previous else 1,
+        from_seq=from_seq,
         to_seq=result["head_seq"],
+        entries_sha256=audit.range_digest(s, from_seq, result["head_seq"]),
         head_hash=result["head_hash"],
         chain_ok=result["ok"],
         entries=result["count"],
@@ -112,8 +114,18 @@ def sign_review(
 
 
 def review_content(review: AuditReview) -> dict[str, object]:
-    """What a reviewer signs: the range and head the review covers, and its comment."""
-    return {k: v for k, v in review.public().items() if k != "created_at"}
+    """What a reviewer signs: the range and head the review covers, its comment, and the digest
+    of the covered entries' hashes in sequence order **as they are now** (``entries_now``:
+    ``audit.hashes_digest``; the page shows those entries). Verification reads it again, so a
+    signature no longer matches once any covered entry differs from what was signed. Reviews
+    made before migration 0008 keep the content they were signed over (no digest)."""
+    content = {k: v for k, v in review.public().items() if k != "created_at"}
+    if review.entries_sha256 is not None:
+        session = object_session(review)
+        if session is None:  # pragma: no cover - a review is always read through a session
+            raise RuntimeError("review_content needs the review's session")
+        content["entries_now"] = audit.range_digest(session, review.from_seq, review.to_seq)
+    return content
 
 
 # --- verification --------------------------------------------------------------------------

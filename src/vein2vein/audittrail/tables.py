@@ -2,7 +2,9 @@
 
 Each review stores the head (sequence and hash) it covered, so its signature anchors the chain
 outside the rows it protects: ``v2v audit verify`` checks the chain against the heads of every
-signed review (``service.verify_trail``).
+signed review (``service.verify_trail``). It also stores the digest of the entries it covers
+(``entries_sha256``), and its signature is made over the digest of those entries as shown to
+the reviewer (``service.review_content``).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ class AuditReview(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: SHA-256 of the covered entries' ``SEQ:HASH`` lines when the review was made (None for
+    #: reviews made before reviews covered their entries, migration 0008)
+    entries_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def public(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "id": self.id,
             "from_seq": self.from_seq,
             "to_seq": self.to_seq,
@@ -41,3 +46,6 @@ class AuditReview(Base):
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
         }
+        if self.entries_sha256 is not None:
+            out["entries_sha256"] = self.entries_sha256
+        return out

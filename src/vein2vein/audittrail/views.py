@@ -12,11 +12,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vein2vein.audittrail.filters import PAGE_SIZE, AuditFilter, parse_filter
 from vein2vein.audittrail.service import REVIEW, get_review, review_content, verify_trail
 from vein2vein.audittrail.tables import AuditReview
 from vein2vein.auth.roles import Perm
-from vein2vein.auth.scope import Scope
+from vein2vein.auth.scope import Scope, scoped_select
 from vein2vein.auth.signatures import signatures_for
+from vein2vein.auth.tables import Organisation
 from vein2vein.core.canonical import sha256_hex
 from vein2vein.core.errors import InputError
 from vein2vein.store import audit
@@ -32,19 +34,6 @@ def parse_entity(value: str | None) -> tuple[str | None, str | None]:
     return kind.strip(), (ident.strip() or None)
 
 
-def parse_since(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-        # in UTC, as the trail is kept (a time at the edge of the calendar may not convert)
-        return parsed.replace(tzinfo=parsed.tzinfo or dt.UTC).astimezone(dt.UTC)
-    except (ValueError, OverflowError):
-        raise InputError(
-            f"'{value}' is not a date; use YYYY-MM-DD or an ISO 8601 time", field="since"
-        ) from None
-
-
 def entries(
     session: Session,
     scope: Scope,
@@ -53,20 +42,72 @@ def entries(
     since: str | None = None,
     limit: int | None = None,
     newest_first: bool = False,
+    filters: AuditFilter | None = None,
 ) -> list[dict[str, Any]]:
-    """Audit entries the caller may read, filtered by ``TYPE[:ID]`` and a start time."""
+    """Audit entries the caller may read, filtered by ``TYPE[:ID]`` and a start time (or by
+    ``filters``), each with the names of its record and organisation and its changes."""
     scope.require(Perm.AUDIT_READ)
-    etype, eid = parse_entity(entity)
-    rows = audit.query(
-        session,
-        entity_type=etype,
-        entity_id=eid,
-        since=parse_since(since),
-        organisation_ids=scope.organisation_ids,
-        limit=limit,
-        newest_first=newest_first,
-    )
-    return [r.to_dict() for r in rows]
+    chosen = filters or parse_filter(entity=entity, since=since)
+    criteria = chosen.criteria(scope)
+    rows = audit.matching(session, criteria, limit=limit, newest_first=newest_first)
+    return labelled(session, scope, [r.to_dict() for r in rows])
+
+
+def page(
+    session: Session,
+    scope: Scope,
+    filters: AuditFilter,
+    *,
+    below: int | None = None,
+    above: int | None = None,
+    size: int = PAGE_SIZE,
+) -> dict[str, Any]:
+    """One page of the filtered trail, newest first, by keyset on the sequence (``below``: the
+    older page, ``above``: the newer), with the total count and the neighbouring pages' keys."""
+    scope.require(Perm.AUDIT_READ)
+    found = audit.page(session, filters.criteria(scope), size=size, below=below, above=above)
+    return {
+        "entries": labelled(session, scope, [r.to_dict() for r in found.rows]),
+        "total": found.total,
+        "newer": found.newer,
+        "older": found.older,
+        "size": size,
+    }
+
+
+def labelled(session: Session, scope: Scope, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the human names (within the caller's scope) of each entry's record
+    (``entity_label``) and organisation (``organisation_label``), and its UTC time as a
+    datetime (``at``, for the pages' time filters)."""
+    from vein2vein.features import entity_labels  # the composition root asks every feature
+
+    refs = {(r["entity_type"], str(r["entity_id"])) for r in rows}
+    refs |= {("organisation", str(r["organisation_id"])) for r in rows if r["organisation_id"]}
+    names = entity_labels(session, scope, refs)
+    for r in rows:
+        r["at"] = dt.datetime.fromisoformat(r["recorded_at"])
+        r["entity_label"] = names.get((r["entity_type"], str(r["entity_id"])))
+        r["organisation_label"] = names.get(("organisation", str(r["organisation_id"])))
+    return rows
+
+
+def choices(session: Session, scope: Scope) -> dict[str, Any]:
+    """What the filters offer: the users, actions and entity types of the entries the caller
+    may read, and the organisations (the CDMO's staff: every one; a sponsor's user: their own)."""
+    scope.require(Perm.AUDIT_READ)
+    within = AuditFilter().criteria(scope)
+    orgs = scope_select(session, scope)
+    return {
+        "users": audit.distinct_values(session, "actor", within),
+        "actions": audit.distinct_values(session, "action", within),
+        "entity_types": audit.distinct_values(session, "entity_type", within),
+        "organisations": orgs,
+    }
+
+
+def scope_select(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    stmt = scoped_select(scope, Organisation, "id").order_by(Organisation.name)
+    return [{"id": o.id, "name": o.name, "kind": o.kind} for o in session.scalars(stmt)]
 
 
 def history(
@@ -104,10 +145,32 @@ def reviews(session: Session, scope: Scope) -> list[dict[str, Any]]:
     return [_with_signatures(session, r) for r in rows]
 
 
-def review(session: Session, scope: Scope, review_id: int | str) -> dict[str, Any]:
-    """One review with its signatures and ``shown_hash``: the SHA-256 of what a signer signs."""
+def review(
+    session: Session,
+    scope: Scope,
+    review_id: int | str,
+    *,
+    below: int | None = None,
+    above: int | None = None,
+) -> dict[str, Any]:
+    """One review with its signatures, ``shown_hash`` (the SHA-256 of what a signer signs,
+    which covers the digest of the entries in ``entries_now``) and one page of the entries it
+    covers (``covered``: newest first, by keyset as the trail's page)."""
     row = get_review(session, scope, review_id)
-    return _with_signatures(session, row) | {"shown_hash": sha256_hex(review_content(row))}
+    content = review_content(row)
+    covered = audit.Criteria(from_seq=row.from_seq, to_seq=row.to_seq)
+    found = audit.page(session, covered, size=PAGE_SIZE, below=below, above=above)
+    return _with_signatures(session, row) | {
+        "shown_hash": sha256_hex(content),
+        "entries_now": content.get("entries_now"),
+        "covered": {
+            "entries": labelled(session, scope, [r.to_dict() for r in found.rows]),
+            "total": found.total,
+            "newer": found.newer,
+            "older": found.older,
+            "size": PAGE_SIZE,
+        },
+    }
 
 
 def _with_signatures(session: Session, row: AuditReview) -> dict[str, Any]:

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from vein2vein.reports.pdf import anchored_pdf
+from vein2vein.reports.pdf import latin1 as _latin1
+
 from .figures import render_all
 
 if TYPE_CHECKING:
@@ -97,38 +100,17 @@ def to_html(
     )
 
 
-def _latin1(text: str) -> str:
-    table = {"−": "-", "–": "-", "—": "-", "≥": ">=", "≤": "<=", "×": "x", "…": "..."}
-    for k, v in table.items():
-        text = text.replace(k, v)
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
 def _footer_lines(anchors: Mapping[str, str]) -> list[str]:
     keep = ("Dataset SHA-256", "Audit trail head")
-    return [_latin1(f"{k}: {anchors[k]}") for k in keep if k in anchors]
+    return [f"{k}: {anchors[k]}" for k in keep if k in anchors]
 
 
 def to_pdf(
     result: ReadoutResult, title: str = TITLE, *, anchors: Mapping[str, str] | None = None
 ) -> bytes:
-    from fpdf import FPDF
-
     anchors = dict(anchors or {})
-    footer = _footer_lines(anchors)
-
-    class _Pdf(FPDF):
-        def footer(self) -> None:
-            self.set_y(-(6 + 3 * len(footer)))
-            self.set_font("Courier", "", 6)
-            for line in footer:
-                self.cell(0, 3, line, align="C", new_x="LMARGIN", new_y="NEXT")
-            self.set_font("Helvetica", "", 6)
-            self.cell(0, 3, f"Page {self.page_no()}/{{nb}}", align="C")
-
     ctx, pngs = _context(result, title)
-    pdf = _Pdf(orientation="P", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12 + 3 * len(footer))
+    pdf = anchored_pdf(_footer_lines(anchors))
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 15)
     pdf.cell(0, 9, _latin1(title), new_x="LMARGIN", new_y="NEXT")

@@ -12,8 +12,9 @@ Design after google/trillian (dense sequence numbers, signed tree head) and supa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from vein2vein.core.canonical import canonical_json, sha256_hex
 from vein2vein.core.clock import iso_utc, utcnow
+from vein2vein.core.diff import changes
 from vein2vein.store.base import Base
 from vein2vein.store.locks import advisory_lock
 
@@ -54,6 +56,7 @@ class AuditEntry(Base):
         d["before"] = json.loads(self.before) if self.before is not None else None
         d["after"] = json.loads(self.after) if self.after is not None else None
         d["hash"] = self.hash
+        d["changes"] = [c.to_dict() for c in changes(d["before"], d["after"])]
         return d
 
 
@@ -309,6 +312,146 @@ def query(
     if limit:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """Which entries to read: every field that is set narrows the selection (``until`` is
+    exclusive, ``since`` inclusive; both UTC). ``organisation_ids`` is the caller's scope
+    (None: every organisation); ``organisation_id`` a filter chosen within it."""
+
+    organisation_ids: frozenset[int] | None = None
+    organisation_id: int | None = None
+    actor: str | None = None
+    action: str | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    from_seq: int | None = None
+    to_seq: int | None = None
+
+    def where(self, stmt: Any) -> Any:
+        conditions = [
+            (self.organisation_ids, lambda v: AuditEntry.organisation_id.in_(v)),
+            (self.organisation_id, lambda v: AuditEntry.organisation_id == v),
+            (self.actor, lambda v: AuditEntry.actor == v),
+            (self.action, lambda v: AuditEntry.action == v),
+            (self.entity_type, lambda v: AuditEntry.entity_type == v),
+            (self.entity_id, lambda v: AuditEntry.entity_id == str(v)),
+            (self.since, lambda v: AuditEntry.recorded_at >= iso_utc(v)),
+            (self.until, lambda v: AuditEntry.recorded_at < iso_utc(v)),
+            (self.from_seq, lambda v: AuditEntry.seq >= v),
+            (self.to_seq, lambda v: AuditEntry.seq <= v),
+        ]
+        for value, condition in conditions:
+            if value is not None:
+                stmt = stmt.where(condition(value))
+        return stmt
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of entries (in the order asked for) and where the neighbouring pages start."""
+
+    rows: list[AuditEntry]
+    total: int
+    newer: int | None  # the first sequence of the page of newer entries, if there is one
+    older: int | None  # the last sequence of the page of older entries, if there is one
+
+
+def page(
+    session: Session,
+    criteria: Criteria,
+    *,
+    size: int = 100,
+    below: int | None = None,
+    above: int | None = None,
+    newest_first: bool = True,
+) -> Page:
+    """A page of ``size`` matching entries, newest first, by keyset on the sequence number (no
+    offset, no cap): the entries just below ``below`` (the following, older page), or just
+    above ``above`` (the preceding, newer page), or neither: the newest. ``page.older`` is the
+    ``below`` of the next older page and ``page.newer`` the ``above`` of the next newer page
+    (None at either end); ``total`` counts every matching entry."""
+    base = criteria.where(select(AuditEntry))
+    if above is not None:
+        stmt = base.where(AuditEntry.seq > above).order_by(AuditEntry.seq).limit(size)
+        rows = list(session.scalars(stmt))[::-1]
+    else:
+        if below is not None:
+            base = base.where(AuditEntry.seq < below)
+        rows = list(session.scalars(base.order_by(AuditEntry.seq.desc()).limit(size)))
+    total = count_matching(session, criteria)
+    newer = older = None
+    if rows:
+        top, bottom = rows[0].seq, rows[-1].seq
+        if _exists(session, criteria, AuditEntry.seq > top):
+            newer = top
+        if _exists(session, criteria, AuditEntry.seq < bottom):
+            older = bottom
+    if not newest_first:
+        rows.reverse()
+    return Page(rows, total, newer, older)
+
+
+def matching(
+    session: Session, criteria: Criteria, *, limit: int | None = None, newest_first: bool = False
+) -> list[AuditEntry]:
+    """The matching entries in sequence order (newest first when asked), at most ``limit``."""
+    stmt = criteria.where(select(AuditEntry))
+    stmt = stmt.order_by(AuditEntry.seq.desc() if newest_first else AuditEntry.seq)
+    return list(session.scalars(stmt.limit(limit) if limit else stmt))
+
+
+def _exists(session: Session, criteria: Criteria, condition: Any) -> bool:
+    stmt = criteria.where(select(AuditEntry.seq)).where(condition).limit(1)
+    return session.scalar(stmt) is not None
+
+
+def count_matching(session: Session, criteria: Criteria) -> int:
+    stmt = criteria.where(select(func.count()).select_from(AuditEntry))
+    return int(session.scalar(stmt) or 0)
+
+
+def iter_matching(session: Session, criteria: Criteria, batch: int = 2000) -> Iterator[AuditEntry]:
+    """Every matching entry, oldest first, read in keyset batches (for exports)."""
+    last = 0
+    while True:
+        stmt = criteria.where(select(AuditEntry)).where(AuditEntry.seq > last)
+        rows = list(session.scalars(stmt.order_by(AuditEntry.seq).limit(batch)))
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].seq
+
+
+def distinct_values(session: Session, column: str, criteria: Criteria) -> list[Any]:
+    """The distinct values of one column among the matching entries, sorted (filter choices)."""
+    col = getattr(AuditEntry, column)
+    stmt = criteria.where(select(col).distinct()).where(col.is_not(None)).order_by(col)
+    return list(session.scalars(stmt))
+
+
+def hashes_digest(hashes: Iterable[tuple[int, str]]) -> str:
+    """SHA-256 over ``SEQ:HASH`` lines (one per entry, in sequence order, each ending in a line
+    feed): what a signed audit-trail review covers. Any entry altered, added, removed or
+    reordered changes it (an altered entry has another hash, or it breaks the chain)."""
+    h = hashlib.sha256()
+    for seq, value in hashes:
+        h.update(f"{seq}:{value}\n".encode("ascii"))
+    return h.hexdigest()
+
+
+def range_digest(session: Session, from_seq: int, to_seq: int) -> str:
+    """``hashes_digest`` of the entries from ``from_seq`` to ``to_seq`` as they are now."""
+    rows = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash)
+        .where(AuditEntry.seq >= from_seq, AuditEntry.seq <= to_seq)
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=5000)
+    )
+    return hashes_digest((seq, value) for seq, value in rows)
 
 
 def count(session: Session, *, organisation_ids: set[int] | None = None) -> int:

@@ -81,6 +81,8 @@ PURE_SCHEDULING = [
     "validator",
 ]
 PURE_IDENTITY = ["isbt128", "domain", "coi"]
+#: the audit trail's field-by-field difference (issue 11)
+PURE_KIT = ["vein2vein.core.diff"]
 
 
 def pure_modules() -> list[str]:
@@ -90,6 +92,7 @@ def pure_modules() -> list[str]:
     names += [f"vein2vein.clinical.{m}" for m in PURE_CLINICAL]
     names += [f"vein2vein.scheduling.{m}" for m in PURE_SCHEDULING]
     names += [f"vein2vein.identity.{m}" for m in PURE_IDENTITY]
+    names += PURE_KIT
     return sorted(names)
 
 

@@ -1,0 +1,1 @@
+"""Pieces shared by the reports of several features (PDF through fpdf2)."""

@@ -1,0 +1,59 @@
+"""PDF pieces shared by the features' reports (fpdf2, its core fonts).
+
+The core fonts of a PDF (Helvetica, Courier) cover Latin-1 only: :func:`latin1` writes the few
+typographic characters the reports use in ASCII and replaces anything else with ``?``, so a
+report never fails on a name. :func:`anchored_pdf` makes an A4 document whose every page ends
+with the given lines (a dataset hash, the audit trail's head) and its page number, so a single
+printed page still says what it belongs to (docs/audit-trail.md, "Anchoring the head").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+_ASCII = {
+    "−": "-",
+    "–": "-",
+    "—": "-",
+    "≥": ">=",
+    "≤": "<=",
+    "×": "x",
+    "…": "...",
+    "→": "->",
+    "‘": "'",
+    "’": "'",
+    "“": '"',
+    "”": '"',
+}
+
+
+def latin1(text: str) -> str:
+    """``text`` in the core fonts' Latin-1 (typographic characters in ASCII, others ``?``)."""
+    for k, v in _ASCII.items():
+        text = text.replace(k, v)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def anchored_pdf(footer: Sequence[str], orientation: str = "P") -> FPDF:
+    """An A4 document (``P`` portrait, ``L`` landscape) whose pages end with ``footer`` in a
+    small monospaced font and ``Page n/N``; the page-break margin leaves room for them."""
+    from fpdf import FPDF
+
+    lines = [latin1(line) for line in footer]
+
+    class _Pdf(FPDF):
+        def footer(self) -> None:
+            self.set_y(-(6 + 3 * len(lines)))
+            self.set_font("Courier", "", 6)
+            for line in lines:
+                self.cell(0, 3, line, align="C", new_x="LMARGIN", new_y="NEXT")
+            self.set_font("Helvetica", "", 6)
+            self.cell(0, 3, f"Page {self.page_no()}/{{nb}}", align="C")
+
+    pdf = _Pdf(orientation=orientation, unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12 + 3 * len(lines))
+    return pdf
