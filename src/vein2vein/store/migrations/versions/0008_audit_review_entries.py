@@ -7,7 +7,7 @@
   their signatures keep the content they were signed over).
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0012
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
