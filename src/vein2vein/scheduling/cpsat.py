@@ -166,11 +166,12 @@ class _Model:
             self.lits[i] = {}
             for k in job.rooms:
                 room = inst.rooms[k]
-                if room.available > hi or not usable:
+                first = max(room.available, inst.room_lo(job, room))
+                if first > hi or not usable:
                     continue
                 lit = self.lits[i][k] = m.new_bool_var(f"x{i}_{k}")
-                if room.available > lo:
-                    m.add(s >= room.available).only_enforce_if(lit)
+                if first > lo:
+                    m.add(s >= first).only_enforce_if(lit)
                 size = inst.occupation(job, room)
                 rooms[k].append(m.new_optional_fixed_size_interval_var(s, size, lit, ""))
             m.add(sum(self.lits[i].values()) == placed)
@@ -774,7 +775,7 @@ def _unscheduled(inst: Instance, placed: Mapping[int, Choice]) -> tuple[Unschedu
             job.order.order_id,
             job.reason
             or f"no slot in an eligible suite before {job.order.latest_start} (end of hold) "
-            "in the best plan found",
+            f"in the best plan found{job.note}",
         )
         for job in inst.jobs
         if job.index not in placed

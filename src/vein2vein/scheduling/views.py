@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from vein2vein.auth.scope import Scope
 from vein2vein.auth.tables import Site
+from vein2vein.identity.tables import Facility
 from vein2vein.scheduling import access
 from vein2vein.scheduling.gantt import gantt_figure, orders_at_risk
 from vein2vein.scheduling.planner import plan_from_json
@@ -23,6 +24,8 @@ from vein2vein.scheduling.tables import (
     PlanSlot,
     ProductSettings,
     PublishedPlan,
+    ReceivingSite,
+    SiteTransfer,
     Suite,
 )
 
@@ -52,6 +55,38 @@ def manufacturing_sites(session: Session, scope: Scope) -> list[dict[str, Any]]:
         .order_by(Site.name)
     )
     return [s.public() for s in rows]
+
+
+def receiving_sites(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """The caller's facilities (FIN) with the manufacturing site receiving their material."""
+    access.require_read_plan(scope)
+    rows = session.execute(
+        select(Facility, ReceivingSite)
+        .outerjoin(ReceivingSite, ReceivingSite.facility_id == Facility.id)
+        .where(Facility.organisation_id == scope.organisation_id)
+        .options(selectinload(ReceivingSite.site))
+        .order_by(Facility.fin)
+    ).all()
+    return [
+        facility.public()
+        | {
+            "site_id": r.site_id if r is not None else None,
+            "site": r.site.name if r is not None else None,
+        }
+        for facility, r in rows
+    ]
+
+
+def site_transfers(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """Shipping routes between the caller's manufacturing sites (closed ones included)."""
+    access.require_read_plan(scope)
+    rows = session.scalars(
+        select(SiteTransfer)
+        .where(SiteTransfer.organisation_id == scope.organisation_id)
+        .options(selectinload(SiteTransfer.from_site), selectinload(SiteTransfer.to_site))
+        .order_by(SiteTransfer.id)
+    ).all()
+    return sorted((r.public() for r in rows), key=lambda r: (r["from_site"], r["to_site"]))
 
 
 def list_products(session: Session, scope: Scope) -> list[dict[str, Any]]:
@@ -193,6 +228,7 @@ def draft_detail(session: Session, scope: Scope, draft_id: int) -> dict[str, Any
         "events": payload["events"],
         "skipped": payload["skipped"],
         "assumptions": payload["assumptions"],
+        "site_notes": payload.get("site_notes", []),
         "validation": payload["plan"]["validation"],
         "solver": payload["plan"]["solver"],
         "provenance": payload["plan"].get("provenance"),

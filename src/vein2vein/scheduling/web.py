@@ -71,6 +71,8 @@ def _setup(request: Request, auth: AuthDep, db: DbDep, status: int = 200, **extr
             "sites": views.manufacturing_sites(session, auth.scope),
             "products": views.list_products(session, auth.scope),
             "lab": views.lab(session, auth.scope),
+            "facilities": views.receiving_sites(session, auth.scope),
+            "transfers": views.site_transfers(session, auth.scope),
             "can_plan": access.can_plan(auth.scope),
         }
     return render(request, "schedule_suites.html", context | extra, status_code=status)
@@ -204,6 +206,42 @@ def lab_set(
             qc_capacity=qc_capacity,
             max_starts_per_day=max_starts_per_day,
             risk_margin_days=risk_margin_days,
+        )
+
+    return _setup_change(request, auth, db, change)
+
+
+@router.post("/schedule/receiving-sites", dependencies=MANAGE)
+def receiving_site_set(
+    request: Request, auth: AuthDep, db: DbDep, facility_id: Text = "", site_id: Text = ""
+) -> Response:
+    def change(uow: UnitOfWork) -> None:
+        settings.set_receiving_site(
+            uow,
+            auth.scope,
+            facility_id=choice_id(facility_id, "facility_id", "a facility"),
+            site_id=choice_id(site_id, "site_id", "a manufacturing site"),
+        )
+
+    return _setup_change(request, auth, db, change)
+
+
+@router.post("/schedule/transfers", dependencies=MANAGE)
+def transfer_set(
+    request: Request,
+    auth: AuthDep,
+    db: DbDep,
+    from_site_id: Text = "",
+    to_site_id: Text = "",
+    days: Text = "",
+) -> Response:
+    def change(uow: UnitOfWork) -> None:
+        settings.set_transfer(
+            uow,
+            auth.scope,
+            from_site_id=choice_id(from_site_id, "from_site_id", "the site material leaves"),
+            to_site_id=choice_id(to_site_id, "to_site_id", "the site material goes to"),
+            days=parse_int(days, "days", "shipping days", required=False, maximum=30),
         )
 
     return _setup_change(request, auth, db, change)
