@@ -407,6 +407,26 @@ def _solve(
 # ------------------------------------------------------------------------------------------
 
 
+def restarted_batches(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The batches already in manufacturing that a draft moves or drops (a suite taken down
+    under them, a failure): order number, the suite and the day manufacturing started."""
+    out = []
+    for c in payload["changes"]:
+        ref = payload["refs"].get(c["order_id"], {})
+        if c["kind"] == "new" or not ref.get("started"):
+            continue
+        before = c.get("before") or {}
+        out.append(
+            {
+                "order_id": ref.get("number", c["order_id"]),
+                "suite": before.get("suite", "?"),
+                "started": before.get("start", "?"),
+                "kind": c["kind"],
+            }
+        )
+    return sorted(out, key=lambda b: b["order_id"])
+
+
 def _refuse_invalid(report: ValidationReport) -> None:
     if not report.ok:
         raise RuleViolation(
@@ -444,15 +464,14 @@ def publish(uow: UnitOfWork, scope: Scope, draft_id: int, comment: str = "") -> 
             f"a plan that assumes {', '.join(hypothetical)} cannot be published: record the "
             "order or the failure first; the plan then takes it from the store"
         )
-    lost = sorted(
-        c["order_id"]
-        for c in payload["changes"]
-        if c["kind"] != "new" and payload["refs"].get(c["order_id"], {}).get("started")
-    )
+    lost = restarted_batches(payload)
     if lost:
         raise RuleViolation(
             "this plan restarts batches already in manufacturing ("
-            + ", ".join(lost)
+            + "; ".join(
+                f"order {b['order_id']} in suite {b['suite']}, manufacturing started {b['started']}"
+                for b in lost
+            )
             + "): record what happened to them first; a published plan cannot assume it"
         )
     published = plan_from_json(latest.plan, "published plan") if latest is not None else None

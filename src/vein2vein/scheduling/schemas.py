@@ -160,6 +160,7 @@ class Draft(BaseModel):
     skipped: list[dict[str, Any]]
     assumptions: list[str]
     site_notes: list[str] = []
+    restarted: list[dict[str, Any]] = []
     validation: dict[str, Any]
     solver: dict[str, Any] | None
     provenance: dict[str, Any] | None = None
