@@ -385,9 +385,17 @@ class _Run:
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {m.validate()}")
         if status == cp_model.INFEASIBLE:
+            started = [j.order for j in model.inst.jobs if j.order.fixed is not None]
+            named = "; ".join(
+                f"order {o.order_id} in suite {o.fixed.suite_id} from {o.fixed.start}"
+                for o in started[:5]
+                if o.fixed is not None
+            )
             raise RuleViolation(
-                "no plan satisfies the hard rules: the fixed (started) batches clash with each "
-                "other, with downtime or with a capacity limit"
+                "no plan satisfies the hard rules: the batches already in manufacturing ("
+                + (named or "none")
+                + (f" and {len(started) - 5} more" if len(started) > 5 else "")
+                + ") clash with each other, with downtime or with a capacity limit"
             )
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             for job in model.jobs:

@@ -7,7 +7,7 @@ not (it re-derives every rule from the dates of the problem model).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from vein2vein.scheduling.model import Assignment, Order, Problem, Suite
@@ -70,7 +70,7 @@ class Instance:
                 index=k,
                 suite=s,
                 available=self.day(s.available_from),
-                downtime=tuple(sorted((self.day(w.start), self.day(w.end)) for w in s.downtime)),
+                downtime=_merged((self.day(w.start), self.day(w.end)) for w in s.downtime),
             )
             for k, s in enumerate(problem.suites)
         )
@@ -155,3 +155,16 @@ class Instance:
                 + ", ".join(unreachable)
             )
         return Job(index, order, receipt, lo, hi, due, tuple(rooms), None, reason, delay, note)
+
+
+def _merged(windows: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Downtime windows ``[a, b)`` sorted, with overlapping or touching windows made one (a
+    suite taken down by a what-if while a maintenance window or a lost batch's cleaning already
+    closes it): the solvers' suite calendars need windows that do not overlap."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(windows):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return tuple(out)

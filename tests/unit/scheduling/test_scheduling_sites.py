@@ -126,3 +126,27 @@ def test_a_problem_without_sites_snapshots_as_before() -> None:
     data = problem_to_json(plain)
     assert "transfers" not in data and "site" not in data["suites"][0]
     assert "material_site" not in data["orders"][0]
+
+
+@pytest.mark.parametrize("method", sorted(SOLVERS))
+def test_overlapping_downtime_windows_of_a_suite_are_one_closure(method: str) -> None:
+    """A what-if taking a suite down while a maintenance window already closes it used to make
+    the CP-SAT model infeasible ("the fixed batches clash"): two fixed intervals overlapped in
+    the suite's no-overlap constraint. Down 1-9 March and 5-14 March is down 1-14 March."""
+    problem = _problem(leiden_down=False, route_days=None)
+    windows = (
+        Downtime(D(2026, 3, 1), D(2026, 3, 10), "maintenance"),
+        Downtime(D(2026, 3, 5), D(2026, 3, 15), "what-if: suite down"),
+    )
+    suites = (Suite("LEI-01", False, D(2026, 1, 1), 1, 0, downtime=windows, site="Leiden"),)
+    problem = problem.replace(
+        suites=suites + problem.suites[1:],
+        orders=(
+            Order(
+                "LATE", D(2026, 3, 2), 30, D(2026, 4, 30), False, 5, 7, 1, material_site="Leiden"
+            ),
+        ),
+    )
+    plan = SOLVERS[method](problem)
+    assert _only(plan)[:2] == ("LEI-01", D(2026, 3, 15))
+    assert validate_plan(problem, plan).ok
