@@ -166,11 +166,12 @@ class _Model:
             self.lits[i] = {}
             for k in job.rooms:
                 room = inst.rooms[k]
-                if room.available > hi or not usable:
+                first = max(room.available, inst.room_lo(job, room))
+                if first > hi or not usable:
                     continue
                 lit = self.lits[i][k] = m.new_bool_var(f"x{i}_{k}")
-                if room.available > lo:
-                    m.add(s >= room.available).only_enforce_if(lit)
+                if first > lo:
+                    m.add(s >= first).only_enforce_if(lit)
                 size = inst.occupation(job, room)
                 rooms[k].append(m.new_optional_fixed_size_interval_var(s, size, lit, ""))
             m.add(sum(self.lits[i].values()) == placed)
@@ -384,9 +385,17 @@ class _Run:
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {m.validate()}")
         if status == cp_model.INFEASIBLE:
+            started = [j.order for j in model.inst.jobs if j.order.fixed is not None]
+            named = "; ".join(
+                f"order {o.order_id} in suite {o.fixed.suite_id} from {o.fixed.start}"
+                for o in started[:5]
+                if o.fixed is not None
+            )
             raise RuleViolation(
-                "no plan satisfies the hard rules: the fixed (started) batches clash with each "
-                "other, with downtime or with a capacity limit"
+                "no plan satisfies the hard rules: the batches already in manufacturing ("
+                + (named or "none")
+                + (f" and {len(started) - 5} more" if len(started) > 5 else "")
+                + ") clash with each other, with downtime or with a capacity limit"
             )
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             for job in model.jobs:
@@ -774,7 +783,7 @@ def _unscheduled(inst: Instance, placed: Mapping[int, Choice]) -> tuple[Unschedu
             job.order.order_id,
             job.reason
             or f"no slot in an eligible suite before {job.order.latest_start} (end of hold) "
-            "in the best plan found",
+            f"in the best plan found{job.note}",
         )
         for job in inst.jobs
         if job.index not in placed

@@ -84,7 +84,9 @@ def dispatch_plan(problem: Problem, *, rule: str = "edd", k: float = 1.0) -> Pla
     for job in sorted(lost + queue, key=fcfs_key):
         if not _book_now(bookings, job):
             unscheduled.append(
-                Unscheduled(job.order.order_id, f"no slot before {job.order.latest_start}")
+                Unscheduled(
+                    job.order.order_id, f"no slot before {job.order.latest_start}{job.note}"
+                )
             )
     unscheduled += [Unscheduled(j.order.order_id, j.reason) for j in inst.jobs if not j.rooms]
     seconds = time.perf_counter() - clock
@@ -130,6 +132,7 @@ def _start_today(bookings: Bookings, queue: list[Job], t: int, priority: Priorit
         room = min(
             fits,
             key=lambda r: (
+                r.index in job.delay,
                 r.suite.infectious and not job.order.infectious,
                 inst.occupation(job, r),
             ),

@@ -35,7 +35,9 @@ def parse_events(
             code = str(item.get("product_code") or "").strip().upper()[:5]
             product = settings.get(code)
             if product is None:
-                raise InputError(f"no process settings for product {code!r}", field=where)
+                raise InputError(
+                    f"no process settings for product {code!r}", field=f"{where}.product_code"
+                )
             order_id = clean_text(str(item.get("order_id") or f"WHAT-IF-{number}"), where, 40)
             receipt = plan_date(item.get("receipt_date") or today, f"{where}.receipt_date")
             required = plan_date(item.get("required_by"), f"{where}.required_by")
@@ -88,7 +90,11 @@ def parse_events(
             last_raw = item.get("last_day")
             last = plan_date(last_raw, f"{where}.last_day") if last_raw else None
             if last is not None and last < first:
-                raise InputError("the last day down cannot be before the first", field=where)
+                raise InputError(
+                    f"suite {suite}: the last day down ({last}) cannot be before the first "
+                    f"({first})",
+                    field=f"{where}.last_day",
+                )
             reason = clean_text(str(item.get("reason") or "suite down"), f"{where}.reason", 300)
             end = last + dt.timedelta(days=1) if last else None
             events.append(SuiteDown(suite, first, end, reason))

@@ -13,8 +13,13 @@ Conventions (docs/scheduling.md, "Planning from the store"):
 - durations, start weekdays, QC days (rapid or compendial) and shipping days: the product's
   settings, found by the ISBT 128 product description code (first five characters of the order's
   product code). An order whose product has no settings is not planned and is listed as skipped;
-- suites: every suite of the CDMO; downtime windows that are not cancelled (last day included);
-  the QC capacity and starts per day from the laboratory settings (no row: no limit).
+- suites: every suite of the CDMO, with its manufacturing site; downtime windows that are not
+  cancelled (last day included); the QC capacity and starts per day from the laboratory
+  settings (no row: no limit);
+- where the material is: the manufacturing site set as receiving site of the order's facility
+  (FIN); a facility without one binds no site (any suite may take its orders; the preview says
+  so when the CDMO has suites at more than one site). Material goes to a suite at another site
+  only along a shipping route between the two sites (``sched_site_transfer`` with its days).
 
 The pure order id is the order number (unique within a sponsor); if two sponsors' numbers were
 ever equal, both get ``~<database id>`` appended so that the plan never mixes them up.
@@ -30,8 +35,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
+from vein2vein.auth.tables import Site
 from vein2vein.core.canonical import sha256_hex
 from vein2vein.core.errors import RuleViolation
 from vein2vein.identity.domain import Step
@@ -40,7 +46,13 @@ from vein2vein.identity.tables import Order as OrderRow
 from vein2vein.scheduling import model
 from vein2vein.scheduling.model import FixedBatch, Plan, Problem, parse_weekdays
 from vein2vein.scheduling.snapshot import problem_to_json
-from vein2vein.scheduling.tables import LabSettings, ProductSettings, Suite
+from vein2vein.scheduling.tables import (
+    LabSettings,
+    ProductSettings,
+    ReceivingSite,
+    SiteTransfer,
+    Suite,
+)
 
 #: Custody steps from which the batch no longer needs a suite or the QC laboratory.
 DONE_STEPS = frozenset(
@@ -82,6 +94,8 @@ class StoreProblem:
     refs: Mapping[str, OrderRef]
     skipped: tuple[Skipped, ...]
     assumptions: tuple[str, ...]
+    #: facilities whose material no site is set to receive, when suites are at several sites
+    site_notes: tuple[str, ...] = ()
 
     @property
     def inputs_sha256(self) -> str:
@@ -106,12 +120,13 @@ def _suites(session: Session, cdmo_id: int) -> tuple[model.Suite, ...]:
     rows = session.scalars(
         select(Suite)
         .where(Suite.organisation_id == cdmo_id)
-        .options(selectinload(Suite.downtime))
+        .options(selectinload(Suite.downtime), selectinload(Suite.site))
         .order_by(Suite.code)
     ).all()
     return tuple(
         model.Suite(
             suite_id=s.code,
+            site=s.site.name,
             infectious=s.infectious,
             available_from=s.available_from,
             changeover_days=s.changeover_days,
@@ -124,6 +139,29 @@ def _suites(session: Session, cdmo_id: int) -> tuple[model.Suite, ...]:
         )
         for s in rows
     )
+
+
+def receiving_sites(session: Session, cdmo_id: int) -> dict[int, str]:
+    """Facility id -> the name of the manufacturing site that receives its material."""
+    rows = session.execute(
+        select(ReceivingSite.facility_id, Site.name)
+        .join(Site, Site.id == ReceivingSite.site_id)
+        .where(ReceivingSite.organisation_id == cdmo_id)
+    ).all()
+    return {facility: name for facility, name in rows}
+
+
+def transfers(session: Session, cdmo_id: int) -> tuple[model.Transfer, ...]:
+    """The open shipping routes between the CDMO's manufacturing sites."""
+    origin, to = aliased(Site), aliased(Site)
+    rows = session.execute(
+        select(origin.name, to.name, SiteTransfer.days)
+        .join(origin, origin.id == SiteTransfer.from_site_id)
+        .join(to, to.id == SiteTransfer.to_site_id)
+        .where(SiteTransfer.organisation_id == cdmo_id, SiteTransfer.days.is_not(None))
+        .order_by(origin.name, to.name)
+    ).all()
+    return tuple(model.Transfer(a, b, int(days)) for a, b, days in rows)
 
 
 def products(session: Session, cdmo_id: int) -> dict[str, ProductSettings]:
@@ -142,6 +180,7 @@ def order_for_product(
     fresh: bool,
     infectious: bool,
     fixed: FixedBatch | None = None,
+    material_site: str = "",
 ) -> model.Order:
     """A pure order from a product's settings (also used for hypothetical what-if orders)."""
     return model.Order(
@@ -156,6 +195,7 @@ def order_for_product(
         product=settings.product_code,
         start_weekdays=parse_weekdays(settings.start_weekdays),
         fixed=fixed,
+        material_site=material_site,
     )
 
 
@@ -176,11 +216,13 @@ def load_problem(
         raise RuleViolation("no GMP suites are set up yet: add the suites before planning")
     lab = session.scalar(select(LabSettings).where(LabSettings.organisation_id == cdmo_id))
     settings = products(session, cdmo_id)
+    receiving = receiving_sites(session, cdmo_id)
+    unbound: dict[str, None] = {}
     rows = session.scalars(
         select(OrderRow)
         .join(Facility, Facility.id == OrderRow.facility_id)
         .where(Facility.organisation_id == cdmo_id)
-        .options(selectinload(OrderRow.events))
+        .options(selectinload(OrderRow.events), selectinload(OrderRow.facility))
         .order_by(OrderRow.placed_at, OrderRow.id)
     ).all()
     numbers = Counter(r.number for r in rows)
@@ -205,7 +247,10 @@ def load_problem(
             required_by=row.required_by,
             fresh=row.starting_material == "fresh",
             infectious=row.segregated,
+            material_site=receiving.get(row.facility_id, ""),
         )
+        if not order.material_site:
+            unbound[row.facility.name] = None
         refs[key] = OrderRef(
             row.id, row.organisation_id, row.number, row.required_by, start_event is not None
         )
@@ -217,14 +262,19 @@ def load_problem(
     for key, reason in lost:
         skipped.append(Skipped(key, reason))
         refs.pop(key, None)
+    site_notes = tuple(
+        f"facility {name} has no receiving site: its orders may go to any site's suites"
+        for name in (unbound if len({s.site for s in suites}) > 1 else ())
+    )
     problem = Problem(
         orders=(*fixed, *orders),
         suites=suites,
         qc_capacity=lab.qc_capacity if lab else None,
         max_starts_per_day=lab.max_starts_per_day if lab else None,
         today=today,
+        transfers=transfers(session, cdmo_id),
     )
-    return StoreProblem(problem, refs, tuple(skipped), tuple(assumptions))
+    return StoreProblem(problem, refs, tuple(skipped), tuple(assumptions), site_notes)
 
 
 def _place_started(
@@ -251,6 +301,8 @@ def _place_started(
 
     for key, order, start in sorted(started, key=lambda item: (item[2], item[0])):
         eligible = [s for s in suites if s.infectious or not order.infectious]
+        # a batch started but never planned is assumed at its material's own site first
+        eligible.sort(key=lambda s: bool(order.material_site) and s.site != order.material_site)
         was = planned.get(key)
         if was is not None and was.suite_id in by_id:
             suite = by_id[was.suite_id]

@@ -76,6 +76,8 @@ class Bookings:
     def next_feasible(self, job: Job, room: Room, t: int) -> int | None:
         """``None`` if the job can start on day ``t`` in ``room``; else a later day worth trying."""
         inst = self.inst
+        if job.delay and t < inst.room_lo(job, room):
+            return inst.room_lo(job, room)
         if not inst.weekday_ok(job.order, t):
             return t + 1
         conflict = self.room_conflict_end(room, t, t + inst.occupation(job, room))
@@ -95,7 +97,7 @@ class Bookings:
 
     def earliest(self, job: Job, room: Room) -> int | None:
         """Earliest day in the job's window at which it fits in ``room``."""
-        t = max(job.lo, room.available)
+        t = max(self.inst.room_lo(job, room), room.available)
         while t <= job.hi:
             later = self.next_feasible(job, room, t)
             if later is None:
@@ -132,16 +134,18 @@ def fcfs_key(job: Job) -> tuple[int, int, str]:
 
 
 def best_room(bookings: Bookings, job: Job) -> tuple[Room, int] | None:
-    """The eligible room where ``job`` starts earliest (ties: non-infectious suite, short clean)."""
+    """The eligible room where ``job`` starts earliest (ties: the material's own site, a
+    non-infectious suite, short cleaning)."""
     inst = bookings.inst
-    best: tuple[tuple[int, int, int, int], Room, int] | None = None
+    best: tuple[tuple[int, int, int, int, int], Room, int] | None = None
     for k in job.rooms:
         room = inst.rooms[k]
         t = bookings.earliest(job, room)
         if t is None:
             continue
         spare_infectious = int(room.suite.infectious and not job.order.infectious)
-        key = (t, spare_infectious, inst.occupation(job, room), k)
+        shipped = int(k in job.delay)
+        key = (t, shipped, spare_infectious, inst.occupation(job, room), k)
         if best is None or key < best[0]:
             best = (key, room, t)
     return None if best is None else (best[1], best[2])
@@ -154,7 +158,7 @@ def bump_in(bookings: Bookings, job: Job) -> bool:
     for k in job.rooms:
         room = inst.rooms[k]
         size = inst.occupation(job, room)
-        for t in range(max(job.lo, room.available), job.hi + 1):
+        for t in range(max(inst.room_lo(job, room), room.available), job.hi + 1):
             if not inst.weekday_ok(job.order, t):
                 continue
             owners = bookings.owners(room, t, t + size)
@@ -212,7 +216,8 @@ def greedy_plan(problem: Problem, *, keep: Mapping[str, tuple[str, dt.date]] | N
         kept_room, t = inst.room_by_id.get(suite_id), inst.day(start)
         if kept_room is None or kept_room.index not in job.rooms:
             continue
-        if max(job.lo, kept_room.available) <= t <= job.hi and bookings.fits(job, kept_room, t):
+        first = max(inst.room_lo(job, kept_room), kept_room.available)
+        if first <= t <= job.hi and bookings.fits(job, kept_room, t):
             bookings.book(job, kept_room, t)
 
     waiting = sorted((j for j in inst.jobs if j.index not in bookings.placed), key=fcfs_key)
@@ -255,7 +260,7 @@ def _fits_fixed(bookings: Bookings, job: Job, room: Room) -> bool:
 def _why(job: Job) -> str:
     return (
         f"every eligible suite is booked, down or over QC capacity until after "
-        f"{job.order.latest_start} (end of hold), even moving batches that can wait"
+        f"{job.order.latest_start} (end of hold), even moving batches that can wait{job.note}"
     )
 
 

@@ -7,7 +7,8 @@ not (it re-derives every rule from the dates of the problem model).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from vein2vein.scheduling.model import Assignment, Order, Problem, Suite
 
@@ -24,7 +25,8 @@ class Room:
 
 @dataclass(frozen=True)
 class Job:
-    """An order in days: it may start in ``[lo, hi]`` in one of ``rooms`` (room indices)."""
+    """An order in days: it may start in ``[lo, hi]`` in one of ``rooms`` (room indices); in a
+    room at another site than its material's no earlier than ``receipt + delay[room]``."""
 
     index: int
     order: Order
@@ -35,6 +37,9 @@ class Job:
     rooms: tuple[int, ...]
     fixed_room: int | None
     reason: str
+    delay: Mapping[int, int] = field(default_factory=dict)
+    #: why suites at other sites are out of reach (no shipping route), to add to a reason
+    note: str = ""
 
     @property
     def p(self) -> int:
@@ -65,7 +70,7 @@ class Instance:
                 index=k,
                 suite=s,
                 available=self.day(s.available_from),
-                downtime=tuple(sorted((self.day(w.start), self.day(w.end)) for w in s.downtime)),
+                downtime=_merged((self.day(w.start), self.day(w.end)) for w in s.downtime),
             )
             for k, s in enumerate(problem.suites)
         )
@@ -92,6 +97,12 @@ class Instance:
         days = order.start_weekdays
         return days is None or (self.origin.weekday() + t) % 7 in days
 
+    def room_lo(self, job: Job, room: Room) -> int:
+        """The first day ``job`` may start in ``room``: its ``lo``, or later when its material
+        must first be shipped to the room's site (a started batch is history: its ``lo``)."""
+        delay = job.delay.get(room.index, 0)
+        return max(job.lo, job.receipt + delay) if delay else job.lo
+
     def occupation(self, job: Job, room: Room) -> int:
         """Days the batch closes the room: processing, then cleaning (and decon)."""
         return job.p + room.suite.turnaround_days(job.order)
@@ -111,15 +122,49 @@ class Instance:
         if hi < lo:
             reason = f"hold expired on {order.latest_start} before the plan starts"
         rooms: list[int] = []
+        delay: dict[int, int] = {}
+        routed = False
+        unreachable: dict[str, None] = {}
         for room in self.rooms:
             if order.infectious and not room.suite.infectious:
                 continue
-            first = max(lo, room.available)
+            days = self.problem.transfer_days(order, room.suite)
+            if days is None:
+                unreachable[room.suite.site] = None
+                continue
+            routed = True
+            first = max(lo, room.available, receipt + days)
             if any(self.weekday_ok(order, t) for t in range(first, min(hi, first + 6) + 1)):
                 rooms.append(room.index)
+                if days:
+                    delay[room.index] = days
         if not reason and not rooms:
             if order.infectious and not any(r.suite.infectious for r in self.rooms):
                 reason = "infectious material and no suite designated for it"
+            elif not routed:
+                reason = (
+                    f"material received at {order.material_site}: no eligible suite there and "
+                    "no shipping route to another site"
+                )
             else:
                 reason = f"no eligible suite can start it by {order.latest_start} (end of hold)"
-        return Job(index, order, receipt, lo, hi, due, tuple(rooms), None, reason)
+        note = ""
+        if unreachable:
+            note = (
+                f"; material received at {order.material_site}, no shipping route to "
+                + ", ".join(unreachable)
+            )
+        return Job(index, order, receipt, lo, hi, due, tuple(rooms), None, reason, delay, note)
+
+
+def _merged(windows: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Downtime windows ``[a, b)`` sorted, with overlapping or touching windows made one (a
+    suite taken down by a what-if while a maintenance window or a lost batch's cleaning already
+    closes it): the solvers' suite calendars need windows that do not overlap."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(windows):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return tuple(out)

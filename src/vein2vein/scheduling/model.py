@@ -8,7 +8,11 @@ and the validator apply is stated in terms of these fields:
   infectious material), and a suite's downtime may not overlap a batch or its cleaning;
 - ``release = end + qc_days``; ``ship`` is the day the product reaches the treatment site,
   ``release + ship_days``;
-- vein-to-vein days = ``ship - receipt_date``; days late = ``max(0, ship - required_by)``.
+- vein-to-vein days = ``ship - receipt_date``; days late = ``max(0, ship - required_by)``;
+- material received at one manufacturing site (``Order.material_site``) is made in a suite of
+  that site (``Suite.site``), or at another site only along a shipping route between the two
+  (``Problem.transfers``), starting no earlier than ``receipt_date + days`` of that route
+  (:meth:`Problem.transfer_days`). An order or a suite without a site is not bound by it.
 """
 
 from __future__ import annotations
@@ -72,7 +76,9 @@ class Order:
 
     ``max_hold_days`` is how long the starting material may wait between receipt and the start of
     manufacturing (a few days when fresh, months when cryopreserved). ``start_weekdays`` restricts
-    the days a batch of this product may start (Monday = 0); ``None`` allows every day.
+    the days a batch of this product may start (Monday = 0); ``None`` allows every day. ``site``
+    is the treatment site the product ships to; ``material_site`` the CDMO's manufacturing site
+    where the starting material is received (empty: not known, any suite may take it).
     """
 
     order_id: str
@@ -87,6 +93,7 @@ class Order:
     site: str = ""
     start_weekdays: frozenset[int] | None = None
     fixed: FixedBatch | None = None
+    material_site: str = ""
 
     @property
     def latest_start(self) -> dt.date:
@@ -109,16 +116,29 @@ class Downtime:
 
 @dataclass(frozen=True)
 class Suite:
+    """A GMP suite; ``site`` is the manufacturing site it belongs to (empty: not known)."""
+
     suite_id: str
     infectious: bool
     available_from: dt.date
     changeover_days: int
     decon_days: int
     downtime: tuple[Downtime, ...] = ()
+    site: str = ""
 
     def turnaround_days(self, order: Order) -> int:
         """Days the suite stays closed after ``order``'s batch ends: cleaning, plus decon."""
         return self.changeover_days + (self.decon_days if order.infectious else 0)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A shipping route for starting material between two manufacturing sites: ``days`` from
+    receipt at ``from_site`` to receipt at ``to_site`` (one way; the way back is its own route)."""
+
+    from_site: str
+    to_site: str
+    days: int
 
 
 @dataclass(frozen=True)
@@ -128,7 +148,9 @@ class Problem:
     ``qc_capacity`` is the number of batches the QC laboratory can have in release testing at once
     (``None``: unlimited). ``max_starts_per_day`` is what the staff on shift can start in one day
     (``None``: unlimited). ``today`` is the first day a batch that is not fixed may start; when it
-    is not given, the plan starts at the earliest receipt or suite availability.
+    is not given, the plan starts at the earliest receipt or suite availability. ``transfers``
+    are the shipping routes between sites along which material may go to a suite at another
+    site than the one that received it.
     """
 
     orders: tuple[Order, ...]
@@ -136,6 +158,7 @@ class Problem:
     qc_capacity: int | None = None
     max_starts_per_day: int | None = None
     today: dt.date | None = None
+    transfers: tuple[Transfer, ...] = ()
 
     def __post_init__(self) -> None:
         _check_problem(self)
@@ -147,6 +170,19 @@ class Problem:
     @cached_property
     def suite_by_id(self) -> Mapping[str, Suite]:
         return {s.suite_id: s for s in self.suites}
+
+    @cached_property
+    def transfer_by_sites(self) -> Mapping[tuple[str, str], int]:
+        return {(t.from_site, t.to_site): t.days for t in self.transfers}
+
+    def transfer_days(self, order: Order, suite: Suite) -> int | None:
+        """Days the order's material travels to ``suite``: 0 at its own site (or when either
+        site is not known), the route's days at another site, ``None`` when no route leads
+        there (the suite may not take it)."""
+        here, there = order.material_site, suite.site
+        if not here or not there or here == there:
+            return 0
+        return self.transfer_by_sites.get((here, there))
 
     @cached_property
     def origin(self) -> dt.date:
@@ -190,6 +226,19 @@ def _check_problem(problem: Problem) -> None:
             raise InputError(f"order {o.order_id}: day counts must be >= 0")
         if o.fixed is not None and o.fixed.suite_id not in suite_ids:
             raise InputError(f"order {o.order_id}: fixed suite {o.fixed.suite_id!r} is unknown")
+    routes: set[tuple[str, str]] = set()
+    for t in problem.transfers:
+        if t.days < 0 or not t.from_site or not t.to_site or t.from_site == t.to_site:
+            raise InputError(
+                f"shipping route {t.from_site!r} -> {t.to_site!r}: two different sites and "
+                "days >= 0",
+                field="transfers",
+            )
+        if (t.from_site, t.to_site) in routes:
+            raise InputError(
+                f"shipping route {t.from_site} -> {t.to_site} is listed twice", field="transfers"
+            )
+        routes.add((t.from_site, t.to_site))
     for name in ("qc_capacity", "max_starts_per_day"):
         value = getattr(problem, name)
         if value is not None and value < 1:
@@ -318,3 +367,29 @@ def solved_plan(
         libraries=SOLVER_LIBRARIES,
     )
     return Plan(assignments, unscheduled, info, made)
+
+
+@dataclass(frozen=True)
+class CrossSite:
+    """A batch made at another site than the one that received its material: the warning a
+    plan shows. ``days`` is the shipping route's (``None``: there is no route, which the
+    validator refuses for a batch the plan chose)."""
+
+    order_id: str
+    suite_id: str
+    from_site: str
+    to_site: str
+    days: int | None
+
+
+def cross_site_batches(problem: Problem, plan: Plan) -> tuple[CrossSite, ...]:
+    """Every batch of ``plan`` in a suite at another site than its material's, by start."""
+    out: list[CrossSite] = []
+    for a in plan.assignments:
+        order, suite = problem.order_by_id.get(a.order_id), problem.suite_by_id.get(a.suite_id)
+        if order is None or suite is None:
+            continue
+        if order.material_site and suite.site and order.material_site != suite.site:
+            days = problem.transfer_days(order, suite)
+            out.append(CrossSite(a.order_id, a.suite_id, order.material_site, suite.site, days))
+    return tuple(out)

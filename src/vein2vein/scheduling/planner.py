@@ -10,7 +10,14 @@ from vein2vein.core.errors import InputError
 from vein2vein.scheduling.bounds import bound_seconds, with_days_late_bound
 from vein2vein.scheduling.cpsat import ProgressFn, solve_cpsat
 from vein2vein.scheduling.greedy import greedy_plan
-from vein2vein.scheduling.model import Assignment, Plan, Problem, Unscheduled
+from vein2vein.scheduling.model import (
+    Assignment,
+    CrossSite,
+    Plan,
+    Problem,
+    Unscheduled,
+    cross_site_batches,
+)
 from vein2vein.scheduling.objectives import Objectives
 from vein2vein.scheduling.validator import ValidationReport, validate_plan
 
@@ -58,13 +65,16 @@ def plan_to_json(
 ) -> dict[str, Any]:
     """The plan as the CLI prints it: ``assignments``, ``metrics`` (the five numbers the issue
     fixed), then the unscheduled orders, the solver's account, the provenance (method, options,
-    input hash, OR-Tools version) and the validator's verdict. The solver's account includes
+    input hash, OR-Tools version) and the validator's verdict. A batch made at another site than
+    the one that received its material carries ``transfer`` (from and to site, shipping days).
+    The solver's account includes
     ``lower_bound_days_late`` (no plan leaving no more orders unplaced has fewer total days
     late), ``days_late_gap`` (this plan's relative distance to that bound) and how the bound was
     reached."""
     report = report or validate_plan(problem, plan)
     m = report.metrics
     info = plan.info
+    moves = {c.order_id: c for c in cross_site_batches(problem, plan)}
     return {
         "assignments": [
             {
@@ -75,6 +85,7 @@ def plan_to_json(
                 "release": a.release.isoformat(),
                 "ship": a.ship.isoformat(),
             }
+            | _transfer(moves.get(a.order_id))
             for a in plan.assignments
         ],
         "metrics": {
@@ -124,6 +135,13 @@ def plan_to_json(
             ],
         },
     }
+
+
+def _transfer(move: CrossSite | None) -> dict[str, Any]:
+    """``transfer`` of a batch made at another site than its material's (absent otherwise)."""
+    if move is None:
+        return {}
+    return {"transfer": {"from_site": move.from_site, "to_site": move.to_site, "days": move.days}}
 
 
 def plan_from_json(data: Mapping[str, Any], source: str = "plan") -> Plan:

@@ -218,10 +218,11 @@ def solve(inputs: PlanInputs) -> ComputedPlan:
         "mode": inputs.mode,
         "problem": problem_to_json(problem),
         "plan": plan_to_json(problem, plan, report),
-        "changes": _changes_json(changes),
+        "changes": _changes_json(changes, problem),
         "events": [dict(e) for e in inputs.clean_events],
         "skipped": [{"order_id": k.number, "reason": k.reason} for k in store.skipped],
         "assumptions": list(store.assumptions),
+        "site_notes": list(store.site_notes),
         "refs": {
             key: {
                 "id": r.id,
@@ -321,16 +322,40 @@ def compute_draft(uow: UnitOfWork, scope: Scope, **options: Any) -> PlanDraft:
     return save_draft(uow, scope, inputs, solve(inputs))
 
 
-def _changes_json(changes: Sequence[Change]) -> list[dict[str, Any]]:
+def _changes_json(changes: Sequence[Change], problem: Problem) -> list[dict[str, Any]]:
+    """Each change with the suites' sites; ``site_moved`` when the batch changes site."""
+    suites = problem.suite_by_id
+
     def slot(a: Any) -> dict[str, str] | None:
         if a is None:
             return None
-        return {"suite": a.suite_id, "start": a.start.isoformat(), "ship": a.ship.isoformat()}
+        site = suites[a.suite_id].site if a.suite_id in suites else ""
+        return {
+            "suite": a.suite_id,
+            "site": site,
+            "start": a.start.isoformat(),
+            "ship": a.ship.isoformat(),
+        }
 
-    return [
-        {"order_id": c.order_id, "kind": c.kind, "before": slot(c.before), "after": slot(c.after)}
-        for c in changes
-    ]
+    out = []
+    for c in changes:
+        before, after = slot(c.before), slot(c.after)
+        moved = (
+            before is not None
+            and after is not None
+            and bool(before["site"] and after["site"])
+            and before["site"] != after["site"]
+        )
+        out.append(
+            {
+                "order_id": c.order_id,
+                "kind": c.kind,
+                "before": before,
+                "after": after,
+                "site_moved": moved,
+            }
+        )
+    return out
 
 
 def _plan_hash(plan_json: Mapping[str, Any]) -> str:
@@ -382,6 +407,26 @@ def _solve(
 # ------------------------------------------------------------------------------------------
 
 
+def restarted_batches(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The batches already in manufacturing that a draft moves or drops (a suite taken down
+    under them, a failure): order number, the suite and the day manufacturing started."""
+    out = []
+    for c in payload["changes"]:
+        ref = payload["refs"].get(c["order_id"], {})
+        if c["kind"] == "new" or not ref.get("started"):
+            continue
+        before = c.get("before") or {}
+        out.append(
+            {
+                "order_id": ref.get("number", c["order_id"]),
+                "suite": before.get("suite", "?"),
+                "started": before.get("start", "?"),
+                "kind": c["kind"],
+            }
+        )
+    return sorted(out, key=lambda b: b["order_id"])
+
+
 def _refuse_invalid(report: ValidationReport) -> None:
     if not report.ok:
         raise RuleViolation(
@@ -419,15 +464,14 @@ def publish(uow: UnitOfWork, scope: Scope, draft_id: int, comment: str = "") -> 
             f"a plan that assumes {', '.join(hypothetical)} cannot be published: record the "
             "order or the failure first; the plan then takes it from the store"
         )
-    lost = sorted(
-        c["order_id"]
-        for c in payload["changes"]
-        if c["kind"] != "new" and payload["refs"].get(c["order_id"], {}).get("started")
-    )
+    lost = restarted_batches(payload)
     if lost:
         raise RuleViolation(
             "this plan restarts batches already in manufacturing ("
-            + ", ".join(lost)
+            + "; ".join(
+                f"order {b['order_id']} in suite {b['suite']}, manufacturing started {b['started']}"
+                for b in lost
+            )
             + "): record what happened to them first; a published plan cannot assume it"
         )
     published = plan_from_json(latest.plan, "published plan") if latest is not None else None

@@ -145,9 +145,15 @@ def _apply(
         order = orders[oid]
         lost.add(oid)
         if a is None or order.fixed is None:
-            raise RuleViolation(f"order {oid} has no batch running on {on} to fail")
+            raise RuleViolation(
+                f"order {oid} has no batch in manufacturing on {on} to fail (its batch has not "
+                "started)"
+            )
         if on < a.start:
-            raise RuleViolation(f"batch of {oid} starts {a.start}, it cannot fail on {on}")
+            raise RuleViolation(
+                f"the batch of order {oid} in suite {a.suite_id} started manufacturing on "
+                f"{a.start}: it cannot fail on {on}, before it started"
+            )
         suite = suites[a.suite_id]
         cleaned = on + dt.timedelta(days=suite.turnaround_days(order))
         block(a.suite_id, Downtime(a.start, max(cleaned, a.start + dt.timedelta(days=1)), why))
@@ -191,7 +197,10 @@ def _apply(
                 suite = suites[a.suite_id]
                 busy_until = a.end + dt.timedelta(days=suite.turnaround_days(order))
                 if a.suite_id == event.suite_id and a.start < end and event.start < busy_until:
-                    lose(oid, event.start, event.start, None, f"batch {oid} lost: {event.reason}")
+                    # down from before the batch started: the batch is lost from its start
+                    on = max(event.start, a.start)
+                    why = f"batch of {oid} in {a.suite_id} (started {a.start}) lost: {event.reason}"
+                    lose(oid, on, on, None, why)
             block(event.suite_id, Downtime(event.start, end, event.reason))
     new = problem.replace(orders=tuple(orders.values()), suites=tuple(suites.values()), today=now)
     return new, lost

@@ -161,6 +161,8 @@ class Draft(BaseModel):
     events: list[dict[str, Any]]
     skipped: list[dict[str, Any]]
     assumptions: list[str]
+    site_notes: list[str] = []
+    restarted: list[dict[str, Any]] = []
     validation: dict[str, Any]
     solver: dict[str, Any] | None
     provenance: dict[str, Any] | None = None

@@ -23,9 +23,17 @@ from vein2vein.core.clock import utcnow
 from vein2vein.core.dates import bounded_date
 from vein2vein.core.errors import Conflict, InputError, NotFound
 from vein2vein.core.text import clean_text, parse_id
+from vein2vein.identity.tables import Facility
 from vein2vein.scheduling import access
 from vein2vein.scheduling.model import parse_weekdays
-from vein2vein.scheduling.tables import Downtime, LabSettings, ProductSettings, Suite
+from vein2vein.scheduling.tables import (
+    Downtime,
+    LabSettings,
+    ProductSettings,
+    ReceivingSite,
+    SiteTransfer,
+    Suite,
+)
 from vein2vein.store.locks import advisory_lock
 from vein2vein.store.uow import UnitOfWork
 
@@ -348,6 +356,99 @@ def set_lab(
     uow.record(
         "schedule.lab_set",
         "sched_lab",
+        _flush_id(s, row),
+        before=before,
+        after=row.public(),
+        reason=clean_text(reason, "reason", 300) or None,
+    )
+    return row
+
+
+# ------------------------------------------------------------------------------------------
+# where material is received, and shipping between sites
+# ------------------------------------------------------------------------------------------
+
+
+def _manufacturing_site(session: Session, scope: Scope, site_id: object, field: str) -> Site:
+    key = parse_id(site_id)
+    site = session.get(Site, key) if key is not None else None
+    if site is None or site.organisation_id != scope.organisation_id:
+        raise InputError("choose one of your organisation's manufacturing sites", field=field)
+    if site.purpose != "MANUFACTURING":
+        raise InputError(f"{site.name} is not a manufacturing site", field=field)
+    return site
+
+
+def set_receiving_site(
+    uow: UnitOfWork, scope: Scope, *, facility_id: object, site_id: object, reason: str = ""
+) -> ReceivingSite:
+    """The manufacturing site that receives the starting material of the orders bound to one
+    of the caller's facilities (FIN): plans keep that material at that site, or ship it."""
+    access.require_plan(scope)
+    lock_planning(uow.session, scope.organisation_id)
+    s = uow.session
+    key = parse_id(facility_id)
+    facility = s.get(Facility, key) if key is not None else None
+    if facility is None or facility.organisation_id != scope.organisation_id:
+        raise InputError("choose one of your organisation's facilities", field="facility_id")
+    site = _manufacturing_site(s, scope, site_id, "site_id")
+    row = s.scalar(select(ReceivingSite).where(ReceivingSite.facility_id == facility.id))
+    before = row.public() if row is not None else None
+    if row is None:
+        row = ReceivingSite(organisation_id=scope.organisation_id, facility_id=facility.id)
+        s.add(row)
+    row.site_id, row.site = site.id, site
+    row.updated_at, row.updated_by = utcnow(), uow.actor.name
+    uow.record(
+        "schedule.receiving_site_set",
+        "sched_receiving_site",
+        _flush_id(s, row),
+        before=before,
+        after=row.public() | {"facility": facility.fin},
+        reason=clean_text(reason, "reason", 300) or None,
+    )
+    return row
+
+
+def set_transfer(
+    uow: UnitOfWork,
+    scope: Scope,
+    *,
+    from_site_id: object,
+    to_site_id: object,
+    days: object,
+    reason: str = "",
+) -> SiteTransfer:
+    """Days of shipping starting material from one manufacturing site to another (one way);
+    empty days close the route (no material goes that way)."""
+    access.require_plan(scope)
+    lock_planning(uow.session, scope.organisation_id)
+    s = uow.session
+    origin = _manufacturing_site(s, scope, from_site_id, "from_site_id")
+    to = _manufacturing_site(s, scope, to_site_id, "to_site_id")
+    if origin.id == to.id:
+        raise InputError("a shipping route joins two different sites", field="to_site_id")
+    text = "" if days is None else str(days).strip()
+    value = None if text == "" else whole_days(days, "days", 0, 30)
+    row = s.scalar(
+        select(SiteTransfer).where(
+            SiteTransfer.organisation_id == scope.organisation_id,
+            SiteTransfer.from_site_id == origin.id,
+            SiteTransfer.to_site_id == to.id,
+        )
+    )
+    before = row.public() if row is not None else None
+    if row is None:
+        row = SiteTransfer(
+            organisation_id=scope.organisation_id, from_site_id=origin.id, to_site_id=to.id
+        )
+        row.from_site, row.to_site = origin, to
+        s.add(row)
+    row.days = value
+    row.updated_at, row.updated_by = utcnow(), uow.actor.name
+    uow.record(
+        "schedule.transfer_set",
+        "sched_site_transfer",
         _flush_id(s, row),
         before=before,
         after=row.public(),

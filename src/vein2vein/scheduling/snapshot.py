@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vein2vein.core.errors import InputError
-from vein2vein.scheduling.model import Downtime, FixedBatch, Order, Problem, Suite
+from vein2vein.scheduling.model import Downtime, FixedBatch, Order, Problem, Suite, Transfer
 
 
 def _d(value: dt.date | None) -> str | None:
@@ -34,10 +34,12 @@ def order_to_json(o: Order) -> dict[str, Any]:
         "fixed": None
         if o.fixed is None
         else {"suite": o.fixed.suite_id, "start": _d(o.fixed.start)},
-    }
+    } | ({"material_site": o.material_site} if o.material_site else {})
 
 
 def problem_to_json(problem: Problem) -> dict[str, Any]:
+    """The problem as JSON. Sites and shipping routes appear only when the problem has them, so
+    a problem without them reads (and hashes) as it did before sites were planned."""
     return {
         "today": _d(problem.today),
         "qc_capacity": problem.qc_capacity,
@@ -53,10 +55,15 @@ def problem_to_json(problem: Problem) -> dict[str, Any]:
                     {"start": _d(w.start), "end": _d(w.end), "reason": w.reason} for w in s.downtime
                 ],
             }
+            | ({"site": s.site} if s.site else {})
             for s in problem.suites
         ],
         "orders": [order_to_json(o) for o in problem.orders],
-    }
+    } | (
+        {"transfers": [[t.from_site, t.to_site, t.days] for t in problem.transfers]}
+        if problem.transfers
+        else {}
+    )
 
 
 def _date(value: Any, what: str) -> dt.date:
@@ -81,6 +88,7 @@ def order_from_json(data: Mapping[str, Any]) -> Order:
             ship_days=int(data["ship_days"]),
             product=str(data.get("product") or ""),
             site=str(data.get("site") or ""),
+            material_site=str(data.get("material_site") or ""),
             start_weekdays=None if weekdays is None else frozenset(int(d) for d in weekdays),
             fixed=None
             if not fixed
@@ -107,6 +115,7 @@ def problem_from_json(data: Mapping[str, Any]) -> Problem:
                     )
                     for w in s.get("downtime", [])
                 ),
+                site=str(s.get("site") or ""),
             )
             for s in data["suites"]
         )
@@ -117,6 +126,9 @@ def problem_from_json(data: Mapping[str, Any]) -> Problem:
             qc_capacity=data.get("qc_capacity"),
             max_starts_per_day=data.get("max_starts_per_day"),
             today=None if today is None else _date(today, "today"),
+            transfers=tuple(
+                Transfer(str(a), str(b), int(days)) for a, b, days in data.get("transfers", [])
+            ),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"problem is malformed: {exc}", field="problem") from None

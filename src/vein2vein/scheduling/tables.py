@@ -97,6 +97,59 @@ class Downtime(Base):
         }
 
 
+class ReceivingSite(Base):
+    """Which of the CDMO's manufacturing sites receives the starting material of the orders
+    bound to one of its facilities (ICCBBA FIN): where the material is, for planning."""
+
+    __tablename__ = "sched_receiving_site"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("coi_facility.id"), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(150))
+
+    site: Mapped[Site] = relationship()
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "facility_id": self.facility_id,
+            "site_id": self.site_id,
+            "site": self.site.name if self.site else None,
+        }
+
+
+class SiteTransfer(Base):
+    """A shipping route for starting material from one of the CDMO's manufacturing sites to
+    another: ``days`` from receipt at the first to receipt at the second (``None``: closed, no
+    material goes that way)."""
+
+    __tablename__ = "sched_site_transfer"
+    __table_args__ = (UniqueConstraint("organisation_id", "from_site_id", "to_site_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    from_site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    to_site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(150))
+
+    from_site: Mapped[Site] = relationship(foreign_keys=[from_site_id])
+    to_site: Mapped[Site] = relationship(foreign_keys=[to_site_id])
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "from_site_id": self.from_site_id,
+            "from_site": self.from_site.name if self.from_site else None,
+            "to_site_id": self.to_site_id,
+            "to_site": self.to_site.name if self.to_site else None,
+            "days": self.days,
+        }
+
+
 class ProductSettings(Base):
     """How the CDMO makes one product: durations, start days, QC method, holds and shipping.
 

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from vein2vein.scheduling.model import Assignment, Order, Plan, Problem, Suite
+from vein2vein.scheduling.model import Assignment, Order, Plan, Problem, Suite, Transfer
 
 RULES: dict[str, str] = {
     "unknown_order": "the plan names an order the problem does not have",
@@ -35,6 +35,8 @@ RULES: dict[str, str] = {
     "start_weekday": "the batch starts on a weekday its product may not start on",
     "starts_per_day": "more batches start on one day than the staff can start",
     "fixed_moved": "a batch already started is not where it was fixed",
+    "wrong_site": "material planned in a suite at another site with no shipping route to it",
+    "before_transfer": "the batch starts before material shipped from its receiving site arrives",
 }
 
 
@@ -177,6 +179,7 @@ def _check_batch(problem: Problem, a: Assignment, o: Order, s: Suite) -> Iterabl
         return
     if a.start < o.receipt_date:
         yield bad("before_receipt", f"starts {a.start}, material received {o.receipt_date}")
+    yield from _check_site(a, o, s, problem.transfers)
     if a.start > o.receipt_date + _days(o.max_hold_days):
         yield bad(
             "hold_exceeded",
@@ -187,6 +190,33 @@ def _check_batch(problem: Problem, a: Assignment, o: Order, s: Suite) -> Iterabl
         yield bad("before_today", f"starts {a.start}, before the plan's first day {problem.today}")
     if o.start_weekdays is not None and a.start.weekday() not in o.start_weekdays:
         yield bad("start_weekday", f"starts on a {a.start:%A}")
+
+
+def _check_site(
+    a: Assignment, o: Order, s: Suite, transfers: Iterable[Transfer]
+) -> Iterable[Violation]:
+    """The site rule, from the dates and the list of routes (not ``Problem.transfer_days``)."""
+    if not o.material_site or not s.site or o.material_site == s.site:
+        return
+    where = f"{a.order_id} in {a.suite_id}"
+    route = [t.days for t in transfers if (t.from_site, t.to_site) == (o.material_site, s.site)]
+    if not route:
+        yield Violation(
+            "wrong_site",
+            f"{where}: material received at {o.material_site}, suite at {s.site}, and no "
+            f"shipping route {o.material_site} -> {s.site}",
+            a.order_id,
+            a.suite_id,
+        )
+    elif a.start < o.receipt_date + _days(route[0]):
+        yield Violation(
+            "before_transfer",
+            f"{where}: starts {a.start}, material received at {o.material_site} on "
+            f"{o.receipt_date} arrives at {s.site} on {o.receipt_date + _days(route[0])} "
+            f"({route[0]} days' shipping)",
+            a.order_id,
+            a.suite_id,
+        )
 
 
 def _check_suites(good: list[tuple[Assignment, Order, Suite]]) -> Iterable[Violation]:

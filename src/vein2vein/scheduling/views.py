@@ -14,9 +14,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from vein2vein.auth.scope import Scope
 from vein2vein.auth.tables import Site
+from vein2vein.core.clock import utcnow
+from vein2vein.identity.tables import Facility
 from vein2vein.scheduling import access, delivery
-from vein2vein.scheduling.gantt import gantt_figure, orders_at_risk
+from vein2vein.scheduling.gantt import gantt_bars, gantt_figure, orders_at_risk
+from vein2vein.scheduling.model import cross_site_batches
 from vein2vein.scheduling.planner import plan_from_json
+from vein2vein.scheduling.planning import restarted_batches
 from vein2vein.scheduling.projection import Projection
 from vein2vein.scheduling.settings import lab_settings, own
 from vein2vein.scheduling.snapshot import problem_from_json
@@ -25,6 +29,8 @@ from vein2vein.scheduling.tables import (
     PlanSlot,
     ProductSettings,
     PublishedPlan,
+    ReceivingSite,
+    SiteTransfer,
     Suite,
 )
 
@@ -54,6 +60,38 @@ def manufacturing_sites(session: Session, scope: Scope) -> list[dict[str, Any]]:
         .order_by(Site.name)
     )
     return [s.public() for s in rows]
+
+
+def receiving_sites(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """The caller's facilities (FIN) with the manufacturing site receiving their material."""
+    access.require_read_plan(scope)
+    rows = session.execute(
+        select(Facility, ReceivingSite)
+        .outerjoin(ReceivingSite, ReceivingSite.facility_id == Facility.id)
+        .where(Facility.organisation_id == scope.organisation_id)
+        .options(selectinload(ReceivingSite.site))
+        .order_by(Facility.fin)
+    ).all()
+    return [
+        facility.public()
+        | {
+            "site_id": r.site_id if r is not None else None,
+            "site": r.site.name if r is not None else None,
+        }
+        for facility, r in rows
+    ]
+
+
+def site_transfers(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """Shipping routes between the caller's manufacturing sites (closed ones included)."""
+    access.require_read_plan(scope)
+    rows = session.scalars(
+        select(SiteTransfer)
+        .where(SiteTransfer.organisation_id == scope.organisation_id)
+        .options(selectinload(SiteTransfer.from_site), selectinload(SiteTransfer.to_site))
+        .order_by(SiteTransfer.id)
+    ).all()
+    return sorted((r.public() for r in rows), key=lambda r: (r["from_site"], r["to_site"]))
 
 
 def list_products(session: Session, scope: Scope) -> list[dict[str, Any]]:
@@ -209,16 +247,43 @@ def plan_detail(
     }
 
 
-def plan_gantt(session: Session, scope: Scope, plan_id: int) -> dict[str, Any]:
+def _chart(
+    problem_json: dict[str, Any], plan_json: dict[str, Any], margin: int, title: str
+) -> dict[str, Any]:
+    """The Gantt figure (with a line on today), the same bars as table rows, and the batches
+    made at another site than the one that received their material."""
+    problem = problem_from_json(problem_json)
+    plan = plan_from_json(plan_json, "plan")
+    today = utcnow().date()
+    return {
+        "title": title,
+        "today": today.isoformat(),
+        "figure": gantt_figure(problem, plan, margin_days=margin, title=title, today=today),
+        "bars": [b.as_row() for b in gantt_bars(problem, plan, margin_days=margin)],
+        "shipped": [
+            {
+                "order_id": c.order_id,
+                "suite": c.suite_id,
+                "from_site": c.from_site,
+                "to_site": c.to_site,
+                "days": c.days,
+            }
+            for c in cross_site_batches(problem, plan)
+        ],
+    }
+
+
+def plan_chart(session: Session, scope: Scope, plan_id: int) -> dict[str, Any]:
+    """The published plan's Gantt chart with its table and site warnings (pages)."""
     p = own(session, scope, PublishedPlan, plan_id)
     access.require_read_plan(scope)
-    margin = _margin(session, scope, None)
-    return gantt_figure(
-        problem_from_json(p.problem),
-        plan_from_json(p.plan, "plan"),
-        margin_days=margin,
-        title=f"Suite schedule, version {p.version} ({p.plan_day})",
-    )
+    title = f"Suite schedule, version {p.version} ({p.plan_day})"
+    return _chart(p.problem, p.plan, _margin(session, scope, None), title)
+
+
+def plan_gantt(session: Session, scope: Scope, plan_id: int) -> dict[str, Any]:
+    """The published plan's Gantt figure (Plotly dict, API)."""
+    return plan_chart(session, scope, plan_id)["figure"]  # type: ignore[no-any-return]
 
 
 def latest_plan_id(session: Session, scope: Scope) -> int | None:
@@ -255,6 +320,8 @@ def draft_detail(session: Session, scope: Scope, draft_id: int) -> dict[str, Any
         "events": payload["events"],
         "skipped": payload["skipped"],
         "assumptions": payload["assumptions"],
+        "site_notes": payload.get("site_notes", []),
+        "restarted": restarted_batches(payload),
         "validation": payload["plan"]["validation"],
         "solver": payload["plan"]["solver"],
         "provenance": payload["plan"].get("provenance"),
@@ -266,15 +333,17 @@ def draft_detail(session: Session, scope: Scope, draft_id: int) -> dict[str, Any
     }
 
 
-def draft_gantt(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]:
+def draft_chart(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]:
+    """The draft's Gantt chart with its table and site warnings (pages)."""
     d = own(session, scope, PlanDraft, draft_id)
     access.require_read_plan(scope)
-    return gantt_figure(
-        problem_from_json(d.payload["problem"]),
-        plan_from_json(d.payload["plan"], "draft"),
-        margin_days=_margin(session, scope, None),
-        title=f"Draft {d.id} (preview, not published)",
-    )
+    title = f"Draft {d.id} (preview, not published)"
+    return _chart(d.payload["problem"], d.payload["plan"], _margin(session, scope, None), title)
+
+
+def draft_gantt(session: Session, scope: Scope, draft_id: int) -> dict[str, Any]:
+    """The draft's Gantt figure (Plotly dict)."""
+    return draft_chart(session, scope, draft_id)["figure"]  # type: ignore[no-any-return]
 
 
 def sponsor_slots(session: Session, scope: Scope) -> list[dict[str, Any]]:

@@ -48,14 +48,14 @@ def schedule_page(request: Request, auth: AuthDep, db: DbDep, margin_days: str =
             slots = views.sponsor_slots(session, auth.scope)
             return render(request, "schedule_slots.html", {"slots": slots})
         plan_id = views.latest_plan_id(session, auth.scope)
-        plan = figure = None
+        plan = chart = None
         if plan_id is not None:
             plan = views.plan_detail(session, auth.scope, plan_id, margin)
-            figure = views.plan_gantt(session, auth.scope, plan_id)
+            chart = views.plan_chart(session, auth.scope, plan_id)
     return render(
         request,
         "schedule_plan.html",
-        {"plan": plan, "figure": figure, "can_plan": access.can_plan(auth.scope)},
+        {"plan": plan, "chart": chart, "can_plan": access.can_plan(auth.scope)},
     )
 
 
@@ -71,6 +71,8 @@ def _setup(request: Request, auth: AuthDep, db: DbDep, status: int = 200, **extr
             "sites": views.manufacturing_sites(session, auth.scope),
             "products": views.list_products(session, auth.scope),
             "lab": views.lab(session, auth.scope),
+            "facilities": views.receiving_sites(session, auth.scope),
+            "transfers": views.site_transfers(session, auth.scope),
             "can_plan": access.can_plan(auth.scope),
         }
     return render(request, "schedule_suites.html", context | extra, status_code=status)
@@ -209,6 +211,42 @@ def lab_set(
     return _setup_change(request, auth, db, change)
 
 
+@router.post("/schedule/receiving-sites", dependencies=MANAGE)
+def receiving_site_set(
+    request: Request, auth: AuthDep, db: DbDep, facility_id: Text = "", site_id: Text = ""
+) -> Response:
+    def change(uow: UnitOfWork) -> None:
+        settings.set_receiving_site(
+            uow,
+            auth.scope,
+            facility_id=choice_id(facility_id, "facility_id", "a facility"),
+            site_id=choice_id(site_id, "site_id", "a manufacturing site"),
+        )
+
+    return _setup_change(request, auth, db, change)
+
+
+@router.post("/schedule/transfers", dependencies=MANAGE)
+def transfer_set(
+    request: Request,
+    auth: AuthDep,
+    db: DbDep,
+    from_site_id: Text = "",
+    to_site_id: Text = "",
+    days: Text = "",
+) -> Response:
+    def change(uow: UnitOfWork) -> None:
+        settings.set_transfer(
+            uow,
+            auth.scope,
+            from_site_id=choice_id(from_site_id, "from_site_id", "the site material leaves"),
+            to_site_id=choice_id(to_site_id, "to_site_id", "the site material goes to"),
+            days=parse_int(days, "days", "shipping days", required=False, maximum=30),
+        )
+
+    return _setup_change(request, auth, db, change)
+
+
 # --------------------------------------------------------------------------------------------
 # what-if, drafts and published plans
 # --------------------------------------------------------------------------------------------
@@ -278,9 +316,19 @@ async def whatif_compute(request: Request, auth: AuthDep, db: DbDep) -> Response
         return RedirectResponse(f"/schedule/drafts/{draft_id}", status_code=303)
 
     def failed(error: FormError) -> Response:
-        return _whatif(request, auth, db, error.status, **error.context())
+        # the form again with what was typed, the field at fault marked
+        shown = error.context() | {"error_field": _form_field(error.field), "form": form}
+        return _whatif(request, auth, db, error.status, **shown)
 
     return await run_in_threadpool(show_errors, failed, compute)
+
+
+def _form_field(field: str | None) -> str | None:
+    """The what-if form's field for an error's field: ``events[1].receipt_date`` (how the
+    service names a field of the first event) is the form's ``receipt_date``."""
+    if field is None:
+        return None
+    return field.rsplit(".", 1)[-1] if field.startswith("events[") else field
 
 
 def _draft(
@@ -288,8 +336,8 @@ def _draft(
 ) -> Response:
     with db.read() as session:
         draft = views.draft_detail(session, auth.scope, draft_id)
-        figure = views.draft_gantt(session, auth.scope, draft_id)
-    context = {"draft": draft, "figure": figure, "can_plan": access.can_plan(auth.scope)}
+        chart = views.draft_chart(session, auth.scope, draft_id)
+    context = {"draft": draft, "chart": chart, "can_plan": access.can_plan(auth.scope)}
     return render(request, "schedule_draft.html", context | extra, status_code=status)
 
 
@@ -328,9 +376,9 @@ def plan_page(
     margin = _margin(margin_days)
     with db.read() as session:
         plan = views.plan_detail(session, auth.scope, plan_id, margin)
-        figure = views.plan_gantt(session, auth.scope, plan_id)
+        chart = views.plan_chart(session, auth.scope, plan_id)
     return render(
         request,
         "schedule_plan.html",
-        {"plan": plan, "figure": figure, "can_plan": access.can_plan(auth.scope)},
+        {"plan": plan, "chart": chart, "can_plan": access.can_plan(auth.scope)},
     )

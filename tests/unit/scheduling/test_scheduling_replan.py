@@ -102,7 +102,7 @@ def test_events_are_checked(published) -> None:
         apply_events(problem, plan, now, [OrderCancelled("nope")])
     with pytest.raises(RuleViolation, match="started"):
         apply_events(problem, plan, now, [OrderCancelled(started.order_id)])
-    with pytest.raises(RuleViolation, match="no batch running"):
+    with pytest.raises(RuleViolation, match="no batch in manufacturing"):
         apply_events(problem, plan, now, [BatchFailed(waiting.order_id, now)])
     with pytest.raises(NotFound):
         apply_events(problem, plan, now, [SuiteDown("nope", now)])

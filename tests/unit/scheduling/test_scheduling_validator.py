@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from vein2vein.scheduling.model import FixedBatch, Plan, Problem, Unscheduled
+from vein2vein.scheduling.model import FixedBatch, Plan, Problem, Transfer, Unscheduled
 from vein2vein.scheduling.validator import RULES, validate_plan
 
 from .conftest import GOOD, D, plan_of
@@ -92,6 +92,39 @@ def test_rule_before_receipt(small: Problem) -> None:
     assert broken(small, plan_of(small, moved(GOOD, "O1", "A", D(2026, 3, 1)))) == {
         "before_receipt"
     }
+
+
+def _two_sites(problem: Problem, *, route_days: int | None) -> Problem:
+    """O1's material received at Leiden; suite A at Leiden, B at Ghent (O2 and O3 have no site
+    and stay unbound), with or without a Leiden -> Ghent route of ``route_days``."""
+    suites = tuple(
+        dataclasses.replace(s, site="Leiden" if s.suite_id == "A" else "Ghent")
+        for s in problem.suites
+    )
+    routes = () if route_days is None else (Transfer("Leiden", "Ghent", route_days),)
+    return with_order(problem, "O1", material_site="Leiden").replace(
+        suites=suites, transfers=routes
+    )
+
+
+def test_rule_wrong_site(small: Problem) -> None:
+    problem = _two_sites(small, route_days=None)
+    # O1 to Ghent's B on 8 March (B is free then, after O2 and its decon, until the downtime)
+    rows = [("O1", "B", D(2026, 3, 11)), ("O2", "B", D(2026, 3, 3)), ("O3", "A", D(2026, 3, 8))]
+    assert broken(problem, plan_of(problem, rows)) == {"wrong_site"}
+    # the same plan with a route is valid: the material has had 9 days to travel
+    assert broken(_two_sites(small, route_days=1), plan_of(problem, rows)) == set()
+
+
+def test_rule_before_transfer(small: Problem) -> None:
+    problem = _two_sites(small, route_days=10)
+    rows = [("O1", "B", D(2026, 3, 11)), ("O2", "B", D(2026, 3, 3)), ("O3", "A", D(2026, 3, 8))]
+    # received at Leiden 2 March + 10 days' shipping = at Ghent on 12 March
+    report = validate_plan(problem, plan_of(problem, rows))
+    assert report.rules_broken == {"before_transfer"}
+    assert "arrives at Ghent on 2026-03-12" in report.violations[0].message
+    later = [("O1", "B", D(2026, 3, 12)), *rows[1:]]
+    assert broken(problem, plan_of(problem, later)) == set()
 
 
 def test_rule_hold_exceeded(small: Problem) -> None:
