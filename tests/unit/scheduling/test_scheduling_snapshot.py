@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from tests.unit.scheduling.conftest import D, order
 
 from vein2vein.core.errors import InputError
-from vein2vein.scheduling import greedy_plan, replan, validate_plan
+from vein2vein.scheduling import greedy_plan, validate_plan
 from vein2vein.scheduling.model import FixedBatch, Plan, Problem
-from vein2vein.scheduling.replan import BatchFailed, apply_events
+from vein2vein.scheduling.replan import BatchFailed, apply_events, replan
 from vein2vein.scheduling.snapshot import problem_from_json, problem_to_json
 
 
