@@ -58,6 +58,7 @@ class Feature:
     templates: bool = False
     demo: str | None = None
     home: str | None = None
+    queues: str | None = None
     permissions: tuple[Perm, ...] = ()
 
     @property
@@ -88,6 +89,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         home="views:home_counts",
+        queues="queues:work_queues",
         permissions=(P.ORG_READ, P.ORG_MANAGE, P.USER_READ, P.USER_MANAGE, P.PERSONAL_DATA_READ),
     ),
     Feature(
@@ -119,6 +121,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_identity_demo",
+        queues="queues:work_queues",
         permissions=(
             P.ORDER_PLACE,
             P.DIN_ISSUE,
@@ -151,6 +154,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_clinical_demo",
+        queues="queues:work_queues",
         permissions=(P.CLINICAL_WRITE,),
     ),
     Feature(
@@ -197,6 +201,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         cli=(CliMount("audit", "cli:app", "Audit trail: verify, read, anchor."),),
         templates=True,
+        queues="queues:work_queues",
         permissions=(P.AUDIT_READ, P.AUDIT_VERIFY, P.AUDIT_REVIEW),
     ),
 )
@@ -248,6 +253,11 @@ def home_counts() -> list[Callable[..., dict[str, int]]]:
     return [f.load(f.home) for f in FEATURES if f.home]
 
 
+def work_queues() -> list[Callable[..., Any]]:
+    """Each feature's work-queue source, called as ``source(session, scope, now)``."""
+    return [f.load(f.queues) for f in FEATURES if f.queues]
+
+
 def cli_mounts() -> Iterable[tuple[str, str, Callable[[], typer.Typer]]]:
     """(sub-command, help, loader of its Typer app) for every feature, in declaration order."""
     for f in FEATURES:
@@ -275,6 +285,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         nav=nav_items(),
         template_folders=template_folders(),
         home_counts=home_counts(),
+        work_queues=work_queues(),
     )
 
 

@@ -79,7 +79,7 @@ PURE_SCHEDULING = [
     "snapshot",
     "validator",
 ]
-PURE_IDENTITY = ["isbt128", "domain", "coi"]
+PURE_IDENTITY = ["isbt128", "domain", "coi", "due"]
 
 
 def pure_modules() -> list[str]:
