@@ -66,6 +66,7 @@ class Feature:
     demo: str | None = None
     home: str | None = None
     labels: str | None = None
+    queues: str | None = None
     permissions: tuple[Perm, ...] = ()
 
     @property
@@ -97,6 +98,7 @@ FEATURES: tuple[Feature, ...] = (
         templates=True,
         home="views:home_counts",
         labels="names:entity_labels",
+        queues="queues:work_queues",
         permissions=(P.ORG_READ, P.ORG_MANAGE, P.USER_READ, P.USER_MANAGE, P.PERSONAL_DATA_READ),
     ),
     Feature(
@@ -130,6 +132,7 @@ FEATURES: tuple[Feature, ...] = (
         templates=True,
         demo="demo:load_identity_demo",
         labels="names:entity_labels",
+        queues="queues:work_queues",
         permissions=(
             P.ORDER_PLACE,
             P.DIN_ISSUE,
@@ -163,6 +166,7 @@ FEATURES: tuple[Feature, ...] = (
         templates=True,
         demo="demo:load_clinical_demo",
         labels="names:entity_labels",
+        queues="queues:work_queues",
         permissions=(P.CLINICAL_WRITE,),
     ),
     Feature(
@@ -211,6 +215,7 @@ FEATURES: tuple[Feature, ...] = (
         cli=(CliMount("audit", "cli:app", "Audit trail: verify, read, export, anchor."),),
         templates=True,
         labels="names:entity_labels",
+        queues="queues:work_queues",
         permissions=(P.AUDIT_READ, P.AUDIT_VERIFY, P.AUDIT_REVIEW),
     ),
 )
@@ -275,6 +280,9 @@ def entity_labels(
         if f.labels:
             names |= f.load(f.labels)(session, scope, wanted)
     return names
+def work_queues() -> list[Callable[..., Any]]:
+    """Each feature's work-queue source, called as ``source(session, scope, now)``."""
+    return [f.load(f.queues) for f in FEATURES if f.queues]
 
 
 def cli_mounts() -> Iterable[tuple[str, str, Callable[[], typer.Typer]]]:
@@ -304,6 +312,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         nav=nav_items(),
         template_folders=template_folders(),
         home_counts=home_counts(),
+        work_queues=work_queues(),
     )
 
 

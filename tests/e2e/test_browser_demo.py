@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 def _counts(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {
-        el.get_attribute("data-count"): el.inner_text().split("\n")[0]
+        el.get_attribute("data-count"): el.query_selector(".n").inner_text()
         for el in page.query_selector_all("[data-count]")
     }
 

@@ -11,8 +11,9 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from vein2vein.auth import service, sessions, tokens, views
+from vein2vein.auth import queues, service, sessions, tokens, views
 from vein2vein.auth.roles import Perm, Role
+from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import InputError, NotFound
 from vein2vein.store.uow import Actor, UnitOfWork
 from vein2vein.web.context import (
@@ -239,8 +240,10 @@ def org_page(request: Request, org_id: int, auth: AuthDep, db: DbDep) -> Respons
 
 
 @router.get("/users", dependencies=[require(Perm.USER_READ)])
-def users_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    return _users(request, auth, db)
+def users_page(
+    request: Request, auth: AuthDep, db: DbDep, locked: str = "", tokens: str = ""
+) -> Response:
+    return _users(request, auth, db, filters={"locked": locked, "tokens": tokens})
 
 
 def _users(
@@ -249,11 +252,17 @@ def _users(
     db: DbDep,
     error: FormError | None = None,
     form: dict[str, str] | None = None,
+    filters: dict[str, str] | None = None,
 ) -> Response:
     with db.read() as session:
         users = views.users(session, auth.scope)
         orgs = views.organisations(session, auth.scope)
+        # a home-page queue: exactly the users it counted (auth/queues.py)
+        chosen = queues.user_filter(session, auth.scope, utcnow(), **(filters or {}))
+    if chosen is not None:
+        users = [u for u in users if u["id"] in chosen[1]]
     context = {"users": users, "orgs": orgs, "roles": [r.value for r in Role], "form": form}
+    context["filter_label"] = chosen[0] if chosen else None
     return render(
         request,
         "users.html",

@@ -21,7 +21,7 @@ from vein2vein.web.context import AuthDep, DbDep, public, require
 from vein2vein.web.forms import FormError, Text, apply_change, choice_id, parse_date
 from vein2vein.web.templating import render
 
-from . import datasets, studies, views
+from . import datasets, queues, studies, views
 from .api import read_uploads
 from .schemas import ReadoutOverrides, ReadoutParams
 
@@ -40,16 +40,25 @@ def figures_js() -> Response:
 
 
 def _studies_page(
-    request: Request, auth: AuthDep, db: DbDep, status: int = 200, **extra: Any
+    request: Request,
+    auth: AuthDep,
+    db: DbDep,
+    status: int = 200,
+    datasets: str = "",
+    **extra: Any,
 ) -> Response:
     with db.read() as session:
         ctx = views.study_list_page(session, auth.scope)
+        chosen = queues.study_filter(session, auth.scope, datasets)  # a home-page queue
+    if chosen is not None:
+        ctx["studies"] = [s for s in ctx["studies"] if s["id"] in chosen[1]]
+    ctx["filter_label"] = chosen[0] if chosen else None
     return render(request, "clinical_studies.html", ctx | extra, status_code=status)
 
 
 @router.get("/clinical", dependencies=[require(Perm.PROGRAM_READ)])
-def studies_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    return _studies_page(request, auth, db)
+def studies_page(request: Request, auth: AuthDep, db: DbDep, datasets: str = "") -> Response:
+    return _studies_page(request, auth, db, datasets=datasets)
 
 
 @router.post("/clinical", dependencies=[require(Perm.CLINICAL_WRITE)])

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vein2vein.auth.roles import Perm
 from vein2vein.core.clock import utcnow
-from vein2vein.identity import access, custody, intake, orders, views
+from vein2vein.identity import access, custody, intake, orders, queues, views
 from vein2vein.identity.domain import Step
 from vein2vein.identity.order_labels import PrintedLabel, print_order_label
 from vein2vein.programs.service import list_programs
@@ -63,14 +63,20 @@ def _page(
 
 
 @router.get("/coi", dependencies=READ)
-def dashboard_page(request: Request, auth: AuthDep, db: DbDep, all: str = "") -> Response:
+def dashboard_page(
+    request: Request, auth: AuthDep, db: DbDep, all: str = "", queue: str = ""
+) -> Response:
     with db.read() as session:
         rows = views.dashboard(session, auth.scope, include_complete=bool(all))
         open_count = len(views.list_mismatches(session, auth.scope))
+        listed = None
+        if queue:  # a home-page queue: exactly the rows it counted (identity/queues.py)
+            listed, selected = queues.order_queue(session, auth.scope, queue, utcnow())
+            rows = [r for r in rows if r["id"] in selected]
     return render(
         request,
         "coi_dashboard.html",
-        {"orders": rows, "show_all": bool(all), "open_mismatches": open_count},
+        {"orders": rows, "show_all": bool(all), "open_mismatches": open_count, "queue": listed},
     )
 
 
@@ -438,16 +444,22 @@ def scan_lookup(request: Request, auth: AuthDep, db: DbDep, scanned: Text = "") 
 
 
 def _mismatches(
-    request: Request, auth: AuthDep, db: DbDep, failed: FormError | None = None
+    request: Request,
+    auth: AuthDep,
+    db: DbDep,
+    failed: FormError | None = None,
+    status: str | None = None,
 ) -> Response:
     with db.read() as session:
         rows = views.list_mismatches(session, auth.scope, open_only=False)
-    return _page(request, auth, "coi_mismatches.html", {"mismatches": rows[::-1]}, failed)
+    rows = [r for r in rows if status is None or r["status"] == status]
+    context = {"mismatches": rows[::-1], "status": status}
+    return _page(request, auth, "coi_mismatches.html", context, failed)
 
 
 @router.get("/coi/mismatches", dependencies=READ)
-def mismatches_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    return _mismatches(request, auth, db)
+def mismatches_page(request: Request, auth: AuthDep, db: DbDep, status: str = "") -> Response:
+    return _mismatches(request, auth, db, status=queues.mismatch_status(status))
 
 
 @router.post("/coi/mismatches/{mismatch_id}/clear", dependencies=[require(Perm.MISMATCH_CLEAR)])

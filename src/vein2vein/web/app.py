@@ -20,7 +20,7 @@ from vein2vein.core.settings import Settings, get_settings
 from vein2vein.store.database import Database
 from vein2vein.store.migrate import ensure_up_to_date
 from vein2vein.store.privileges import check_application_role
-from vein2vein.web import assets, errors, home, openapi
+from vein2vein.web import assets, errors, home, openapi, queues
 from vein2vein.web.context import authenticate
 from vein2vein.web.limits import BodyLimit
 from vein2vein.web.nav import Navigation, NavItem
@@ -58,6 +58,7 @@ def build_app(
     nav: Sequence[NavItem],
     template_folders: Sequence[Path],
     home_counts: Sequence[home.HomeCounts] = (),
+    work_queues: Sequence[queues.QueueSource] = (),
 ) -> FastAPI:
     """Build the application; refuses to start on a database whose schema is out of date."""
     settings = settings or get_settings()
@@ -85,6 +86,7 @@ def build_app(
     app.state.templates = make_templates(template_folders, settings.display_time_zone)
     app.state.nav = navigation(nav)
     app.state.home_counts = tuple(home_counts)
+    app.state.work_queues = tuple(work_queues)
 
     routers = [home.api, *api_routers, home.pages, assets.router, *page_routers]
     app.add_middleware(

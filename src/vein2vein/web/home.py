@@ -1,4 +1,5 @@
-"""The home page (real counts of what the store holds, within scope) and the health endpoint."""
+"""The home page (the work queues of the caller's role, then small counts of what the store holds,
+within scope) and the health endpoint."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from vein2vein import __version__
-from vein2vein.web import views
+from vein2vein.core.clock import utcnow
+from vein2vein.web import queues, views
 from vein2vein.web.context import AuthDep, DbDep, public, require
 from vein2vein.web.templating import render
 from vein2vein.web.views import HomeCounts as HomeCounts  # the app kit names it home.HomeCounts
@@ -19,9 +21,10 @@ api = APIRouter(prefix="/api", tags=["service"])
 @pages.get("/", dependencies=[require(None)])
 def home(request: Request, auth: AuthDep, db: DbDep) -> Response:
     with db.read() as session:
+        work = queues.queues_for(session, auth.scope, request.app.state.work_queues, utcnow())
         counts = views.store_counts(session, auth.scope, request.app.state.home_counts)
         recent = views.recent_entries(session, auth.scope)
-    return render(request, "home.html", {"counts": counts, "recent": recent})
+    return render(request, "home.html", {"queues": work, "counts": counts, "recent": recent})
 
 
 class Health(BaseModel):

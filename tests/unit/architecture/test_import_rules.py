@@ -80,7 +80,7 @@ PURE_SCHEDULING = [
     "snapshot",
     "validator",
 ]
-PURE_IDENTITY = ["isbt128", "domain", "coi"]
+PURE_IDENTITY = ["isbt128", "domain", "coi", "due"]
 #: the audit trail's field-by-field difference (issue 11)
 PURE_KIT = ["vein2vein.core.diff"]
 

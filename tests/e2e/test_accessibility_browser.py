@@ -1,0 +1,217 @@
+"""Every page each demo role can open, at a desktop (1,400 px) and a tablet (900 px) width, in
+Debian's Chromium (issue 11): no horizontal page scroll, and no serious or critical violation of
+axe-core's rules (``axe-playwright-python`` bundles axe-core; WCAG 2.1 A/AA rules and best
+practices as axe-core ships them).
+
+Pages: every entry of the role's menu, plus one detail page of each kind the role can reach
+(order, patient, study, plan, program, user), found by following the first such link of the
+lists. With ``V2V_SCREENSHOTS=1`` the test also writes the screenshots of the user guides
+(``docs/user-guide/img/``).
+
+Skipped with a loud message when Chromium is missing, except under CI where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.browser import launch, need_chromium, running_demo
+
+from vein2vein.demo.generator import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WIDTHS = (1400, 900)
+HEIGHT = 900
+ROLES = {
+    "admin": "admin",
+    "operator": "operator",
+    "qc_analyst": "qc",
+    "qa_reviewer": "qa.reviewer",
+    "qa_approver": "qa.approver",
+    "sponsor_viewer": "helixa.viewer",
+    "sponsor_clinical": "helixa.clinical",
+}
+#: detail pages: the first link of each kind found on the pages of the menu
+DETAILS = {
+    "order": re.compile(r"^/coi/orders/\d+$"),
+    "patient": re.compile(r"^/coi/patients/\d+$"),
+    "study": re.compile(r"^/clinical/studies/\d+$"),
+    "plan": re.compile(r"^/schedule/plans/\d+$"),
+    "program": re.compile(r"^/programs/\d+$"),
+    "user": re.compile(r"^/users/\d+$"),
+}
+FAILING_IMPACTS = {"serious", "critical"}
+#: lists one step below the menu, where detail links of a kind are found (when the role may)
+SUB_LISTS = ("/schedule/plans",)
+
+#: Pages being rewritten by other helpers of issue 11 (audit trail, plan, orders): what they
+#: still show is listed here, by page pattern and rule, so that the test keeps them in view.
+#: The lead empties this list when the branches are merged; nothing else may be added to it.
+OTHER_HELPERS_PAGES: dict[str, set[str]] = {}
+#: Pages of other helpers that still scroll horizontally at 900 px (same rule as above).
+OTHER_HELPERS_WIDE: set[str] = {"/coi"}  # the orders list (its rewrite: one projection)
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "img"
+#: (role, width, page) → file name of the user guides' screenshots
+SHOTS = {
+    ("operator", 1400, "/"): "operator-home.png",
+    ("operator", 900, "/coi/scan"): "operator-scan.png",
+    ("qc_analyst", 1400, "/"): "qc-analyst-home.png",
+    ("qa_reviewer", 1400, "/"): "qa-reviewer-home.png",
+    ("qa_reviewer", 1400, "/coi/mismatches?status=open"): "qa-reviewer-mismatches.png",
+    ("qa_approver", 1400, "/"): "qa-approver-home.png",
+    ("sponsor_clinical", 1400, "/"): "sponsor-clinical-home.png",
+    ("sponsor_clinical", 900, "/coi?queue=in_flight"): "sponsor-clinical-orders.png",
+    ("admin", 1400, "/"): "admin-home.png",
+    ("admin", 1400, "/users?locked=1"): "admin-locked.png",
+}
+
+
+def _matches(path: str, patterns: dict[str, set[str]] | set[str]) -> list[str]:
+    return [p for p in patterns if re.fullmatch(p, path)]
+
+
+def allowed(path: str, rule: str) -> bool:
+    return any(rule in OTHER_HELPERS_PAGES[p] for p in _matches(path, OTHER_HELPERS_PAGES))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    need_chromium()
+    with running_demo(tmp_path_factory.mktemp("a11y")) as running:
+        yield running
+
+
+def _login(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def _links(page: Any) -> list[str]:
+    return page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+
+
+def _pages_of(page: Any, base: str, kinds: set[str]) -> list[str]:
+    """The role's menu, the home page's queue links, then one detail page of each kind."""
+    page.goto(f"{base}/")
+    menu = page.eval_on_selector_all(
+        "nav.main-nav a[href]", "els => els.map(e => e.getAttribute('href'))"
+    )
+    queues = page.eval_on_selector_all(
+        "[data-queue] a[href]", "els => els.map(e => e.getAttribute('href'))"
+    )
+    found: dict[str, str] = {}
+    for href in [*menu, *SUB_LISTS]:
+        response = page.goto(base + href)
+        if href in SUB_LISTS and (response is None or response.status != 200):
+            continue
+        for link in _links(page):
+            for kind, pattern in DETAILS.items():
+                if kind not in found and pattern.match(link):
+                    found[kind] = link
+    kinds.update(found)
+    return list(dict.fromkeys([*menu, *queues, *found.values()]))
+
+
+def _page_scroll(page: Any) -> int:
+    """How far the page scrolls sideways (0: it fits the window)."""
+    return int(page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth"))
+
+
+WIDEST = """() => [...document.querySelectorAll('main *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+  .slice(0, 3).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className)"""
+
+
+def _widest(page: Any) -> list[str]:
+    """The innermost elements that stick out of the window (to say what to fix)."""
+    return page.evaluate(WIDEST)
+
+
+def _shoot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path), full_page=False)
+    try:  # smaller files: the guides' screenshots are committed
+        from PIL import Image
+
+        with Image.open(path) as img:
+            img.convert("RGB").quantize(colors=128).save(path, optimize=True)
+    except ImportError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(demo: Any) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = launch(p)
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_page_of_the_role_fits_a_tablet_and_passes_axe(
+    demo: Any, browser: Any, role: str
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    shots = os.environ.get("V2V_SCREENSHOTS") == "1"
+    problems: list[str] = []
+    seen_elsewhere: dict[str, set[str]] = {}
+    visited = 0
+    kinds: set[str] = set()
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT})
+    page = context.new_page()
+    _login(page, demo.base, ROLES[role])
+    pages = _pages_of(page, demo.base, kinds)
+    extra = [path for (r, _w, path) in SHOTS if r == role and path not in pages]
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": HEIGHT})
+        for path in [*pages, *extra]:
+            response = page.goto(demo.base + path)
+            assert response is not None and response.status == 200, (role, path)
+            visited += 1
+            wide = _page_scroll(page)
+            if wide > 0 and not _matches(path.split("?")[0], OTHER_HELPERS_WIDE):
+                problems.append(
+                    f"{role} {width}px {path}: page scrolls by {wide} px; widest: {_widest(page)}"
+                )
+            for v in axe.run(page).response["violations"]:
+                if v["impact"] not in FAILING_IMPACTS:
+                    continue
+                where = path.split("?")[0]
+                if allowed(where, v["id"]):
+                    seen_elsewhere.setdefault(where, set()).add(v["id"])
+                    continue
+                targets = [n["target"] for n in v["nodes"][:3]]
+                problems.append(
+                    f"{role} {width}px {path}: {v['id']} ({v['impact']}): {v['help']} at {targets}"
+                )
+            if shots and (role, width, path) in SHOTS:
+                _shoot(page, SHOTS[(role, width, path)])
+    if role == "admin":
+        # the administrator reaches a detail page of every kind
+        assert kinds == set(DETAILS), f"detail pages not reached: {set(DETAILS) - kinds}"
+        # and the measure sees a page wider than the window
+        page.evaluate(
+            "document.body.insertAdjacentHTML('beforeend', "
+            "'<div style=\\'width:2000px;height:1px\\'></div>')"
+        )
+        assert _page_scroll(page) > 0
+    context.close()
+    assert visited >= 2 * len(pages)
+    print(role, "pages:", pages, "allow-listed:", seen_elsewhere)
+    assert not problems, "\n".join(problems)
