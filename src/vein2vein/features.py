@@ -280,6 +280,8 @@ def entity_labels(
         if f.labels:
             names |= f.load(f.labels)(session, scope, wanted)
     return names
+
+
 def work_queues() -> list[Callable[..., Any]]:
     """Each feature's work-queue source, called as ``source(session, scope, now)``."""
     return [f.load(f.queues) for f in FEATURES if f.queues]
