@@ -55,7 +55,7 @@ SUB_LISTS = ("/schedule/plans",)
 #: The lead empties this list when the branches are merged; nothing else may be added to it.
 OTHER_HELPERS_PAGES: dict[str, set[str]] = {}
 #: Pages of other helpers that still scroll horizontally at 900 px (same rule as above).
-OTHER_HELPERS_WIDE: set[str] = {"/coi"}  # the orders list (its rewrite: one projection)
+OTHER_HELPERS_WIDE: set[str] = set()
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "img"
 #: (role, width, page) → file name of the user guides' screenshots
