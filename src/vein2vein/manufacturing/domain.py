@@ -300,6 +300,25 @@ def from_data(data: Any) -> Mbr:
     return mbr
 
 
+def material_from_data(data: Any) -> Material:
+    """One material from plain data (a form, an API body), checked like a file's."""
+    return _material(data, "material")
+
+
+def equipment_from_data(data: Any) -> Equipment:
+    return _equipment(data, "equipment")
+
+
+def number(value: Any, path: str) -> float | None:
+    """An optional finite number (``MbrError`` at ``path`` otherwise)."""
+    return _number(value, path)
+
+
+def limits_from(low: Any, high: Any, path: str) -> Limits:
+    """A range from two optional numbers (a form's fields), low ≤ high."""
+    return _limits({"low": low, "high": high}, path)
+
+
 def _material(data: Any, path: str) -> Material:
     d = _mapping(data, path)
     _known(d, path, {"code", "name", "kind", "quantity", "unit", "lot_data", "second_person"})

@@ -116,3 +116,20 @@ def mbr_diff(session: Session, scope: Scope, a_id: int | str, b_id: int | str) -
         "b": _summary(b),
         "changes": [c.as_dict() for c in changes],
     }
+
+
+def mbr_editor(session: Session, scope: Scope, mbr_id: int | str) -> dict[str, Any]:
+    """The editor of a draft: refused to whoever may not author, and for a signed version."""
+    from vein2vein.auth.roles import Perm
+    from vein2vein.core.errors import PermissionDenied, RuleViolation
+
+    row = mbrs.get_mbr(session, scope, mbr_id)
+    scope.require(Perm.MBR_AUTHOR)
+    if not scope.is_cdmo:
+        raise PermissionDenied("master batch records are written by the CDMO")
+    if row.status != mbrs.DRAFT or signatures_for(session, mbrs.RECORD, row.id):
+        raise RuleViolation(
+            f"version {row.version} is {row.status} and signed: start a new version"
+        )
+    page = mbr_detail(session, scope, mbr_id)
+    return page | {"kinds": [k.value for k in domain.MaterialKind]}

@@ -50,15 +50,20 @@ def parse(text: str, file: str = "mbr.yaml") -> Mbr:
     if node is None:
         raise YamlError(file, None, None, "the file is empty")
     lines: dict[str, int] = {}
-    data = _value(node, "", lines, file)
+    data = _value(node, "", lines, file, set())
     try:
         return from_data(data)
     except MbrError as exc:
         raise YamlError(file, _line_of(exc.path, lines), exc.path or None, exc.message) from None
 
 
-def _value(node: yaml.Node, path: str, lines: dict[str, int], file: str) -> Any:
+def _value(node: yaml.Node, path: str, lines: dict[str, int], file: str, seen: set[int]) -> Any:
+    """Plain data of ``node``, the line of each path in ``lines``. A node met twice is an alias
+    (``*name``): refused, so that a few lines cannot expand to millions of values."""
     lines[path] = node.start_mark.line + 1
+    if id(node) in seen:
+        raise YamlError(file, lines[path], path or None, "anchors and aliases are not allowed")
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -70,11 +75,13 @@ def _value(node: yaml.Node, path: str, lines: dict[str, int], file: str) -> Any:
             if key in out:
                 raise YamlError(file, key_node.start_mark.line + 1, sub, "this key appears twice")
             lines[sub] = key_node.start_mark.line + 1
-            out[key] = _value(value_node, sub, lines, file)
+            out[key] = _value(value_node, sub, lines, file, seen)
             lines[sub] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_value(item, f"{path}[{i}]", lines, file) for i, item in enumerate(node.value)]
+        return [
+            _value(item, f"{path}[{i}]", lines, file, seen) for i, item in enumerate(node.value)
+        ]
     return _scalar(node)
 
 

@@ -282,20 +282,23 @@ def edit_parameter(
     parameter: str,
     *,
     target: float | None,
-    nor: domain.Limits,
-    par: domain.Limits,
+    nor: tuple[float | None, float | None],
+    par: tuple[float | None, float | None],
     reason: str = "",
 ) -> MasterBatchRecord:
-    return _edit(
-        uow,
-        scope,
-        mbr_id,
-        "mbr.edit_parameter",
-        lambda m: domain.set_parameter_limits(
-            m, operation, parameter, target=target, nor=nor, par=par
-        ),
-        reason,
-    )
+    """A parameter's target, NOR (low, high) and PAR (low, high); ``None``: no limit there."""
+
+    def change(m: Mbr) -> Mbr:
+        return domain.set_parameter_limits(
+            m,
+            operation,
+            parameter,
+            target=domain.number(target, "target"),
+            nor=domain.limits_from(*nor, "nor"),
+            par=domain.limits_from(*par, "par"),
+        )
+
+    return _edit(uow, scope, mbr_id, "mbr.edit_parameter", change, reason)
 
 
 def edit_second_person(
@@ -321,16 +324,17 @@ def add_material(
     uow: UnitOfWork,
     scope: Scope,
     mbr_id: int | str,
-    material: domain.Material,
+    material: dict[str, Any],
     operation: str | None = None,
     reason: str = "",
 ) -> MasterBatchRecord:
+    """A material from plain data (code, name, kind, lot_data, ...), used by ``operation``."""
     return _edit(
         uow,
         scope,
         mbr_id,
         "mbr.add_material",
-        lambda m: domain.add_material(m, material, operation),
+        lambda m: domain.add_material(m, domain.material_from_data(material), operation or None),
         reason,
     )
 
@@ -347,7 +351,7 @@ def add_equipment(
     uow: UnitOfWork,
     scope: Scope,
     mbr_id: int | str,
-    equipment: domain.Equipment,
+    equipment: dict[str, Any],
     operation: str | None = None,
     reason: str = "",
 ) -> MasterBatchRecord:
@@ -356,7 +360,7 @@ def add_equipment(
         scope,
         mbr_id,
         "mbr.add_equipment",
-        lambda m: domain.add_equipment(m, equipment, operation),
+        lambda m: domain.add_equipment(m, domain.equipment_from_data(equipment), operation or None),
         reason,
     )
 

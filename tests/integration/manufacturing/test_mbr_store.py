@@ -41,8 +41,8 @@ def _edit_moi(db: Database, world: MbrWorld, mbr_id: int, high: float = 3.4) -> 
             "TRANSDUCE",
             "moi",
             target=3,
-            nor=domain.Limits(2.5, high),
-            par=domain.Limits(2, 5),
+            nor=(2.5, high),
+            par=(2, 5),
             reason="narrower NOR",
         )
         uow.commit()
