@@ -443,8 +443,11 @@ def _calculation(data: Any, path: str) -> Calculation:
         code=_code(d.get("code"), f"{path}.code"),
         name=_text(d.get("name"), f"{path}.name", 200, required=True),
         formula=_enum(Formula, d.get("formula"), f"{path}.formula"),
-        inputs=tuple(
-            (str(k), _text(v, f"{path}.inputs.{k}", 120, required=True)) for k, v in inputs.items()
+        inputs=tuple(  # sorted: the stored (canonical) JSON sorts keys too
+            sorted(
+                (str(k), _text(v, f"{path}.inputs.{k}", 120, required=True))
+                for k, v in inputs.items()
+            )
         ),
         result=_text(d.get("result"), f"{path}.result", 120, required=True),
         note=_text(d.get("note"), f"{path}.note", 2000),
@@ -933,7 +936,9 @@ _IMPLEMENTATION: dict[Formula, Callable[..., float]] = {
     Formula.FEED_VOLUME: lambda viable_cells, target_density, current_volume: feed_volume_ml(
         viable_cells, target_density, current_volume
     ),
-    Formula.CELLS_FOR_DOSE: cells_for_dose,
+    Formula.CELLS_FOR_DOSE: lambda dose_per_kg, weight, viability, car_fraction: cells_for_dose(
+        dose_per_kg, weight, viability, car_fraction
+    ),
 }
 
 
