@@ -30,6 +30,7 @@ def get_mbr(mbr_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
 @router.get(
     "/{mbr_id}/yaml",
     response_class=PlainTextResponse,
+    responses={200: {"content": {"application/yaml": {}}}},
     dependencies=[require(Perm.MBR_READ)],
 )
 def export_mbr(mbr_id: int, auth: AuthDep, db: DbDep) -> PlainTextResponse:
