@@ -147,6 +147,19 @@ FEATURES: tuple[Feature, ...] = (
         name="manufacturing",
         title="Batch records, deviations, materials and genealogy",
         tables=True,
+        api="api:router",
+        pages="web:router",
+        nav=(NavItem("Master batch records", "/mbr", P.MBR_READ, section="Manufacturing"),),
+        cli=(
+            CliMount(
+                "mbr",
+                "cli:app",
+                "Master batch records: import and export YAML, list versions, show differences.",
+            ),
+        ),
+        templates=True,
+        demo="demo:load_mbr_demo",
+        permissions=(P.MBR_READ, P.MBR_AUTHOR, P.MBR_REVIEW, P.MBR_APPROVE),
     ),
     Feature(
         name="clinical",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from tests import factories
 from tests.factories import PASSWORD
+from tests.mbr_world import V1 as MBR_V1
 from tests.openapi_examples import example_body
 from tests.webclient import client, logged_in
 
@@ -25,6 +26,7 @@ from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS
+from vein2vein.manufacturing import mbrs
 from vein2vein.scheduling import planning as schedule
 from vein2vein.scheduling import settings as schedule_settings
 from vein2vein.store.database import Database
@@ -56,6 +58,7 @@ def _world(db: Database) -> dict[str, Any]:
     b_coi = _coi_world(db, cdmo, b_user, qa, site.id, b_program.id)
     b_clinical = _clinical_world(db, b_user, b_program.id)
     cdmo_schedule = _schedule_world(db, cdmo, qa)
+    b_mbr = _mbr_world(db, cdmo, qa)
     return {
         "ids": {
             "org_id": b.id,
@@ -68,6 +71,7 @@ def _world(db: Database) -> dict[str, Any]:
             **b_coi,
             **b_clinical,
             **cdmo_schedule,
+            **b_mbr,
         },
         "secrets": [
             "Corvane",
@@ -115,6 +119,21 @@ def _schedule_world(db: Database, cdmo: Any, qa: Any) -> dict[str, Any]:
         "draft_id": draft2.id,
         "plan_id": plan.id,
     }
+
+
+def _mbr_world(db: Database, cdmo: Any, qa: Any) -> dict[str, Any]:
+    """Two master batch records (at two CDMO sites) of sponsor B's program: the CDMO's records,
+    which only B may read."""
+    text = MBR_V1.read_text(encoding="utf-8").replace("product: HLX-EPC-01", "product: CRV-SECRET")
+    ids = []
+    for site_name in ("Ghent GMP", "Ghent GMP 2"):
+        with db.uow(Actor("t")) as uow:
+            qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+            service.add_site(uow, factories.SERVER, cdmo.id, site_name, "Ghent", "BE")
+            site_text = text.replace("site: Site B — Ghent", f"site: {site_name}")
+            ids.append(mbrs.import_yaml(uow, qa_scope, site_text, "b.yaml").id)
+            uow.commit()
+    return {"mbr_id": ids[0], "other_id": ids[1]}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:

@@ -47,6 +47,11 @@ class Perm(StrEnum):
     # capacity scheduling
     PLAN_READ = "plan.read"
     PLAN_MANAGE = "plan.manage"
+    # master batch records
+    MBR_READ = "mbr.read"
+    MBR_AUTHOR = "mbr.author"
+    MBR_REVIEW = "mbr.review"
+    MBR_APPROVE = "mbr.approve"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -59,7 +64,13 @@ ROLE_KIND: dict[Role, OrgKind] = {
     Role.SPONSOR_CLINICAL: OrgKind.SPONSOR,
 }
 
-_EVERY_CDMO_ROLE = {Perm.ORG_READ, Perm.PROGRAM_READ, Perm.USER_READ, Perm.PLAN_READ}
+_EVERY_CDMO_ROLE = {
+    Perm.ORG_READ,
+    Perm.PROGRAM_READ,
+    Perm.USER_READ,
+    Perm.PLAN_READ,
+    Perm.MBR_READ,
+}
 #: CDMO staff who handle material (custody steps at the manufacturer, DINs)
 _CDMO_HANDS = {Perm.DIN_ISSUE, Perm.CUSTODY_RECORD, Perm.CUSTODY_RECORD_CDMO}
 #: CDMO QA: clears hand-off mismatches and keeps the capacity plan
@@ -81,7 +92,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PLAN_MANAGE,
         }
     ),
-    Role.OPERATOR: frozenset(_EVERY_CDMO_ROLE | _CDMO_HANDS | {Perm.SIGN_AUTHORED}),
+    Role.OPERATOR: frozenset(
+        _EVERY_CDMO_ROLE | _CDMO_HANDS | {Perm.SIGN_AUTHORED, Perm.MBR_AUTHOR}
+    ),
     Role.QC_ANALYST: frozenset(_EVERY_CDMO_ROLE | {Perm.SIGN_AUTHORED}),
     Role.QA_REVIEWER: frozenset(
         _EVERY_CDMO_ROLE
@@ -94,6 +107,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PERSONAL_DATA_READ,
             Perm.SIGN_AUTHORED,
             Perm.SIGN_REVIEWED,
+            Perm.MBR_AUTHOR,
+            Perm.MBR_REVIEW,
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -110,9 +125,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SIGN_APPROVED,
             Perm.SIGN_RELEASED,
             Perm.CUSTODY_RELEASE,
+            Perm.MBR_AUTHOR,
+            Perm.MBR_REVIEW,
+            Perm.MBR_APPROVE,
         }
     ),
-    Role.SPONSOR_VIEWER: frozenset({Perm.ORG_READ, Perm.PROGRAM_READ}),
+    Role.SPONSOR_VIEWER: frozenset({Perm.ORG_READ, Perm.PROGRAM_READ, Perm.MBR_READ}),
     Role.SPONSOR_CLINICAL: frozenset(
         {
             Perm.ORG_READ,
@@ -125,6 +143,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.ORDER_PLACE,
             Perm.CUSTODY_RECORD,
             Perm.CUSTODY_RECORD_SITE,
+            Perm.MBR_READ,
         }
     ),
 }
@@ -194,6 +213,10 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.MISMATCH_CLEAR: "clear a hand-off mismatch",
     Perm.PLAN_READ: "read the whole capacity plan (suites, Gantt, drafts)",
     Perm.PLAN_MANAGE: "change suites and settings, compute and publish plans",
+    Perm.MBR_READ: "read master batch records (sponsors: of their own programs)",
+    Perm.MBR_AUTHOR: "import and edit draft master batch records, sign them as author",
+    Perm.MBR_REVIEW: "sign a master batch record as reviewer",
+    Perm.MBR_APPROVE: "sign a master batch record as approver (makes it effective)",
 }
 
 

@@ -83,6 +83,7 @@ PURE_SCHEDULING = [
 PURE_IDENTITY = ["isbt128", "domain", "coi", "due"]
 #: the audit trail's field-by-field difference (issue 11)
 PURE_KIT = ["vein2vein.core.diff"]
+PURE_MANUFACTURING = ["domain", "units", "mbr_yaml"]
 
 
 def pure_modules() -> list[str]:
@@ -93,6 +94,7 @@ def pure_modules() -> list[str]:
     names += [f"vein2vein.scheduling.{m}" for m in PURE_SCHEDULING]
     names += [f"vein2vein.identity.{m}" for m in PURE_IDENTITY]
     names += PURE_KIT
+    names += [f"vein2vein.manufacturing.{m}" for m in PURE_MANUFACTURING]
     return sorted(names)
 
 
