@@ -20,6 +20,7 @@ from tests.factories import PASSWORD
 from tests.integration.identity import world as W
 from tests.webclient import logged_in
 
+from vein2vein.audittrail import service as audit_service
 from vein2vein.auth import service as auth
 from vein2vein.auth import tokens
 from vein2vein.auth.tables import ApiToken
@@ -28,6 +29,7 @@ from vein2vein.core.errors import AuthenticationFailed
 from vein2vein.identity import custody
 from vein2vein.identity.domain import Step
 from vein2vein.identity.tables import Order
+from vein2vein.scheduling import settings as schedule_settings
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 
@@ -69,6 +71,23 @@ class Built:
 
     def __init__(self, db: Database) -> None:
         w = self.w = W.build(db)
+        # the product's own durations (docs/identity.md, "Delivery projection"): 1 day inbound,
+        # 10 of manufacturing, 3 of rapid QC, 2 of shipping
+        with db.uow(Actor("factory")) as uow:
+            schedule_settings.set_product(
+                uow,
+                w.scopes["qa"],
+                product_code="S1234100",
+                name="HLX-101",
+                process_days=10,
+                start_weekdays="Mon-Sun",
+                qc_method="rapid",
+                qc_days_rapid=3,
+                qc_days_compendial=14,
+                inbound_days=1,
+                ship_days=2,
+            )
+            uow.commit()
         now = dt.datetime.now(dt.UTC)
         today = now.astimezone(ZoneInfo("Europe/Amsterdam")).date()  # the orders' zone
         # sponsor A
@@ -127,7 +146,7 @@ def test_operator_sees_the_hand_offs_due_at_the_manufacturer(built: Built) -> No
     db = built.w.db
     queues = _home(db, "operator")
     # receipt due one day after a shipment two days ago: A's and B's shipped orders; the order
-    # on hold waits for QA; release (17 days after start) is not due; collection is the site's
+    # on hold waits for QA; release (10 + 3 days after start) is not due; collection is the site's
     expected = {_number(db, built.a_shipped), _number(db, built.b_shipped)}
     assert queues == {"coi.due_today": ("/coi?queue=due_today", 2)}
     assert _listed_orders(db, "operator", "/coi?queue=due_today") == expected
@@ -173,6 +192,35 @@ def test_qa_sees_open_mismatches_and_the_link_lists_exactly_them(built: Built) -
     # audit reviews: none started yet, every entry since the start is unreviewed
     assert queues["audit.reviews_to_sign"] == ("/audit/reviews?signed=no", 0)
     assert queues["audit.unreviewed"][1] > 0
+
+
+def test_reviews_to_sign_link_lists_exactly_the_unsigned_reviews(built: Built) -> None:
+    db = built.w.db
+    qa = built.w.scopes["qa"]
+    with db.uow(Actor("qa")) as uow:
+        signed = audit_service.create_review(uow, qa, "first").id
+        uow.commit()
+    with db.uow(Actor("qa")) as uow:
+        audit_service.sign_review(uow, qa, db.settings, signed, username="qa", password=PASSWORD)
+        uow.commit()
+    with db.uow(Actor("qa")) as uow:
+        unsigned = audit_service.create_review(uow, qa, "second").id
+        uow.commit()
+    assert _home(db, "qa")["audit.reviews_to_sign"] == ("/audit/reviews?signed=no", 1)
+    c, _ = logged_in(db, "qa", PASSWORD)
+    rows = re.compile(r'data-review="(\d+)"')
+    assert rows.findall(c.get("/audit/reviews?signed=no").text) == [str(unsigned)]
+    assert rows.findall(c.get("/audit/reviews?signed=yes").text) == [str(signed)]
+    assert set(rows.findall(c.get("/audit/reviews").text)) == {str(signed), str(unsigned)}
+    bad = c.get("/audit/reviews?signed=maybe")
+    assert bad.status_code == 422 and "signed" in bad.text and "maybe" in bad.text
+
+
+def test_a_queue_link_says_which_queue_the_list_shows(built: Built) -> None:
+    c, _ = logged_in(built.w.db, "operator", PASSWORD)
+    page = c.get("/coi?queue=due_today").text
+    assert 'id="queue-filter"' in page and "Hand-offs due today" in page
+    assert 'id="queue-filter"' not in c.get("/coi").text
 
 
 def test_unknown_queue_is_refused_with_its_name(built: Built) -> None:

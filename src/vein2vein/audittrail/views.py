@@ -136,13 +136,28 @@ def head(session: Session, scope: Scope) -> dict[str, Any]:
     return {"seq": h.seq, "hash": h.hash}
 
 
-def reviews(session: Session, scope: Scope) -> list[dict[str, Any]]:
-    """Reviews, newest first, each with its signatures (none for a sponsor's user)."""
+#: the ``signed`` filter of the reviews list (the home queue "audit reviews to sign" links to
+#: ``?signed=no``)
+SIGNED_FILTER = {"": None, "no": False, "yes": True}
+
+
+def signed_filter(value: str) -> bool | None:
+    """``no`` (not yet signed), ``yes`` (signed) or empty (every review)."""
+    key = (value or "").strip().lower()
+    if key not in SIGNED_FILTER:
+        raise InputError(f"unknown value '{value}' for signed; use no or yes", field="signed")
+    return SIGNED_FILTER[key]
+
+
+def reviews(session: Session, scope: Scope, signed: bool | None = None) -> list[dict[str, Any]]:
+    """Reviews, newest first, each with its signatures (none for a sponsor's user); only the
+    unsigned (``signed=False``) or signed ones when asked."""
     scope.require(Perm.AUDIT_READ)
     if not scope.is_cdmo:
         return []
     rows = session.scalars(select(AuditReview).order_by(AuditReview.id.desc()))
-    return [_with_signatures(session, r) for r in rows]
+    found = [_with_signatures(session, r) for r in rows]
+    return [r for r in found if signed is None or r["signed"] is signed]
 
 
 def review(

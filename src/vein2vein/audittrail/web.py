@@ -146,16 +146,24 @@ def verify_page(request: Request, auth: AuthDep, db: DbDep, head: str = "") -> R
 
 
 @router.get("/audit/reviews", dependencies=[require(Perm.AUDIT_READ)])
-def reviews_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    return _reviews_page(request, auth, db)
+def reviews_page(request: Request, auth: AuthDep, db: DbDep, signed: str = "") -> Response:
+    try:
+        wanted = views.signed_filter(signed)
+    except InputError as exc:
+        return _reviews_page(request, auth, db, FormError.of(exc))
+    return _reviews_page(request, auth, db, signed=wanted)
 
 
 def _reviews_page(
-    request: Request, auth: AuthDep, db: DbDep, error: FormError | None = None
+    request: Request,
+    auth: AuthDep,
+    db: DbDep,
+    error: FormError | None = None,
+    signed: bool | None = None,
 ) -> Response:
     with db.read() as session:
-        reviews = views.reviews(session, auth.scope)
-    context = {"reviews": reviews} | (error.context() if error else {})
+        reviews = views.reviews(session, auth.scope, signed)
+    context = {"reviews": reviews, "signed": signed} | (error.context() if error else {})
     return render(request, "audit_reviews.html", context, error.status if error else 200)
 
 

@@ -31,6 +31,7 @@ from vein2vein.identity.domain import Step
 from vein2vein.identity.due import due_by, next_due
 from vein2vein.identity.intake import time_zone
 from vein2vein.identity.tables import CustodyEventRow, HandoffMismatch, Order
+from vein2vein.scheduling import delivery
 from vein2vein.web.queues import QueueItem, wanted
 
 DUE_TODAY: Final = "due_today"
@@ -87,16 +88,22 @@ def _states(session: Session, scope: Scope) -> Iterator[_OrderState]:
 
 def due_today_ids(session: Session, scope: Scope, now: dt.datetime) -> list[int]:
     """Orders not on hold whose next main step is one the caller may record and is due today
-    or overdue in the order's time zone."""
+    or overdue in the order's time zone, by the one delivery projection (``identity/due.py``)."""
+    waiting = [
+        s
+        for s in _states(session, scope)
+        if not s.on_hold and not domain.progress(s.events).complete
+    ]  # an order on hold: QA clears the mismatch first, it is in the QA queue
+    projections = delivery.project_orders(session, scope, [s.id for s in waiting], now)
     found = []
-    for state in _states(session, scope):
-        if state.on_hold:
-            continue  # QA clears the mismatch first: it is in the QA queue
-        tz = time_zone(state.zone)
-        due = next_due(state.events, state.planned_apheresis, tz)
+    for state in waiting:
+        projection = projections.get(state.id)
+        if projection is None:
+            continue
+        due = next_due(projection)
         if due is None or not access.can_record(scope, due.step):
             continue
-        if due_by(due, now.astimezone(tz).date(), tz):
+        if due_by(due, now.astimezone(time_zone(state.zone)).date()):
             found.append(state.id)
     return found
 
