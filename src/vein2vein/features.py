@@ -133,6 +133,34 @@ FEATURES: tuple[Feature, ...] = (
         name="manufacturing",
         title="Batch records, deviations, materials and genealogy",
         tables=True,
+        api="materials_api:router",
+        pages="materials_web:router",
+        nav=(
+            NavItem("Lots", "/lots", P.LOT_READ, section="Manufacturing"),
+            NavItem("Deviations", "/deviations", P.DEVIATION_READ, section="Manufacturing"),
+        ),
+        cli=(
+            CliMount(
+                "lots",
+                "materials_cli:lots_app",
+                "Material lots: receive, release or reject, check a lot for use.",
+            ),
+            CliMount(
+                "deviations",
+                "materials_cli:deviations_app",
+                "Deviations: list, classify, close with an electronic signature.",
+            ),
+        ),
+        templates=True,
+        demo="materials_demo:load_materials_demo",
+        permissions=(
+            P.LOT_READ,
+            P.LOT_RECEIVE,
+            P.LOT_RELEASE,
+            P.DEVIATION_READ,
+            P.DEVIATION_OPEN,
+            P.DEVIATION_MANAGE,
+        ),
     ),
     Feature(
         name="clinical",

@@ -47,6 +47,13 @@ class Perm(StrEnum):
     # capacity scheduling
     PLAN_READ = "plan.read"
     PLAN_MANAGE = "plan.manage"
+    # material lots and deviations
+    LOT_READ = "lot.read"
+    LOT_RECEIVE = "lot.receive"
+    LOT_RELEASE = "lot.release"
+    DEVIATION_READ = "deviation.read"
+    DEVIATION_OPEN = "deviation.open"
+    DEVIATION_MANAGE = "deviation.manage"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -59,11 +66,42 @@ ROLE_KIND: dict[Role, OrgKind] = {
     Role.SPONSOR_CLINICAL: OrgKind.SPONSOR,
 }
 
-_EVERY_CDMO_ROLE = {Perm.ORG_READ, Perm.PROGRAM_READ, Perm.USER_READ, Perm.PLAN_READ}
-#: CDMO staff who handle material (custody steps at the manufacturer, DINs)
-_CDMO_HANDS = {Perm.DIN_ISSUE, Perm.CUSTODY_RECORD, Perm.CUSTODY_RECORD_CDMO}
-#: CDMO QA: clears hand-off mismatches and keeps the capacity plan
-_CDMO_QA = {Perm.MISMATCH_CLEAR, Perm.PLAN_MANAGE}
+_EVERY_CDMO_ROLE = {
+    Perm.ORG_READ,
+    Perm.PROGRAM_READ,
+    Perm.USER_READ,
+    Perm.PLAN_READ,
+    Perm.LOT_READ,
+    Perm.DEVIATION_READ,
+}
+#: CDMO staff who handle material (custody steps at the manufacturer, DINs, lots received) and
+#: open deviations they see
+_CDMO_HANDS = {
+    Perm.DIN_ISSUE,
+    Perm.CUSTODY_RECORD,
+    Perm.CUSTODY_RECORD_CDMO,
+    Perm.LOT_RECEIVE,
+    Perm.DEVIATION_OPEN,
+}
+#: CDMO QA: clears hand-off mismatches, keeps the capacity plan, decides lots, closes deviations
+_CDMO_QA = {Perm.MISMATCH_CLEAR, Perm.PLAN_MANAGE, Perm.LOT_RELEASE, Perm.DEVIATION_MANAGE}
+
+#: Separation of duties: what the administrator (IT) may never hold, however the table above
+#: changes — recording what happened to a patient's material is not an IT task (EU GMP Annex 11
+#: §12.1-12.2, 21 CFR 211.68(b): access by role; PIC/S PI 041 §9: administrators do not
+#: create or change GMP data). ``tests/unit/auth/test_separation_of_duties.py`` checks it.
+NOT_FOR_ADMINISTRATORS: frozenset[Perm] = frozenset(
+    {
+        Perm.CUSTODY_RECORD,
+        Perm.CUSTODY_RECORD_SITE,
+        Perm.CUSTODY_RECORD_CDMO,
+        Perm.CUSTODY_RELEASE,
+        Perm.MISMATCH_CLEAR,
+        Perm.LOT_RECEIVE,
+        Perm.LOT_RELEASE,
+        Perm.DEVIATION_MANAGE,
+    }
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(
@@ -112,11 +150,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CUSTODY_RELEASE,
         }
     ),
-    Role.SPONSOR_VIEWER: frozenset({Perm.ORG_READ, Perm.PROGRAM_READ}),
+    Role.SPONSOR_VIEWER: frozenset({Perm.ORG_READ, Perm.PROGRAM_READ, Perm.DEVIATION_READ}),
     Role.SPONSOR_CLINICAL: frozenset(
         {
             Perm.ORG_READ,
             Perm.PROGRAM_READ,
+            Perm.DEVIATION_READ,
             Perm.USER_READ,
             Perm.AUDIT_READ,
             Perm.CLINICAL_WRITE,
@@ -194,6 +233,12 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.MISMATCH_CLEAR: "clear a hand-off mismatch",
     Perm.PLAN_READ: "read the whole capacity plan (suites, Gantt, drafts)",
     Perm.PLAN_MANAGE: "change suites and settings, compute and publish plans",
+    Perm.LOT_READ: "read materials and their lots (the CDMO's own)",
+    Perm.LOT_RECEIVE: "receive material lots into quarantine, record a vector's titer",
+    Perm.LOT_RELEASE: "release or reject lots, define materials",
+    Perm.DEVIATION_READ: "read deviations in scope (a sponsor: those of its own orders)",
+    Perm.DEVIATION_OPEN: "open a deviation by hand",
+    Perm.DEVIATION_MANAGE: "classify deviations, record root cause and CAPA, close (signed)",
 }
 
 

@@ -28,6 +28,7 @@ from vein2vein.identity import coi as coi_module
 from vein2vein.identity.domain import Step
 from vein2vein.identity.intake import time_zone
 from vein2vein.identity.tables import CustodyEventRow, HandoffMismatch, IssuedDin, Order, Patient
+from vein2vein.manufacturing import deviations
 from vein2vein.programs.tables import Program
 from vein2vein.store import audit
 
@@ -402,6 +403,9 @@ def order_detail(session: Session, scope: Scope, order_id: int) -> dict[str, Any
         "events": [_event_dict(e) for e in sorted(order.events, key=lambda e: e.occurred_at)],
         "mismatches": [mismatch_dict(m) for m in order.mismatches],
         "timeline": _timeline_dict(order, now),
+        # deviations linked to this order, including one of a mismatch at another order's
+        # hand-off where this order's identifier was scanned
+        "deviations": deviations.of_order(session, scope, order.id),
     }
 
 

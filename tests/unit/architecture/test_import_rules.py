@@ -80,6 +80,7 @@ PURE_SCHEDULING = [
     "validator",
 ]
 PURE_IDENTITY = ["isbt128", "domain", "coi"]
+PURE_MANUFACTURING = ["materials", "deviation_rules"]
 
 
 def pure_modules() -> list[str]:
@@ -89,6 +90,7 @@ def pure_modules() -> list[str]:
     names += [f"vein2vein.clinical.{m}" for m in PURE_CLINICAL]
     names += [f"vein2vein.scheduling.{m}" for m in PURE_SCHEDULING]
     names += [f"vein2vein.identity.{m}" for m in PURE_IDENTITY]
+    names += [f"vein2vein.manufacturing.{m}" for m in PURE_MANUFACTURING]
     return sorted(names)
 
 
