@@ -25,6 +25,7 @@ from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS
+from vein2vein.manufacturing import deviations, lots
 from vein2vein.scheduling import planning as schedule
 from vein2vein.scheduling import settings as schedule_settings
 from vein2vein.store.database import Database
@@ -56,6 +57,7 @@ def _world(db: Database) -> dict[str, Any]:
     b_coi = _coi_world(db, cdmo, b_user, qa, site.id, b_program.id)
     b_clinical = _clinical_world(db, b_user, b_program.id)
     cdmo_schedule = _schedule_world(db, cdmo, qa)
+    materials = _materials_world(db, qa, b_coi["order_id"])
     return {
         "ids": {
             "org_id": b.id,
@@ -68,6 +70,7 @@ def _world(db: Database) -> dict[str, Any]:
             **b_coi,
             **b_clinical,
             **cdmo_schedule,
+            **materials,
         },
         "secrets": [
             "Corvane",
@@ -75,6 +78,7 @@ def _world(db: Database) -> dict[str, Any]:
             "b.secret.user",
             "CRV-SUBJ-SECRET",
             "CRV-STUDY-SECRET",
+            "CRV-DEV-SECRET",
         ],
     }
 
@@ -115,6 +119,34 @@ def _schedule_world(db: Database, cdmo: Any, qa: Any) -> dict[str, Any]:
         "draft_id": draft2.id,
         "plan_id": plan.id,
     }
+
+
+def _materials_world(db: Database, qa: Any, b_order_id: int) -> dict[str, Any]:
+    """A CDMO material lot (sponsors see no lot) and a deviation of sponsor B's order."""
+    with db.uow(Actor("qa")) as uow:
+        qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+        lots.add_material(
+            uow, qa_scope, code="LV-X", name="Vector", kind="lentiviral_vector", unit="mL"
+        )
+        lot = lots.receive_lot(
+            uow,
+            qa_scope,
+            material="LV-X",
+            lot_number="LV-X-001",
+            supplier="Vector CDMO",
+            expiry="2030-01-01",
+            quantity="10",
+            titer="200000000",
+        )
+        dev = deviations.open_deviation(
+            uow,
+            qa_scope,
+            title="CRV-DEV-SECRET incubator alarm",
+            description="CO2 alarm during expansion of sponsor B's batch",
+            order_id=b_order_id,
+        )
+        uow.commit()
+        return {"lot_id": lot.id, "deviation_id": dev.id}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:

@@ -33,12 +33,12 @@ class LotReceive(BaseModel):
     expiry: dt.date
     quantity: Decimal = Field(gt=0, le=1_000_000, decimal_places=3)
     titer_tu_per_ml: Decimal | None = Field(
-        None, ge=Decimal("1e5"), le=Decimal("1e11"), description="lentiviral vector only"
+        None, description="functional titer, TU/mL (10^5-10^11; lentiviral vector only)"
     )
 
 
 class LotTiter(BaseModel):
-    titer_tu_per_ml: Decimal = Field(ge=Decimal("1e5"), le=Decimal("1e11"))
+    titer_tu_per_ml: Decimal = Field(description="functional titer, TU/mL (10^5-10^11)")
 
 
 class LotDecision(BaseModel):
