@@ -203,7 +203,8 @@ def record_deviation(
                 "deviation": dev.number,
                 "deviation_id": dev.id,
                 "source": dev.source,
-                "title": dev.title,
+                # the title may name the deviation's own order: not in another client's history
+                "title": dev.title if own.organisation_id == dev.organisation_id else None,
                 "other_order": shown,
                 "other_order_of_another_client": other is not None and shown is None,
             },

@@ -78,7 +78,7 @@ def _as(uow: UnitOfWork, scope: Scope) -> None:
 
 def load_materials_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
     loader = uow.actor
-    qa, approver, operator = (_scope(uow, n) for n in ("qa.reviewer", "qa.approver", "operator"))
+    qa, operator = _scope(uow, "qa.reviewer"), _scope(uow, "operator")
     today = utcnow().date()
     _as(uow, qa)
     for code, name, kind, unit in MATERIALS:

@@ -22,7 +22,7 @@ from vein2vein.store import audit
 from vein2vein.store.database import Database
 
 
-def _clear(w: W.World, who: str, mismatch_id: int, reason: str, password: str = PASSWORD):  # noqa: ANN202
+def _clear(w: W.World, who: str, mismatch_id: int, reason: str, password: str = PASSWORD):
     """QA's signed clearance (the signer's own user name and password)."""
     with w.db.uow(w.actor(who)) as uow:
         cleared = custody.clear_mismatch(
