@@ -58,21 +58,24 @@ def get_material(session: Session, scope: Scope, ref: str | int) -> Material:
 
 
 def get_lot(session: Session, scope: Scope, ref: str | int, *, lock: bool = False) -> MaterialLot:
-    """A lot by id, or by lot number (``MATERIAL:LOT`` when two materials share a number).
+    """A lot by id (an ``int``, as routes pass it), or by what is typed or scanned: the lot
+    number (``MATERIAL:LOT`` when two materials share a number), else an id in digits.
 
     ``lock``: hold the row (SELECT ... FOR UPDATE) until the transaction ends, to decide it."""
     _cdmo_only(scope, "lot", ref)
-    text = str(ref).strip()
-    key = parse_id(text) if isinstance(ref, int) or text.isdigit() else None
     stmt = select(MaterialLot).options(selectinload(MaterialLot.material))
-    if key is not None:
-        rows = list(session.scalars(stmt.where(MaterialLot.id == key)))
+    text = str(ref).strip()
+    if isinstance(ref, int):
+        rows = list(session.scalars(stmt.where(MaterialLot.id == parse_id(ref))))
     else:
         code, sep, number = text.rpartition(":")
-        stmt = stmt.where(MaterialLot.lot_number == (number if sep else text))
+        by_number = stmt.where(MaterialLot.lot_number == (number.strip() if sep else text))
         if sep:
-            stmt = stmt.join(Material).where(Material.code == code.strip().upper())
-        rows = list(session.scalars(stmt))
+            by_number = by_number.join(Material).where(Material.code == code.strip().upper())
+        rows = list(session.scalars(by_number.order_by(MaterialLot.id)))
+        key = parse_id(text) if text.isascii() and text.isdigit() else None
+        if not rows and key is not None:
+            rows = list(session.scalars(stmt.where(MaterialLot.id == key)))
     if not rows:
         raise NotFound(f"lot {ref} not found")
     if len(rows) > 1:

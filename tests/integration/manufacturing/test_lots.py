@@ -198,3 +198,20 @@ def test_lots_are_the_cdmos_sponsors_find_none(db: Database) -> None:
             expiry=TODAY,
             quantity="1",
         )
+
+
+def test_a_lot_number_in_digits_is_a_lot_number_not_an_id(db: Database) -> None:
+    w = W.build(db)
+    _materials(w)
+    first = _receive(w, "CD4-MB", "CD4-A")
+    second = _receive(w, "CD4-MB", str(first))  # its lot number is the other lot's id
+    _decide(w, second, LotStatus.RELEASED)
+    with db.read() as session:
+        scanned = lots.check_scanned_lot(
+            session, w.scopes["operator"], str(first), "CD4-MB", utcnow()
+        )
+        assert scanned.id == second
+        assert lots.get_lot(session, w.scopes["operator"], first).lot_number == "CD4-A"
+        _receive(w, "LV-EPCAM", "CD4-A")
+    with db.read() as session, pytest.raises(InputError, match="CD4-MB:CD4-A, LV-EPCAM:CD4-A"):
+        lots.get_lot(session, w.scopes["operator"], "CD4-A")
