@@ -97,7 +97,7 @@ def load_materials_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
             titer=titer,
         )
         received[number] = lot
-        if decision:
+        if decision and reason:
             _as(uow, qa)
             lots.decide_lot(uow, qa, lot.id, LotStatus(decision), reason)
     order = uow.session.scalar(
