@@ -26,7 +26,7 @@ from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS
-from vein2vein.manufacturing import mbrs
+from vein2vein.manufacturing import deviations, lots, mbrs
 from vein2vein.scheduling import planning as schedule
 from vein2vein.scheduling import settings as schedule_settings
 from vein2vein.store.database import Database
@@ -59,6 +59,7 @@ def _world(db: Database) -> dict[str, Any]:
     b_clinical = _clinical_world(db, b_user, b_program.id)
     cdmo_schedule = _schedule_world(db, cdmo, qa)
     b_mbr = _mbr_world(db, cdmo, qa)
+    materials = _materials_world(db, qa, b_coi["order_id"])
     return {
         "ids": {
             "org_id": b.id,
@@ -72,6 +73,7 @@ def _world(db: Database) -> dict[str, Any]:
             **b_clinical,
             **cdmo_schedule,
             **b_mbr,
+            **materials,
         },
         "secrets": [
             "Corvane",
@@ -79,6 +81,7 @@ def _world(db: Database) -> dict[str, Any]:
             "b.secret.user",
             "CRV-SUBJ-SECRET",
             "CRV-STUDY-SECRET",
+            "CRV-DEV-SECRET",
         ],
     }
 
@@ -134,6 +137,34 @@ def _mbr_world(db: Database, cdmo: Any, qa: Any) -> dict[str, Any]:
             ids.append(mbrs.import_yaml(uow, qa_scope, site_text, "b.yaml").id)
             uow.commit()
     return {"mbr_id": ids[0], "other_id": ids[1]}
+
+
+def _materials_world(db: Database, qa: Any, b_order_id: int) -> dict[str, Any]:
+    """A CDMO material lot (sponsors see no lot) and a deviation of sponsor B's order."""
+    with db.uow(Actor("qa")) as uow:
+        qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+        lots.add_material(
+            uow, qa_scope, code="LV-X", name="Vector", kind="lentiviral_vector", unit="mL"
+        )
+        lot = lots.receive_lot(
+            uow,
+            qa_scope,
+            material="LV-X",
+            lot_number="LV-X-001",
+            supplier="Vector CDMO",
+            expiry="2030-01-01",
+            quantity="10",
+            titer="200000000",
+        )
+        dev = deviations.open_deviation(
+            uow,
+            qa_scope,
+            title="CRV-DEV-SECRET incubator alarm",
+            description="CO2 alarm during expansion of sponsor B's batch",
+            order_id=b_order_id,
+        )
+        uow.commit()
+        return {"lot_id": lot.id, "deviation_id": dev.id}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:

@@ -52,6 +52,13 @@ class Perm(StrEnum):
     MBR_AUTHOR = "mbr.author"
     MBR_REVIEW = "mbr.review"
     MBR_APPROVE = "mbr.approve"
+    # material lots and deviations
+    LOT_READ = "lot.read"
+    LOT_RECEIVE = "lot.receive"
+    LOT_RELEASE = "lot.release"
+    DEVIATION_READ = "deviation.read"
+    DEVIATION_OPEN = "deviation.open"
+    DEVIATION_MANAGE = "deviation.manage"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -70,11 +77,37 @@ _EVERY_CDMO_ROLE = {
     Perm.USER_READ,
     Perm.PLAN_READ,
     Perm.MBR_READ,
+    Perm.LOT_READ,
+    Perm.DEVIATION_READ,
 }
-#: CDMO staff who handle material (custody steps at the manufacturer, DINs)
-_CDMO_HANDS = {Perm.DIN_ISSUE, Perm.CUSTODY_RECORD, Perm.CUSTODY_RECORD_CDMO}
-#: CDMO QA: clears hand-off mismatches and keeps the capacity plan
-_CDMO_QA = {Perm.MISMATCH_CLEAR, Perm.PLAN_MANAGE}
+#: CDMO staff who handle material (custody steps at the manufacturer, DINs, lots received) and
+#: open deviations they see
+_CDMO_HANDS = {
+    Perm.DIN_ISSUE,
+    Perm.CUSTODY_RECORD,
+    Perm.CUSTODY_RECORD_CDMO,
+    Perm.LOT_RECEIVE,
+    Perm.DEVIATION_OPEN,
+}
+#: CDMO QA: clears hand-off mismatches, keeps the capacity plan, decides lots, closes deviations
+_CDMO_QA = {Perm.MISMATCH_CLEAR, Perm.PLAN_MANAGE, Perm.LOT_RELEASE, Perm.DEVIATION_MANAGE}
+
+#: Separation of duties: what the administrator (IT) may never hold, however the table above
+#: changes — recording what happened to a patient's material is not an IT task (EU GMP Annex 11
+#: §12.1-12.2, 21 CFR 211.68(b): access by role; PIC/S PI 041 §9: administrators do not
+#: create or change GMP data). ``tests/unit/auth/test_separation_of_duties.py`` checks it.
+NOT_FOR_ADMINISTRATORS: frozenset[Perm] = frozenset(
+    {
+        Perm.CUSTODY_RECORD,
+        Perm.CUSTODY_RECORD_SITE,
+        Perm.CUSTODY_RECORD_CDMO,
+        Perm.CUSTODY_RELEASE,
+        Perm.MISMATCH_CLEAR,
+        Perm.LOT_RECEIVE,
+        Perm.LOT_RELEASE,
+        Perm.DEVIATION_MANAGE,
+    }
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(
@@ -130,11 +163,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MBR_APPROVE,
         }
     ),
-    Role.SPONSOR_VIEWER: frozenset({Perm.ORG_READ, Perm.PROGRAM_READ, Perm.MBR_READ}),
+    Role.SPONSOR_VIEWER: frozenset(
+        {Perm.ORG_READ, Perm.PROGRAM_READ, Perm.MBR_READ, Perm.DEVIATION_READ}
+    ),
     Role.SPONSOR_CLINICAL: frozenset(
         {
             Perm.ORG_READ,
             Perm.PROGRAM_READ,
+            Perm.DEVIATION_READ,
             Perm.USER_READ,
             Perm.AUDIT_READ,
             Perm.CLINICAL_WRITE,
@@ -217,6 +253,12 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.MBR_AUTHOR: "import and edit draft master batch records, sign them as author",
     Perm.MBR_REVIEW: "sign a master batch record as reviewer",
     Perm.MBR_APPROVE: "sign a master batch record as approver (makes it effective)",
+    Perm.LOT_READ: "read materials and their lots (the CDMO's own)",
+    Perm.LOT_RECEIVE: "receive material lots into quarantine, record a vector's titer",
+    Perm.LOT_RELEASE: "release or reject lots, define materials",
+    Perm.DEVIATION_READ: "read deviations in scope (a sponsor: those of its own orders)",
+    Perm.DEVIATION_OPEN: "open a deviation by hand",
+    Perm.DEVIATION_MANAGE: "classify deviations, record root cause and CAPA, close (signed)",
 }
 
 

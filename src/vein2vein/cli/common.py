@@ -115,13 +115,15 @@ def server_scope(db: Database, org: str | None = None, *, need_cdmo: bool = Fals
     return Scope(0, actor.name, "server administration", cdmo_id or 0, "CDMO", "admin")
 
 
-def login(db: Database, username: str) -> tuple[Scope, Actor]:
+def login(db: Database, username: str, password: str | None = None) -> tuple[Scope, Actor]:
     """A person acting at the command line: the user's password is asked for (prompt or first
-    line of standard input), checked like a web log-in (failed attempts counted, lock-out)."""
+    line of standard input), checked like a web log-in (failed attempts counted, lock-out).
+    ``password``: already asked (a command that also signs asks once, for both)."""
     from vein2vein.auth import service as auth_service
     from vein2vein.store.uow import Actor
 
-    password = read_password(f"Password of {username}", confirm=False)
+    if password is None:
+        password = read_password(f"Password of {username}", confirm=False)
     with db.uow(Actor.anonymous(username.strip()[:64])) as uow:
         user = auth_service.authenticate(uow, db.settings, username, password)
         scope = auth_service.scope_of(user)

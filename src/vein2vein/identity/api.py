@@ -167,9 +167,19 @@ def list_mismatches(auth: AuthDep, db: DbDep, open_only: bool = True) -> list[di
 def clear_mismatch(
     mismatch_id: int, body: schemas.MismatchClear, auth: AuthDep, db: DbDep
 ) -> dict[str, Any]:
-    """QA (qa_reviewer, qa_approver) clears a hand-off mismatch with a reason (audited)."""
+    """QA (qa_reviewer, qa_approver) clears a hand-off mismatch with a reason and an electronic
+    signature; a deviation linked to the order (and to the other order the wrong identifier
+    belongs to) is recorded with it."""
     with db.uow(auth.actor) as uow:
-        mismatch = custody.clear_mismatch(uow, auth.scope, mismatch_id, body.reason)
+        mismatch = custody.clear_mismatch(
+            uow,
+            auth.scope,
+            db.settings,
+            mismatch_id,
+            body.reason,
+            username=body.username,
+            password=body.password,
+        )
         uow.commit()
         return views.mismatch_dict(mismatch)
 

@@ -412,13 +412,17 @@ def clear_cmd(
     user: str = typer.Option(..., "--user", help="A QA user (password asked)"),
     json_: bool = JSON_OPT,
 ) -> None:
-    """QA clears a hand-off mismatch with a reason (audited)."""
+    """QA clears a hand-off mismatch with a reason and an electronic signature (the password,
+    asked once, logs in and signs); a deviation is recorded with it."""
     from vein2vein.identity import custody
 
     db = database()
-    scope, actor = login(db, user)
+    password = read_password(f"Password of {user} (log-in and signature)", confirm=False)
+    scope, actor = login(db, user, password=password)
     with db.uow(actor) as uow:
-        mismatch = custody.clear_mismatch(uow, scope, mismatch_id, reason)
+        mismatch = custody.clear_mismatch(
+            uow, scope, db.settings, mismatch_id, reason, username=user, password=password
+        )
         uow.commit()
         out = {"id": mismatch.id, "status": "cleared", "reason": mismatch.clear_reason}
     emit_json(out) if json_ else typer.echo(f"mismatch #{out['id']} cleared")

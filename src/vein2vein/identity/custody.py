@@ -10,19 +10,27 @@ patient identifiers typed at the bedside are compared and never stored.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
 from vein2vein.auth.scope import Scope, get_scoped
+from vein2vein.auth.signatures import sign
 from vein2vein.core.canonical import canonical_json
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import Conflict, InputError, PermissionDenied, RuleViolation
+from vein2vein.core.settings import Settings
 from vein2vein.core.text import clean_text
 from vein2vein.identity import access, domain, intake
 from vein2vein.identity.domain import Step
 from vein2vein.identity.orders import locked_order
 from vein2vein.identity.tables import CustodyEventRow, HandoffMismatch, Order
 from vein2vein.identity.views import domain_events, open_mismatches
+from vein2vein.manufacturing import deviations
+from vein2vein.manufacturing.deviation_rules import Source
 from vein2vein.store.uow import UnitOfWork
 
 #: Steps at which the patient is present, so the patient's own identifiers are checked too.
@@ -219,7 +227,65 @@ def _stop(
     raise HandoffStopped(row.id, step, [m.message for m in problems])
 
 
-def clear_mismatch(uow: UnitOfWork, scope: Scope, mismatch_id: int, reason: str) -> HandoffMismatch:
+#: meaning of the clearance signature: the QA reviewer reviewed the mix-up and its cause
+CLEAR_MEANING = "reviewed"
+MISMATCH_RECORD = "coi_handoff_mismatch"
+
+
+def other_order_of(session: Session, scope: Scope, mismatch: HandoffMismatch) -> Order | None:
+    """The order, within the caller's scope, that the wrong identifier scanned at the stopped
+    hand-off belongs to (a DIN or CoI identifier of another order), or None (a label of no
+    order the caller can see, or unreadable now)."""
+    texts = [t for t in (mismatch.scanned or "").split(" | ") if t.strip()]
+    try:
+        scanned = domain.read_scans(texts)
+    except InputError:
+        return None
+    conditions = []
+    if scanned.dins:
+        conditions += [Order.apheresis_din.in_(scanned.dins), Order.product_din.in_(scanned.dins)]
+    if scanned.coi:
+        conditions.append(Order.coi.in_([c.strip() for c in scanned.coi.split(",")]))
+    if not conditions:
+        return None
+    stmt = (
+        scope.filter(select(Order), Order)
+        .where(or_(*conditions), Order.id != mismatch.order_id)
+        .order_by(Order.id)
+    )
+    return session.scalars(stmt).first()
+
+
+def clearance_content(
+    mismatch: HandoffMismatch, reason: str, other: Order | None
+) -> dict[str, Any]:
+    """What the QA reviewer signs: the stopped hand-off, what was wrong, the other order the
+    wrong identifier belongs to, and the reason it may go on."""
+    return {
+        "mismatch_id": mismatch.id,
+        "order": mismatch.order.number,
+        "step": mismatch.step,
+        "scanned": mismatch.scanned,
+        "problems": json.loads(mismatch.problems),
+        "other_order": other.number if other is not None else None,
+        "reason": reason,
+    }
+
+
+def clear_mismatch(
+    uow: UnitOfWork,
+    scope: Scope,
+    settings: Settings,
+    mismatch_id: int,
+    reason: str,
+    *,
+    username: str,
+    password: str,
+) -> HandoffMismatch:
+    """QA clears a hand-off mismatch: a second QA person, with a reason and an electronic
+    signature (meaning: reviewed). The clearance records a deviation of its own, linked to the
+    order and to the other order the wrong identifier belongs to (looked up by the scanned
+    identifier within the caller's scope), and it appears in both orders' histories."""
     s = uow.session
     mismatch = get_scoped(s, scope, HandoffMismatch, mismatch_id)
     access.require_clear(scope)
@@ -236,15 +302,61 @@ def clear_mismatch(uow: UnitOfWork, scope: Scope, mismatch_id: int, reason: str)
         raise InputError(
             "say why the mismatch can be cleared (at least 5 characters)", field="reason"
         )
-    mismatch.cleared_at = utcnow()
+    if not username or not password:
+        raise InputError("enter your user name and password to sign", field="password")
+    other = other_order_of(s, scope, mismatch)
+    sig = sign(
+        uow,
+        settings,
+        signer_id=scope.user_id,
+        username=username,
+        password=password,
+        record_type=MISMATCH_RECORD,
+        record_id=mismatch.id,
+        organisation_id=mismatch.organisation_id,
+        meaning=CLEAR_MEANING,
+        content=clearance_content(mismatch, reason, other),
+        reason=reason,
+    )
+    mismatch.cleared_at = sig.signed_at
     mismatch.cleared_by = uow.actor.name
     mismatch.clear_reason = reason
+    problems = "; ".join(p["message"] for p in json.loads(mismatch.problems))
+    # the sponsor reads its deviation and its order's history: another client's order is
+    # linked (for the CDMO) but not named there
+    same_client = other is not None and other.organisation_id == mismatch.organisation_id
+    if other is None:
+        belongs = " The identifier scanned belongs to no order known here."
+    elif same_client:
+        belongs = f" The identifier scanned belongs to order {other.number}."
+    else:
+        belongs = " The identifier scanned belongs to an order of another client."
+    dev = deviations.record_deviation(
+        uow,
+        scope,
+        source=Source.COI_MISMATCH,
+        title=f"Chain-of-identity mismatch at '{mismatch.step}' of order {mismatch.order.number}",
+        description=(
+            f"Hand-off '{mismatch.step}' of order {mismatch.order.number} was stopped: "
+            f"{problems}.{belongs} Cleared by {scope.full_name} (signed): {reason}"
+        ),
+        order=mismatch.order,
+        related_order=other,
+        mismatch_id=mismatch.id,
+    )
     uow.record(
         "coi.handoff_mismatch_clear",
-        "coi_handoff_mismatch",
+        MISMATCH_RECORD,
         mismatch.id,
         before={"status": "open"},
-        after={"status": "cleared", "order_id": mismatch.order_id, "step": mismatch.step},
+        after={
+            "status": "cleared",
+            "order_id": mismatch.order_id,
+            "step": mismatch.step,
+            "other_order": other.number if same_client and other is not None else None,
+            "deviation": dev.number,
+            "signature_id": sig.id,
+        },
         reason=mismatch.clear_reason,
         organisation_id=mismatch.organisation_id,
     )

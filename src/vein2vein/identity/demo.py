@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -16,6 +17,7 @@ from vein2vein.auth.scope import Scope
 from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
 from vein2vein.demo.context import DemoContext
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.domain import Step
 from vein2vein.identity.isbt128 import Din
@@ -136,10 +138,32 @@ def _request(
 
 
 def _walk(
-    uow: UnitOfWork, scopes: dict[str, Scope], order: Order, p: DemoPatient, zone: str, site: str
+    uow: UnitOfWork,
+    scopes: dict[str, Scope],
+    order: Order,
+    p: DemoPatient,
+    zone: str,
+    site: str,
+    settings: Any,
 ) -> None:
     at = utcnow().replace(second=0, microsecond=0) - dt.timedelta(days=p.days_ago, hours=6)
-    wrong = "=" + Din("A9999", at.year % 100, 999999).code + "00"
+    # the wrong label at the stopped hand-off: the bag of the sponsor's previous order (a
+    # mix-up at receipt), so the signed clearance names the order it belongs to
+    neighbour = uow.session.scalar(
+        select(Order.apheresis_din)
+        .where(
+            Order.organisation_id == order.organisation_id,
+            Order.id != order.id,
+            Order.apheresis_din.is_not(None),
+        )
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+    wrong = (
+        Din.from_code(neighbour).barcode_data()
+        if neighbour
+        else "=" + Din("A9999", at.year % 100, 999999).code + "00"
+    )
     for step in PATH:
         if step is not Step.COLLECTED:
             at += dt.timedelta(hours=GAP_HOURS[step])
@@ -167,8 +191,11 @@ def _walk(
                 custody.clear_mismatch(
                     uow,
                     qa,
+                    settings,
                     stop.mismatch_id,
                     "shipper label of another consignment scanned; the bag's own label matches",
+                    username=qa.username,
+                    password=DEMO_PASSWORD,
                 )
                 uow.actor = loader
             at += dt.timedelta(minutes=20)
@@ -247,4 +274,4 @@ def load_identity_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
             )
             orders.assign_apheresis_din(uow, scopes["operator"], order.id)
             if p.reached is not None:
-                _walk(uow, scopes, order, p, zone, site.name)
+                _walk(uow, scopes, order, p, zone, site.name, ctx.settings)

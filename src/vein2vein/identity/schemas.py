@@ -217,11 +217,24 @@ class Timeline(BaseModel):
     summary: str
 
 
+class DeviationRef(BaseModel):
+    id: int
+    number: str
+    title: str
+    source: str
+    status: str
+    classification: str | None
+    order: dict[str, Any] | None
+    related_order: dict[str, Any] | None
+    opened_at: dt.datetime
+
+
 class OrderDetail(OrderPublic):
     summary: OrderSummary
     events: list[Event]
     mismatches: list[MismatchPublic]
     timeline: Timeline
+    deviations: list[DeviationRef] = []
 
 
 class OrderTimeline(BaseModel):
@@ -295,7 +308,12 @@ class EventCreate(BaseModel):
 
 
 class MismatchClear(BaseModel):
+    """A signed clearance: the QA reviewer's reason and electronic signature (user name and
+    password asked again, 21 CFR 11.200); a deviation is recorded with it."""
+
     reason: str = Field(min_length=5, description="Why the hand-off may go on (audited)")
+    username: str = Field(min_length=1, max_length=150, description="Signer's user name")
+    password: str = Field(min_length=1, max_length=1000, description="Signer's password")
 
 
 class BagsCreate(BaseModel):

@@ -36,6 +36,7 @@ from vein2vein.identity.tables import (
     Order,
     Patient,
 )
+from vein2vein.manufacturing import deviations
 from vein2vein.programs.tables import Program
 from vein2vein.scheduling import delivery
 from vein2vein.scheduling.projection import STATE_RANK, Projection, State
@@ -473,6 +474,9 @@ def order_detail(session: Session, scope: Scope, order_id: int) -> dict[str, Any
         "events": [_event_dict(e) for e in sorted(order.events, key=lambda e: e.occurred_at)],
         "mismatches": [mismatch_dict(m) for m in order.mismatches],
         "timeline": _timeline_dict(order, projection, now),
+        # deviations linked to this order, including one of a mismatch at another order's
+        # hand-off where this order's identifier was scanned
+        "deviations": deviations.of_order(session, scope, order.id),
     }
 
 

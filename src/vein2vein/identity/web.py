@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vein2vein.auth.roles import Perm
 from vein2vein.core.clock import utcnow
-from vein2vein.identity import access, custody, intake, orders, queues, views
+from vein2vein.identity import access, custody, domain, intake, orders, queues, views
 from vein2vein.identity.domain import Step
 from vein2vein.identity.order_labels import PrintedLabel, print_order_label
 from vein2vein.programs.service import list_programs
@@ -294,6 +294,31 @@ def order_bags(
 # --------------------------------------------------------------------------------------------
 
 
+#: the groups of fields a hand-off form shows for each step (only what the step needs)
+_DETAIL_GROUP = {
+    domain.ShipmentDetails: "shipment",
+    domain.ReceiptDetails: "receipt",
+    domain.StorageDetails: "storage",
+}
+
+
+def step_fields(step: Step) -> frozenset[str]:
+    """What the hand-off form asks at ``step``: the details the step requires
+    (``domain.DETAILS_REQUIRED``; the batch number at the start of manufacturing), the patient's
+    own identifiers where the patient is present, and the label scan at every hand-off."""
+    groups = set()
+    kind = domain.DETAILS_REQUIRED.get(step)
+    if kind is not None:
+        groups.add(_DETAIL_GROUP[kind])
+    if step is Step.MANUFACTURING_STARTED:
+        groups.add("manufacturing")
+    if step in custody.PATIENT_CHECK_STEPS:
+        groups.add("patient")
+    if step in domain.HANDOFF_STEPS:
+        groups.add("scan")
+    return frozenset(groups)
+
+
 def _handoff(
     request: Request,
     order_id: int,
@@ -301,23 +326,31 @@ def _handoff(
     db: DbDep,
     status: int = 200,
     form: dict[str, str] | None = None,
+    chosen: str = "",
     **extra: Any,
 ) -> Response:
+    """The hand-off form: only the next legal step(s) the caller may record, and only the
+    fields the chosen one needs (two legal steps, e.g. storage or start of manufacturing: a
+    choice between them, then the chosen step's form)."""
     with db.read() as session:
         order = views.order_detail(session, auth.scope, order_id)
-    next_steps = order["summary"]["next_steps"]
     form = form or {}
+    legal = [Step(s) for s in order["summary"]["next_steps"]]
+    steps = [s for s in legal if access.can_record(auth.scope, s)]
+    wanted = (form.get("step") or chosen).strip().lower()
+    selected = next((s for s in steps if s.value == wanted), steps[0] if steps else None)
     now_local = utcnow().astimezone(intake.time_zone(order["time_zone"]))
     return render(
         request,
         "coi_handoff.html",
         {
             "order": order,
-            "steps": [s for s in Step if access.can_record(auth.scope, s)],
-            "selected": form.get("step") or (next_steps[0] if next_steps else ""),
+            "steps": steps,
+            "legal_steps": legal,
+            "selected": selected,
+            "fields": step_fields(selected) if selected is not None else frozenset(),
             "form": form,
             "default_time": now_local.strftime("%Y-%m-%dT%H:%M"),
-            "handoff_steps": [s.value for s in Step if s is not Step.RELEASED],
             **extra,
         },
         status_code=status,
@@ -325,8 +358,10 @@ def _handoff(
 
 
 @router.get("/coi/orders/{order_id}/scan", dependencies=READ)
-def handoff_page(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Response:
-    return _handoff(request, order_id, auth, db)
+def handoff_page(
+    request: Request, order_id: int, auth: AuthDep, db: DbDep, step: str = ""
+) -> Response:
+    return _handoff(request, order_id, auth, db, chosen=step)
 
 
 @router.post("/coi/orders/{order_id}/events", dependencies=[require(Perm.CUSTODY_RECORD)])
@@ -464,10 +499,25 @@ def mismatches_page(request: Request, auth: AuthDep, db: DbDep, status: str = ""
 
 @router.post("/coi/mismatches/{mismatch_id}/clear", dependencies=[require(Perm.MISMATCH_CLEAR)])
 def mismatch_clear(
-    request: Request, mismatch_id: int, auth: AuthDep, db: DbDep, reason: Text = ""
+    request: Request,
+    mismatch_id: int,
+    auth: AuthDep,
+    db: DbDep,
+    reason: Text = "",
+    username: Text = "",
+    password: Text = "",
 ) -> Response:
     def change(uow: UnitOfWork) -> int:
-        return custody.clear_mismatch(uow, auth.scope, mismatch_id, reason).order_id
+        cleared = custody.clear_mismatch(
+            uow,
+            auth.scope,
+            db.settings,
+            mismatch_id,
+            reason,
+            username=username,
+            password=password,
+        )
+        return cleared.order_id
 
     return apply_change(
         db,

@@ -39,3 +39,11 @@ def load_mbr_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
                 username=username,
                 password=DEMO_PASSWORD,
             )
+
+
+def load_manufacturing_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
+    """The feature's demo: the EpCAM master batch records, then material lots and deviations."""
+    from vein2vein.manufacturing.materials_demo import load_materials_demo
+
+    load_mbr_demo(uow, ctx)
+    load_materials_demo(uow, ctx)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
+from vein2vein.identity.tables import HandoffMismatch, Order
 from vein2vein.programs.tables import Program
 from vein2vein.store.base import Base, UTCDateTime
 
@@ -63,3 +65,106 @@ class MasterBatchRecord(Base):
             "effective_at": self.effective_at.isoformat() if self.effective_at else None,
             "superseded_at": self.superseded_at.isoformat() if self.superseded_at else None,
         }
+
+
+# ============================================================================================
+# Material lots and deviations (materials.py, deviation_rules.py; services lots.py,
+# deviations.py)
+# ============================================================================================
+
+
+class Material(Base):
+    """A material the CDMO buys and uses (reagents, vector, media): the CDMO's own record."""
+
+    __tablename__ = "mfg_material"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(150))
+
+    lots: Mapped[list[MaterialLot]] = relationship(
+        back_populates="material", order_by="MaterialLot.id"
+    )
+
+
+class MaterialLot(Base):
+    """A received lot of a material. ``status`` is QA's decision (quarantine, released,
+    rejected); expiry is derived from ``expiry`` when read."""
+
+    __tablename__ = "mfg_lot"
+    __table_args__ = (UniqueConstraint("material_id", "lot_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    material_id: Mapped[int] = mapped_column(ForeignKey("mfg_material.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(String(64), index=True)
+    supplier: Mapped[str] = mapped_column(String(200))
+    supplier_lot: Mapped[str | None] = mapped_column(String(64))
+    expiry: Mapped[dt.date] = mapped_column(Date)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    titer_tu_per_ml: Mapped[Decimal | None] = mapped_column(Numeric(20, 0))
+    status: Mapped[str] = mapped_column(String(16), default="quarantine")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_by: Mapped[str | None] = mapped_column(String(150))
+    status_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_by: Mapped[str] = mapped_column(String(150))
+
+    material: Mapped[Material] = relationship(back_populates="lots")
+
+
+class DeviationCounter(Base):
+    """Last deviation number issued per year (locked while a number is issued)."""
+
+    __tablename__ = "mfg_deviation_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Deviation(Base):
+    """A deviation: linked to an order (and, for an identity mismatch, the other order the
+    wrong identifier belongs to), to a batch, step and entry (plain ids: batches are recorded
+    by the executed batch record), classified and closed by QA with an e-signature.
+
+    ``organisation_id`` is the client whose order it concerns (its sponsor may read it), or the
+    CDMO's own for a deviation of no order."""
+
+    __tablename__ = "mfg_deviation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("coi_order.id"), index=True)
+    related_order_id: Mapped[int | None] = mapped_column(ForeignKey("coi_order.id"), index=True)
+    mismatch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coi_handoff_mismatch.id"), index=True
+    )
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("mfg_lot.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    step_id: Mapped[int | None] = mapped_column(Integer)
+    entry_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    classification: Mapped[str | None] = mapped_column(String(8))
+    root_cause: Mapped[str] = mapped_column(Text, default="")
+    capa: Mapped[str] = mapped_column(Text, default="")
+    classified_by: Mapped[str | None] = mapped_column(String(150))
+    classified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_by: Mapped[str] = mapped_column(String(150))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(150))
+
+    order: Mapped[Order | None] = relationship(foreign_keys=[order_id])
+    related_order: Mapped[Order | None] = relationship(foreign_keys=[related_order_id])
+    mismatch: Mapped[HandoffMismatch | None] = relationship()
+    lot: Mapped[MaterialLot | None] = relationship()

@@ -255,7 +255,11 @@ def _forms(world: W.World, pid: int, oid: int, mid: int) -> list[tuple[str, str,
             },
         ),
         ("a.clinical", "/coi/scan", {"scanned": "=A99992600000100"}),
-        ("qa", f"/coi/mismatches/{mid}/clear", {"reason": "label re-checked at the bench"}),
+        (
+            "qa",
+            f"/coi/mismatches/{mid}/clear",
+            {"reason": "label re-checked at the bench", "username": "qa", "password": PASSWORD},
+        ),
     ]
 
 

@@ -89,13 +89,25 @@ def test_api_flow_with_hard_stop_and_qa_clearance(world: W.World) -> None:
     )
     assert held.status_code == 422 and "on hold" in held.json()["detail"]
     mid = open_[0]["id"]
+    signed = {"username": "qa", "password": PASSWORD}
     assert (
-        ops.post(f"/api/coi/mismatches/{mid}/clear", json={"reason": "ok now"}).status_code == 403
+        ops.post(f"/api/coi/mismatches/{mid}/clear", json={"reason": "ok now"} | signed).status_code
+        == 403
     )
+    wrong_password = qa.post(
+        f"/api/coi/mismatches/{mid}/clear",
+        json={"reason": "wristband read at the bedside", "username": "qa", "password": "nope"},
+    )
+    assert wrong_password.status_code == 401  # nothing signed, nothing cleared
+    assert qa.get("/api/coi/mismatches").json()[0]["status"] == "open"
     cleared = qa.post(
-        f"/api/coi/mismatches/{mid}/clear", json={"reason": "wristband read at the bedside"}
+        f"/api/coi/mismatches/{mid}/clear",
+        json={"reason": "wristband read at the bedside"} | signed,
     )
     assert cleared.status_code == 200 and cleared.json()["status"] == "cleared"
+    # the clearance is a deviation of its own, on the order's page
+    devs = qa.get(f"/api/coi/orders/{oid}").json()["deviations"]
+    assert [d["source"] for d in devs] == ["coi_mismatch"]
     ok = site.post(
         f"/api/coi/orders/{oid}/events",
         json=event | {"patient_identifiers": {"subject_id": "hlx-001", "date_of_birth": W.DOB}},
@@ -165,7 +177,12 @@ def test_pages_dashboard_handoff_scan_and_clearance(world: W.World) -> None:
     mid = re.search(r'data-mismatch="(\d+)"', listing.text)[1]  # type: ignore[index]
     cleared = qa.post(
         f"/coi/mismatches/{mid}/clear",
-        data={"csrf_token": qa_csrf, "reason": "label of another order, set aside"},
+        data={
+            "csrf_token": qa_csrf,
+            "reason": "label of another order, set aside",
+            "username": "qa",
+            "password": PASSWORD,
+        },
         follow_redirects=True,
     )
     assert cleared.status_code == 200 and "cleared by qa" in cleared.text

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from sqlalchemy import select
+from tests.factories import PASSWORD
 from tests.integration.identity import world as W
 
 from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDenied, RuleViolation
@@ -19,6 +20,22 @@ from vein2vein.identity.isbt128 import Din, check_character
 from vein2vein.identity.tables import IssuedDin, Order
 from vein2vein.store import audit
 from vein2vein.store.database import Database
+
+
+def _clear(w: W.World, who: str, mismatch_id: int, reason: str, password: str = PASSWORD):
+    """QA's signed clearance (the signer's own user name and password)."""
+    with w.db.uow(w.actor(who)) as uow:
+        cleared = custody.clear_mismatch(
+            uow,
+            w.scopes[who],
+            w.db.settings,
+            mismatch_id,
+            reason,
+            username=w.scopes[who].username,
+            password=password,
+        )
+        uow.commit()
+        return cleared
 
 
 def _audit(db: Database, action: str) -> list[dict]:
@@ -201,13 +218,11 @@ def test_mismatch_is_a_recorded_hard_stop_until_qa_clears_it(db: Database) -> No
         W.record(w, oid, Step.RECEIVED, at)
     mid = stop.value.mismatch_id
     for who in ("operator", "a.clinical"):
-        with db.uow(w.actor(who)) as uow, pytest.raises(PermissionDenied):
-            custody.clear_mismatch(uow, w.scopes[who], mid, "label re-checked")
-    with db.uow(w.actor("qa")) as uow, pytest.raises(InputError):
-        custody.clear_mismatch(uow, w.scopes["qa"], mid, "")
-    with db.uow(w.actor("qa")) as uow:
-        custody.clear_mismatch(uow, w.scopes["qa"], mid, "wrong bag picked up; correct bag found")
-        uow.commit()
+        with pytest.raises(PermissionDenied):
+            _clear(w, who, mid, "label re-checked")
+    with pytest.raises(InputError):
+        _clear(w, "qa", mid, "")
+    _clear(w, "qa", mid, "wrong bag picked up; correct bag found")
     assert _audit(db, "coi.handoff_mismatch_clear")[0]["reason"].startswith("wrong bag")
     W.record(w, oid, Step.RECEIVED, at)
     with db.read() as session:
@@ -373,11 +388,9 @@ def _stopped_at_receipt(w: W.World, who: str | None = None) -> tuple[int, int, d
 def test_whoever_was_stopped_cannot_clear_their_own_mismatch(db: Database) -> None:
     w = W.build(db)
     _, mismatch_id, _ = _stopped_at_receipt(w, who="qa")
-    with db.uow(w.actor("qa")) as uow, pytest.raises(PermissionDenied, match="second QA"):
-        custody.clear_mismatch(uow, w.scopes["qa"], mismatch_id, "it was fine really")
-    with db.uow(w.actor("approver")) as uow:
-        custody.clear_mismatch(uow, w.scopes["approver"], mismatch_id, "bag swapped back")
-        uow.commit()
+    with pytest.raises(PermissionDenied, match="second QA"):
+        _clear(w, "qa", mismatch_id, "it was fine really")
+    _clear(w, "approver", mismatch_id, "bag swapped back")
 
 
 @pytest.mark.parametrize(
@@ -410,9 +423,7 @@ def test_custody_records_are_append_only_in_the_database(db: Database) -> None:
 
     w = W.build(db)
     _, mismatch_id, _ = _stopped_at_receipt(w)
-    with db.uow(w.actor("qa")) as uow:
-        custody.clear_mismatch(uow, w.scopes["qa"], mismatch_id, "bag swapped back")
-        uow.commit()
+    _clear(w, "qa", mismatch_id, "bag swapped back")
     for sql in (
         "DELETE FROM coi_custody_event",
         "UPDATE coi_custody_event SET location = 'elsewhere'",

@@ -22,7 +22,12 @@ SQL_CALLS = {"select", "execute", "scalars", "scalar", "query", "get_one"}
 
 
 def entry_points() -> list[Path]:
-    found = [p for p in SRC.rglob("*.py") if p.name in ENTRY_NAMES and p.parent != SRC / "cli"]
+    found = [
+        p
+        for p in SRC.rglob("*.py")
+        if (p.name in ENTRY_NAMES or p.name.endswith(("_api.py", "_web.py", "_cli.py")))
+        and p.parent != SRC / "cli"
+    ]
     found.append(SRC / "web" / "home.py")
     return sorted(found)
 
