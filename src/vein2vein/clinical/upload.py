@@ -30,6 +30,7 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -59,8 +60,9 @@ class UploadedFile:
     name: str
     content: bytes
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        # computed once: the dataset hash, the stored row and the audit entry all use it
         return hashlib.sha256(self.content).hexdigest()
 
 
