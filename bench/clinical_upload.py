@@ -117,8 +117,8 @@ def child(code: str, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 def timed_rusage(argv: list[str], *, stdin: bytes = b"", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """(seconds, peak RSS in MiB, stdout) of one child process, spawn to exit (its own rusage,
-    waited for with ``os.wait4``); stdout and stderr go to files, not pipes."""
+    """(seconds, peak RSS in MiB, stdout, CPU seconds) of one child process, spawn to exit (its
+    own rusage, waited for with ``os.wait4``); stdout and stderr go to files, not pipes."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, env=env)
@@ -134,7 +134,8 @@ def timed_rusage(argv: list[str], *, stdin: bytes = b"", env: dict[str, str] | N
             raise SystemExit(
                 f"{' '.join(argv[:5])}... failed ({proc.returncode}): {err.read()[-2000:]!r}"
             )
-        return seconds, usage.ru_maxrss / 1024, out.read()
+        cpu = usage.ru_utime + usage.ru_stime
+        return seconds, usage.ru_maxrss / 1024, out.read(), cpu
 
 
 def free_port() -> int:
@@ -175,6 +176,12 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
         os.killpg(server.pid, signal.SIGKILL)
 
 
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a running process, all its threads (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_of(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -191,11 +198,17 @@ def main() -> int:
     )
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--no-http", action="store_true", help="the command line only")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a src/ folder of another version of vein2vein, run too (PYTHONPATH), interleaved",
+    )
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
     v2v = v2v_command()
     curl = shutil.which("curl")
     http = not args.no_http and curl is not None
+    variants = {"": None} | ({", before": str(args.before.resolve())} if args.before else {})
     pg_name = f"v2v_bench_upload_{os.getpid()}"
     pg_made = False
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
@@ -215,58 +228,62 @@ def main() -> int:
             except SystemExit as exc:
                 print(f"PostgreSQL at {args.pg} is not usable, SQLite only: {exc}")
         try:
-            envs, made = {}, {}
-            for engine, url in engines.items():
-                envs[engine] = {
-                    **os.environ,
-                    "V2V_DATABASE_URL": url,
-                    "V2V_ENVIRONMENT": "development",
-                }
-                made[engine] = json.loads(child(SETUP, url, USER, PASSWORD, STUDY))
-                if http:
-                    servers[engine] = start_server(envs[engine])
             commands: dict[str, tuple[list[str], bytes, dict[str, str] | None]] = {}
-            for engine in engines:
-                commands[f"cli {engine}"] = (
-                    [*v2v, "clinical", "upload", STUDY, str(root), "--user", USER, "--json"],
-                    f"{PASSWORD}\n".encode(),
-                    envs[engine],
-                )
-                if http:
-                    base = servers[engine][1]
-                    study_id = made[engine]["study_id"]
-                    commands[f"http {engine}"] = (
+            server_of: dict[str, int] = {}
+            for engine, url in engines.items():
+                made = json.loads(child(SETUP, url, USER, PASSWORD, STUDY))
+                for variant, src in variants.items():
+                    env = {**os.environ, "V2V_DATABASE_URL": url, "V2V_ENVIRONMENT": "development"}
+                    if src is not None:
+                        env["PYTHONPATH"] = src
+                    commands[f"cli {engine}{variant}"] = (
+                        [*v2v, "clinical", "upload", STUDY, str(root), "--user", USER, "--json"],
+                        f"{PASSWORD}\n".encode(),
+                        env,
+                    )
+                    if not http:
+                        continue
+                    server, base = servers[f"{engine}{variant}"] = start_server(env)
+                    server_of[f"http {engine}{variant}"] = server.pid
+                    commands[f"http {engine}{variant}"] = (
                         [
                             str(curl),
                             "--silent",
                             "--show-error",
                             "--fail-with-body",
                             "-H",
-                            f"Authorization: Bearer {made[engine]['token']}",
+                            f"Authorization: Bearer {made['token']}",
                             *(f"-Ffiles=@{root / f}" for f in FILES),
-                            f"{base}/api/clinical/studies/{study_id}/versions",
+                            f"{base}/api/clinical/studies/{made['study_id']}/versions",
                         ],
                         b"",
                         None,
                     )
             pandas_argv = [sys.executable, "-c", PANDAS, *(str(root / f) for f in FILES)]
             best: dict[str, tuple[float, float]] = {}
+            paired: dict[str, list[float]] = {name: [] for name in commands}
+            cpus: dict[str, float] = {}
             stored: dict[str, dict] = {}
             load = [os.getloadavg()[0]]
             for _ in range(args.repeat):
                 for name, (argv, stdin, env) in commands.items():
                     # pandas right before each command: both see the same load
-                    for label, a, s, e in (
-                        ("pandas", pandas_argv, b"", None),
-                        (name, argv, stdin, env),
-                    ):
-                        seconds, rss, out = timed_rusage(a, stdin=s, env=e)
-                        if label != "pandas":
-                            stored[label] = json.loads(out)
-                        old = best.get(label, (float("inf"), 0.0))
-                        best[label] = (min(old[0], seconds), max(old[1], rss))
+                    t_pandas, rss, _, cpu = timed_rusage(pandas_argv)
+                    old = best.get("pandas", (float("inf"), 0.0))
+                    best["pandas"] = (min(old[0], t_pandas), max(old[1], rss))
+                    cpus["pandas"] = min(cpus.get("pandas", float("inf")), cpu)
+                    server = server_of.get(name)
+                    before = cpu_of(server) if server else 0.0
+                    seconds, rss, out, cpu = timed_rusage(argv, stdin=stdin, env=env)
+                    if server:  # curl's own CPU is nothing: the server's work is the upload's
+                        cpu = cpu_of(server) - before
+                    cpus[name] = min(cpus.get(name, float("inf")), cpu)
+                    stored[name] = json.loads(out)
+                    old = best.get(name, (float("inf"), 0.0))
+                    best[name] = (min(old[0], seconds), max(old[1], rss))
+                    paired[name].append(seconds / t_pandas)
                 load.append(os.getloadavg()[0])
-            server_rss = {e: peak_rss_of(s.pid) for e, (s, _) in servers.items()}
+            server_rss = {k: peak_rss_of(s.pid) for k, (s, _) in servers.items()}
         finally:
             for server, _ in servers.values():
                 stop_server(server)
@@ -281,21 +298,28 @@ def main() -> int:
     verdicts = []
     for name in commands:
         seconds, rss = best[name]
-        kind, engine = name.split(" ", 1)
+        kind, where = name.split(" ", 1)
         if kind == "cli":
-            what = f"`v2v clinical upload STUDY DIR --user U` ({engine})"
+            what = f"`v2v clinical upload STUDY DIR --user U` ({where})"
             rss_text = f"{rss:.0f} MiB"
         else:
-            what = f"HTTP upload, `curl -F files=@...` to `v2v serve` ({engine})"
-            rss_text = f"server {server_rss[engine]:.0f} MiB"
-        rows.append(f"| {what} | {seconds:.2f} | {seconds / t_pd:.2f} | {rss_text} |")
+            what = f"HTTP upload, `curl -F files=@...` to `v2v serve` ({where})"
+            rss_text = f"server {server_rss[where]:.0f} MiB"
+        pairs = sorted(paired[name])
+        rows.append(
+            f"| {what} | {seconds:.2f} | **{seconds / t_pd:.2f}** | "
+            f"{pairs[len(pairs) // 2]:.2f} | {cpus[name]:.2f} ({cpus[name] / cpus['pandas']:.2f}) "
+            f"| {rss_text} |"
+        )
         verdicts.append(f"{name}: {seconds / t_pd:.2f}")
     lines = [
         "",
         f"## clinical_upload: storing a {sizes['subjects']:,}-subject dataset version, whole "
         "process (issue 15 target 5)",
         "",
-        f"`.venv/bin/python bench/clinical_upload.py`, {dt.date.today().isoformat()} (UTC).",
+        "`.venv/bin/python bench/clinical_upload.py"
+        + (" --before SRC" if args.before else "")
+        + f"`, {dt.date.today().isoformat()} (UTC).",
         "",
         f"Machine: {cpu_name()}, nproc {nproc()} (shared with other jobs; load average "
         f"{min(load):.1f}-{max(load):.1f} during the runs), Python {platform.python_version()}, "
@@ -304,18 +328,28 @@ def main() -> int:
         + f". Input: {sizes['assessment_rows']:,} assessment rows, {mib:.1f} MiB of CSV (the "
         "study of `bench/clinical_readout.py`). Each command is a fresh process, spawn to exit, "
         f"best of {args.repeat}; the runs are interleaved (pandas, then one upload, then pandas, "
-        "...) so that both see the same load on the shared machine. Each upload stores the "
-        "study's next version (files, hashes, counts, audit entry) in one transaction, logged in "
-        "as a `sponsor_clinical` user (Argon2 standard profile; HTTP: an API token). Peak RSS "
-        "from the child's rusage (the largest of the runs); for HTTP the server's `VmHWM`.",
+        "...) so that both see the same load on the shared machine; the paired ratio is the "
+        "median over the rounds of each upload's time over the pandas run just before it. Each "
+        "upload stores the study's next version (files, hashes, counts, audit entry) in one "
+        "transaction, logged in as a `sponsor_clinical` user (Argon2 standard profile; HTTP: an "
+        "API token). Peak RSS from the child's rusage (the largest of the runs); for HTTP the "
+        "server's `VmHWM`. CPU: user + system seconds of the process (least of the runs); for "
+        "HTTP the server's (from /proc), without PostgreSQL's own."
+        + (
+            " *before*: the same command and server run from another source tree "
+            "(`PYTHONPATH=SRC`), interleaved with the others."
+            if args.before
+            else ""
+        ),
         "",
-        "| process | seconds | / pandas | peak RSS |",
-        "|---|---|---|---|",
-        f"| python: `import pandas` + `read_csv` of the four files | {t_pd:.2f} | 1.00 | "
-        f"{rss_pd:.0f} MiB |",
+        "| process | seconds | / pandas (best / best) | paired ratio (median) | CPU s (/ pandas) "
+        "| peak RSS |",
+        "|---|---|---|---|---|---|",
+        f"| python: `import pandas` + `read_csv` of the four files | {t_pd:.2f} | 1.00 | | "
+        f"{cpus['pandas']:.2f} | {rss_pd:.0f} MiB |",
         *rows,
         "",
-        f"**Ratio upload / pandas: {'; '.join(verdicts)}** (target <= {TARGET:g}).",
+        f"Ratio upload / pandas: {'; '.join(verdicts)} (target <= {TARGET:g}).",
         "",
     ]
     text = "\n".join(lines)

@@ -262,10 +262,13 @@ def upload_command(
 
     @handle_errors
     def run() -> None:
-        from . import datasets
-        from .upload import UploadedFile
+        from .upload import ParseAhead, UploadedFile
 
         uploads = [UploadedFile(p.name, p.read_bytes()) for p in _upload_paths(files)]
+        # read and validated while the store loads and the password is checked (issue 15)
+        parse = ParseAhead(uploads, fmt.value, evaluator)
+        from . import datasets
+
         db = database()
         scope, actor = login(db, user)
         with db.read() as session:
@@ -279,6 +282,7 @@ def upload_command(
                 fmt=fmt.value,
                 evaluator=evaluator,
                 comment=comment,
+                parse=parse,
             )
             uow.commit()
             out = version.public()
