@@ -122,15 +122,15 @@ def upload_dataset(
     fmt: Format = "auto",
     evaluator: str | None = "INVESTIGATOR",
     comment: str = "",
-    parse: Callable[[Sequence[UploadedFile], Format, str | None], ParsedUpload] = parse_upload,
+    parse: Callable[[Sequence[UploadedFile], Format, str | None], ParsedUpload] | None = None,
 ) -> DatasetVersion:
     """Validate an upload by reading it with the engine, then store it as a new version.
     Bad input raises :class:`InputError` (file, row, field) before anything is written.
-    ``parse`` is :func:`parse_upload`, or the same parse already under way
+    ``parse`` is :func:`parse_upload` unless the same parse is already under way
     (:class:`~vein2vein.clinical.upload.ParseAhead`, the command line's)."""
     study = get_scoped(uow.session, scope, Study, study_id)
     require_write(scope)
-    parsed = parse(files, fmt, evaluator)
+    parsed = (parse or parse_upload)(files, fmt, evaluator)
     return add_version(uow, study, parsed, comment)
 
 
