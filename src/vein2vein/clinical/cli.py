@@ -1,4 +1,7 @@
-"""``v2v clinical``: readout of a study folder, BOR from collected responses, demo data."""
+"""``v2v clinical``: readout of a study folder, BOR from collected responses, demo data, and the
+upload of a dataset version to a study in the store (``upload``: the same use case as the web
+upload form and ``POST /api/clinical/studies/{id}/versions``, attributed to a user whose
+password is asked for, as ``cli.common.login`` does)."""
 
 from __future__ import annotations
 
@@ -34,6 +37,12 @@ class ConfType(StrEnum):
 class CrThenPr(StrEnum):
     SD = "SD"
     PD = "PD"
+
+
+class UploadFormat(StrEnum):
+    auto = "auto"
+    csv = "csv"
+    sdtm = "sdtm"
 
 
 class Population(StrEnum):
@@ -201,6 +210,96 @@ def bor_command(
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(table.fillna("").to_string(index=False))
+
+
+def _upload_paths(paths: list[Path]) -> list[Path]:
+    """The files named, a folder standing for the files directly in it (hidden ones skipped,
+    as inside a zip); what is not part of the format is listed as ignored, not stored."""
+    from vein2vein.core.errors import InputError
+
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise InputError(f"{path} is neither a file nor a folder", field="files")
+    return out
+
+
+@app.command("upload")
+def upload_command(
+    study: Annotated[str, typer.Argument(help="The study: its id, or its code.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv]; or SDTM "
+            "domains (.xpt/.csv); or a .zip of either; a folder stands for its files."
+        ),
+    ],
+    user: Annotated[
+        str,
+        typer.Option(
+            "--user", help="Who uploads (clinical.write); password asked, or first line of stdin."
+        ),
+    ],
+    fmt: Annotated[UploadFormat, typer.Option("--format", help="Dataset format.")] = (
+        UploadFormat.auto
+    ),
+    evaluator: Annotated[
+        str, typer.Option(help="SDTM evaluator (TUEVAL/TREVAL/RSEVAL).")
+    ] = "INVESTIGATOR",
+    comment: Annotated[str, typer.Option(help="Why this version is uploaded.")] = "",
+    sponsor: Annotated[
+        str | None, typer.Option(help="The sponsor, when two sponsors' studies share the code.")
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Upload a dataset as the study's next version (read with the engine first: bad input
+    names file, row and field, and nothing is stored). Exit 0 stored; 1 refused; 2 bad input."""
+    from vein2vein.cli.common import database, emit_json, handle_errors, login
+
+    @handle_errors
+    def run() -> None:
+        from .upload import ParseAhead, UploadedFile
+
+        uploads = [UploadedFile(p.name, p.read_bytes()) for p in _upload_paths(files)]
+        # read and validated while the store loads and the password is checked (issue 15)
+        parse = ParseAhead(uploads, fmt.value, evaluator)
+        from . import datasets
+
+        db = database()
+        scope, actor = login(db, user)
+        with db.read() as session:
+            study_id = datasets.study_id_by_ref(session, scope, study, sponsor)
+        with db.uow(actor) as uow:
+            version = datasets.upload_dataset(
+                uow,
+                scope,
+                study_id,
+                uploads,
+                fmt=fmt.value,
+                evaluator=evaluator,
+                comment=comment,
+                parse=parse,
+            )
+            uow.commit()
+            out = version.public()
+        if json_out:
+            emit_json(out)
+            return
+        counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in out["counts"].items() if v)
+        typer.echo(
+            f"stored version {out['version']} of study {study} ({out['format']}): {counts}; "
+            f"dataset SHA-256 {out['sha256']}"
+        )
+        for warning in out["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
+        if out["ignored_files"]:
+            typer.echo(f"ignored (not stored): {', '.join(out['ignored_files'])}", err=True)
+
+    run()
 
 
 @app.command("demo")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from threading import Lock
 
@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, selectinload, undefer
 
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.core.clock import utcnow
-from vein2vein.core.errors import NotFound
+from vein2vein.core.errors import InputError, NotFound
 from vein2vein.core.results import frozen_frame, frozen_mapping
 from vein2vein.core.text import clean_text
+from vein2vein.store.blobs import compress_fast
 from vein2vein.store.locks import lock_row
 from vein2vein.store.uow import UnitOfWork
 
@@ -47,6 +48,7 @@ def add_version(
     """Store a validated upload as the study's next version (never an overwrite)."""
     s = uow.session
     _lock_study(s, study.id)
+    compress_fast(s)  # the raw files: lz4 instead of PostgreSQL's slow default (store/blobs.py)
     last = s.scalar(
         select(func.max(DatasetVersion.version)).where(DatasetVersion.study_id == study.id)
     )
@@ -87,6 +89,30 @@ def add_version(
     return version
 
 
+def study_id_by_ref(session: Session, scope: Scope, ref: str, sponsor: str | None = None) -> int:
+    """The study with this id (digits) or code, within the caller's scope (``sponsor`` names
+    the client when two sponsors' studies share a code). Here rather than in ``studies.py`` so
+    that ``v2v clinical upload`` does not load the readout engine (scipy) it does not use."""
+    ref = ref.strip()
+    if ref.isdigit():
+        return get_scoped(session, scope, Study, ref).id
+    code = ref.upper()
+    stmt = (
+        scope.filter(select(Study), Study)
+        .where(Study.code == code)
+        .options(selectinload(Study.organisation))
+    )
+    found = [s for s in session.scalars(stmt) if sponsor is None or s.organisation.name == sponsor]
+    if not found:
+        raise NotFound(f"study {code} not found")
+    if len(found) > 1:
+        raise InputError(
+            "several sponsors have a study with this code: add --sponsor or give the study id",
+            field="sponsor",
+        )
+    return found[0].id
+
+
 def upload_dataset(
     uow: UnitOfWork,
     scope: Scope,
@@ -96,12 +122,15 @@ def upload_dataset(
     fmt: Format = "auto",
     evaluator: str | None = "INVESTIGATOR",
     comment: str = "",
+    parse: Callable[[Sequence[UploadedFile], Format, str | None], ParsedUpload] | None = None,
 ) -> DatasetVersion:
     """Validate an upload by reading it with the engine, then store it as a new version.
-    Bad input raises :class:`InputError` (file, row, field) before anything is written."""
+    Bad input raises :class:`InputError` (file, row, field) before anything is written.
+    ``parse`` is :func:`parse_upload` unless the same parse is already under way
+    (:class:`~vein2vein.clinical.upload.ParseAhead`, the command line's)."""
     study = get_scoped(uow.session, scope, Study, study_id)
     require_write(scope)
-    parsed = parse_upload(files, fmt, evaluator)
+    parsed = (parse or parse_upload)(files, fmt, evaluator)
     return add_version(uow, study, parsed, comment)
 
 

@@ -27,9 +27,11 @@ from __future__ import annotations
 import hashlib
 import io
 import tempfile
+import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -59,8 +61,9 @@ class UploadedFile:
     name: str
     content: bytes
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        # computed once: the dataset hash, the stored row and the audit entry all use it
         return hashlib.sha256(self.content).hexdigest()
 
 
@@ -273,3 +276,50 @@ def parse_upload(
         evaluator=evaluator,
         ignored_count=len(ignored),
     )
+
+
+class ParseAhead:
+    """:func:`parse_upload` started in a thread, so that a command line upload reads and
+    validates the files while it loads the store and logs the user in (issue 15: Argon2 and the
+    CSV tokenizer release the GIL, and a machine has two cores). Calling it waits for the
+    parse and returns its result or raises its error, exactly as :func:`parse_upload` would:
+    the service calls it where it would parse (``datasets.upload_dataset(parse=...)``), after
+    its own checks, so errors come in the same order. It answers only for the files it was
+    started with."""
+
+    def __init__(
+        self,
+        files: Sequence[UploadedFile],
+        fmt: Format = "auto",
+        evaluator: str | None = "INVESTIGATOR",
+    ) -> None:
+        self._args = (tuple(files), fmt, evaluator)
+        self._result: ParsedUpload | None = None
+        self._error: BaseException | None = None
+        # a daemon: a command that fails before it needs the parse exits without waiting
+        self._thread = threading.Thread(target=self._run, name="v2v-parse-upload", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = parse_upload(*self._args)
+        except BaseException as exc:  # handed to the caller by __call__
+            self._error = exc
+
+    def __call__(
+        self,
+        files: Sequence[UploadedFile],
+        fmt: Format = "auto",
+        evaluator: str | None = "INVESTIGATOR",
+    ) -> ParsedUpload:
+        started, started_fmt, started_evaluator = self._args
+        same = len(files) == len(started) and all(
+            a is b for a, b in zip(files, started, strict=True)
+        )
+        if not same or (fmt, evaluator) != (started_fmt, started_evaluator):
+            raise ValueError("ParseAhead was started with other files or options")
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
