@@ -11,6 +11,7 @@ and the "today" line."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,9 @@ COLOURS = {
     "on time": "#2a9d8f",
     "at risk": "#e9c46a",
     "late": "#e76f51",
+    "on hold": "#9b2226",
+    "blocked": "#6a040f",
+    "delivered": "#8ecae6",
     "started": "#577590",
     "cleaning": "#c8c8c8",
     "downtime": "#6c757d",
@@ -126,9 +130,29 @@ def _legend(status: str, infectious: bool, shipped_from: str) -> str:
     return name
 
 
-def gantt_bars(problem: Problem, plan: Plan, *, margin_days: int = 2) -> list[Bar]:
+#: a delivery projection's state (``scheduling.projection.State``) as a bar's status
+PROJECTED_STATUS = {
+    "on_track": "on time",
+    "at_risk": "at risk",
+    "late": "late",
+    "on_hold": "on hold",
+    "blocked": "blocked",
+    "met": "delivered",
+    "missed": "delivered",
+}
+
+
+def gantt_bars(
+    problem: Problem,
+    plan: Plan,
+    *,
+    margin_days: int = 2,
+    states: Mapping[str, str] | None = None,
+) -> list[Bar]:
     """Every bar of the chart, suite by suite in the problem's order, then by start: the data
-    of the chart and of its table."""
+    of the chart and of its table. ``states`` (the latest published plan: each order's state
+    in the one delivery projection, by the plan's order id) colours a batch as every other
+    screen shows it (an order on hold is never "on time"); without it, by the plan's own days."""
     suites = problem.suite_by_id
     moves = {c.order_id: c for c in cross_site_batches(problem, plan)}
     bars: list[Bar] = []
@@ -151,7 +175,8 @@ def gantt_bars(problem: Problem, plan: Plan, *, margin_days: int = 2) -> list[Ba
                     else " (no shipping route)"
                 )
             )
-        status = _status(problem, a.order_id, a.ship, margin_days)
+        projected = PROJECTED_STATUS.get((states or {}).get(a.order_id, ""))
+        status = projected or _status(problem, a.order_id, a.ship, margin_days)
         shipped = move.from_site if move is not None else ""
         bars.append(
             Bar(
@@ -201,13 +226,14 @@ def gantt_figure(
     margin_days: int = 2,
     title: str = "Suite schedule",
     today: dt.date | None = None,
+    states: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One row per suite: batches coloured by delivery status and labelled with their order
     number (hatched when the material is infectious, outlined when it was shipped from another
     site), their changeover or decontamination in grey, downtime in dark grey, and a line on
     ``today``; every colour and pattern has a legend entry."""
     traces: dict[str, list[Bar]] = {}
-    for bar in gantt_bars(problem, plan, margin_days=margin_days):
+    for bar in gantt_bars(problem, plan, margin_days=margin_days, states=states):
         traces.setdefault(bar.legend, []).append(bar)
     order = list(COLOURS)
     fig = go.Figure()

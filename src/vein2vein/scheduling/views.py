@@ -248,18 +248,27 @@ def plan_detail(
 
 
 def _chart(
-    problem_json: dict[str, Any], plan_json: dict[str, Any], margin: int, title: str
+    problem_json: dict[str, Any],
+    plan_json: dict[str, Any],
+    margin: int,
+    title: str,
+    states: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The Gantt figure (with a line on today), the same bars as table rows, and the batches
-    made at another site than the one that received their material."""
+    made at another site than the one that received their material. ``states``: the latest
+    plan's orders coloured by their one delivery projection."""
     problem = problem_from_json(problem_json)
     plan = plan_from_json(plan_json, "plan")
     today = utcnow().date()
+    figure = gantt_figure(
+        problem, plan, margin_days=margin, title=title, today=today, states=states
+    )
     return {
         "title": title,
         "today": today.isoformat(),
-        "figure": gantt_figure(problem, plan, margin_days=margin, title=title, today=today),
-        "bars": [b.as_row() for b in gantt_bars(problem, plan, margin_days=margin)],
+        "by_projection": states is not None,
+        "figure": figure,
+        "bars": [b.as_row() for b in gantt_bars(problem, plan, margin_days=margin, states=states)],
         "shipped": [
             {
                 "order_id": c.order_id,
@@ -278,7 +287,10 @@ def plan_chart(session: Session, scope: Scope, plan_id: int) -> dict[str, Any]:
     p = own(session, scope, PublishedPlan, plan_id)
     access.require_read_plan(scope)
     title = f"Suite schedule, version {p.version} ({p.plan_day})"
-    return _chart(p.problem, p.plan, _margin(session, scope, None), title)
+    states = None
+    if latest_plan_id(session, scope) == p.id:
+        states = {k: v["state"] for k, v in _projections(session, scope, p.id).items()}
+    return _chart(p.problem, p.plan, _margin(session, scope, None), title, states)
 
 
 def plan_gantt(session: Session, scope: Scope, plan_id: int) -> dict[str, Any]:

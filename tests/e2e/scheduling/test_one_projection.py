@@ -97,3 +97,22 @@ def test_every_screen_gives_the_same_projection(world) -> None:  # type: ignore[
     # the sources are named: the plan for both (the held order is in the plan too)
     assert "Source: published plan v1" in operator.get(f"/coi/orders/{ids['planned']}").text
     assert "hand-off mismatch #" in sponsor.get("/coi").text
+
+
+def test_the_gantt_colours_the_latest_plan_by_the_same_projection(world) -> None:  # type: ignore[no-untyped-def]
+    """The Gantt is a screen too: the held order's bar is "on hold", not "on time" by the plan's
+    own days (before, its colour came from the plan's slack alone)."""
+    w, ids = world
+    with w.db.read() as session:
+        numbers = {k: session.get_one(Order, v).number for k, v in ids.items()}
+        plan_id = session.scalars(select(PlanSlot.plan_id)).first()
+    operator, _ = logged_in(w.db, "operator", PASSWORD)
+    figure = operator.get(f"/api/schedule/plans/{plan_id}/gantt").json()
+    legend_of = {}
+    for trace in figure["data"]:
+        for label in trace.get("text") or []:
+            legend_of[label] = trace["name"]
+    assert legend_of[numbers["held"][:12]].startswith("on hold")
+    assert legend_of[numbers["planned"][:12]].startswith(("on time", "at risk"))
+    page = operator.get("/schedule").text
+    assert "coloured by their order's delivery projection" in page
