@@ -21,6 +21,7 @@ from jinja2 import Environment
 from markupsafe import Markup, escape
 
 DASH = "—"
+NBSP = "\u00a0"
 
 
 def zone(name: str) -> ZoneInfo:
@@ -38,8 +39,11 @@ def when(value: dt.datetime | str | None, tz: ZoneInfo, *, seconds: bool = False
         raise ValueError(f"naive datetime {value!r}: stored times are UTC-aware")
     utc = value.astimezone(dt.UTC)
     local = value.astimezone(tz)
-    fmt = "%d %b %Y %H:%M:%S" if seconds else "%d %b %Y %H:%M"
-    shown = f"{local.strftime(fmt)} {local.tzname()}"
+    # the date and the time each stay on one line (no-break spaces inside them); a narrow
+    # column breaks between the two, never inside "29 Nov 2026"
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    date = local.strftime("%d %b %Y").replace(" ", NBSP)
+    shown = f"{date} {local.strftime(clock)}{NBSP}{local.tzname()}"
     iso = utc.isoformat(timespec="seconds").replace("+00:00", "Z")
     title = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
     return Markup(f'<time datetime="{iso}" title="{title}">{escape(shown)}</time>')
@@ -56,7 +60,7 @@ def day(value: dt.date | dt.datetime | str | None, tz: ZoneInfo | None = None) -
         if tz is not None and value.tzinfo is not None:
             value = value.astimezone(tz)
         value = value.date()
-    return value.strftime("%d %b %Y")
+    return value.strftime("%d %b %Y").replace(" ", NBSP)
 
 
 def words(code: str | None) -> str:

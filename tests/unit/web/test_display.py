@@ -21,9 +21,9 @@ def test_when_shows_the_display_zone_and_keeps_utc_in_the_markup():
     after = dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC)
     assert display.when(before, BRUSSELS) == (
         '<time datetime="2026-03-29T00:59:00Z" title="2026-03-29 00:59:00 UTC">'
-        "29 Mar 2026 01:59 CET</time>"
+        "29\u00a0Mar\u00a02026 01:59\u00a0CET</time>"
     )
-    assert "29 Mar 2026 03:00 CEST" in display.when(after, BRUSSELS)
+    assert "29\u00a0Mar\u00a02026 03:00\u00a0CEST" in display.when(after, BRUSSELS)
 
 
 def test_when_refuses_naive_times_and_shows_a_dash_for_none():
@@ -34,8 +34,8 @@ def test_when_refuses_naive_times_and_shows_a_dash_for_none():
 
 def test_day_puts_a_datetime_in_the_zone_before_taking_its_date():
     late = dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.UTC)
-    assert display.day(late, BRUSSELS) == "07 Dec 2026"
-    assert display.day(dt.date(2026, 12, 6)) == "06 Dec 2026"
+    assert display.day(late, BRUSSELS) == "07\u00a0Dec\u00a02026"
+    assert display.day(dt.date(2026, 12, 6)) == "06\u00a0Dec\u00a02026"
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_register_escapes_nothing_twice_and_states_the_zone():
         t=dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
     )
     assert out.startswith('<time datetime="2026-07-01T12:00:00Z"')
-    assert "01 Jul 2026 14:00 CEST</time> in Europe/Brussels" in out
+    assert "01\u00a0Jul\u00a02026 14:00\u00a0CEST</time> in Europe/Brussels" in out
 
 
 def test_an_unknown_zone_is_refused_by_name():
