@@ -28,6 +28,7 @@ from vein2vein.core.clock import utcnow
 from vein2vein.identity.domain import Step
 from vein2vein.identity.intake import time_zone
 from vein2vein.identity.tables import CustodyEventRow, Facility, HandoffMismatch, Order
+from vein2vein.manufacturing.tables import Deviation
 from vein2vein.scheduling.model import parse_weekdays
 from vein2vein.scheduling.projection import (
     Blocker,
@@ -68,6 +69,11 @@ def mismatch_blocker(mismatch_id: int, step: str) -> Blocker:
         f"#{mismatch_id}",
         f"hand-off mismatch #{mismatch_id} at {step.replace('_', ' ')} open",
     )
+
+
+def deviation_blocker(number: str) -> Blocker:
+    # the number only: a deviation's title may name another client's order (mismatch clearance)
+    return Blocker(BlockerKind.DEVIATION, number, f"deviation {number} open")
 
 
 def facts_of(order: Order) -> OrderFacts:
@@ -176,8 +182,9 @@ def open_blockers(
     session: Session, scope: Scope, order_ids: Iterable[int] | None
 ) -> dict[int, list[Blocker]]:
     """Open blockers of orders within scope (all of the scope's orders when ``order_ids`` is
-    None): today the open hand-off mismatches. Open deviations join here, as
-    ``BlockerKind.DEVIATION``, when manufacturing records them."""
+    None): open hand-off mismatches (the order is on hold) and open deviations of the order
+    (blocked until QA closes them). Two statements whatever the number of orders."""
+    wanted = list(order_ids) if order_ids is not None else None
     stmt = scope.filter(
         select(HandoffMismatch.order_id, HandoffMismatch.id, HandoffMismatch.step)
         .join(Order, Order.id == HandoffMismatch.order_id)
@@ -185,11 +192,22 @@ def open_blockers(
         .order_by(HandoffMismatch.id),
         Order,
     )
-    if order_ids is not None:
-        stmt = stmt.where(HandoffMismatch.order_id.in_(list(order_ids)))
+    if wanted is not None:
+        stmt = stmt.where(HandoffMismatch.order_id.in_(wanted))
     out: defaultdict[int, list[Blocker]] = defaultdict(list)
     for order_id, mismatch_id, step in session.execute(stmt):
         out[order_id].append(mismatch_blocker(mismatch_id, step))
+    deviations = scope.filter(
+        select(Deviation.order_id, Deviation.number)
+        .join(Order, Order.id == Deviation.order_id)
+        .where(Deviation.status == "open")
+        .order_by(Deviation.id),
+        Order,
+    )
+    if wanted is not None:
+        deviations = deviations.where(Deviation.order_id.in_(wanted))
+    for order_id, number in session.execute(deviations):
+        out[order_id].append(deviation_blocker(number))
     return dict(out)
 
 

@@ -116,3 +116,38 @@ def test_the_gantt_colours_the_latest_plan_by_the_same_projection(world) -> None
     assert legend_of[numbers["planned"][:12]].startswith(("on time", "at risk"))
     page = operator.get("/schedule").text
     assert "coloured by their order's delivery projection" in page
+
+
+def test_an_open_deviation_blocks_the_order_on_every_screen(world) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: an order with an open deviation is never "on track"; the blocker names the
+    deviation's number only (its title may name another client's order)."""
+    from vein2vein.manufacturing import deviations
+
+    w, ids = world
+    with w.db.uow(w.actor("qa")) as uow:
+        dev = deviations.open_deviation(
+            uow,
+            w.scopes["qa"],
+            title="Incubator CO2 alarm",
+            description="CO2 below 4.5 % for 40 min during expansion",
+            order_id=ids["planned"],
+        )
+        number = dev.number
+        uow.commit()
+    with w.db.read() as session:
+        planned = session.get_one(Order, ids["planned"]).number
+    operator, _ = logged_in(w.db, "operator", PASSWORD)
+    sponsor, _ = logged_in(w.db, "a.clinical", PASSWORD)
+    states = {
+        "orders (cdmo)": _row(operator.get("/coi").text, planned, "orders")[0],
+        "orders (sponsor)": _row(sponsor.get("/coi").text, planned, "orders")[0],
+        "plan page": _row(operator.get("/schedule").text, planned, "batches")[0],
+        "sponsor's slots": _row(sponsor.get("/schedule").text, planned, "slots")[0],
+    }
+    api = sponsor.get("/api/coi/orders").json()
+    states["API (sponsor)"] = next(
+        o["projection"]["state"] for o in api if o["id"] == ids["planned"]
+    )
+    assert set(states.values()) == {"blocked"}, states
+    page = sponsor.get("/coi").text
+    assert f"deviation {number} open" in page and "Incubator" not in page
