@@ -780,7 +780,9 @@ def review_by_exception(
     to Statistical Quality Control*, 7th ed., §6.4), used for trending in continued process
     verification (PDA Technical Report 60, *Process Validation: A Lifecycle Approach*, 2013, §5;
     FDA *Process Validation: General Principles and Practices*, 2011, Stage 3; ICH Q7 §2.50
-    product quality reviews). A value in trend may still be flagged by its NOR, and the reverse.
+    product quality reviews). Sigma is estimated by the sample SD (n − 1) of the earlier batches,
+    not by Montgomery's average moving range: the earlier batches are a reference set, not a
+    time series of this batch. A value in trend may still be flagged by its NOR, and the reverse.
     """
     earlier = earlier or {}
     items: list[ReviewItem] = []
