@@ -184,6 +184,10 @@ FEATURES: tuple[Feature, ...] = (
             P.DEVIATION_READ,
             P.DEVIATION_OPEN,
             P.DEVIATION_MANAGE,
+            P.BATCH_READ,
+            P.BATCH_EXECUTE,
+            P.BATCH_VERIFY,
+            P.BATCH_APPROVE,
         ),
     ),
     Feature(

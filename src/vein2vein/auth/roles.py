@@ -59,6 +59,11 @@ class Perm(StrEnum):
     DEVIATION_READ = "deviation.read"
     DEVIATION_OPEN = "deviation.open"
     DEVIATION_MANAGE = "deviation.manage"
+    # executed batch records
+    BATCH_READ = "batch.read"
+    BATCH_EXECUTE = "batch.execute"
+    BATCH_VERIFY = "batch.verify"
+    BATCH_APPROVE = "batch.approve"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -79,6 +84,7 @@ _EVERY_CDMO_ROLE = {
     Perm.MBR_READ,
     Perm.LOT_READ,
     Perm.DEVIATION_READ,
+    Perm.BATCH_READ,
 }
 #: CDMO staff who handle material (custody steps at the manufacturer, DINs, lots received) and
 #: open deviations they see
@@ -106,6 +112,9 @@ NOT_FOR_ADMINISTRATORS: frozenset[Perm] = frozenset(
         Perm.LOT_RECEIVE,
         Perm.LOT_RELEASE,
         Perm.DEVIATION_MANAGE,
+        Perm.BATCH_EXECUTE,
+        Perm.BATCH_VERIFY,
+        Perm.BATCH_APPROVE,
     }
 )
 
@@ -126,7 +135,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         }
     ),
     Role.OPERATOR: frozenset(
-        _EVERY_CDMO_ROLE | _CDMO_HANDS | {Perm.SIGN_AUTHORED, Perm.MBR_AUTHOR}
+        _EVERY_CDMO_ROLE
+        | _CDMO_HANDS
+        | {Perm.SIGN_AUTHORED, Perm.MBR_AUTHOR, Perm.BATCH_EXECUTE, Perm.BATCH_VERIFY}
     ),
     Role.QC_ANALYST: frozenset(_EVERY_CDMO_ROLE | {Perm.SIGN_AUTHORED}),
     Role.QA_REVIEWER: frozenset(
@@ -142,6 +153,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SIGN_REVIEWED,
             Perm.MBR_AUTHOR,
             Perm.MBR_REVIEW,
+            Perm.BATCH_VERIFY,
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -161,10 +173,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MBR_AUTHOR,
             Perm.MBR_REVIEW,
             Perm.MBR_APPROVE,
+            Perm.BATCH_VERIFY,
+            Perm.BATCH_APPROVE,
         }
     ),
     Role.SPONSOR_VIEWER: frozenset(
-        {Perm.ORG_READ, Perm.PROGRAM_READ, Perm.MBR_READ, Perm.DEVIATION_READ}
+        {Perm.ORG_READ, Perm.PROGRAM_READ, Perm.MBR_READ, Perm.DEVIATION_READ, Perm.BATCH_READ}
     ),
     Role.SPONSOR_CLINICAL: frozenset(
         {
@@ -180,6 +194,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CUSTODY_RECORD,
             Perm.CUSTODY_RECORD_SITE,
             Perm.MBR_READ,
+            Perm.BATCH_READ,
         }
     ),
 }
@@ -259,6 +274,10 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.DEVIATION_READ: "read deviations in scope (a sponsor: those of its own orders)",
     Perm.DEVIATION_OPEN: "open a deviation by hand",
     Perm.DEVIATION_MANAGE: "classify deviations, record root cause and CAPA, close (signed)",
+    Perm.BATCH_READ: "read batch records (a sponsor: the status of its own orders' batches)",
+    Perm.BATCH_EXECUTE: "create batch records, start, enter, correct, scan lots, sign off steps",
+    Perm.BATCH_VERIFY: "verify another person's entry or lot scan (second person)",
+    Perm.BATCH_APPROVE: "decide QA holds, approve a batch record with a signature (locks it)",
 }
 
 

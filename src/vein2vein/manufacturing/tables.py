@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Date, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vein2vein.auth.tables import Site
@@ -167,4 +167,79 @@ class Deviation(Base):
     order: Mapped[Order | None] = relationship(foreign_keys=[order_id])
     related_order: Mapped[Order | None] = relationship(foreign_keys=[related_order_id])
     mismatch: Mapped[HandoffMismatch | None] = relationship()
+    lot: Mapped[MaterialLot | None] = relationship()
+
+
+# ============================================================================================
+# Executed batch records (rules: execution.py; service: batches.py)
+# ============================================================================================
+
+
+class Batch(Base):
+    """One executed batch record: an order's batch made from one effective MBR version.
+
+    Bound at creation to the order's chain-of-identity identifier and apheresis DIN, and to the
+    MBR's id, version and content hash (a later version does not change it). What happened is in
+    :class:`BatchEvent` (append-only); ``status`` is derived from the events by the service and
+    stored for lists: IN_PROGRESS, ON_HOLD, COMPLETE, IN_REVIEW, APPROVED, FAILED. The row
+    belongs to the client whose order it is (``organisation_id``), as the order does; an
+    APPROVED row is locked by the database (migration 0013)."""
+
+    __tablename__ = "mfg_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("coi_order.id"), index=True)
+    coi: Mapped[str] = mapped_column(String(40))
+    din: Mapped[str] = mapped_column(String(13))
+    mbr_id: Mapped[int] = mapped_column(ForeignKey("mbr.id"), index=True)
+    mbr_version: Mapped[int] = mapped_column(Integer)
+    mbr_hash: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    planned_suite: Mapped[str] = mapped_column(String(64))
+    #: the order's facts the calculations use, as canonical JSON [[field, value, unit], ...]
+    order_facts: Mapped[str] = mapped_column(Text, default="[]")
+    status: Mapped[str] = mapped_column(String(16))
+    failed_step: Mapped[str | None] = mapped_column(String(32))
+    failed_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(150))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    submitted_by: Mapped[str | None] = mapped_column(String(150))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(150))
+
+    order: Mapped[Order] = relationship()
+    mbr: Mapped[MasterBatchRecord] = relationship()
+    site: Mapped[Site] = relationship()
+    events: Mapped[list[BatchEvent]] = relationship(
+        back_populates="batch", order_by="BatchEvent.seq"
+    )
+
+
+class BatchEvent(Base):
+    """One event of an executed batch record (``execution.Event``), append-only: the database
+    refuses UPDATE and DELETE (migration 0013). ``seq`` is the event's number in the record
+    (1, 2, ...; corrections and verifications point at it); ``payload`` is the whole event as
+    canonical JSON (what the record is rebuilt from); the other columns repeat it for queries
+    (``lot_id``: the lot scanned, for genealogy)."""
+
+    __tablename__ = "mfg_batch_event"
+    __table_args__ = (UniqueConstraint("batch_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("mfg_batch.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    item: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(32))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("mfg_lot.id"), index=True)
+    by: Mapped[str] = mapped_column(String(150))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str] = mapped_column(Text)
+
+    batch: Mapped[Batch] = relationship(back_populates="events")
     lot: Mapped[MaterialLot | None] = relationship()
