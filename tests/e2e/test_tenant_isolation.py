@@ -25,8 +25,9 @@ from vein2vein.clinical import datasets as clinical_datasets
 from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
-from vein2vein.identity.tables import MARKERS
+from vein2vein.identity.tables import MARKERS, Order
 from vein2vein.manufacturing import deviations, lots, mbrs
+from vein2vein.manufacturing.tables import Batch, MasterBatchRecord
 from vein2vein.scheduling import planning as schedule
 from vein2vein.scheduling import settings as schedule_settings
 from vein2vein.store.database import Database
@@ -60,6 +61,7 @@ def _world(db: Database) -> dict[str, Any]:
     cdmo_schedule = _schedule_world(db, cdmo, qa)
     b_mbr = _mbr_world(db, cdmo, qa)
     materials = _materials_world(db, qa, b_coi["order_id"])
+    b_batch = _batch_world(db, b_coi["order_id"], b_mbr["mbr_id"])
     return {
         "ids": {
             "org_id": b.id,
@@ -74,6 +76,7 @@ def _world(db: Database) -> dict[str, Any]:
             **cdmo_schedule,
             **b_mbr,
             **materials,
+            **b_batch,
         },
         "secrets": [
             "Corvane",
@@ -165,6 +168,33 @@ def _materials_world(db: Database, qa: Any, b_order_id: int) -> dict[str, Any]:
         )
         uow.commit()
         return {"lot_id": lot.id, "deviation_id": dev.id}
+
+
+def _batch_world(db: Database, b_order_id: int, b_mbr_id: int) -> dict[str, Any]:
+    """An executed batch record of sponsor B's order. Written as a row (the MBR here is a
+    draft, and the service makes batches from effective ones only): the isolation test needs
+    the object, the service is tested in tests/integration/manufacturing/test_batches.py."""
+    with db.uow(Actor("t")) as uow:
+        order = uow.session.get_one(Order, b_order_id)
+        mbr = uow.session.get_one(MasterBatchRecord, b_mbr_id)
+        batch = Batch(
+            organisation_id=order.organisation_id,
+            order_id=order.id,
+            coi=order.coi,
+            din=order.apheresis_din or "",
+            mbr_id=mbr.id,
+            mbr_version=mbr.version,
+            mbr_hash=mbr.content_hash,
+            site_id=mbr.site_id,
+            planned_suite="Suite 1",
+            order_facts="[]",
+            status="IN_PROGRESS",
+            created_by="t",
+        )
+        uow.session.add(batch)
+        uow.session.flush()
+        uow.commit()
+        return {"batch_id": batch.id}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:

@@ -1,16 +1,18 @@
 """The manufacturing feature's routers, one for the API and one for pages, each joining its
 parts: master batch records (``api``/``web``) and material lots and deviations
-(``materials_api``/``materials_web``). The composition root mounts these two."""
+(``materials_api``/``materials_web``), executed batch records (``batch_api``). The
+composition root mounts these two."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vein2vein.manufacturing import api, materials_api, materials_web, web
+from vein2vein.manufacturing import api, batch_api, materials_api, materials_web, web
 
 api_router = APIRouter()
 api_router.include_router(api.router)
 api_router.include_router(materials_api.router)
+api_router.include_router(batch_api.router)
 
 page_router = APIRouter(include_in_schema=False)
 page_router.include_router(web.router)

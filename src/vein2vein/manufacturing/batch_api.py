@@ -1,0 +1,313 @@
+"""API routes of executed batch records (``/api/batches``) and genealogy (``/api/trace``):
+thin wrappers over ``batches`` (changes) and ``batch_views`` (reads).
+
+A sponsor's user reads the status of its own orders' batches and nothing of another client's
+(not found); executing, verifying and approving are the CDMO's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from vein2vein.auth.roles import Perm
+from vein2vein.manufacturing import batch_views as views
+from vein2vein.manufacturing import batches
+from vein2vein.web.context import AuthDep, DbDep, require
+
+router = APIRouter(prefix="/api", tags=["executed batch records"])
+
+_STEP = Field(min_length=1, max_length=32, description="the MBR operation's code, e.g. RECEIPT")
+_ENTRY = Field(min_length=1, max_length=64, description="the parameter's or control's code")
+
+
+class BatchCreate(BaseModel):
+    order_id: int
+    site: str = Field(min_length=1, max_length=200, description="the CDMO site's name or id")
+    suite: str = Field(min_length=1, max_length=64, description="the suite the plan assigned")
+    dose_per_kg: float | None = Field(None, gt=0, description="target dose, cells/kg")
+
+
+class StepStart(BaseModel):
+    step: str = _STEP
+    suite: str | None = Field(None, max_length=64, description="another suite than planned")
+    reason: str = Field("", max_length=2000, description="why another suite")
+
+
+class ValueEntry(BaseModel):
+    step: str = _STEP
+    entry: str = _ENTRY
+    value: float
+    unit: str = Field(min_length=1, max_length=32)
+
+
+class Correction(ValueEntry):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Verification(BaseModel):
+    seq: int = Field(ge=1, description="the number of the entry or lot scan verified")
+
+
+class LotScan(BaseModel):
+    step: str = _STEP
+    material: str = Field(min_length=1, max_length=40)
+    lot: str = Field(min_length=1, max_length=120, description="lot number (or DIN) as scanned")
+
+
+class HoldDecision(BaseModel):
+    step: str = _STEP
+    released: bool
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Signing(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1000)
+    shown_hash: str | None = Field(
+        None, min_length=64, max_length=64, description="SHA-256 of the content reviewed"
+    )
+
+
+class StepSignOff(Signing):
+    step: str = _STEP
+
+
+class Failure(BaseModel):
+    step: str = _STEP
+    reason: str = Field(min_length=1, max_length=2000)
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class BatchSummary(BaseModel):
+    id: int
+    order: str
+    product: str
+    site: str
+    mbr_version: int
+    status: str
+    suite: str
+    deviations_open: int
+    deviations_closed: int
+
+
+class BatchDetail(BaseModel):
+    """A sponsor receives the first four fields only."""
+
+    id: int
+    order: str
+    product: str
+    status: str
+    coi: str | None = None
+    din: str | None = None
+    site: str | None = None
+    mbr_id: int | None = None
+    mbr_version: int | None = None
+    mbr_hash: str | None = None
+    planned_suite: str | None = None
+    failed_step: str | None = None
+    failed_reason: str | None = None
+    created_at: dt.datetime | None = None
+    created_by: str | None = None
+    approved_at: dt.datetime | None = None
+    approved_by: str | None = None
+    next_step: str | None = None
+    steps: list[dict[str, Any]] | None = None
+    events: list[dict[str, Any]] | None = None
+    review: list[dict[str, Any]] | None = None
+    deviations: list[dict[str, Any]] | None = None
+    approval_hash: str | None = None
+
+
+class BatchTrace(BaseModel):
+    batch: int
+    order: str
+    coi: str
+    lots: list[dict[str, Any]]
+    equipment: list[dict[str, Any]]
+
+
+class LotTrace(BaseModel):
+    lot_id: int
+    material: str
+    lot_number: str
+    status: str
+    batches: list[dict[str, Any]]
+
+
+def _detail(db: Any, auth: Any, batch_id: int) -> dict[str, Any]:
+    with db.read() as session:
+        return views.batch_detail(session, auth.scope, batch_id)
+
+
+@router.get("/batches", response_model=list[BatchSummary], dependencies=[require(Perm.BATCH_READ)])
+def list_batches(auth: AuthDep, db: DbDep) -> list[dict[str, Any]]:
+    """Batches in scope, newest first."""
+    with db.read() as session:
+        return views.list_batches(session, auth.scope)
+
+
+@router.post(
+    "/batches",
+    response_model=BatchDetail,
+    status_code=201,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def create_batch(body: BatchCreate, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """A batch of the order from its product's effective MBR at the site."""
+    with db.uow(auth.actor) as uow:
+        batch = batches.create_batch(uow, auth.scope, **body.model_dump())
+        uow.commit()
+        batch_id = batch.id
+    return _detail(db, auth, batch_id)
+
+
+@router.get(
+    "/batches/{batch_id}", response_model=BatchDetail, dependencies=[require(Perm.BATCH_READ)]
+)
+def get_batch(batch_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    return _detail(db, auth, batch_id)
+
+
+def _change(db: Any, auth: Any, batch_id: int, fn: Any, *args: Any, **kw: Any) -> dict[str, Any]:
+    with db.uow(auth.actor) as uow:
+        fn(uow, auth.scope, batch_id, *args, **kw)
+        uow.commit()
+    return _detail(db, auth, batch_id)
+
+
+def _signed(db: Any, auth: Any, batch_id: int, fn: Any, **kw: Any) -> dict[str, Any]:
+    with db.uow(auth.actor) as uow:
+        fn(uow, auth.scope, db.settings, batch_id, **kw)
+        uow.commit()
+    return _detail(db, auth, batch_id)
+
+
+@router.post(
+    "/batches/{batch_id}/start",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def start_step(batch_id: int, body: StepStart, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Start a step, in the planned suite or another one with a reason."""
+    return _change(
+        db, auth, batch_id, batches.start_step, body.step, suite=body.suite, reason=body.reason
+    )
+
+
+@router.post(
+    "/batches/{batch_id}/entries",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def enter_value(batch_id: int, body: ValueEntry, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Enter a value; outside its acceptable range a deviation opens."""
+    return _change(
+        db, auth, batch_id, batches.enter_value, body.step, body.entry, body.value, body.unit
+    )
+
+
+@router.post(
+    "/batches/{batch_id}/corrections",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def correct(batch_id: int, body: Correction, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Correct an entry with a reason (the original stays)."""
+    return _change(
+        db, auth, batch_id, batches.correct,
+        body.step, body.entry, body.value, body.unit, reason=body.reason,
+    )  # fmt: skip
+
+
+@router.post(
+    "/batches/{batch_id}/verifications",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_VERIFY)],
+)
+def verify(batch_id: int, body: Verification, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """A second person verifies an entry or a lot scan."""
+    return _change(db, auth, batch_id, batches.verify, body.seq)
+
+
+@router.post(
+    "/batches/{batch_id}/lots",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def scan_lot(batch_id: int, body: LotScan, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Scan the lot of a material (refused: not released, expired, rejected, wrong material)."""
+    return _change(db, auth, batch_id, batches.scan_lot, body.step, body.material, body.lot)
+
+
+@router.post(
+    "/batches/{batch_id}/holds",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_APPROVE)],
+)
+def decide_hold(batch_id: int, body: HoldDecision, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """QA's decision on a step's hold (not released: the batch fails)."""
+    return _change(
+        db, auth, batch_id, batches.decide_hold,
+        body.step, released=body.released, reason=body.reason,
+    )  # fmt: skip
+
+
+@router.post(
+    "/batches/{batch_id}/signoffs",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def sign_off(batch_id: int, body: StepSignOff, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Sign a step off with an electronic signature (user name and password again)."""
+    return _signed(db, auth, batch_id, batches.sign_off_step, **body.model_dump())
+
+
+@router.post(
+    "/batches/{batch_id}/failure",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def record_failure(batch_id: int, body: Failure, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Record the batch's failure at a step, with a reason and an electronic signature."""
+    return _signed(db, auth, batch_id, batches.record_failure, **body.model_dump())
+
+
+@router.post(
+    "/batches/{batch_id}/submit",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def submit(batch_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """The complete record goes to QA."""
+    return _change(db, auth, batch_id, batches.submit)
+
+
+@router.post(
+    "/batches/{batch_id}/approve",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_APPROVE)],
+)
+def approve(batch_id: int, body: Signing, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """QA approves the record with an electronic signature once its deviations are closed;
+    the record is then locked."""
+    return _signed(db, auth, batch_id, batches.approve, **body.model_dump())
+
+
+@router.get(
+    "/trace/batches/{batch_id}", response_model=BatchTrace, dependencies=[require(Perm.LOT_READ)]
+)
+def trace_batch(batch_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Backward trace: the lots and equipment a batch used."""
+    with db.read() as session:
+        return views.trace_batch(session, auth.scope, batch_id)
+
+
+@router.get("/trace/lots/{lot_id}", response_model=LotTrace, dependencies=[require(Perm.LOT_READ)])
+def trace_lot(lot_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Forward trace: the batches (orders, CoI identifiers) that used a lot."""
+    with db.read() as session:
+        return views.trace_lot(session, auth.scope, lot_id)

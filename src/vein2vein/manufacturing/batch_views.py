@@ -1,0 +1,235 @@
+"""Reads of executed batch records for pages, API and CLI: the list, one batch (a sponsor sees
+its own orders' batches' status and nothing else), and genealogy (a batch's lots and equipment;
+a lot's batches with their orders and chain-of-identity identifiers)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from vein2vein.auth.roles import Perm
+from vein2vein.auth.scope import Scope
+from vein2vein.core.canonical import sha256_hex
+from vein2vein.core.clock import utcnow
+from vein2vein.core.errors import PermissionDenied
+from vein2vein.identity.tables import Order
+from vein2vein.manufacturing import batches, deviations, execution, lots
+from vein2vein.manufacturing.tables import Batch, BatchEvent, Deviation, MaterialLot
+
+_LOADS = (
+    selectinload(Batch.order).selectinload(Order.program),
+    selectinload(Batch.site),
+)
+
+
+def _suites(session: Session, ids: list[int]) -> dict[int, str]:
+    """The suite each batch works in now: that of its latest started step."""
+    rows = session.execute(
+        select(BatchEvent.batch_id, BatchEvent.payload)
+        .where(BatchEvent.batch_id.in_(ids), BatchEvent.kind == "StepStarted")
+        .order_by(BatchEvent.batch_id, BatchEvent.seq)
+    )
+    return {batch_id: json.loads(data)["suite"] for batch_id, data in rows}
+
+
+def _deviation_counts(session: Session, ids: list[int]) -> dict[tuple[int, str], int]:
+    rows = session.execute(
+        select(Deviation.batch_id, Deviation.status, func.count())
+        .where(Deviation.batch_id.in_(ids))
+        .group_by(Deviation.batch_id, Deviation.status)
+    )
+    return {(b, s): n for b, s, n in rows}
+
+
+def list_batches(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """Batches in scope, newest first: id, order, product, site, MBR version, status, suite
+    (where it works now), deviations open and closed."""
+    scope.require(Perm.BATCH_READ)
+    rows = list(
+        session.scalars(
+            scope.filter(select(Batch), Batch).options(*_LOADS).order_by(Batch.id.desc())
+        )
+    )
+    ids = [b.id for b in rows]
+    suites, counts = _suites(session, ids), _deviation_counts(session, ids)
+    return [
+        {
+            "id": b.id,
+            "order": b.order.number,
+            "product": b.order.program.code,
+            "site": b.site.name,
+            "mbr_version": b.mbr_version,
+            "status": b.status,
+            "suite": suites.get(b.id, b.planned_suite),
+            "deviations_open": counts.get((b.id, "open"), 0),
+            "deviations_closed": counts.get((b.id, "closed"), 0),
+        }
+        for b in rows
+    ]
+
+
+def _earlier(session: Session, batch: Batch) -> list[execution.BatchRecord]:
+    """Complete or later records of the same MBR version (the basis of the trend rule)."""
+    others = session.scalars(
+        select(Batch)
+        .where(
+            Batch.mbr_id == batch.mbr_id,
+            Batch.id != batch.id,
+            Batch.status.in_((batches.COMPLETE, batches.IN_REVIEW, batches.APPROVED)),
+        )
+        .options(selectinload(Batch.events), selectinload(Batch.mbr))
+    )
+    return [batches.record_of(b) for b in others]
+
+
+def batch_detail(session: Session, scope: Scope, batch_id: int | str) -> dict[str, Any]:
+    """One batch. A sponsor: its status only. The CDMO: the binding, the steps, every event,
+    the review by exception and the deviations."""
+    batch = batches.get_batch(session, scope, batch_id)
+    head = {
+        "id": batch.id,
+        "order": batch.order.number,
+        "product": batch.order.program.code,
+        "status": batch.status,
+    }
+    if not scope.is_cdmo:
+        return head
+    record = batches.record_of(batch)
+    steps = []
+    for op in record.mbr.operations:
+        started = record.of(execution.StepStarted, op.code)
+        status = record.step_status(op.code)
+        decision = record.decision(op.code)
+        steps.append(
+            {
+                "code": op.code,
+                "name": op.name,
+                "status": status.value,
+                "suite": started[0].suite if started else None,
+                "signed_by": next(
+                    (e.by for e in record.of(execution.StepSignedOff, op.code)), None
+                ),
+                "hold": op.hold.question if op.hold else None,
+                "hold_decision": (
+                    {"released": decision.released, "by": decision.by, "reason": decision.reason}
+                    if decision
+                    else None
+                ),
+                "signoff_hash": (
+                    sha256_hex(execution.signoff_content(record, op.code))
+                    if status is execution.StepStatus.IN_PROGRESS
+                    else None
+                ),
+            }
+        )
+    review = execution.review_by_exception(
+        record, execution.earlier_values(record, _earlier(session, batch))
+    )
+    nxt = record.next_step()
+    return head | {
+        "coi": batch.coi,
+        "din": batch.din,
+        "site": batch.site.name,
+        "mbr_id": batch.mbr_id,
+        "mbr_version": batch.mbr_version,
+        "mbr_hash": batch.mbr_hash,
+        "planned_suite": batch.planned_suite,
+        "failed_step": batch.failed_step,
+        "failed_reason": batch.failed_reason,
+        "created_at": batch.created_at,
+        "created_by": batch.created_by,
+        "approved_at": batch.approved_at,
+        "approved_by": batch.approved_by,
+        "next_step": nxt.code if nxt is not None and batch.status not in batches.FINISHED else None,
+        "steps": steps,
+        "events": [json.loads(row.payload) for row in batch.events],
+        "review": [
+            {
+                "kind": i.kind.value,
+                "step": i.step,
+                "subject": i.subject,
+                "seq": i.seq,
+                "message": i.message,
+            }
+            for i in review
+        ],
+        "deviations": [
+            deviations.summary(d, scope) for d in batches.batch_deviations(session, batch.id)
+        ],
+        "approval_hash": (
+            sha256_hex(batches.approval_content(session, batch, record))
+            if batch.status == batches.IN_REVIEW
+            else None
+        ),
+    }
+
+
+def _lots_only_for_cdmo(scope: Scope) -> None:
+    if not scope.is_cdmo:
+        raise PermissionDenied("material lots and genealogy are the CDMO's")
+    scope.require(Perm.LOT_READ)
+
+
+def trace_batch(session: Session, scope: Scope, batch_id: int | str) -> dict[str, Any]:
+    """Backward trace: every material lot the batch used (material, lot number, status today,
+    step) and the equipment of the steps it started."""
+    batch = batches.get_batch(session, scope, batch_id)
+    _lots_only_for_cdmo(scope)
+    record = batches.record_of(batch)
+    today = utcnow().date()
+    used = []
+    for row in batch.events:
+        if row.kind != "LotScanned":
+            continue
+        if row.lot is not None:
+            shown = lots.public(row.lot, today)
+            used.append(
+                {"step": row.step, "material": row.lot.material.code, "lot_id": row.lot.id,
+                 "lot_number": row.lot.lot_number, "status": shown["status"]}
+            )  # fmt: skip
+        else:  # the patient's own starting material, identified by the apheresis DIN
+            used.append(
+                {"step": row.step, "material": row.item, "lot_id": None,
+                 "lot_number": json.loads(row.payload)["lot_number"], "status": "patient"}
+            )  # fmt: skip
+    equipment = []
+    for op in record.mbr.operations:
+        if record.step_status(op.code) is execution.StepStatus.NOT_STARTED:
+            continue
+        for code in op.equipment:
+            item = next((e for e in record.mbr.equipment if e.code == code), None)
+            equipment.append({"step": op.code, "code": code, "name": item.name if item else code})
+    return {
+        "batch": batch.id,
+        "order": batch.order.number,
+        "coi": batch.coi,
+        "lots": used,
+        "equipment": equipment,
+    }
+
+
+def trace_lot(session: Session, scope: Scope, lot_ref: int | str) -> dict[str, Any]:
+    """Forward trace: every batch that used the lot, with its order, chain-of-identity
+    identifier, step and status."""
+    lot: MaterialLot = lots.get_lot(session, scope, lot_ref)
+    _lots_only_for_cdmo(scope)
+    rows = session.execute(
+        select(BatchEvent.step, Batch)
+        .join(Batch, Batch.id == BatchEvent.batch_id)
+        .where(BatchEvent.lot_id == lot.id, BatchEvent.kind == "LotScanned")
+        .options(selectinload(Batch.order))
+        .order_by(Batch.id, BatchEvent.seq)
+    ).all()
+    return {
+        "lot_id": lot.id,
+        "material": lot.material.code,
+        "lot_number": lot.lot_number,
+        "status": lots.public(lot, utcnow().date())["status"],
+        "batches": [
+            {"batch": b.id, "order": b.order.number, "coi": b.coi, "step": step, "status": b.status}
+            for step, b in rows
+        ],
+    }

@@ -1,0 +1,204 @@
+"""A whole executed batch record of the demo EpCAM v1 MBR through HTTP: created from an order,
+every step worked (one value outside its proven acceptable range opens its deviation, which is
+corrected with a reason), second-person verifications, signed sign-offs, QA hold decisions, QA
+classification and signed closure of the deviation, QA's signed approval; then the audit trail
+(``/api/audit``) tells that story entry by entry, and the approved record refuses edits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests import batch_world as BW
+from tests.factories import PASSWORD
+from tests.integration.identity import world as W
+from tests.unit.manufacturing.test_execution import NOMINAL
+from tests.webclient import client
+
+from vein2vein.auth import tokens
+from vein2vein.store.database import Database
+from vein2vein.store.uow import Actor
+
+
+def _api(db: Database, w: W.World, who: str):  # type: ignore[no-untyped-def]
+    with db.uow(Actor("t")) as uow:
+        _, token = tokens.create_token(uow, w.scopes[who], "t", 1)
+        uow.commit()
+    c = client(db)
+    c.headers["authorization"] = f"Bearer {token}"
+    return c
+
+
+def _ok(response: Any, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _sign(who: str) -> dict[str, str]:
+    return {"username": who, "password": PASSWORD}
+
+
+def test_a_whole_batch_through_http_and_its_story_in_the_audit_trail(sqlite_db: Database) -> None:
+    db = sqlite_db
+    w = BW.build(db)
+    order_id = BW.order_with_din(w)
+    ops, qa, approver, sponsor, other = (
+        _api(db, w, who) for who in ("operator", "qa", "approver", "a.viewer", "b.clinical")
+    )
+    made = _ok(
+        ops.post(
+            "/api/batches",
+            json={"order_id": order_id, "site": BW.SITE, "suite": BW.SUITE, "dose_per_kg": 2e6},
+        ),
+        201,
+    )
+    bid, din, coi = made["id"], made["din"], made["coi"]
+    assert (made["status"], made["mbr_version"], made["next_step"]) == ("IN_PROGRESS", 1, "RECEIPT")
+    url = f"/api/batches/{bid}"
+    # the sponsor reads its batch's status only; another client does not find it
+    seen = _ok(sponsor.get(url))
+    assert seen["status"] == "IN_PROGRESS" and seen["coi"] is None and seen["events"] is None
+    assert other.get(url).status_code == 404
+    assert sponsor.post(f"{url}/start", json={"step": "RECEIPT"}).status_code == 403
+
+    detail: dict[str, Any] = {}
+    for op in [s["code"] for s in made["steps"]]:
+        _ok(ops.post(f"{url}/start", json={"step": op}))
+        values = dict(NOMINAL[op])
+        if op == "RECEIPT":  # 12 °C in transit: outside the PAR of 1-10 °C
+            values["transit_temperature"] = (12, "°C")
+        for entry, (value, unit) in values.items():
+            detail = _ok(
+                ops.post(
+                    f"{url}/entries",
+                    json={"step": op, "entry": entry, "value": value, "unit": unit},
+                )
+            )
+        if op == "RECEIPT":
+            assert [(d["source"], d["status"]) for d in detail["deviations"]] == [
+                ("process_limit", "open")
+            ]
+            detail = _ok(
+                ops.post(
+                    f"{url}/corrections",
+                    json={
+                        "step": op, "entry": "transit_temperature", "value": 5, "unit": "°C",
+                        "reason": "logger read in the wrong column; the logger shows 5 °C",
+                    },
+                )
+            )  # fmt: skip
+        for material in _materials(op):
+            scanned = din if material == "APH" else BW.MATERIALS[material][2]
+            detail = _ok(
+                ops.post(f"{url}/lots", json={"step": op, "material": material, "lot": scanned})
+            )
+        for item in detail["review"]:
+            if item["kind"] == "unverified" and item["step"] == op:
+                # the one who entered cannot verify; a second person does
+                assert ops.post(f"{url}/verifications", json={"seq": item["seq"]}).status_code in (
+                    403,
+                    422,
+                )
+                detail = _ok(qa.post(f"{url}/verifications", json={"seq": item["seq"]}))
+        step = next(s for s in detail["steps"] if s["code"] == op)
+        detail = _ok(
+            ops.post(
+                f"{url}/signoffs",
+                json={"step": op, "shown_hash": step["signoff_hash"]} | _sign("operator"),
+            )
+        )
+        if step["hold"]:
+            detail = _ok(
+                approver.post(
+                    f"{url}/holds", json={"step": op, "released": True, "reason": "criteria met"}
+                )
+            )
+    assert detail["status"] == "COMPLETE"
+    detail = _ok(ops.post(f"{url}/submit"))
+    assert detail["status"] == "IN_REVIEW"
+    dev = detail["deviations"][0]
+    refused = approver.post(f"{url}/approve", json=_sign("approver"))
+    assert refused.status_code == 422 and dev["number"] in refused.json()["detail"]
+    _ok(
+        qa.post(
+            f"/api/deviations/{dev['id']}/classify",
+            json={"classification": "minor", "root_cause": "transcription from the logger"},
+        )
+    )
+    _ok(qa.post(f"/api/deviations/{dev['id']}/close", json=_sign("qa")))
+    detail = _ok(ops.get(url))
+    approved = _ok(
+        approver.post(
+            f"{url}/approve", json=_sign("approver") | {"shown_hash": detail["approval_hash"]}
+        )
+    )
+    assert approved["status"] == "APPROVED" and approved["approved_by"] == "approver"
+    # locked: an edit is refused and changes nothing
+    late = ops.post(f"{url}/verifications", json={"seq": 1})
+    assert late.status_code in (409, 423), late.text
+    assert len(_ok(ops.get(url))["events"]) == len(approved["events"])
+    # genealogy: the batch's lots; the vector lot's batches
+    trace = _ok(ops.get(f"/api/trace/batches/{bid}"))
+    assert {(x["material"], x["lot_number"]) for x in trace["lots"]} >= {
+        ("APH", din), ("LV-EPCAM", "LV-EPC-2026-001"),
+    }  # fmt: skip
+    vector = _ok(ops.get(f"/api/trace/lots/{w.ids['lot:LV-EPCAM']}"))
+    assert [(b["batch"], b["coi"]) for b in vector["batches"]] == [(bid, coi)]
+    listed = _ok(ops.get("/api/batches"))
+    assert (listed[0]["id"], listed[0]["status"], listed[0]["deviations_closed"]) == (
+        bid,
+        "APPROVED",
+        1,
+    )
+
+    # the audit trail, oldest first, tells the story entry by entry
+    trail = list(reversed(_ok(qa.get("/api/audit?limit=10000"))))
+    story: list[tuple[str, str, Any]] = [
+        ("mfg.batch_create", "operator", lambda e: e["after"]["coi"] == coi),
+        ("mfg.batch_step_start", "operator", lambda e: e["after"]["events"][0]["step"] == "RECEIPT"),
+        ("mfg.batch_enter", "operator", lambda e: _event(e)["value"] == 12
+         and _event(e)["verdict"] == "deviation"),
+        ("mfg.deviation_open", "operator", lambda e: e["after"]["batch_id"] == bid
+         and e["after"]["entry_id"] == 2 and e["after"]["source"] == "process_limit"),
+        ("mfg.batch_correct", "operator", lambda e: _event(e)["corrects"] == 2
+         and _event(e)["value"] == 5 and "logger" in e["reason"]),
+        ("mfg.batch_verify", "qa", lambda e: _event(e)["kind"] == "Verified"),
+        ("signature.sign", "operator", lambda e: e["entity_id"] == f"{bid}:RECEIPT"),
+        ("mfg.batch_step_signoff", "operator", lambda e: _event(e)["step"] == "RECEIPT"),
+        ("mfg.batch_hold_decision", "approver", lambda e: _event(e)["released"] is True),
+        ("mfg.batch_submit", "operator", lambda e: e["after"]["status"] == "IN_REVIEW"),
+        ("mfg.deviation_classify", "qa", lambda e: e["after"]["classification"] == "minor"),
+        ("signature.sign", "qa", lambda e: e["entity_type"] == "mfg_deviation"),
+        ("mfg.deviation_close", "qa", lambda e: e["after"]["status"] == "closed"),
+        ("signature.sign", "approver", lambda e: e["entity_type"] == "mfg_batch"
+         and e["after"]["meaning"] == "approved"),
+        ("mfg.batch_approve", "approver", lambda e: e["after"]["status"] == "APPROVED"),
+    ]  # fmt: skip
+    at = 0
+    for action, actor, check in story:
+        found = next(
+            (
+                i
+                for i in range(at, len(trail))
+                if trail[i]["action"] == action and trail[i]["actor"] == actor and check(trail[i])
+            ),
+            None,
+        )
+        assert found is not None, f"no {action} by {actor} after entry {at} of the trail"
+        at = found + 1
+    assert _ok(qa.get("/api/audit/verify"))["ok"] is True
+
+
+def _event(entry: dict[str, Any]) -> dict[str, Any]:
+    return entry["after"]["events"][0]
+
+
+def _materials(step: str) -> list[str]:
+    """The materials of ``step`` in epcam_v1.yaml (read from the file, independently)."""
+    return {
+        "RECEIPT": ["APH"],
+        "SELECT": ["CD4CD8"],
+        "ACTIVATE": ["BEADS", "MEDIUM", "IL2"],
+        "TRANSDUCE": ["LV-EPCAM"],
+        "EXPAND": ["MEDIUM", "IL2"],
+        "FORMULATE": ["CS10", "BAG"],
+    }.get(step, [])
