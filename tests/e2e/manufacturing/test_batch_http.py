@@ -154,7 +154,7 @@ def test_a_whole_batch_through_http_and_its_story_in_the_audit_trail(sqlite_db: 
     trail = list(reversed(_ok(qa.get("/api/audit?limit=10000"))))
     story: list[tuple[str, str, Any]] = [
         ("mfg.batch_create", "operator", lambda e: e["after"]["coi"] == coi),
-        ("mfg.batch_step_start", "operator", lambda e: e["after"]["events"][0]["step"] == "RECEIPT"),
+        ("mfg.batch_step_start", "operator", lambda e: _event(e)["step"] == "RECEIPT"),
         ("mfg.batch_enter", "operator", lambda e: _event(e)["value"] == 12
          and _event(e)["verdict"] == "deviation"),
         ("mfg.deviation_open", "operator", lambda e: e["after"]["batch_id"] == bid
