@@ -170,6 +170,16 @@ FEATURES: tuple[Feature, ...] = (
                 "materials_cli:deviations_app",
                 "Deviations: list, classify, close with an electronic signature.",
             ),
+            CliMount(
+                "batches",
+                "batch_cli:batches_app",
+                "Executed batch records: list with status, suite and deviations.",
+            ),
+            CliMount(
+                "trace",
+                "batch_cli:trace_app",
+                "Genealogy: the lots and equipment of a batch, the batches of a lot.",
+            ),
         ),
         templates=True,
         demo="demo:load_manufacturing_demo",

@@ -6,6 +6,7 @@ classification and signed closure of the deviation, QA's signed approval; then t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests import batch_world as BW
@@ -202,3 +203,47 @@ def _materials(step: str) -> list[str]:
         "EXPAND": ["MEDIUM", "IL2"],
         "FORMULATE": ["CS10", "BAG"],
     }.get(step, [])
+
+
+def test_cli_lists_batches_and_traces_both_ways(cli_db: Database, cli_env: dict[str, str]) -> None:
+    from tests.integration.manufacturing import test_batches as T
+    from typer.testing import CliRunner
+
+    from vein2vein.features import create_cli
+
+    w = BW.build(cli_db)
+    order_id = BW.order_with_din(w)
+    bid = T.new_batch(w, order_id)
+    T.run_step(w, bid, "RECEIPT")
+    T.run_step(w, bid, "SELECT", sign=False)
+    runner, cli = CliRunner(), create_cli()
+
+    def v2v(*args: str) -> Any:
+        out = runner.invoke(cli, list(args), env=cli_env)
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output)
+
+    listed = v2v("batches", "list", "--json")
+    assert listed == [
+        {
+            "id": bid, "order": "HLX-1-0001", "product": "HLX-1", "site": BW.SITE,
+            "mbr_version": 1, "status": "IN_PROGRESS", "suite": BW.SUITE,
+            "deviations_open": 0, "deviations_closed": 0,
+        }
+    ]  # fmt: skip
+    rec = T.record(w, bid)
+    traced = v2v("trace", "batch", str(bid), "--json")
+    assert [(x["material"], x["lot_number"], x["status"]) for x in traced["lots"]] == [
+        ("APH", rec.din, "patient"),
+        ("CD4CD8", "CD4CD8-L1", "released"),
+    ]
+    # equipment of the two started steps, as epcam_v1.yaml lists them
+    assert [(e["step"], e["code"]) for e in traced["equipment"]] == [
+        ("RECEIPT", "COUNTER"),
+        ("SELECT", "PRODIGY"),
+    ]
+    lot = v2v("trace", "lot", "CD4CD8-L1", "--json")
+    assert [(b["batch"], b["order"], b["coi"]) for b in lot["batches"]] == [
+        (bid, "HLX-1-0001", rec.coi)
+    ]
+    assert v2v("trace", "lot", "LV-EPC-2026-001", "--json")["batches"] == []
