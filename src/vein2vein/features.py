@@ -153,6 +153,7 @@ FEATURES: tuple[Feature, ...] = (
             NavItem("Master batch records", "/mbr", P.MBR_READ, section="Manufacturing"),
             NavItem("Lots", "/lots", P.LOT_READ, section="Manufacturing"),
             NavItem("Deviations", "/deviations", P.DEVIATION_READ, section="Manufacturing"),
+            NavItem("Batches", "/batches", P.BATCH_READ, section="Manufacturing"),
         ),
         cli=(
             CliMount(

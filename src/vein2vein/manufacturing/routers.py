@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vein2vein.manufacturing import api, batch_api, materials_api, materials_web, web
+from vein2vein.manufacturing import api, batch_api, batch_web, materials_api, materials_web, web
 
 api_router = APIRouter()
 api_router.include_router(api.router)
@@ -17,3 +17,4 @@ api_router.include_router(batch_api.router)
 page_router = APIRouter(include_in_schema=False)
 page_router.include_router(web.router)
 page_router.include_router(materials_web.router)
+page_router.include_router(batch_web.router)

@@ -247,3 +247,31 @@ def test_cli_lists_batches_and_traces_both_ways(cli_db: Database, cli_env: dict[
         (bid, "HLX-1-0001", rec.coi)
     ]
     assert v2v("trace", "lot", "LV-EPC-2026-001", "--json")["batches"] == []
+
+
+def test_pages_list_and_show_a_batch_read_only(sqlite_db: Database) -> None:
+    from tests.integration.manufacturing import test_batches as T
+    from tests.webclient import logged_in
+
+    db = sqlite_db
+    w = BW.build(db)
+    bid = T.new_batch(w, BW.order_with_din(w))
+    T.run_step(w, bid, "RECEIPT", {"transit_temperature": (12, "°C")})
+    din = T.record(w, bid).din
+    ops, _ = logged_in(db, "operator", PASSWORD)
+    listing = ops.get("/batches")
+    assert listing.status_code == 200 and f'data-batch="{bid}"' in listing.text
+    assert "1 open, 0 closed" in listing.text
+    page = ops.get(f"/batches/{bid}")
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert din in text and 'data-step="RECEIPT"' in text and 'data-review="deviation"' in text
+    assert "DEV-" in text and 'data-status="IN_PROGRESS"' in text
+    # the sponsor sees the status, not the record; another client finds nothing
+    sponsor, _ = logged_in(db, "a.viewer", PASSWORD)
+    seen = sponsor.get(f"/batches/{bid}")
+    assert seen.status_code == 200 and 'data-status="IN_PROGRESS"' in seen.text
+    assert din not in seen.text and "data-step" not in seen.text
+    other, _ = logged_in(db, "b.clinical", PASSWORD)
+    assert other.get(f"/batches/{bid}").status_code == 404
+    assert f'data-batch="{bid}"' not in other.get("/batches").text
