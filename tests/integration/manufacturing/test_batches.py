@@ -21,8 +21,15 @@ from tests.unit.manufacturing.test_execution import NOMINAL
 
 from vein2vein.auth import service as auth
 from vein2vein.auth.tables import Signature
-from vein2vein.core.errors import Conflict, NotFound, PermissionDenied, RecordLocked, RuleViolation
-from vein2vein.manufacturing import batches, deviations, execution, lots, mbrs
+from vein2vein.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RecordLocked,
+    RuleViolation,
+)
+from vein2vein.manufacturing import batch_views, batches, deviations, execution, lots, mbrs
 from vein2vein.manufacturing.materials import LotRefused
 from vein2vein.manufacturing.tables import Batch, BatchEvent, Deviation
 from vein2vein.store import audit
@@ -316,3 +323,46 @@ def db_org(w: W.World) -> Any:
 
     with w.db.read() as session:
         return session.get_one(Organisation, w.ids["cdmo"])
+
+
+def test_a_failure_is_signed_and_another_suite_needs_a_reason(db: Database) -> None:
+    w = BW.build(db)
+    order_id = BW.order_with_din(w)
+    batch_id = new_batch(w, order_id)
+    run_step(w, batch_id, "RECEIPT")
+    with pytest.raises(RuleViolation, match="give the reason"):
+        act(w, "operator", batches.start_step, batch_id, "SELECT", suite="Suite 4")
+    act(
+        w, "operator", batches.start_step, batch_id, "SELECT",
+        suite="Suite 4", reason="Suite 2 under maintenance after a HEPA alarm",
+    )  # fmt: skip
+    with db.read() as session:
+        listed = batch_views.list_batches(session, w.scopes["qa"])
+    assert [(b["id"], b["suite"]) for b in listed] == [(batch_id, "Suite 4")]
+    rec = record(w, batch_id)
+    assert [i.kind for i in execution.review_by_exception(rec)] == ["suite_override"]
+    # the failure: a reason and the operator's signature; a wrong password records nothing
+    with pytest.raises(AuthenticationFailed), db.uow(w.actor("operator")) as uow:
+        batches.record_failure(
+            uow, w.scopes["operator"], db.settings, batch_id, "SELECT",
+            reason="selection column clogged", username="operator", password="wrong-pass-1",
+        )  # fmt: skip
+    with db.read() as session:
+        assert session.get_one(Batch, batch_id).status == batches.IN_PROGRESS
+    signed(
+        w, "operator", batches.record_failure, batch_id, "SELECT",
+        reason="selection column clogged; cells lost",
+    )  # fmt: skip
+    with db.read() as session:
+        batch = session.get_one(Batch, batch_id)
+        assert (batch.status, batch.failed_step) == ("FAILED", "SELECT")
+        sig = session.scalars(
+            select(Signature).where(Signature.record_type == batches.FAILURE_RECORD)
+        ).one()
+        assert (sig.record_id, sig.username, sig.meaning) == (str(batch_id), "operator", "authored")
+        actions = [e.action for e in audit.query(session, entity_type="mfg_batch")]
+        assert actions[-1] == "mfg.batch_fail"
+    with pytest.raises(RuleViolation, match="FAILED"):
+        act(w, "operator", batches.enter_value, batch_id, "SELECT", "input_tnc", 3.0, "10^9 cells")
+    # the order gets a new batch
+    assert new_batch(w, order_id) != batch_id
