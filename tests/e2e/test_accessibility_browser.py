@@ -4,9 +4,9 @@ axe-core's rules (``axe-playwright-python`` bundles axe-core; WCAG 2.1 A/AA rule
 practices as axe-core ships them).
 
 Pages: every entry of the role's menu, plus one detail page of each kind the role can reach
-(order, patient, study, plan, program, user), found by following the first such link of the
-lists. With ``V2V_SCREENSHOTS=1`` the test also writes the screenshots of the user guides
-(``docs/user-guide/img/``).
+(order, patient, study, plan, program, user, master batch record, lot, deviation), found by
+following the first such link of the lists. With ``V2V_SCREENSHOTS=1`` the test also writes the
+screenshots of the user guides (``docs/user-guide/img/``).
 
 Skipped with a loud message when Chromium is missing, except under CI where it fails.
 """
@@ -45,17 +45,13 @@ DETAILS = {
     "plan": re.compile(r"^/schedule/plans/\d+$"),
     "program": re.compile(r"^/programs/\d+$"),
     "user": re.compile(r"^/users/\d+$"),
+    "master batch record": re.compile(r"^/mbr/\d+$"),
+    "lot": re.compile(r"^/lots/\d+$"),
+    "deviation": re.compile(r"^/deviations/\d+$"),
 }
 FAILING_IMPACTS = {"serious", "critical"}
 #: lists one step below the menu, where detail links of a kind are found (when the role may)
 SUB_LISTS = ("/schedule/plans",)
-
-#: Pages being rewritten by other helpers of issue 11 (audit trail, plan, orders): what they
-#: still show is listed here, by page pattern and rule, so that the test keeps them in view.
-#: The lead empties this list when the branches are merged; nothing else may be added to it.
-OTHER_HELPERS_PAGES: dict[str, set[str]] = {}
-#: Pages of other helpers that still scroll horizontally at 900 px (same rule as above).
-OTHER_HELPERS_WIDE: set[str] = set()
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "img"
 #: (role, width, page) → file name of the user guides' screenshots
@@ -71,14 +67,6 @@ SHOTS = {
     ("admin", 1400, "/"): "admin-home.png",
     ("admin", 1400, "/users?locked=1"): "admin-locked.png",
 }
-
-
-def _matches(path: str, patterns: dict[str, set[str]] | set[str]) -> list[str]:
-    return [p for p in patterns if re.fullmatch(p, path)]
-
-
-def allowed(path: str, rule: str) -> bool:
-    return any(rule in OTHER_HELPERS_PAGES[p] for p in _matches(path, OTHER_HELPERS_PAGES))
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +158,6 @@ def test_every_page_of_the_role_fits_a_tablet_and_passes_axe(
     axe = Axe()
     shots = os.environ.get("V2V_SCREENSHOTS") == "1"
     problems: list[str] = []
-    seen_elsewhere: dict[str, set[str]] = {}
     visited = 0
     kinds: set[str] = set()
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT})
@@ -185,16 +172,12 @@ def test_every_page_of_the_role_fits_a_tablet_and_passes_axe(
             assert response is not None and response.status == 200, (role, path)
             visited += 1
             wide = _page_scroll(page)
-            if wide > 0 and not _matches(path.split("?")[0], OTHER_HELPERS_WIDE):
+            if wide > 0:
                 problems.append(
                     f"{role} {width}px {path}: page scrolls by {wide} px; widest: {_widest(page)}"
                 )
             for v in axe.run(page).response["violations"]:
                 if v["impact"] not in FAILING_IMPACTS:
-                    continue
-                where = path.split("?")[0]
-                if allowed(where, v["id"]):
-                    seen_elsewhere.setdefault(where, set()).add(v["id"])
                     continue
                 targets = [n["target"] for n in v["nodes"][:3]]
                 problems.append(
@@ -213,5 +196,5 @@ def test_every_page_of_the_role_fits_a_tablet_and_passes_axe(
         assert _page_scroll(page) > 0
     context.close()
     assert visited >= 2 * len(pages)
-    print(role, "pages:", pages, "allow-listed:", seen_elsewhere)
+    print(role, "pages:", pages)
     assert not problems, "\n".join(problems)
