@@ -221,10 +221,16 @@ class Pinned:
         return csrf_from(home)
 
 
-def on_two_workers(port: int, parent: int, attempts: int = 40) -> tuple[Pinned, Pinned]:
-    """Two clients whose connections two different workers accepted."""
+def on_two_workers(port: int, parent: int, attempts: int = 200) -> tuple[Pinned, Pinned]:
+    """Two clients whose connections two different workers accepted.
+
+    The kernel hands a new connection to whichever worker's accept wins; on a loaded machine the
+    worker that has just answered often wins again and again (seen: 40 in a row), so the next
+    connection waits a moment for both workers to be idle in their event loops."""
     opened: dict[int, Pinned] = {}
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.02)
         client = Pinned(port)
         client.request("GET", "/api/health")  # accepted and answered: the socket is a worker's
         pid = worker_holding(parent, port, client.local_port)
