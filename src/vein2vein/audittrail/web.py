@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vein2vein.audittrail import export, service, views
 from vein2vein.audittrail.filters import FILTER_FIELDS, AuditFilter, parse_filter
+from vein2vein.auth import signatures
 from vein2vein.auth.roles import Perm
 from vein2vein.core.errors import InputError
 from vein2vein.store.uow import UnitOfWork
@@ -241,8 +242,7 @@ def review_sign(
     shown_hash: Text = "",
 ) -> Response:
     def change(uow: UnitOfWork) -> None:
-        if not username or not password:
-            raise InputError("enter your user name and password to sign", field="password")
+        signatures.require_credentials(username, password)
         service.sign_review(
             uow,
             auth.scope,

@@ -82,6 +82,14 @@ def parse_meaning(value: str) -> Meaning:
         ) from None
 
 
+def require_credentials(username: str | None, password: str | None) -> None:
+    """A signing form or command sent without its user name or password: refused on the
+    ``password`` field before anything is looked up (a blank is not a wrong password, so it
+    does not count towards the lock-out)."""
+    if not username or not password:
+        raise InputError("enter your user name and password to sign", field="password")
+
+
 def sign(
     uow: UnitOfWork,
     settings: Settings,

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from vein2vein.auth import signatures
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.signatures import sign
 from vein2vein.core.canonical import canonical_json
@@ -302,8 +303,7 @@ def clear_mismatch(
         raise InputError(
             "say why the mismatch can be cleared (at least 5 characters)", field="reason"
         )
-    if not username or not password:
-        raise InputError("enter your user name and password to sign", field="password")
+    signatures.require_credentials(username, password)
     other = other_order_of(s, scope, mismatch)
     sig = sign(
         uow,

@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vein2vein.auth import signatures
 from vein2vein.auth.roles import Meaning, Perm
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.signatures import ensure_unlocked, sign
@@ -589,8 +590,7 @@ def sign_off_step(
     ``content_hash``. Under the batch's row lock: of two operators signing the same step at
     once, the second finds it signed off."""
     batch, record = _for_change(uow, scope, batch_id, Perm.BATCH_EXECUTE)
-    if not username or not password:
-        raise InputError("enter your user name and password to sign", field="password")
+    signatures.require_credentials(username, password)
     after = execution.sign_off(record, step, by=uow.actor.name, at=utcnow())
     content = execution.signoff_content(after, step)
     sig = sign(
@@ -640,8 +640,7 @@ def record_failure(
     reason = clean_text(reason, "reason", 2000, required=True, multiline=True)
     if len(reason) < execution.MIN_REASON:
         raise InputError("say why the batch failed", field="reason")
-    if not username or not password:
-        raise InputError("enter your user name and password to sign", field="password")
+    signatures.require_credentials(username, password)
     sig = sign(
         uow,
         settings,
@@ -730,8 +729,7 @@ def approve(
     if still_open:
         raise RuleViolation(f"batch {batch.id} has deviations not closed: {', '.join(still_open)}")
     record = record_of(batch)
-    if not username or not password:
-        raise InputError("enter your user name and password to sign", field="password")
+    signatures.require_credentials(username, password)
     sig = sign(
         uow,
         settings,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from vein2vein.auth import signatures
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.signatures import ensure_unlocked, sign, signatures_for
@@ -321,8 +322,7 @@ def close(
     second finds it closed."""
     dev = _for_qa(uow, scope, deviation_id)
     rules.check_closable(_facts(dev))
-    if not username or not password:
-        raise InputError("enter your user name and password to sign", field="password")
+    signatures.require_credentials(username, password)
     sig = sign(
         uow,
         settings,

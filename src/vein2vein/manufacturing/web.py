@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from vein2vein.auth import signatures
 from vein2vein.auth.roles import Meaning, Perm
 from vein2vein.core.errors import InputError
 from vein2vein.manufacturing import mbr_views, mbrs
@@ -129,8 +130,7 @@ def _sign(
     shown_hash: str,
 ) -> Response:
     def change(uow: UnitOfWork) -> None:
-        if not username or not password:
-            raise InputError("enter your user name and password to sign", field="password")
+        signatures.require_credentials(username, password)
         mbrs.sign_mbr(
             uow,
             auth.scope,
