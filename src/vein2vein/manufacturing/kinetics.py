@@ -29,13 +29,14 @@ Computing; Hyndman R.J. & Fan Y. (1996) Sample quantiles in statistical packages
 from __future__ import annotations
 
 import statistics
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vein2vein.manufacturing import execution, units
 from vein2vein.manufacturing.domain import Mbr
-from vein2vein.stats.errors import DegenerateDataError
+from vein2vein.stats.errors import DegenerateDataError, SmallSampleWarning
 
 #: earlier batches needed before an envelope is drawn
 MIN_BATCHES = 3
@@ -140,7 +141,11 @@ def counts_by_batch(
 def growth_of(record: execution.BatchRecord) -> Growth:
     """The record's kinetics (``execution.record_kinetics``), or the reason there are none."""
     try:
-        k = execution.record_kinetics(record)
+        with warnings.catch_warnings():
+            # two counts leave the log-linear fit without a standard error; only the fit's
+            # rate would need one, and nothing here shows the fit
+            warnings.simplefilter("ignore", SmallSampleWarning)
+            k = execution.record_kinetics(record)
     except (execution.ExecutionError, DegenerateDataError) as refused:
         entered = len(counts_of(record, count_points(record.mbr)))
         return Growth(None, None, None, None, entered, str(refused))
@@ -242,3 +247,14 @@ def growth_figure(rows: Sequence[Mapping[str, Any]], drawn: bool, title: str) ->
             "margin": {"l": 70, "r": 10, "t": 50, "b": 40},
         },
     }  # fmt: skip
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def cells_text(value: float | None) -> str:
+    """A cell count as people write it: ``2.00 × 10⁹`` (three significant digits)."""
+    if value is None:
+        return "—"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"

@@ -129,3 +129,9 @@ def test_the_figure_draws_the_band_median_and_this_batch_on_a_log_scale() -> Non
     # a count without a process day stays out of the chart (it is in the table)
     rows[-1] = rows[-1] | {"day": None}
     assert K.growth_figure(rows, env.drawn, "x")["data"][-1]["x"] == [0]
+
+
+def test_cells_are_written_with_a_power_of_ten() -> None:
+    assert K.cells_text(2.0e9) == "2.00 × 10⁹"
+    assert K.cells_text(3.456e8) == "3.46 × 10⁸"
+    assert K.cells_text(None) == "—"
