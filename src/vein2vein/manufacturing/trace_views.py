@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
+from vein2vein.core.text import clean_text
 from vein2vein.identity.domain import Step
 from vein2vein.identity.tables import Order, Patient
 from vein2vein.manufacturing import batch_views, batches, lots, mbrs
@@ -100,6 +101,7 @@ def lot_genealogy(session: Session, scope: Scope, ref: int | str) -> dict[str, A
     """Every batch that used the lot, with its order, chain-of-identity identifier, where the
     patient's product is (last custody step), treatment and manufacturing sites, the step and
     the batch's status."""
+    ref = _typed(ref)
     trace = batch_views.trace_lot(session, scope, ref)  # the CDMO's only
     lot = lots.public(lots.get_lot(session, scope, ref))
     found = {
@@ -180,6 +182,12 @@ def trace_index(session: Session, scope: Scope) -> dict[str, Any]:
     }
 
 
+def _typed(ref: int | str) -> int | str:
+    """A lot as typed or in a path: trimmed, bounded, no control characters (a NUL would fail
+    the statement on PostgreSQL)."""
+    return ref if isinstance(ref, int) else clean_text(ref, "lot", 120, required=True)
+
+
 def lot_ref(material: str, lot_number: str) -> str:
     """How pages name a lot in a trace link: ``MATERIAL:LOT`` (never ambiguous)."""
     return f"{material}:{lot_number}"
@@ -188,5 +196,5 @@ def lot_ref(material: str, lot_number: str) -> str:
 def find_lot(session: Session, scope: Scope, text: str) -> str:
     """The lot a search names (lot number, ``MATERIAL:LOT``, or id), as ``lot_ref``; not found
     or ambiguous (a number two materials share) raise with the message the page shows."""
-    lot = lots.get_lot(session, scope, text)
+    lot = lots.get_lot(session, scope, _typed(text))
     return lot_ref(lot.material.code, lot.lot_number)

@@ -35,7 +35,7 @@ def _csv(text: str, name: str) -> Response:
 @router.get("/trace", dependencies=[require(Perm.LOT_READ)])
 def trace_page(request: Request, auth: AuthDep, db: DbDep, lot: str = "") -> Response:
     """The search box: a lot number (or ``MATERIAL:LOT``) found opens its trace."""
-    wanted = lot.strip()[:120]
+    wanted = lot.strip()
 
     def listed(failed: FormError | None = None) -> Response:
         with db.read() as session:

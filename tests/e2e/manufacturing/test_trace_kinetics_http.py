@@ -242,6 +242,9 @@ def test_genealogy_pages_links_csv_and_who_may_see_them(sqlite_db: Database) -> 
     missing = ops.get("/trace", params={"lot": "NO-SUCH-LOT"})
     assert missing.status_code == 404 and "lot NO-SUCH-LOT not found" in missing.text
     assert 'name="lot"' in missing.text
+    bad = ops.get("/trace", params={"lot": "CD4\x00CD8"})  # a NUL would fail on PostgreSQL
+    assert bad.status_code == 422 and "control characters are not allowed" in bad.text
+    assert ops.get("/trace/lot/CD4%00CD8").status_code == 422
     index = ops.get("/trace").text
     assert 'data-trace-lot="LV-EPC-2026-001"' in index and f'href="/trace/batch/{b2}"' in index
     assert 'href="/trace"' in index  # in the menu
