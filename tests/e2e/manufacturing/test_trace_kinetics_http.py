@@ -160,6 +160,7 @@ def test_a_batch_with_one_count_has_no_growth_numbers(sqlite_db: Database) -> No
     assert "No growth numbers: kinetics need at least two cell counts entered." in text
     assert "1 of 4 viable cell counts entered" in text
     assert "No envelope yet: 0 earlier batches" in text
+    assert 'id="growth-chart"' in text  # one count is drawn
 
 
 def _csv(response: Any) -> list[dict[str, str]]:
