@@ -154,6 +154,7 @@ FEATURES: tuple[Feature, ...] = (
             NavItem("Lots", "/lots", P.LOT_READ, section="Manufacturing"),
             NavItem("Deviations", "/deviations", P.DEVIATION_READ, section="Manufacturing"),
             NavItem("Batches", "/batches", P.BATCH_READ, section="Manufacturing"),
+            NavItem("Genealogy", "/trace", P.LOT_READ, section="Manufacturing"),
         ),
         cli=(
             CliMount(

@@ -167,7 +167,8 @@ def _materials_world(db: Database, qa: Any, b_order_id: int) -> dict[str, Any]:
             order_id=b_order_id,
         )
         uow.commit()
-        return {"lot_id": lot.id, "deviation_id": dev.id}
+        # ``lot``: a lot by its number, as the genealogy pages name it (/trace/lot/{lot})
+        return {"lot_id": lot.id, "lot": lot.lot_number, "deviation_id": dev.id}
 
 
 def _batch_world(db: Database, b_order_id: int, b_mbr_id: int) -> dict[str, Any]:

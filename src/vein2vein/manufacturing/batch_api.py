@@ -94,6 +94,38 @@ class BatchSummary(BaseModel):
     deviations_closed: int
 
 
+class KineticsPoint(BaseModel):
+    """A viable cell count of the MBR at its process day: this batch's count and the envelope
+    of earlier batches there (lowest, median, highest: null while there is no envelope)."""
+
+    point: str = Field(description="STEP.entry of the count, e.g. HARVEST.viable_cells")
+    name: str = Field(description="the count's name in the MBR")
+    day: int | None = Field(description="process day of the count's operation in the MBR")
+    cells: float | None = Field(description="this batch's current count, cells (null: not yet)")
+    n: int = Field(description="earlier batches with a count here")
+    low: float | None = Field(description="lowest count of the earlier batches, cells")
+    median: float | None = Field(description="median count of the earlier batches, cells")
+    high: float | None = Field(description="highest count of the earlier batches, cells")
+
+
+class BatchKinetics(BaseModel):
+    """Growth of the batch (``stats.kinetics``: FE = N_last/N_first, PD = log2 FE,
+    DT = elapsed/PD) and its counts against earlier batches of the same MBR version (complete,
+    in review or approved, made before this one); the envelope needs at least 3 of them."""
+
+    fold_expansion: float | None = Field(description="N_last / N_first (null: fewer than 2 counts)")
+    doublings: float | None = Field(description="population doublings, log2 of the fold expansion")
+    doubling_time_h: float | None = Field(description="doubling time, hours")
+    doubling_time_days: float | None = Field(description="doubling time, days")
+    elapsed_days: float | None = Field(description="days between the first and last count")
+    counts_used: int = Field(description="counts entered so far")
+    problem: str | None = Field(description="why a number is missing (too few counts, no growth)")
+    earlier_batches: int = Field(description="earlier batches of the same MBR version")
+    envelope_drawn: bool = Field(description="true from 3 earlier batches on")
+    envelope_message: str
+    points: list[KineticsPoint]
+
+
 class BatchDetail(BaseModel):
     """A sponsor receives the first four fields only."""
 
@@ -120,6 +152,7 @@ class BatchDetail(BaseModel):
     review: list[dict[str, Any]] | None = None
     deviations: list[dict[str, Any]] | None = None
     approval_hash: str | None = None
+    kinetics: BatchKinetics | None = None
 
 
 class BatchTrace(BaseModel):

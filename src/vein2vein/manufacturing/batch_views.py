@@ -16,7 +16,7 @@ from vein2vein.core.canonical import sha256_hex
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import PermissionDenied
 from vein2vein.identity.tables import Order
-from vein2vein.manufacturing import batches, deviations, execution, lots
+from vein2vein.manufacturing import batches, deviations, execution, kinetics, lots
 from vein2vein.manufacturing.tables import Batch, BatchEvent, Deviation, MaterialLot
 
 _LOADS = (
@@ -164,6 +164,60 @@ def batch_detail(session: Session, scope: Scope, batch_id: int | str) -> dict[st
             if batch.status == batches.IN_REVIEW
             else None
         ),
+        "kinetics": batch_kinetics(session, batch, record),
+    }
+
+
+def _earlier_counts(
+    session: Session, batch: Batch, points: list[kinetics.CountPoint]
+) -> list[dict[str, float]]:
+    """Viable counts of the earlier batches of the same MBR version (made before this one, and
+    complete, in review or approved), one mapping per batch, read from the stored entries."""
+    ids = list(
+        session.scalars(
+            select(Batch.id)
+            .where(
+                Batch.mbr_id == batch.mbr_id,
+                Batch.id < batch.id,
+                Batch.status.in_((batches.COMPLETE, batches.IN_REVIEW, batches.APPROVED)),
+            )
+            .order_by(Batch.id)
+        )
+    )
+    wanted = {tuple(p.point.split(".", 1)) for p in points}
+    rows = session.execute(
+        select(BatchEvent.batch_id, BatchEvent.step, BatchEvent.item, BatchEvent.value,
+               BatchEvent.unit)
+        .where(BatchEvent.batch_id.in_(ids), BatchEvent.kind == "ValueEntered")
+        .order_by(BatchEvent.batch_id, BatchEvent.seq)
+    )  # fmt: skip
+    entries = [
+        (b, f"{step}.{item}", value, unit)
+        for b, step, item, value, unit in rows
+        if (step, item) in wanted and value is not None and unit is not None
+    ]
+    return kinetics.counts_by_batch(ids, entries)
+
+
+def batch_kinetics(session: Session, batch: Batch, record: execution.BatchRecord) -> dict[str, Any]:
+    """The batch's growth (fold expansion, doublings, doubling time) and its viable counts by
+    process day beside the envelope of earlier batches of the same MBR version
+    (``manufacturing.kinetics``)."""
+    points = kinetics.count_points(record.mbr)
+    growth = kinetics.growth_of(record)
+    env = kinetics.envelope(points, _earlier_counts(session, batch, points))
+    return {
+        "fold_expansion": growth.fold_expansion,
+        "doublings": growth.doublings,
+        "doubling_time_h": growth.doubling_time_h,
+        "doubling_time_days": growth.doubling_time_days,
+        "elapsed_days": growth.elapsed_days,
+        "counts_used": growth.counts_used,
+        "problem": growth.problem,
+        "earlier_batches": env.n_batches,
+        "envelope_drawn": env.drawn,
+        "envelope_message": env.message,
+        "points": kinetics.table_rows(points, kinetics.counts_of(record, points), env),
     }
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from vein2vein.auth.roles import Perm
-from vein2vein.manufacturing import batch_views
+from vein2vein.manufacturing import batch_views, kinetics
 from vein2vein.web.context import AuthDep, DbDep, require
 from vein2vein.web.templating import render
 
@@ -32,4 +32,16 @@ def batch_page(request: Request, batch_id: int, auth: AuthDep, db: DbDep) -> Res
             if auth.scope.is_cdmo and auth.scope.can(Perm.LOT_READ)
             else None
         )
-    return render(request, "mfg_batch.html", {"batch": batch, "trace": trace})
+    growth = batch.get("kinetics")
+    figure = (
+        kinetics.growth_figure(
+            growth["points"], growth["envelope_drawn"], f"Viable cells of batch {batch['id']}"
+        )
+        if growth
+        else None
+    )
+    return render(
+        request,
+        "mfg_batch.html",
+        {"batch": batch, "trace": trace, "growth_figure": figure, "cells": kinetics.cells_text},
+    )

@@ -1,13 +1,21 @@
 """The manufacturing feature's routers, one for the API and one for pages, each joining its
 parts: master batch records (``api``/``web``) and material lots and deviations
-(``materials_api``/``materials_web``), executed batch records (``batch_api``). The
-composition root mounts these two."""
+(``materials_api``/``materials_web``), executed batch records (``batch_api``) and genealogy
+pages (``trace_web``). The composition root mounts these two."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vein2vein.manufacturing import api, batch_api, batch_web, materials_api, materials_web, web
+from vein2vein.manufacturing import (
+    api,
+    batch_api,
+    batch_web,
+    materials_api,
+    materials_web,
+    trace_web,  # genealogy pages (/trace)
+    web,
+)
 
 api_router = APIRouter()
 api_router.include_router(api.router)
@@ -18,3 +26,4 @@ page_router = APIRouter(include_in_schema=False)
 page_router.include_router(web.router)
 page_router.include_router(materials_web.router)
 page_router.include_router(batch_web.router)
+page_router.include_router(trace_web.router)
