@@ -218,7 +218,7 @@ def _import_run(
     )
     s.add(batch)
     s.flush()
-    events = batches.append_events(s, batch, start, record)
+    events = batches.append_events(s, batch, start, record, None)
     batch.status = batches.COMPLETE  # imported after the fact: the run is over
     values = [e for e in record.of(execution.ValueEntered) if not e.calculated]
     uow.record(
