@@ -105,7 +105,8 @@ def test_a_csv_file_becomes_non_gmp_runs_judged_without_deviations(db: Database)
         ).all()
         assert [e.entity_id for e in entries] == [str(pd17.batch_id), str(pd18.batch_id)]
         after = json.loads(entries[0].after)
-        assert (after["gmp"], after["file"], after["rows"]) == (False, "pd_march.csv", [2, 3, 4, 5, 6])
+        assert (after["gmp"], after["file"]) == (False, "pd_march.csv")
+        assert after["rows"] == [2, 3, 4, 5, 6]
         assert after["file_sha256"] == hashlib.sha256(csv_bytes(ROWS)).hexdigest()
     # listed with every batch, flagged; a GMP batch keeps its order
     gmp_id = new_batch(w, BW.order_with_din(w))
@@ -125,8 +126,8 @@ def test_a_csv_file_becomes_non_gmp_runs_judged_without_deviations(db: Database)
 def test_a_bad_cell_anywhere_writes_nothing(db: Database) -> None:
     w = BW.build(db)
     before = counts(db)
-    bad = [*ROWS[:5], ["PD-18", "RECEIPT", "viability", "ninety", "%", "2026-03-09T08:00Z", "M", ""]]
-    with pytest.raises(PdFileError, match=r"^file runs.xlsx, sheet Runs, row 7, column D \(value\)"):
+    bad = [*ROWS[:5], ["PD-18", "RECEIPT", "viability", "ninety", "%", "2026-03-09T08:00Z", "M"]]
+    with pytest.raises(PdFileError, match=r"^file runs\.xlsx, sheet Runs, row 7, column D \(value"):
         import_file(w, "runs.xlsx", xlsx_bytes(bad))
     # a cell that reads well but the MBR refuses: named by row and column too, after PD-17 was
     # already made in the unit of work -> rolled back with it
@@ -134,7 +135,7 @@ def test_a_bad_cell_anywhere_writes_nothing(db: Database) -> None:
     with pytest.raises(PdFileError) as caught:
         import_file(w, "runs.csv", csv_bytes(refused))
     assert str(caught.value).startswith("file runs.csv, row 7, column C (item): step RECEIPT")
-    second = [*ROWS[:2], ["PD-17", "RECEIPT", "viability", "90", "%", "2026-03-02T09:00Z", "JD", ""]]
+    second = [*ROWS[:2], ["PD-17", "RECEIPT", "viability", "90", "%", "2026-03-02T09:00Z", "JD"]]
     with pytest.raises(PdFileError, match=r"row 4, column H \(note\): step RECEIPT: viability has"):
         import_file(w, "runs.csv", csv_bytes(second))
     assert counts(db) == before
@@ -222,7 +223,7 @@ def approved_batch(w: W.World) -> tuple[int, int]:
     return batch_id, dev.id
 
 
-def BW_record(w: W.World, batch_id: int) -> execution.BatchRecord:  # noqa: N802
+def BW_record(w: W.World, batch_id: int) -> execution.BatchRecord:
     with w.db.read() as session:
         return batches.record_of(session.get_one(Batch, batch_id))
 

@@ -125,8 +125,14 @@ def test_csv_rows_are_read_and_times_without_offset_are_utc() -> None:
     ("line", "expected"),
     [
         ("PD-1,RECEIPT,t,12;5,°C,2026-03-02T09:30,JD,", "row 2, column D (value): '12;5' is not"),
-        ("PD-1,RECEIPT,t,\"12,5\",°C,2026-03-02T09:30,JD,", "column D (value): '12,5' is not a number: write it with a decimal point"),
-        ("PD-1,RECEIPT,t,12,°C,2 March,JD,", "row 2, column F (entered_at): '2 March' is not an ISO 8601"),
+        (
+            'PD-1,RECEIPT,t,"12,5",°C,2026-03-02T09:30,JD,',
+            "column D (value): '12,5' is not a number: write it with a decimal point",
+        ),
+        (
+            "PD-1,RECEIPT,t,12,°C,2 March,JD,",
+            "row 2, column F (entered_at): '2 March' is not an ISO 8601",
+        ),
         ("PD-1,RECEIPT,t,12,°C,2026-03-02T09:30,,", "row 2, column G (entered_by): empty"),
         (",RECEIPT,t,12,°C,2026-03-02T09:30,JD,", "row 2, column A (run_label): empty"),
     ],
@@ -143,7 +149,7 @@ def test_header_problems_are_named() -> None:
         read_pd_file("r.csv", (HEADER.strip() + ",colour\n").encode())
     with pytest.raises(PdFileError, match="missing column\\(s\\): entered_by"):
         read_pd_file("r.csv", b"run_label,step,item,value,unit,entered_at\n")
-    with pytest.raises(PdFileError, match="file r.txt: give a .csv or .xlsx file"):
+    with pytest.raises(PdFileError, match=r"file r\.txt: give a \.csv or \.xlsx file"):
         read_pd_file("r.txt", b"")
     with pytest.raises(PdFileError, match="header but no entries"):
         read_pd_file("r.csv", HEADER.encode())
@@ -173,7 +179,7 @@ def test_xlsx_cells_and_a_bad_cell_names_the_sheet() -> None:
     assert str(caught.value) == (
         "file runs.xlsx, sheet Expansion runs, row 3, column D (value): '95 %' is not a number"
     )
-    with pytest.raises(PdFileError, match="file broken.xlsx: not a readable XLSX workbook"):
+    with pytest.raises(PdFileError, match=r"file broken\.xlsx: not a readable XLSX workbook"):
         read_pd_file("broken.xlsx", b"not a zip")
 
 
@@ -213,9 +219,7 @@ def test_in_review_unsigned_and_broken_approvals_block() -> None:
     assert release_blockers(BatchFacts(1, gmp=True, status="APPROVED")) == [
         "the batch record of batch 1 is not QA-approved (status APPROVED)"
     ]
-    assert release_blockers(
-        BatchFacts(1, gmp=True, status="APPROVED", approval_intact=False)
-    ) == [
+    assert release_blockers(BatchFacts(1, gmp=True, status="APPROVED", approval_intact=False)) == [
         "the QA approval of batch 1 no longer matches its record: the record changed after it "
         "was signed"
     ]
