@@ -115,6 +115,9 @@ def earlier_records(
     return [batches.record_of(b) for b in others]
 
 
+_earlier = earlier_records  # its name before process-development runs (other pages' callers)
+
+
 def batch_detail(session: Session, scope: Scope, batch_id: int | str) -> dict[str, Any]:
     """One batch. A sponsor: its status only. The CDMO: the binding, the steps, every event,
     the review by exception and the deviations."""
