@@ -53,6 +53,10 @@ class Feature:
     ``labels`` names the records of the feature for the audit trail: a function
     ``(session, scope, refs) -> {(entity_type, entity_id): name}`` that names only the records
     the caller may see (``auth/names.py``).
+
+    ``signed_contents`` gives ``v2v audit verify`` the content of the feature's signed records
+    now: a function ``() -> {record_type: (session, record_id) -> content}`` whose readers
+    recompute exactly what was signed (``manufacturing/signed_content.py``).
     """
 
     name: str
@@ -67,6 +71,7 @@ class Feature:
     home: str | None = None
     labels: str | None = None
     queues: str | None = None
+    signed_contents: str | None = None
     permissions: tuple[Perm, ...] = ()
 
     @property
@@ -185,6 +190,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_manufacturing_demo",
+        signed_contents="signed_content:content_readers",
         permissions=(
             P.MBR_READ,
             P.MBR_AUTHOR,
@@ -334,6 +340,16 @@ def entity_labels(
         if f.labels:
             names |= f.load(f.labels)(session, scope, wanted)
     return names
+
+
+def signed_contents() -> dict[str, Callable[[Session, str], Any]]:
+    """Record type → reader of a signed record's content now, from every feature that signs
+    records (``v2v audit verify`` checks each locking signature against it)."""
+    readers: dict[str, Callable[[Session, str], Any]] = {}
+    for f in FEATURES:
+        if f.signed_contents:
+            readers |= f.load(f.signed_contents)()
+    return readers
 
 
 def work_queues() -> list[Callable[..., Any]]:

@@ -43,6 +43,15 @@ def verify(
         )
     elif result["bad_signature"] is not None:
         typer.echo(f"audit trail BROKEN: {result['problem']}", err=True)
+        typer.echo(
+            f"signatures that are not what was signed ({len(result['bad_signatures'])}):", err=True
+        )
+        for bad in result["bad_signatures"]:
+            typer.echo(
+                f"  {bad['record_type']} {bad['record_id']}: signed {bad['meaning']} by "
+                f"{bad['signer']} — {bad['problem']}",
+                err=True,
+            )
     else:
         typer.echo(
             f"audit chain BROKEN at sequence {result['broken_seq']}: {result['problem']} "

@@ -45,6 +45,15 @@ class AuditPagePublic(BaseModel):
     size: int
 
 
+class BadSignaturePublic(BaseModel):
+    signature_id: int
+    record_type: str = Field(description="e.g. mbr, mfg_deviation, mfg_batch_step, mfg_batch")
+    record_id: str
+    signer: str = Field(description="The printed name of who signed")
+    meaning: str
+    problem: str
+
+
 class VerifyPublic(BaseModel):
     ok: bool
     count: int
@@ -56,6 +65,11 @@ class VerifyPublic(BaseModel):
     )
     review_anchors: int = Field(0, description="Heads of signed reviews checked")
     problem: str | None
+    bad_signatures: list[BadSignaturePublic] = Field(
+        default_factory=list,
+        description="Every signature that is not what was signed (the signed record changed, "
+        "or the signature row did)",
+    )
 
 
 class ReviewCreate(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, object_session
 from vein2vein.audittrail.tables import AuditReview
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
-from vein2vein.auth.signatures import ensure_unlocked, find_bad_signature, sign
+from vein2vein.auth.signatures import ensure_unlocked, find_bad_signatures, sign
 from vein2vein.auth.tables import Signature
 from vein2vein.core.errors import InputError, NotFound
 from vein2vein.core.settings import Settings
@@ -138,17 +138,33 @@ def verify_trail(session: Session, head: str | None = None) -> dict[str, Any]:
     The heads of signed reviews are anchors kept outside the rows they cover: a tail rewritten
     with recomputed hashes is internally consistent, and the first anchored head it no longer
     contains locates the rewrite (``audit.verify``). Then every signature must still be what was
-    signed (``signatures.find_bad_signature``; a review's content is read here). The first
-    problem found is reported: ``broken_seq`` for the chain, ``bad_signature`` for a signature.
+    signed (``signatures.find_bad_signatures``), a locking one also against its record's content
+    now: a review's is read here, every other feature's through the composition root
+    (``features.signed_contents``: MBR approvals, deviation closures, batch step sign-offs and
+    batch approvals), so that the audit trail imports no feature. The chain's first problem is
+    reported as ``broken_seq``; the first bad signature as ``bad_signature`` (and ``problem``),
+    and every bad signature in ``bad_signatures`` (record type, id, signer, meaning, problem).
     """
+    from vein2vein.features import signed_contents  # the composition root asks every feature
+
     head_hash, typed = parse_head(head)
     reviewed = signed_review_anchors(session)
     result = audit.verify(session, head_hash=head_hash, anchors=[*reviewed, *typed])
-    report = result.to_dict() | {"review_anchors": len(reviewed), "bad_signature": None}
+    report = result.to_dict() | {
+        "review_anchors": len(reviewed),
+        "bad_signature": None,
+        "bad_signatures": [],
+    }
     if result.ok:
-        bad = find_bad_signature(session, {REVIEW: _review_content_now})
-        if bad is not None:
-            report |= {"ok": False, "bad_signature": bad.signature_id, "problem": bad.problem}
+        readers = signed_contents() | {REVIEW: _review_content_now}
+        bad = find_bad_signatures(session, readers)
+        if bad:
+            report |= {
+                "ok": False,
+                "bad_signature": bad[0].signature_id,
+                "problem": bad[0].problem,
+                "bad_signatures": [b.public() for b in bad],
+            }
     return report
 
 

@@ -229,27 +229,63 @@ ContentReader = Callable[[Session, str], Any]
 
 @dataclass(frozen=True)
 class BadSignature:
+    """A signature that is not what was signed: which record, who signed it as what, and why."""
+
     signature_id: int
     problem: str
+    record_type: str = ""
+    record_id: str = ""
+    signer: str = ""
+    meaning: str = ""
+
+    def public(self) -> dict[str, object]:
+        return {
+            "signature_id": self.signature_id,
+            "record_type": self.record_type,
+            "record_id": self.record_id,
+            "signer": self.signer,
+            "meaning": self.meaning,
+            "problem": self.problem,
+        }
 
 
-def find_bad_signature(
+def find_bad_signatures(
     session: Session, contents: Mapping[str, ContentReader] | None = None
-) -> BadSignature | None:
-    """The first signature (by id) that is not what was signed, or None when all are.
+) -> list[BadSignature]:
+    """Every signature (by id) that is not what was signed; empty when all are.
 
     Each row is checked against its own hash (a field edited in the database), against the
     ``signature.sign`` audit entry that recorded it (a field edited and the hash recomputed: the
     chain keeps the original, and ``audit.verify`` keeps the chain), and, for a locking
     signature whose record type is in ``contents``, against the record's content now (a signed
-    record edited in the database). Verify the chain first: this trusts its entries.
+    record edited in the database; each feature provides the readers of its record types,
+    ``features.signed_contents``). Verify the chain first: this trusts its entries.
     """
     recorded = _signing_entries(session)
+    found = []
     for sig in session.scalars(select(Signature).order_by(Signature.id)):
         problem = _problem(session, sig, recorded.get(sig.id), contents or {})
         if problem is not None:
-            return BadSignature(sig.id, f"signature {sig.id}: {problem}")
-    return None
+            found.append(
+                BadSignature(
+                    sig.id,
+                    f"signature {sig.id}: {problem}",
+                    record_type=sig.record_type,
+                    record_id=sig.record_id,
+                    signer=sig.printed_name,
+                    meaning=sig.meaning,
+                )
+            )
+    return found
+
+
+def find_bad_signature(
+    session: Session, contents: Mapping[str, ContentReader] | None = None
+) -> BadSignature | None:
+    """The first signature (by id) that is not what was signed, or None when all are
+    (:func:`find_bad_signatures`)."""
+    found = find_bad_signatures(session, contents)
+    return found[0] if found else None
 
 
 def _signing_entries(session: Session) -> dict[int, tuple[int, dict[str, Any]]]:

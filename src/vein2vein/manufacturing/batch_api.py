@@ -7,14 +7,14 @@ A sponsor's user reads the status of its own orders' batches and nothing of anot
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field
 
 from vein2vein.auth.roles import Perm
 from vein2vein.manufacturing import batch_views as views
-from vein2vein.manufacturing import batches
+from vein2vein.manufacturing import batches, pd_runs
 from vein2vein.web.context import AuthDep, DbDep, require
 
 router = APIRouter(prefix="/api", tags=["executed batch records"])
@@ -84,7 +84,7 @@ class Failure(BaseModel):
 
 class BatchSummary(BaseModel):
     id: int
-    order: str
+    order: str | None = Field(description="the order's number; None for a PD run")
     product: str
     site: str
     mbr_version: int
@@ -92,6 +92,8 @@ class BatchSummary(BaseModel):
     suite: str
     deviations_open: int
     deviations_closed: int
+    gmp: bool = Field(True, description="false: a process-development run (non-GMP)")
+    run_label: str | None = Field(None, description="the PD run's label")
 
 
 class KineticsPoint(BaseModel):
@@ -127,12 +129,14 @@ class BatchKinetics(BaseModel):
 
 
 class BatchDetail(BaseModel):
-    """A sponsor receives the first four fields only."""
+    """A sponsor receives the first six fields only."""
 
     id: int
-    order: str
+    order: str | None
     product: str
     status: str
+    gmp: bool = True
+    run_label: str | None = None
     coi: str | None = None
     din: str | None = None
     site: str | None = None
@@ -157,7 +161,7 @@ class BatchDetail(BaseModel):
 
 class BatchTrace(BaseModel):
     batch: int
-    order: str
+    order: str | None
     coi: str
     lots: list[dict[str, Any]]
     equipment: list[dict[str, Any]]
@@ -169,6 +173,33 @@ class LotTrace(BaseModel):
     lot_number: str
     status: str
     batches: list[dict[str, Any]]
+
+
+class PdRun(BaseModel):
+    batch_id: int
+    run_label: str
+    entries: int = Field(description="values recorded from the file")
+    flagged: int = Field(description="values outside the normal operating range")
+    outside_par: int = Field(
+        description="values outside the proven acceptable range (flagged; no deviation opens "
+        "for a non-GMP run)"
+    )
+
+
+class PdImportResult(BaseModel):
+    file: str
+    sheet: str | None = Field(description="the worksheet read (XLSX)")
+    file_sha256: str
+    mbr_id: int
+    mbr_version: int
+    mbr_status: str
+    runs: list[PdRun]
+
+
+class ReleaseBlockers(BaseModel):
+    batch_id: int
+    releasable: bool = Field(description="true when the batch record blocks nothing")
+    blockers: list[str]
 
 
 def _detail(db: Any, auth: Any, batch_id: int) -> dict[str, Any]:
@@ -196,6 +227,45 @@ def create_batch(body: BatchCreate, auth: AuthDep, db: DbDep) -> dict[str, Any]:
         uow.commit()
         batch_id = batch.id
     return _detail(db, auth, batch_id)
+
+
+@router.post(
+    "/batches/pd-import",
+    response_model=PdImportResult,
+    status_code=201,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def import_pd(
+    auth: AuthDep,
+    db: DbDep,
+    file: Annotated[UploadFile, File(description="CSV or XLSX, one row per entry")],
+    program: Annotated[str, Form(min_length=1, max_length=40, description="program code")],
+    site: Annotated[str, Form(min_length=1, max_length=200, description="CDMO site")],
+    mbr_version: Annotated[int, Form(ge=1, description="MBR version (not a draft)")],
+) -> dict[str, Any]:
+    """Import process-development runs (non-GMP records) from a CSV or XLSX file, in one
+    transaction: a bad cell names file, sheet, row and column, and nothing is written."""
+    data = file.file.read()
+    with db.uow(auth.actor) as uow:
+        result = pd_runs.import_pd_runs(
+            uow, auth.scope, filename=file.filename or "", data=data,
+            program=program, site=site, mbr_version=mbr_version,
+        )  # fmt: skip
+        uow.commit()
+    return result.public()
+
+
+@router.get(
+    "/batches/{batch_id}/release-blockers",
+    response_model=ReleaseBlockers,
+    dependencies=[require(Perm.BATCH_READ)],
+)
+def release_blockers(batch_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Why the batch cannot be released, as far as its batch record goes (the QC release's
+    hook): a process-development run, failed, not QA-approved, deviations not closed."""
+    with db.read() as session:
+        found = views.batch_release_blockers(session, auth.scope, batch_id)
+    return {"batch_id": batch_id, "releasable": not found, "blockers": found}
 
 
 @router.get(

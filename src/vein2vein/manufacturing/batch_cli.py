@@ -3,15 +3,22 @@
 Reads only, as server-side administration (``cli.common.server_scope``: the CDMO's view of every
 client's batches). The names and JSON fields are fixed so that scripts can rely on them:
 ``v2v batches list --json`` gives id, order, product, site, mbr_version, status, suite,
-deviations_open, deviations_closed; ``v2v trace batch BATCH --json`` each material lot (material,
+deviations_open, deviations_closed, gmp (false: a process-development run, whose order is null
+and whose run_label names it); ``v2v trace batch BATCH --json`` each material lot (material,
 lot number, status) and the equipment; ``v2v trace lot LOT --json`` each batch with its order
-and chain-of-identity identifier."""
+and chain-of-identity identifier.
+
+``v2v batches import-pd FILE`` writes (process-development runs from CSV or XLSX, one
+transaction), so it is done by a named person whose password is asked (``--user``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from vein2vein.cli.common import database, emit_json, handle_errors, server_scope
+from vein2vein.cli.common import database, emit_json, handle_errors, login, server_scope
+from vein2vein.core.errors import InputError
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 LIST_FIELDS = (
@@ -24,6 +31,8 @@ LIST_FIELDS = (
     "suite",
     "deviations_open",
     "deviations_closed",
+    "gmp",
+    "run_label",
 )
 
 batches_app = typer.Typer(
@@ -47,7 +56,7 @@ def _batches() -> None:
 @handle_errors
 def batches_list(json_: bool = JSON_OPT) -> None:
     """Batches, newest first: id, order, product, site, MBR version, status, suite, deviations
-    open/closed."""
+    open/closed; a process-development run is flagged non-GMP, with its label for an order."""
     from vein2vein.manufacturing import batch_views
 
     db = database()
@@ -58,10 +67,52 @@ def batches_list(json_: bool = JSON_OPT) -> None:
         emit_json(rows)
         return
     for r in rows:
+        flag = "" if r["gmp"] else "  non-GMP (process development)"
         typer.echo(
-            f"{r['id']:>5}  {r['order']:<14} {r['product']:<12} {r['site']:<20} "
-            f"v{r['mbr_version']:<3} {r['status']:<12} {r['suite']:<10} "
-            f"deviations {r['deviations_open']} open, {r['deviations_closed']} closed"
+            f"{r['id']:>5}  {r['order'] or r['run_label']:<14} {r['product']:<12} "
+            f"{r['site']:<20} v{r['mbr_version']:<3} {r['status']:<12} {r['suite']:<10} "
+            f"deviations {r['deviations_open']} open, {r['deviations_closed']} closed{flag}"
+        )
+
+
+@batches_app.command("import-pd")
+@handle_errors
+def import_pd(
+    file: Path = typer.Argument(..., help="CSV or XLSX, one row per entry (docs/manufacturing.md)"),
+    program: str = typer.Option(..., "--program", help="The program's code, e.g. HLX-1"),
+    site: str = typer.Option(..., "--site", help="The CDMO site's name or id"),
+    mbr_version: int = typer.Option(..., "--mbr-version", help="MBR version (not a draft)"),
+    user: str = typer.Option(..., "--user", help="Who imports (password asked)"),
+    json_: bool = JSON_OPT,
+) -> None:
+    """Import process-development runs (non-GMP records) from a CSV or XLSX file, in one
+    transaction: a bad cell names file, sheet, row and column, and nothing is written."""
+    from vein2vein.manufacturing import pd_runs
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read it: {exc}", file=str(file)) from None
+    db = database()
+    scope, actor = login(db, user)
+    with db.uow(actor) as uow:
+        result = pd_runs.import_pd_runs(
+            uow, scope, filename=file.name, data=data,
+            program=program, site=site, mbr_version=mbr_version,
+        )  # fmt: skip
+        uow.commit()
+    if json_:
+        emit_json(result.public())
+        return
+    sheet = f", sheet {result.sheet}" if result.sheet else ""
+    typer.echo(
+        f"imported {len(result.runs)} process-development run(s) from {result.file}{sheet} "
+        f"(MBR version {result.mbr_version}, {result.mbr_status}); non-GMP"
+    )
+    for run in result.runs:
+        typer.echo(
+            f"  batch {run.batch_id:>5}  {run.run_label:<16} {run.entries} entries, "
+            f"{run.flagged} flagged, {run.outside_par} outside the PAR (no deviation: non-GMP)"
         )
 
 

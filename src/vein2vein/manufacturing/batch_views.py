@@ -1,6 +1,12 @@
 """Reads of executed batch records for pages, API and CLI: the list, one batch (a sponsor sees
-its own orders' batches' status and nothing else), and genealogy (a batch's lots and equipment;
-a lot's batches with their orders and chain-of-identity identifiers)."""
+its own orders' batches' status and nothing else), genealogy (a batch's lots and equipment;
+a lot's batches with their orders and chain-of-identity identifiers), and the release gate
+(``batch_release_blockers``, the hook of the QC release).
+
+Process-development runs (``gmp`` false) are listed with every batch, flagged (``gmp``,
+``run_label``; no order). They are left out of the earlier batches a GMP record's
+out-of-trend rule compares with (:func:`earlier_records`); a kinetics envelope may include them
+only when the caller asks for it explicitly (``include_pd=True``)."""
 
 from __future__ import annotations
 
@@ -10,19 +16,38 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from vein2vein.auth.roles import Perm
+from vein2vein.auth.roles import Meaning, Perm
 from vein2vein.auth.scope import Scope
+from vein2vein.auth.signatures import signatures_for
 from vein2vein.core.canonical import sha256_hex
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import PermissionDenied
 from vein2vein.identity.tables import Order
-from vein2vein.manufacturing import batches, deviations, execution, kinetics, lots
+from vein2vein.manufacturing import (
+    batches,
+    deviations,
+    execution,
+    kinetics,
+    lots,
+    release_gate,
+    signed_content,
+)
 from vein2vein.manufacturing.tables import Batch, BatchEvent, Deviation, MaterialLot
 
 _LOADS = (
     selectinload(Batch.order).selectinload(Order.program),
+    selectinload(Batch.program),
     selectinload(Batch.site),
 )
+
+
+def _product(b: Batch) -> str:
+    program = b.order.program if b.order is not None else b.program
+    return program.code if program is not None else ""
+
+
+def _order_number(b: Batch) -> str | None:
+    return b.order.number if b.order is not None else None
 
 
 def _suites(session: Session, ids: list[int]) -> dict[int, str]:
@@ -45,8 +70,9 @@ def _deviation_counts(session: Session, ids: list[int]) -> dict[tuple[int, str],
 
 
 def list_batches(session: Session, scope: Scope) -> list[dict[str, Any]]:
-    """Batches in scope, newest first: id, order, product, site, MBR version, status, suite
-    (where it works now), deviations open and closed."""
+    """Batches in scope, newest first: id, order (None for a process-development run), product,
+    site, MBR version, status, suite (where it works now), deviations open and closed, ``gmp``
+    (false: a process-development run) and its ``run_label``."""
     scope.require(Perm.BATCH_READ)
     rows = list(
         session.scalars(
@@ -58,31 +84,39 @@ def list_batches(session: Session, scope: Scope) -> list[dict[str, Any]]:
     return [
         {
             "id": b.id,
-            "order": b.order.number,
-            "product": b.order.program.code,
+            "order": _order_number(b),
+            "product": _product(b),
             "site": b.site.name,
             "mbr_version": b.mbr_version,
             "status": b.status,
             "suite": suites.get(b.id, b.planned_suite),
             "deviations_open": counts.get((b.id, "open"), 0),
             "deviations_closed": counts.get((b.id, "closed"), 0),
+            "gmp": b.gmp,
+            "run_label": b.run_label,
         }
         for b in rows
     ]
 
 
-def _earlier(session: Session, batch: Batch) -> list[execution.BatchRecord]:
-    """Complete or later records of the same MBR version (the basis of the trend rule)."""
-    others = session.scalars(
-        select(Batch)
-        .where(
-            Batch.mbr_id == batch.mbr_id,
-            Batch.id != batch.id,
-            Batch.status.in_((batches.COMPLETE, batches.IN_REVIEW, batches.APPROVED)),
-        )
-        .options(selectinload(Batch.events), selectinload(Batch.mbr))
+def earlier_records(
+    session: Session, batch: Batch, *, include_pd: bool = False
+) -> list[execution.BatchRecord]:
+    """Complete or later records of the same MBR version: GMP batches only (the basis of the
+    out-of-trend rule, which never includes process-development runs); ``include_pd`` adds the
+    PD runs, for a kinetics envelope whose user chose to include them explicitly."""
+    stmt = select(Batch).where(
+        Batch.mbr_id == batch.mbr_id,
+        Batch.id != batch.id,
+        Batch.status.in_((batches.COMPLETE, batches.IN_REVIEW, batches.APPROVED)),
     )
+    if not include_pd:
+        stmt = stmt.where(Batch.gmp.is_(True))
+    others = session.scalars(stmt.options(selectinload(Batch.events), selectinload(Batch.mbr)))
     return [batches.record_of(b) for b in others]
+
+
+_earlier = earlier_records  # its name before process-development runs (other pages' callers)
 
 
 def batch_detail(session: Session, scope: Scope, batch_id: int | str) -> dict[str, Any]:
@@ -91,9 +125,11 @@ def batch_detail(session: Session, scope: Scope, batch_id: int | str) -> dict[st
     batch = batches.get_batch(session, scope, batch_id)
     head = {
         "id": batch.id,
-        "order": batch.order.number,
-        "product": batch.order.program.code,
+        "order": _order_number(batch),
+        "product": _product(batch),
         "status": batch.status,
+        "gmp": batch.gmp,
+        "run_label": batch.run_label,
     }
     if not scope.is_cdmo:
         return head
@@ -126,7 +162,7 @@ def batch_detail(session: Session, scope: Scope, batch_id: int | str) -> dict[st
             }
         )
     review = execution.review_by_exception(
-        record, execution.earlier_values(record, _earlier(session, batch))
+        record, execution.earlier_values(record, earlier_records(session, batch))
     )
     nxt = record.next_step()
     return head | {
@@ -172,13 +208,15 @@ def _earlier_counts(
     session: Session, batch: Batch, points: list[kinetics.CountPoint]
 ) -> list[dict[str, float]]:
     """Viable counts of the earlier batches of the same MBR version (made before this one, and
-    complete, in review or approved), one mapping per batch, read from the stored entries."""
+    complete, in review or approved; GMP batches only), one mapping per batch, read from the
+    stored entries."""
     ids = list(
         session.scalars(
             select(Batch.id)
             .where(
                 Batch.mbr_id == batch.mbr_id,
                 Batch.id < batch.id,
+                Batch.gmp.is_(True),  # process-development runs never shape a GMP envelope
                 Batch.status.in_((batches.COMPLETE, batches.IN_REVIEW, batches.APPROVED)),
             )
             .order_by(Batch.id)
@@ -258,7 +296,7 @@ def trace_batch(session: Session, scope: Scope, batch_id: int | str) -> dict[str
             equipment.append({"step": op.code, "code": code, "name": item.name if item else code})
     return {
         "batch": batch.id,
-        "order": batch.order.number,
+        "order": _order_number(batch),
         "coi": batch.coi,
         "lots": used,
         "equipment": equipment,
@@ -283,7 +321,47 @@ def trace_lot(session: Session, scope: Scope, lot_ref: int | str) -> dict[str, A
         "lot_number": lot.lot_number,
         "status": lots.public(lot, utcnow().date())["status"],
         "batches": [
-            {"batch": b.id, "order": b.order.number, "coi": b.coi, "step": step, "status": b.status}
+            {
+                "batch": b.id,
+                "order": _order_number(b),
+                "coi": b.coi,
+                "step": step,
+                "status": b.status,
+                "gmp": b.gmp,
+            }
             for step, b in rows
         ],
     }
+
+
+def batch_release_blockers(session: Session, scope: Scope, batch_id: int | str) -> list[str]:
+    """Why the batch cannot be released, as ``release_gate.release_blockers`` says (empty: its
+    batch record does not block release): a process-development run, a failed batch, a record
+    not QA-approved or whose approval signature no longer matches it, deviations not closed.
+    The hook the QC release (issue 13) calls before it releases a batch; within the caller's
+    scope (another client's batch: not found)."""
+    batch = batches.get_batch(session, scope, batch_id)
+    approval = next(
+        (
+            sig
+            for sig in signatures_for(session, batches.RECORD, batch.id)
+            if sig.meaning == Meaning.APPROVED.value and sig.locks_record
+        ),
+        None,
+    )
+    intact = None
+    if approval is not None:
+        now = signed_content.approval_now(session, str(batch.id))
+        intact = now is not None and sha256_hex(now) == approval.content_hash
+    facts = release_gate.BatchFacts(
+        batch_id=batch.id,
+        gmp=batch.gmp,
+        status=batch.status,
+        failed_step=batch.failed_step,
+        failed_reason=batch.failed_reason,
+        approval_intact=intact,
+        open_deviations=[
+            d.number for d in batches.batch_deviations(session, batch.id) if d.status != "closed"
+        ],
+    )
+    return release_gate.release_blockers(facts)

@@ -143,11 +143,12 @@ def record_of(batch: Batch) -> BatchRecord:
         mbr_id=batch.mbr_id,
         mbr_version=batch.mbr_version,
         mbr_hash=batch.mbr_hash,
-        coi=batch.coi,
-        din=batch.din,
+        coi=batch.coi or "",
+        din=batch.din or "",
         planned_suite=batch.planned_suite,
         order_facts=facts,  # type: ignore[arg-type]
         events=events,
+        gmp=batch.gmp,
     )
 
 
@@ -179,6 +180,9 @@ def _append(
     return rows
 
 
+append_events = _append
+
+
 def _set_status(batch: Batch, record: BatchRecord) -> None:
     if batch.status in FINISHED:
         return
@@ -190,8 +194,10 @@ def _set_status(batch: Batch, record: BatchRecord) -> None:
 
 
 def public(batch: Batch) -> dict[str, Any]:
-    """What the audit trail records of a batch."""
-    return {
+    """What the audit trail records of a batch (a process-development run: also its flag,
+    label and program; a GMP batch's image is as it was before runs existed, so that what QA
+    signed of it stays the same)."""
+    data: dict[str, Any] = {
         "order_id": batch.order_id,
         "coi": batch.coi,
         "din": batch.din,
@@ -202,6 +208,9 @@ def public(batch: Batch) -> dict[str, Any]:
         "planned_suite": batch.planned_suite,
         "status": batch.status,
     }
+    if not batch.gmp:
+        data |= {"gmp": False, "run_label": batch.run_label, "program_id": batch.program_id}
+    return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,6 +236,11 @@ def _site(session: Session, scope: Scope, site: int | str) -> Site:
     if found is None:
         raise InputError(f"the CDMO has no site {site}", field="site")
     return found
+
+
+#: what process-development imports (``pd_runs``) share with GMP batches
+cdmo_executes = _cdmo_executes
+site_of = _site
 
 
 def effective_mbr(session: Session, program_id: int, site_id: int) -> MasterBatchRecord:
@@ -324,6 +338,11 @@ def _for_change(
     batch = get_batch(uow.session, scope, batch_id, lock=True)
     _cdmo_executes(scope, perm)
     ensure_unlocked(uow.session, RECORD, batch.id)
+    if not batch.gmp:
+        raise RuleViolation(
+            f"batch {batch.id} is a process-development run (non-GMP): it is recorded by import "
+            "(v2v batches import-pd), never executed, signed off, submitted or approved here"
+        )
     if batch.status in FINISHED:
         raise RuleViolation(f"batch {batch.id} is {batch.status}: nothing in it can change")
     return batch, record_of(batch)
@@ -698,8 +717,11 @@ def batch_deviations(session: Session, batch_id: int) -> list[Deviation]:
 
 def approval_content(session: Session, batch: Batch, record: BatchRecord) -> dict[str, Any]:
     """What QA signs: the binding, every event (as stored), the review list and the batch's
-    deviations with their status."""
+    deviations with their status. QA signs a record in review: its status is IN_REVIEW in the
+    content whatever it is now, so that ``v2v audit verify`` recomputes the same content from
+    the approved row (``signed_content.approval_now``)."""
     return public(batch) | {
+        "status": IN_REVIEW,
         "events": [payload(e) for e in record.events],
         "review": [vars(i) for i in execution.review_by_exception(record)],
         "deviations": [(d.number, d.status) for d in batch_deviations(session, batch.id)],
@@ -723,6 +745,10 @@ def approve(
     batch = get_batch(s, scope, batch_id, lock=True)
     _cdmo_executes(scope, Perm.BATCH_APPROVE)
     ensure_unlocked(s, RECORD, batch.id)
+    if not batch.gmp:
+        raise RuleViolation(
+            f"batch {batch.id} is a process-development run (non-GMP): it can never be approved"
+        )
     if batch.status != IN_REVIEW:
         raise RuleViolation(f"batch {batch.id} is {batch.status}: QA approves a record in review")
     still_open = [d.number for d in batch_deviations(s, batch.id) if d.status != "closed"]

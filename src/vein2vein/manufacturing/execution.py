@@ -82,6 +82,14 @@ class ExecutionError(RuleViolation):
         super().__init__(f"step {step}: {message}" if step else message)
 
 
+class EntryError(ExecutionError):
+    """An imported entry refused, naming the ``column`` of the import file that is wrong."""
+
+    def __init__(self, step: str | None, column: str, message: str) -> None:
+        self.column = column
+        super().__init__(step, message)
+
+
 class RecordStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     ON_HOLD = "on_hold"  # a step with a QA hold is signed off and QA has not decided
@@ -184,6 +192,8 @@ class BatchRecord:
     planned_suite: str
     order_facts: tuple[tuple[str, float, str], ...] = ()  # (field, value, unit): weight, dose
     events: tuple[Event, ...] = field(default=())
+    #: False for a process-development run (no order: ``coi`` and ``din`` are empty)
+    gmp: bool = True
 
     # what the events say ------------------------------------------------------------------
 
@@ -665,6 +675,97 @@ def _recalculate(
         made.append(entered)
         deviations.extend(_deviation(entered))
     return record, tuple(made), tuple(deviations)
+
+
+# --- process-development runs ------------------------------------------------------------
+#
+# A process-development (PD) run is the same record flagged non-GMP: no order, so no CoI
+# identifier, DIN or order facts, and made from any MBR version whose content is signed (the
+# service decides which). Its entries come from a file after the run (``pd_import``): each is
+# checked against the MBR's limits exactly as a GMP entry and keeps its verdict, and
+# calculations run as they do in a GMP record, but a value outside the PAR opens no deviation
+# (the flag is shown in the review), and the GMP execution rules that need people at the time
+# (step order after sign-off, QA holds, second-person verification, signed sign-off) do not
+# apply: a PD run is never signed off, submitted, approved or released.
+
+
+def create_pd(
+    mbr: Mbr, *, mbr_id: int, mbr_version: int, mbr_hash: str, planned_suite: str
+) -> BatchRecord:
+    """A new process-development record of one MBR version (no order, CoI or DIN)."""
+    if not planned_suite.strip():
+        raise InputError("the record needs the suite or laboratory of the run", field="suite")
+    if len(mbr_hash) != 64:
+        raise InputError("the MBR content hash is a SHA-256 (64 hex digits)", field="mbr_hash")
+    return BatchRecord(
+        mbr=mbr,
+        mbr_id=mbr_id,
+        mbr_version=mbr_version,
+        mbr_hash=mbr_hash,
+        coi="",
+        din="",
+        planned_suite=planned_suite.strip(),
+        gmp=False,
+    )
+
+
+def record_pd_entry(
+    record: BatchRecord,
+    step: str,
+    entry: str,
+    value: float,
+    unit: str,
+    *,
+    by: str,
+    at: dt.datetime,
+    note: str = "",
+) -> Outcome:
+    """One imported value of a PD run: the step starts (in the run's suite) with its first
+    entry; the first value of ``step.entry`` is entered, a later one corrects it and needs a
+    ``note`` saying why (at least :data:`MIN_REASON` characters). Checked against the MBR's
+    limits as a GMP entry (verdict kept); never a deviation to open. Each refusal is an
+    :class:`EntryError` naming the file's column."""
+    if record.gmp:
+        raise ExecutionError(None, "only a process-development run takes imported entries")
+    op = next((o for o in record.mbr.operations if o.code == step), None)
+    if op is None:
+        known = ", ".join(o.code for o in record.mbr.operations)
+        raise EntryError(step, "step", f"is not a step of this MBR (steps: {known})")
+    item = op.entry(entry)
+    if item is None:
+        known = ", ".join(i.code for i in _items(op))
+        raise EntryError(step, "item", f"has no parameter or control '{entry}' (it has: {known})")
+    calc = record.mbr.calculated().get(f"{step}.{entry}")
+    if calc is not None:
+        raise EntryError(step, "item", f"{entry} is calculated by the system ({calc.name})")
+    if not by.strip():
+        raise EntryError(step, "entered_by", "every entry names the person who made it")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise EntryError(step, "entered_at", "the time of an entry needs its time zone")
+    if record.events and at < record.events[-1].at:
+        raise EntryError(step, "entered_at", f"{at.isoformat()} is before the run's previous entry")
+    if not math.isfinite(value):
+        raise EntryError(step, "value", f"{entry}: not a number")
+    try:
+        units.convert(1.0, unit, item.unit)
+    except units.UnitError as exc:
+        raise EntryError(step, "unit", f"{entry}: {exc}") from None
+    before = record.current(step, entry)
+    note = note.strip()
+    if before is not None and len(note) < MIN_REASON:
+        raise EntryError(
+            step,
+            "note",
+            f"{entry} has a value already (entry {before.seq}): a second value corrects it and "
+            f"needs a note saying why (at least {MIN_REASON} characters)",
+        )
+    if record.step_status(step) is StepStatus.NOT_STARTED:
+        record = _append(record, StepStarted(_seq(record), at, by, step, record.planned_suite))
+    outcome = _record_value(
+        record, step, item, value, unit, by=by, at=at,
+        corrects=before.seq if before is not None else None, reason=note,
+    )  # fmt: skip
+    return replace(outcome, deviations=())
 
 
 # --- sign-off content ---------------------------------------------------------------------

@@ -5,7 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vein2vein.auth.tables import Site
@@ -183,15 +195,36 @@ class Batch(Base):
     :class:`BatchEvent` (append-only); ``status`` is derived from the events by the service and
     stored for lists: IN_PROGRESS, ON_HOLD, COMPLETE, IN_REVIEW, APPROVED, FAILED. The row
     belongs to the client whose order it is (``organisation_id``), as the order does; an
-    APPROVED row is locked by the database (migration 0013)."""
+    APPROVED row is locked by the database (migration 0013).
+
+    A **process-development run** (``gmp`` false, migration 0014) is the same record flagged
+    non-GMP: no order, CoI identifier or DIN but a ``run_label`` unique in its ``program``,
+    which belongs to the program's sponsor. The database keeps the two apart (CHECK
+    constraints): a GMP batch has its order, CoI and DIN; a non-GMP run has a label and a
+    program and no order, and is never IN_REVIEW or APPROVED (it can never be released)."""
 
     __tablename__ = "mfg_batch"
+    __table_args__ = (
+        UniqueConstraint("program_id", "run_label"),
+        CheckConstraint(
+            "NOT gmp OR (order_id IS NOT NULL AND coi IS NOT NULL AND din IS NOT NULL)",
+            name="gmp_has_order",
+        ),
+        CheckConstraint(
+            "gmp OR (run_label IS NOT NULL AND program_id IS NOT NULL AND order_id IS NULL)",
+            name="pd_has_label",
+        ),
+        CheckConstraint("gmp OR status NOT IN ('IN_REVIEW', 'APPROVED')", name="pd_never_approved"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("coi_order.id"), index=True)
-    coi: Mapped[str] = mapped_column(String(40))
-    din: Mapped[str] = mapped_column(String(13))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("coi_order.id"), index=True)
+    coi: Mapped[str | None] = mapped_column(String(40))
+    din: Mapped[str | None] = mapped_column(String(13))
+    gmp: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    run_label: Mapped[str | None] = mapped_column(String(64))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("program.id"), index=True)
     mbr_id: Mapped[int] = mapped_column(ForeignKey("mbr.id"), index=True)
     mbr_version: Mapped[int] = mapped_column(Integer)
     mbr_hash: Mapped[str] = mapped_column(String(64))
@@ -209,7 +242,8 @@ class Batch(Base):
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     approved_by: Mapped[str | None] = mapped_column(String(150))
 
-    order: Mapped[Order] = relationship()
+    order: Mapped[Order | None] = relationship()
+    program: Mapped[Program | None] = relationship()
     mbr: Mapped[MasterBatchRecord] = relationship()
     site: Mapped[Site] = relationship()
     events: Mapped[list[BatchEvent]] = relationship(

@@ -227,7 +227,7 @@ def test_cli_lists_batches_and_traces_both_ways(cli_db: Database, cli_env: dict[
         {
             "id": bid, "order": "HLX-1-0001", "product": "HLX-1", "site": BW.SITE,
             "mbr_version": 1, "status": "IN_PROGRESS", "suite": BW.SUITE,
-            "deviations_open": 0, "deviations_closed": 0,
+            "deviations_open": 0, "deviations_closed": 0, "gmp": True, "run_label": None,
         }
     ]  # fmt: skip
     rec = T.record(w, bid)

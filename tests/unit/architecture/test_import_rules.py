@@ -83,7 +83,16 @@ PURE_SCHEDULING = [
 PURE_IDENTITY = ["isbt128", "domain", "coi", "due"]
 #: the audit trail's field-by-field difference (issue 11)
 PURE_KIT = ["vein2vein.core.diff"]
-PURE_MANUFACTURING = ["domain", "units", "mbr_yaml", "materials", "deviation_rules", "execution"]
+PURE_MANUFACTURING = [
+    "domain",
+    "units",
+    "mbr_yaml",
+    "materials",
+    "deviation_rules",
+    "execution",
+    "release_gate",
+    "pd_files",
+]
 
 
 def pure_modules() -> list[str]:
