@@ -184,6 +184,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_manufacturing_demo",
+        queues="queues:work_queues",
         permissions=(
             P.MBR_READ,
             P.MBR_AUTHOR,

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from vein2vein.auth.roles import Perm
-from vein2vein.manufacturing import batch_views
+from vein2vein.core.errors import InputError
+from vein2vein.manufacturing import batch_views, batches
 from vein2vein.web.context import AuthDep, DbDep, require
 from vein2vein.web.templating import render
 
@@ -17,10 +18,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/batches", dependencies=[require(Perm.BATCH_READ)])
-def batches_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
+def batches_page(request: Request, auth: AuthDep, db: DbDep, status: str = "") -> Response:
+    """Every batch in scope, or those of one status (``?status=IN_REVIEW``: awaiting QA)."""
+    wanted = status.strip().upper()
+    if wanted and wanted not in batches.STATUSES:
+        raise InputError(f"status is one of {', '.join(batches.STATUSES)}", field="status")
     with db.read() as session:
         rows = batch_views.list_batches(session, auth.scope)
-    return render(request, "mfg_batches.html", {"batches": rows})
+    shown = [r for r in rows if r["status"] == wanted] if wanted else rows
+    return render(request, "mfg_batches.html", {"batches": shown, "status": wanted})
 
 
 @router.get("/batches/{batch_id}", dependencies=[require(Perm.BATCH_READ)])
