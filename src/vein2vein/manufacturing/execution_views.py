@@ -269,6 +269,14 @@ def _manifest(session: Session, batch: Batch, record: BatchRecord) -> list[dict[
     ]
 
 
+#: the events an operator makes (a verification is a second person's, a hold decision QA's)
+_OPERATOR_EVENTS = {"StepStarted", "ValueEntered", "LotScanned", "StepSignedOff"}
+
+
+def _who(events: list[dict[str, Any]], kinds: set[str]) -> list[str]:
+    return sorted({e["by"] for e in events if e["kind"] in kinds and not e.get("calculated")})
+
+
 def review_page(session: Session, scope: Scope, batch_id: int | str) -> dict[str, Any]:
     """QA's review by exception: the items of ``execution.review_by_exception`` (trend against
     earlier batches of the same MBR) with each deviation's number and state and each
@@ -296,6 +304,8 @@ def review_page(session: Session, scope: Scope, batch_id: int | str) -> dict[str
         "exceptions": items,
         "counts": kinds,
         "open_deviations": [d for d in detail["deviations"] if d["status"] != "closed"],
-        "operators": sorted({e["by"] for e in detail["events"]}),
+        "operators": _who(detail["events"], _OPERATOR_EVENTS),
+        "verifiers": _who(detail["events"], {"Verified"}),
+        "qa_deciders": _who(detail["events"], {"QaDecision"}),
         "manifest": _manifest(session, batch, record),
     }

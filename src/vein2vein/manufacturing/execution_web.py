@@ -108,7 +108,7 @@ def _act(
         return _page(request, auth, db, batch_id, failed=named, form=form, typed=typed)
 
     def done(seq: int | None) -> Response:
-        anchor = f"?done={seq}#done" if seq else ""
+        anchor = f"?done={seq}" if seq else ""  # no fragment: it would cancel autofocus
         return RedirectResponse(f"/batches/{batch_id}/execute{anchor}", status_code=303)
 
     return apply_change(db, auth, change, done=done, failed=failed)

@@ -25,7 +25,7 @@ from vein2vein.manufacturing import batches, deviations, execution, lots
 from vein2vein.manufacturing.tables import Deviation
 from vein2vein.store.database import Database
 
-DONE = re.compile(r"/batches/(\d+)/execute\?done=(\d+)#done$")
+DONE = re.compile(r"/batches/(\d+)/execute\?done=(\d+)$")
 
 
 class Tablet:
