@@ -406,3 +406,32 @@ def test_qa_reviews_by_exception_and_approves_with_a_signature(sqlite_db: Databa
 def _status(db: Database, w: W.World, bid: int) -> str:
     with db.read() as session:
         return batches.get_batch(session, w.scopes["qa"], bid).status
+
+
+def test_review_shows_a_value_out_of_trend_against_earlier_batches(sqlite_db: Database) -> None:
+    """Five complete earlier batches of the same MBR harvested 3.8, 3.9, 4.0, 4.1 and 4.2 ×
+    10^9 viable cells (mean 4.0, sample SD 0.158: trend limits 3.526 to 4.474); this batch's
+    6.0 × 10^9 is inside the NOR (1-10) but out of trend. Every other value is the same in all
+    batches, so nothing else is out of trend."""
+    db = sqlite_db
+    w = BW.build(db)
+    steps = [op.code for op in T.record(w, T.new_batch(w, BW.order_with_din(w))).mbr.operations]
+    for n, cells in enumerate((3.8, 3.9, 4.0, 4.1, 4.2)):
+        bid = T.new_batch(w, BW.order_with_din(w, subject=f"HLX-10{n}"))
+        for step in steps:
+            values = {"viable_cells": (cells, "10^9 cells")} if step == "HARVEST" else None
+            T.run_step(w, bid, step, values)
+    bid = T.new_batch(w, BW.order_with_din(w, subject="HLX-200"))
+    for step in steps:
+        T.run_step(
+            w, bid, step, {"viable_cells": (6.0, "10^9 cells")} if step == "HARVEST" else None
+        )
+    qa, _ = logged_in(db, "qa", PASSWORD)
+    html = qa.get(f"/batches/{bid}/review").text
+    kinds = re.findall(r'<li data-exception="(\w+)" data-seq="(\d+)"', html)
+    harvested = T.record(w, bid).current("HARVEST", "viable_cells")
+    assert harvested is not None
+    assert kinds == [("out_of_trend", str(harvested.seq))], re.findall(r"outside mean[^<]*", html)
+    assert "outside mean ± 3 SD of 5 earlier batches (3.526 to 4.474)" in html
+    # not in review yet: no approval form, and the page says so
+    assert "/review/approve" not in html and "QA approves it once it is complete" in html
