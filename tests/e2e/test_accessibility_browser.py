@@ -56,6 +56,8 @@ DETAILS = {
     "batch execution": re.compile(r"^/batches/\d+/execute$"),
     "batch review": re.compile(r"^/batches/\d+/review$"),
 }
+#: detail pages whose own links lead to more kinds of detail page
+DETAILS_WITH_DETAILS = ("batch",)
 FAILING_IMPACTS = {"serious", "critical"}
 #: lists one step below the menu, where detail links of a kind are found (when the role may)
 SUB_LISTS = ("/schedule/plans",)
@@ -148,8 +150,10 @@ def _pages_of(page: Any, base: str, kinds: set[str]) -> list[str]:
             for kind, pattern in DETAILS.items():
                 if kind not in found and pattern.match(link):
                     found[kind] = link
-    for href in list(found.values()):  # one level deeper: the links of the detail pages
-        page.goto(base + href)
+    for kind in DETAILS_WITH_DETAILS:  # one level deeper: a batch's working pages
+        if kind not in found:
+            continue
+        page.goto(base + found[kind])
         for link in _links(page):
             for kind, pattern in DETAILS.items():
                 if kind not in found and pattern.match(link):

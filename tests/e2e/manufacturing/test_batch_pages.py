@@ -435,3 +435,21 @@ def test_review_shows_a_value_out_of_trend_against_earlier_batches(sqlite_db: Da
     assert "outside mean ± 3 SD of 5 earlier batches (3.526 to 4.474)" in html
     # not in review yet: no approval form, and the page says so
     assert "/review/approve" not in html and "QA approves it once it is complete" in html
+
+
+def test_a_qa_hold_not_released_fails_the_batch_on_the_page(sqlite_db: Database) -> None:
+    db = sqlite_db
+    w, bid = _world(db)
+    T.run_step(w, bid, "RECEIPT", sign=False)
+    T.signed(w, "operator", batches.sign_off_step, bid, "RECEIPT")
+    approver = Tablet(db, "approver", bid)
+    html = approver.page()
+    assert "Accept the starting material for manufacturing?" in html
+    r = approver.post("hold", step="RECEIPT", decision="maybe", reason="not sure at all")
+    refused(r, 422, "decision", "release or do not release")
+    seq, html = approver.ok("hold", step="RECEIPT", decision="reject", reason="bag leaking")
+    assert 'data-done="QaDecision"' in html and "not released" in html
+    assert 'data-status="FAILED"' in html and "The batch failed at RECEIPT" in html
+    assert "bag leaking" in html and "/execute/" not in html.split("</header>", 1)[1]
+    review = approver.c.get(f"/batches/{bid}/review").text
+    assert re.search(rf'data-exception="qa_hold_not_released" data-seq="{seq}"', review)
