@@ -191,6 +191,7 @@ FEATURES: tuple[Feature, ...] = (
         templates=True,
         demo="demo:load_manufacturing_demo",
         signed_contents="signed_content:content_readers",
+        queues="queues:work_queues",
         permissions=(
             P.MBR_READ,
             P.MBR_AUTHOR,

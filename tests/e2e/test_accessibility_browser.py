@@ -4,10 +4,12 @@ axe-core's rules (``axe-playwright-python`` bundles axe-core; WCAG 2.1 A/AA rule
 practices as axe-core ships them).
 
 Pages: every entry of the role's menu, plus one detail page of each kind the role can reach
-(order, patient, study, plan, program, user, master batch record, lot, deviation, batch and the
-genealogy pages of a batch and a lot), found by following the first such link of the lists.
-With ``V2V_SCREENSHOTS=1`` the test also writes the screenshots of the user guides
-(``docs/user-guide/img/``).
+(order, patient, study, plan, program, user, master batch record, lot, deviation, batch, a
+batch's tablet execution view and review by exception, and the genealogy pages of a batch and a
+lot), found by following the first such link of the lists and then of those detail pages. When
+the demo has no executed batch, one is made from its first order through the services (its first
+step started), so that the batch pages are always checked. With ``V2V_SCREENSHOTS=1`` the test
+also writes the screenshots of the user guides (``docs/user-guide/img/``).
 
 Skipped with a loud message when Chromium is missing, except under CI where it fails.
 """
@@ -52,7 +54,12 @@ DETAILS = {
     "batch": re.compile(r"^/batches/\d+$"),
     "batch trace": re.compile(r"^/trace/batch/\d+$"),
     "lot trace": re.compile(r"^/trace/lot/[^/]+$"),
+    # reached from a detail page (the batch page links to its tablet view and its review)
+    "batch execution": re.compile(r"^/batches/\d+/execute$"),
+    "batch review": re.compile(r"^/batches/\d+/review$"),
 }
+#: detail pages whose own links lead to more kinds of detail page
+DETAILS_WITH_DETAILS = ("batch",)
 #: kinds found only when the demo has executed batches (the batch page with its growth chart,
 #: the genealogy pages listed on /trace); without them the lot trace of a demo lot is visited
 NEED_BATCHES = {"batch", "batch trace", "lot trace"}
@@ -81,7 +88,42 @@ SHOTS = {
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     need_chromium()
     with running_demo(tmp_path_factory.mktemp("a11y")) as running:
+        _with_a_batch(running.env["V2V_DATABASE_URL"])
         yield running
+
+
+def _with_a_batch(url: str) -> None:
+    """An executed batch in the demo (the demo's own when it has one; else one made from its
+    first order at the Ghent site, its first step started, through the services)."""
+    from sqlalchemy import func, select
+
+    from vein2vein.auth import service as auth
+    from vein2vein.core.settings import Settings
+    from vein2vein.identity.tables import Order
+    from vein2vein.manufacturing import batches
+    from vein2vein.manufacturing.tables import Batch
+    from vein2vein.store.database import Database
+    from vein2vein.store.uow import Actor
+
+    db = Database(Settings(environment="test", database_url=url))
+    try:
+        with db.read() as session:
+            if session.scalar(select(func.count()).select_from(Batch)):
+                return
+            order_id = session.scalars(
+                select(Order.id).where(Order.apheresis_din.is_not(None)).order_by(Order.id)
+            ).first()
+            scope = auth.scope_of(auth.user_by_username(session, "operator"))
+        assert order_id is not None, "the demo has no order with an apheresis DIN"
+        with db.uow(Actor(scope.username, scope.user_id, scope.organisation_id)) as uow:
+            batch = batches.create_batch(
+                uow, scope, order_id=order_id, site="Site B — Ghent", suite="Suite 1"
+            )
+            first = batches.record_of(batch).mbr.operations[0].code
+            batches.start_step(uow, scope, batch.id, first)
+            uow.commit()
+    finally:
+        db.dispose()
 
 
 def _login(page: Any, base: str, username: str) -> None:
@@ -110,6 +152,14 @@ def _pages_of(page: Any, base: str, kinds: set[str]) -> list[str]:
         response = page.goto(base + href)
         if href in SUB_LISTS and (response is None or response.status != 200):
             continue
+        for link in _links(page):
+            for kind, pattern in DETAILS.items():
+                if kind not in found and pattern.match(link):
+                    found[kind] = link
+    for kind in DETAILS_WITH_DETAILS:  # one level deeper: a batch's working pages
+        if kind not in found:
+            continue
+        page.goto(base + found[kind])
         for link in _links(page):
             for kind, pattern in DETAILS.items():
                 if kind not in found and pattern.match(link):

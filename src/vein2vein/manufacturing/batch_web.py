@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vein2vein.auth.roles import Perm
 from vein2vein.core.errors import InputError
-from vein2vein.manufacturing import batch_views, kinetics, pd_runs
+from vein2vein.manufacturing import batch_views, batches, kinetics, pd_runs
 from vein2vein.store.uow import UnitOfWork
 from vein2vein.web.context import AuthDep, DbDep, require
 from vein2vein.web.forms import FormError, Text, apply_change, parse_int
@@ -24,8 +24,14 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/batches", dependencies=[require(Perm.BATCH_READ)])
-def batches_page(request: Request, auth: AuthDep, db: DbDep, imported: str = "") -> Response:
-    return _list_page(request, auth, db, imported=imported)
+def batches_page(
+    request: Request, auth: AuthDep, db: DbDep, status: str = "", imported: str = ""
+) -> Response:
+    """Every batch in scope, or those of one status (``?status=IN_REVIEW``: awaiting QA)."""
+    wanted = status.strip().upper()
+    if wanted and wanted not in batches.STATUSES:
+        raise InputError(f"status is one of {', '.join(batches.STATUSES)}", field="status")
+    return _list_page(request, auth, db, imported=imported, status=wanted)
 
 
 def _list_page(
@@ -35,10 +41,12 @@ def _list_page(
     error: FormError | None = None,
     typed: dict[str, str] | None = None,
     imported: str = "",
+    status: str = "",
 ) -> Response:
     with db.read() as session:
         rows = batch_views.list_batches(session, auth.scope)
-    context = {"batches": rows, "typed": typed or {}, "imported": imported[:200]}
+    shown = [r for r in rows if r["status"] == status] if status else rows
+    context = {"batches": shown, "status": status, "typed": typed or {}, "imported": imported[:200]}
     context |= error.context() if error else {}
     return render(request, "mfg_batches.html", context, error.status if error else 200)
 

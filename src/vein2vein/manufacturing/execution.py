@@ -953,7 +953,9 @@ def _entry_exceptions(
     if latest is None or latest.seq != e.seq:
         return items  # trend and verification concern the current value only
     limits = trend(earlier.get(name, ()))
-    if limits is not None and not limits.low <= e.value <= limits.high:
+    # on a limit counts as inside (as for the MBR's ranges): identical earlier values give
+    # SD 0, and their mean may differ from each of them in the last bit
+    if limits is not None and not domain.Limits(limits.low, limits.high).contains(e.value):
         items.append(ReviewItem(
             ExceptionKind.OUT_OF_TREND, e.step, e.entry, e.seq,
             f"{name} {e.value:g} {e.unit} is outside mean ± 3 SD of {limits.n} earlier batches "
