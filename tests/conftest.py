@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
@@ -88,8 +90,23 @@ def _sqlite_db(template: Path, tmp_path: Path, **extra: object) -> Database:
     return Database(make_settings(f"sqlite:///{path}", **extra))
 
 
-def _pg_db(**extra: object) -> tuple[Database, str]:
-    require_pg()
+def _pg_dump(schema: str) -> str:
+    """The schema's DDL and rows as plain SQL (psql's backslash commands left out)."""
+    out = subprocess.run(
+        ["pg_dump", f"--dbname={PG_URL}", "-n", schema, "--inserts", "--no-owner"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return "\n".join(line for line in out.splitlines() if not line.startswith("\\"))
+
+
+def _replay(sql: str) -> None:
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
+def _migrated_schema(**extra: object) -> tuple[Database, str]:
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = create_engine(normalise_url(PG_URL))
     with admin.begin() as conn:
@@ -98,6 +115,44 @@ def _pg_db(**extra: object) -> tuple[Database, str]:
     db = Database(make_settings(PG_URL, **extra), schema=schema)
     migrate.upgrade(db.engine)
     return db, schema
+
+
+def _pg_template() -> tuple[str, str] | None:
+    """One migrated schema per test process, kept as SQL: replaying it is several times faster
+    than running every migration for each PostgreSQL test. Used only when a replay dumps back to
+    exactly the same SQL (checked once per process); otherwise each test migrates its own."""
+    if "template" not in _pg_state:
+        _pg_state["template"] = None
+        if shutil.which("pg_dump"):
+            db, name = _migrated_schema()
+            db.dispose()
+            try:
+                sql = _pg_dump(name)
+                copy = f"t_{uuid.uuid4().hex[:16]}"
+                _replay(sql.replace(name, copy))
+                try:
+                    same = _pg_dump(copy).replace(copy, name) == sql
+                finally:
+                    _drop_schema(copy)
+                if same:
+                    _pg_state["template"] = (sql, name)
+            except (subprocess.CalledProcessError, psycopg.Error):
+                pass
+            finally:
+                _drop_schema(name)
+    return _pg_state["template"]  # type: ignore[return-value]
+
+
+def _pg_db(**extra: object) -> tuple[Database, str]:
+    """A fresh schema holding every migration's result (from the process's template)."""
+    require_pg()
+    template = _pg_template()
+    if template is None:
+        return _migrated_schema(**extra)
+    sql, name = template
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    _replay(sql.replace(name, schema))
+    return Database(make_settings(PG_URL, **extra), schema=schema), schema
 
 
 def _drop_schema(schema: str) -> None:

@@ -755,6 +755,7 @@ def approve(
     if still_open:
         raise RuleViolation(f"batch {batch.id} has deviations not closed: {', '.join(still_open)}")
     record = record_of(batch)
+    execution.check_independent_approver(record, uow.actor.name)
     signatures.require_credentials(username, password)
     sig = sign(
         uow,

@@ -868,6 +868,23 @@ def earlier_values(record: BatchRecord, earlier: Iterable[BatchRecord]) -> dict[
     return out
 
 
+def executed_by(record: BatchRecord) -> set[str]:
+    """Who started, entered, corrected, scanned, verified or signed off anything in the record
+    (QA's hold decisions are not execution). Such a person cannot be the record's QA approver:
+    the review is by someone independent of the work (EU GMP Part I 1.9, 2.7; 21 CFR 211.192)."""
+    return {e.by for e in record.events if not isinstance(e, QaDecision) and e.by}
+
+
+def check_independent_approver(record: BatchRecord, approver: str) -> None:
+    """Refuse a QA approver who took part in executing the batch."""
+    if approver in executed_by(record):
+        raise ExecutionError(
+            None,
+            f"{approver} executed or verified entries of this batch: its QA approval needs "
+            "someone who took no part in the work",
+        )
+
+
 def review_by_exception(
     record: BatchRecord, earlier: Mapping[str, Sequence[float]] | None = None
 ) -> list[ReviewItem]:

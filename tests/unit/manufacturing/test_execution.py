@@ -506,3 +506,19 @@ def test_kinetics_from_the_counts_entered() -> None:
     assert k.step_fold_expansion == pytest.approx((0.9, 8.0 / 0.9, 5.0))
     with pytest.raises(ExecutionError, match="at least two cell counts"):
         ex.record_kinetics(new_record())
+
+
+# --- independence of the QA approval --------------------------------------------------------
+
+
+def test_whoever_executed_or_verified_cannot_approve_but_the_qa_hold_decider_can() -> None:
+    """EU GMP Part I 1.9/2.7: the record is reviewed by someone independent of the work. The
+    operator (entries, sign-offs) and the verifier (second-person checks) are refused; the QA
+    person who decided the holds took no part in the execution and may approve."""
+    rec, _clock = through("EXPAND")
+    assert ex.executed_by(rec) == {OP, OP2}
+    for person in (OP, OP2):
+        with pytest.raises(ex.ExecutionError, match="took no part in the work"):
+            ex.check_independent_approver(rec, person)
+    ex.check_independent_approver(rec, QA)
+    ex.check_independent_approver(rec, "someone.else")
