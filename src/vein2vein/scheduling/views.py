@@ -213,6 +213,15 @@ def _at_risk_projected(
     )
 
 
+def _with_started(
+    problem_json: dict[str, Any], assignments: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each batch with ``started``: it had started when the plan was made, so the plan pinned
+    it on its day in the suite its batch record says it works in (``from_store``)."""
+    pinned = {o["order_id"] for o in problem_json["orders"] if o.get("fixed")}
+    return [a | {"started": a["order_id"] in pinned} for a in assignments]
+
+
 def plan_detail(
     session: Session, scope: Scope, plan_id: int, margin_days: int | None = None
 ) -> dict[str, Any]:
@@ -237,7 +246,7 @@ def plan_detail(
         "provenance": p.plan.get("provenance"),
         "validation": p.validation,
         "changes": p.changes,
-        "assignments": p.plan["assignments"],
+        "assignments": _with_started(p.problem, p.plan["assignments"]),
         "unscheduled": p.plan["unscheduled"],
         "at_risk": at_risk,
         "margin_days": margin,
