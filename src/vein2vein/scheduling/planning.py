@@ -415,11 +415,17 @@ def _solve(
 
 def restarted_batches(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The batches already in manufacturing that a draft moves or drops (a suite taken down
-    under them, a failure): order number, the suite and the day manufacturing started."""
+    under them, a failure): order number, the suite and the day manufacturing started. A
+    started batch the draft places where its batch record says it works (pinned: another suite
+    than planned, or another day) is the plan catching up with the record, not a restart."""
+    pinned = {o["order_id"]: o["fixed"] for o in payload["problem"]["orders"] if o.get("fixed")}
     out = []
     for c in payload["changes"]:
         ref = payload["refs"].get(c["order_id"], {})
         if c["kind"] == "new" or not ref.get("started"):
+            continue
+        after, fixed = c.get("after"), pinned.get(c["order_id"])
+        if after and fixed and (after["suite"], after["start"]) == (fixed["suite"], fixed["start"]):
             continue
         before = c.get("before") or {}
         out.append(

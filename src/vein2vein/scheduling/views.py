@@ -213,13 +213,10 @@ def _at_risk_projected(
     )
 
 
-def _with_started(
-    problem_json: dict[str, Any], assignments: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Each batch with ``started``: it had started when the plan was made, so the plan pinned
-    it on its day in the suite its batch record says it works in (``from_store``)."""
-    pinned = {o["order_id"] for o in problem_json["orders"] if o.get("fixed")}
-    return [a | {"started": a["order_id"] in pinned} for a in assignments]
+def _started(problem_json: dict[str, Any]) -> list[str]:
+    """The orders whose batch had started when the plan was made: the plan pinned each on its
+    day in the suite its batch record says it works in (``from_store``)."""
+    return sorted(o["order_id"] for o in problem_json["orders"] if o.get("fixed"))
 
 
 def plan_detail(
@@ -246,7 +243,8 @@ def plan_detail(
         "provenance": p.plan.get("provenance"),
         "validation": p.validation,
         "changes": p.changes,
-        "assignments": _with_started(p.problem, p.plan["assignments"]),
+        "assignments": p.plan["assignments"],
+        "started": _started(p.problem),
         "unscheduled": p.plan["unscheduled"],
         "at_risk": at_risk,
         "margin_days": margin,
