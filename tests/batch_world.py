@@ -83,3 +83,15 @@ def order_with_din(w: W.World, subject: str = "HLX-001") -> int:
     oid = W.order(w, W.enrol(w, subject=subject))
     W.assign_din(w, oid)
     return oid
+
+
+def new_apheresis(w: W.World, order_id: int, reason: str = "batch failed") -> str:
+    """After a failed batch: a new apheresis (a new DIN, collection 2) planned today."""
+    from vein2vein.identity import orders
+
+    with w.db.uow(w.actor("operator")) as uow:
+        o = orders.new_apheresis(
+            uow, w.scopes["operator"], order_id, planned_apheresis=dt.date.today(), reason=reason
+        )
+        uow.commit()
+        return str(o.apheresis_din)

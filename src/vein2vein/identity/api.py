@@ -88,6 +88,26 @@ def assign_apheresis_din(order_id: int, auth: AuthDep, db: DbDep) -> dict[str, A
         return views.order_public(order)
 
 
+@router.post(
+    "/orders/{order_id}/new-apheresis", response_model=schemas.OrderPublic, dependencies=ISSUE
+)
+def new_apheresis(
+    order_id: int, body: schemas.NewApheresis, auth: AuthDep, db: DbDep
+) -> dict[str, Any]:
+    """After the order's batch failed: a new apheresis collection with a new DIN on the same
+    chain-of-identity identifier (409 when no failed batch used the current DIN)."""
+    with db.uow(auth.actor) as uow:
+        order = orders.new_apheresis(
+            uow,
+            auth.scope,
+            order_id,
+            planned_apheresis=body.planned_apheresis,
+            reason=body.reason,
+        )
+        uow.commit()
+        return views.order_public(order)
+
+
 @router.post("/orders/{order_id}/bags", response_model=schemas.OrderPublic, dependencies=ISSUE)
 def register_bags(
     order_id: int, body: schemas.BagsCreate, auth: AuthDep, db: DbDep
@@ -143,6 +163,7 @@ def record_event(
         scans=body.scans,
         patient_identifiers=body.patient_identifiers,
         details=body.details(),
+        suite=body.suite,
     )
     with db.uow(auth.actor) as uow:
         row = custody.record_event(uow, auth.scope, order_id, req)

@@ -30,10 +30,15 @@ from vein2vein.identity.domain import Step
 from vein2vein.identity.orders import locked_order
 from vein2vein.identity.tables import CustodyEventRow, HandoffMismatch, Order
 from vein2vein.identity.views import domain_events, open_mismatches
-from vein2vein.manufacturing import deviations
+from vein2vein.manufacturing import deviations, plan_facts
 from vein2vein.manufacturing.deviation_rules import Source
+from vein2vein.scheduling.settings import require_suite_for
 from vein2vein.store.uow import UnitOfWork
 
+#: Steps that happen inside a GMP suite: the suite is recorded with them (by default the
+#: batch's current suite). Storage is in a freezer or dewar (its own location), release is QA's
+#: decision and packing is at dispatch: none of them in a suite.
+SUITE_STEPS = frozenset({Step.RECEIVED, Step.MANUFACTURING_STARTED})
 #: Steps at which the patient is present, so the patient's own identifiers are checked too.
 PATIENT_CHECK_STEPS = frozenset({Step.COLLECTED, Step.INFUSED})
 #: Steps that handle the final product (expected: product DIN and product code).
@@ -142,6 +147,7 @@ def record_event(
         step, when, performed_by, location, " | ".join(scans) or None, details
     )
     domain.check_event(history, event)
+    suite = _suite_of_step(s, order, step, req.suite)
     verified: list[str] = []
     if step in domain.HANDOFF_STEPS:
         expected = expected_identity(order, step)
@@ -162,6 +168,8 @@ def record_event(
         scanned=event.scanned,
         identifiers_verified=",".join(verified),
         details=canonical_json(stored_details).decode() if stored_details else None,
+        suite=suite,
+        collection=order.collection,
     )
     order.events.append(row)  # keeps the loaded collection current within this unit of work
     before = {"current_step": order.current_step, "batch_number": order.batch_number}
@@ -185,12 +193,46 @@ def record_event(
             "scanned": row.scanned,
             "identifiers_verified": verified,
             "details": stored_details,
+            "suite": suite,
+            "collection": order.collection,
             "current_step": order.current_step,
             "batch_number": order.batch_number,
         },
         organisation_id=order.organisation_id,
     )
     return row
+
+
+def _suite_of_step(session: Session, order: Order, step: Step, given: str | None) -> str | None:
+    """The GMP suite a step in one happened in: the suite given, else the current suite of the
+    order's batch (None: neither, e.g. a batch not made yet). A batch already working in a suite
+    starts manufacturing there and nowhere else (another suite is started in the batch record,
+    with its reason, first). An infectious donor's material only in a designated suite."""
+    given = clean_text(given, "suite", 64) or None
+    if step not in SUITE_STEPS:
+        if given:
+            raise InputError(f"'{step.value}' does not happen in a GMP suite", field="suite")
+        return None
+    facts = plan_facts.batch_facts(session, [order.id]).get(order.id, [])
+    batch = plan_facts.live_batch(facts)
+    if (
+        given
+        and batch is not None
+        and batch.suite is not None
+        and step is Step.MANUFACTURING_STARTED
+        and given.upper() != batch.suite.upper()
+    ):
+        raise InputError(
+            f"batch {batch.batch_id} works in suite {batch.suite}, not {given}: start its step "
+            "in that suite in the batch record first",
+            field="suite",
+        )
+    suite = given or (batch.current_suite if batch is not None else None)
+    if suite is not None:
+        require_suite_for(
+            session, order.facility.organisation_id, suite, infectious=order.segregated
+        )
+    return suite
 
 
 def _stop(

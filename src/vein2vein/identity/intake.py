@@ -73,6 +73,9 @@ class EventRequest:
     patient_identifiers: Mapping[str, str] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
     performed_by: str | None = None
+    #: the GMP suite of a step that happens in one (``custody.SUITE_STEPS``); empty: the
+    #: batch's current suite
+    suite: str | None = None
 
 
 # --------------------------------------------------------------------------------------------

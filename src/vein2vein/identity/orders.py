@@ -25,8 +25,9 @@ from vein2vein.auth.service import organisation_by_name
 from vein2vein.auth.tables import Organisation, Site
 from vein2vein.core.canonical import canonical_json, sha256_hex
 from vein2vein.core.clock import utcnow
+from vein2vein.core.dates import bounded_date
 from vein2vein.core.errors import Conflict, InputError, NotFound, RuleViolation
-from vein2vein.core.text import parse_id
+from vein2vein.core.text import clean_text, parse_id
 from vein2vein.identity import access, intake, isbt128, views
 from vein2vein.identity import coi as coi_module
 from vein2vein.identity.domain import Step
@@ -38,6 +39,7 @@ from vein2vein.identity.tables import (
     Order,
     Patient,
 )
+from vein2vein.manufacturing import plan_facts
 from vein2vein.programs.tables import Program
 from vein2vein.store.locks import lock_row
 from vein2vein.store.uow import UnitOfWork
@@ -316,6 +318,67 @@ def assign_apheresis_din(uow: UnitOfWork, scope: Scope, order_id: int) -> Order:
     return order
 
 
+def new_apheresis(
+    uow: UnitOfWork,
+    scope: Scope,
+    order_id: int,
+    *,
+    planned_apheresis: object,
+    reason: str,
+) -> Order:
+    """After the order's batch failed, a new apheresis collection for the same patient and
+    chain-of-identity identifier: a new DIN for the new kit's labels, bound to the order in
+    place of the one whose material went into the failed batch (that DIN stays issued and on
+    the failed batch; the custody steps of the first collection stay as history). The order
+    starts collection N + 1 at its first step, ``collected``, on the day planned; the final
+    product's DIN, if one was registered for the failed batch, is released from the order so
+    that the new batch's product gets its own.
+
+    Only when the batch of the current apheresis DIN has FAILED and no other batch is live
+    (``manufacturing.plan_facts``); the order's row is held, so of two people asking at once
+    the second finds a new apheresis already on its way (``Conflict``): one new DIN."""
+    s = uow.session
+    order = locked_order(s, scope, order_id)
+    access.require_issue(scope)
+    facts = plan_facts.batch_facts(s, [order.id]).get(order.id, [])
+    failed = plan_facts.awaiting_apheresis(facts, order.apheresis_din)
+    if failed is None:
+        raise Conflict(
+            f"order {order.number} needs no new apheresis: no failed batch used its apheresis "
+            f"DIN {order.apheresis_din or '(none yet)'}"
+        )
+    day = bounded_date(planned_apheresis, "planned_apheresis")  # type: ignore[arg-type]
+    failed_day = (failed.failed_at or utcnow()).astimezone(intake.time_zone(order.time_zone))
+    if day < failed_day.date():
+        raise InputError(
+            f"the new apheresis cannot be planned before the batch failed ({failed_day.date()})",
+            field="planned_apheresis",
+        )
+    reason = clean_text(reason, "reason", 2000, multiline=True)
+    if len(reason) < 5:
+        raise InputError(
+            "say why a new apheresis is needed (at least 5 characters)", field="reason"
+        )
+    issued = issue_din(uow, scope, order.facility.fin, purpose="apheresis", order=order)
+    before = _audit_order(order)
+    order.apheresis_din = issued.din
+    order.collection += 1
+    order.planned_apheresis = day
+    order.current_step, order.current_step_at = None, None
+    order.batch_number, order.product_din = None, None
+    uow.record(
+        "coi.order_new_apheresis",
+        "coi_order",
+        order.id,
+        before=before,
+        after=_audit_order(order)
+        | {"failed_batch": failed.batch_id, "failed_step": failed.failed_step},
+        reason=reason,
+        organisation_id=order.organisation_id,
+    )
+    return order
+
+
 def register_product(uow: UnitOfWork, scope: Scope, order_id: int, bags: int) -> Order:
     """Issue the final product's DIN and register its bags (divisions A0, B0, ...)."""
     s = uow.session
@@ -332,12 +395,13 @@ def register_product(uow: UnitOfWork, scope: Scope, order_id: int, bags: int) ->
     before = _audit_order(order)
     order.product_din = issued.din
     base = order.product_code[:6]
+    earlier = len(order.bags)  # bags of a failed batch's product (an earlier collection) stay
     for i in range(bags):
         order.bags.append(
             Bag(
                 organisation_id=order.organisation_id,
                 order_id=order.id,
-                number=i + 1,
+                number=earlier + i + 1,
                 din=issued.din,
                 product_code=f"{base}{chr(ord('A') + i)}0",
             )

@@ -69,7 +69,11 @@ def _states(session: Session, scope: Scope) -> Iterator[_OrderState]:
             CustodyEventRow.occurred_at,
             CustodyEventRow.performed_by,
             CustodyEventRow.location,
-        ).join(Order, Order.id == CustodyEventRow.order_id),
+        ).join(
+            Order,
+            (Order.id == CustodyEventRow.order_id)
+            & (Order.collection == CustodyEventRow.collection),
+        ),
         Order,
     )
     for order_id, step, at, by, location in session.execute(rows):

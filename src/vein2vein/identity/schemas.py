@@ -150,6 +150,9 @@ class OrderPublic(BaseModel):
     bags: list[Bag]
     current_step: str | None
     current_step_at: str | None
+    collection: int = Field(
+        1, description="the apheresis collection the order is in (2 after a failed batch)"
+    )
 
 
 class Event(BaseModel):
@@ -165,6 +168,8 @@ class Event(BaseModel):
     scanned: str | None
     identifiers_verified: list[str]
     details: dict[str, Any]
+    suite: str | None = Field(None, description="the GMP suite the step happened in")
+    collection: int = Field(1, description="the apheresis collection the step belongs to")
 
 
 class MismatchPublic(BaseModel):
@@ -235,6 +240,14 @@ class OrderDetail(OrderPublic):
     mismatches: list[MismatchPublic]
     timeline: Timeline
     deviations: list[DeviationRef] = []
+    new_apheresis_needed: str | None = Field(
+        None, description="the failed batch, when the order needs a new apheresis"
+    )
+
+
+class NewApheresis(BaseModel):
+    planned_apheresis: str = Field(description="day of the new apheresis (YYYY-MM-DD)")
+    reason: str = Field(min_length=5, max_length=2000, description="why (the batch's failure)")
 
 
 class OrderTimeline(BaseModel):
@@ -289,6 +302,12 @@ class EventCreate(BaseModel):
     storage_location: str | None = None
     position: str | None = None
     batch_number: str | None = None
+    suite: str | None = Field(
+        None,
+        description="receipt and start of manufacturing: the GMP suite (default: the batch's "
+        "current suite)",
+        max_length=64,
+    )
 
     def details(self) -> dict[str, Any]:
         keys = (

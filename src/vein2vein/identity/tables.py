@@ -143,6 +143,9 @@ class Order(Base):
     batch_number: Mapped[str | None] = mapped_column(String(64))
     current_step: Mapped[str | None] = mapped_column(String(32))
     current_step_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: the apheresis collection the order is in: 1, then 2 after a failed batch needed a new
+    #: apheresis (``orders.new_apheresis``); custody steps of earlier collections are history
+    collection: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     placed_by: Mapped[str] = mapped_column(String(150))
 
@@ -160,6 +163,12 @@ class Order(Base):
 
     def markers(self) -> dict[str, str]:
         return {m: getattr(self, f"marker_{m}") for m in MARKERS}
+
+    @property
+    def current_events(self) -> list[CustodyEventRow]:
+        """The custody steps of the order's current apheresis collection (the chain the step
+        order, the schedule and the delivery projection follow)."""
+        return [e for e in self.events if e.collection == self.collection]
 
 
 class Bag(Base):
@@ -197,6 +206,10 @@ class CustodyEventRow(Base):
     scanned: Mapped[str | None] = mapped_column(Text)
     identifiers_verified: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[str | None] = mapped_column(Text)  # canonical JSON
+    #: the GMP suite the step happened in (``custody.SUITE_STEPS``), else None
+    suite: Mapped[str | None] = mapped_column(String(64))
+    #: the order's apheresis collection the step belongs to (1, 2, ...)
+    collection: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     order: Mapped[Order] = relationship(back_populates="events")
 

@@ -36,7 +36,7 @@ from vein2vein.identity.tables import (
     Order,
     Patient,
 )
-from vein2vein.manufacturing import deviations
+from vein2vein.manufacturing import deviations, plan_facts
 from vein2vein.programs.tables import Program
 from vein2vein.scheduling import delivery
 from vein2vein.scheduling.projection import STATE_RANK, Projection, State
@@ -99,6 +99,7 @@ def order_public(o: Order) -> dict[str, Any]:
         "bags": [b.public() for b in o.bags],
         "current_step": o.current_step,
         "current_step_at": o.current_step_at.isoformat() if o.current_step_at else None,
+        "collection": o.collection,
     }
 
 
@@ -112,10 +113,11 @@ def din_public(row: IssuedDin) -> dict[str, Any]:
 
 
 def domain_events(order: Order) -> list[domain.CustodyEvent]:
-    """The order's custody events as the domain rules read them, oldest first."""
+    """The custody events of the order's current apheresis collection as the domain rules read
+    them, oldest first (an earlier collection, whose batch failed, is history)."""
     return [
         domain.CustodyEvent(Step(e.step), e.occurred_at, e.performed_by, e.location, e.scanned)
-        for e in sorted(order.events, key=lambda e: (e.occurred_at, e.id))
+        for e in sorted(order.current_events, key=lambda e: (e.occurred_at, e.id))
     ]
 
 
@@ -338,7 +340,11 @@ def dashboard(
             CustodyEventRow.location,
             CustodyEventRow.scanned,
         )
-        .join(Order, Order.id == CustodyEventRow.order_id)
+        .join(
+            Order,
+            (Order.id == CustodyEventRow.order_id)
+            & (Order.collection == CustodyEventRow.collection),
+        )
         .order_by(CustodyEventRow.order_id, CustodyEventRow.occurred_at, CustodyEventRow.id),
         Order,
     )
@@ -389,6 +395,8 @@ def _event_dict(e: Any) -> dict[str, Any]:
         "scanned": e.scanned,
         "identifiers_verified": [x for x in e.identifiers_verified.split(",") if x],
         "details": json.loads(e.details) if e.details else {},
+        "suite": e.suite,
+        "collection": e.collection,
     }
 
 
@@ -477,7 +485,14 @@ def order_detail(session: Session, scope: Scope, order_id: int) -> dict[str, Any
         # deviations linked to this order, including one of a mismatch at another order's
         # hand-off where this order's identifier was scanned
         "deviations": deviations.of_order(session, scope, order.id),
+        # the batch failed and its material is used up: what the order waits for
+        "new_apheresis_needed": _new_apheresis_needed(session, order),
     }
+
+
+def _new_apheresis_needed(session: Session, order: Order) -> str | None:
+    failed = plan_facts.awaiting_apheresis_of(session, [order.id]).get(order.id)
+    return failed.failure_text if failed is not None else None
 
 
 def order_history(

@@ -245,6 +245,23 @@ def order_din(request: Request, order_id: int, auth: AuthDep, db: DbDep) -> Resp
     return _order_action(request, order_id, auth, db, change)
 
 
+@router.post("/coi/orders/{order_id}/new-apheresis", dependencies=ISSUE)
+def order_new_apheresis(
+    request: Request,
+    order_id: int,
+    auth: AuthDep,
+    db: DbDep,
+    planned_apheresis: Text = "",
+    reason: Text = "",
+) -> Response:
+    def change(uow: UnitOfWork) -> None:
+        orders.new_apheresis(
+            uow, auth.scope, order_id, planned_apheresis=planned_apheresis, reason=reason
+        )
+
+    return _order_action(request, order_id, auth, db, change)
+
+
 @router.post("/coi/orders/{order_id}/labels", dependencies=ISSUE)
 def order_label(
     request: Request,
@@ -312,6 +329,8 @@ def step_fields(step: Step) -> frozenset[str]:
         groups.add(_DETAIL_GROUP[kind])
     if step is Step.MANUFACTURING_STARTED:
         groups.add("manufacturing")
+    if step in custody.SUITE_STEPS:
+        groups.add("suite")
     if step in custody.PATIENT_CHECK_STEPS:
         groups.add("patient")
     if step in domain.HANDOFF_STEPS:
@@ -387,6 +406,7 @@ def handoff_record(
     storage_location: Text = "",
     position: Text = "",
     batch_number: Text = "",
+    suite: Text = "",
 ) -> Response:
     typed = {
         "courier": courier,
@@ -405,6 +425,7 @@ def handoff_record(
         "time_zone": time_zone,
         "location": location,
         "performed_by": performed_by,
+        "suite": suite,
     }
 
     def change(uow: UnitOfWork) -> custody.HandoffStopped | None:
@@ -424,6 +445,7 @@ def handoff_record(
             scans=[scan, *more_scans.splitlines()],
             patient_identifiers={"subject_id": subject_id, "date_of_birth": date_of_birth},
             details=typed | {"excursions": counted or 0},
+            suite=suite or None,
         )
         try:
             custody.record_event(uow, auth.scope, order_id, req)

@@ -59,6 +59,7 @@ from vein2vein.manufacturing import materials as material_rules
 from vein2vein.manufacturing.domain import MaterialKind, Verdict
 from vein2vein.manufacturing.execution import BatchRecord, Outcome
 from vein2vein.manufacturing.tables import Batch, BatchEvent, Deviation, MasterBatchRecord
+from vein2vein.scheduling.settings import require_suite_for
 from vein2vein.store.locks import lock_row
 from vein2vein.store.uow import UnitOfWork
 
@@ -190,6 +191,7 @@ def _set_status(batch: Batch, record: BatchRecord) -> None:
     if status == FAILED:
         stopped = next(e for e in record.of(execution.QaDecision) if not e.released)
         batch.failed_step, batch.failed_reason = stopped.step, f"QA hold: {stopped.reason}"
+        batch.failed_at = stopped.at
     batch.status = status
 
 
@@ -285,8 +287,15 @@ def create_batch(
         )
     if not order.apheresis_din:
         raise RuleViolation(f"order {order.number} has no apheresis DIN yet")
+    used = next((b for b in earlier if b.din == order.apheresis_din), None)
+    if used is not None:
+        raise RuleViolation(
+            f"order {order.number}: the material of apheresis {order.apheresis_din} went into "
+            f"batch {used.id}, which failed; record a new apheresis (a new DIN) first"
+        )
     mbr_row = effective_mbr(s, order.program_id, where.id)
     suite = clean_text(suite, "suite", 64, required=True)
+    require_suite_for(s, scope.organisation_id, suite, infectious=order.segregated)
     record = execution.create(
         mbrs.model_of(mbr_row),
         mbr_id=mbr_row.id,
@@ -438,13 +447,21 @@ def start_step(
     by = uow.actor.name
     suite = clean_text(suite, "suite", 64) or None
     reason = clean_text(reason, "reason", 2000, multiline=True)
+
+    def change(record: BatchRecord, at: dt.datetime) -> BatchRecord:
+        # an infectious donor's material only in a designated suite (the plan's rule)
+        order = uow.session.scalars(select(Order).where(Order.coi == record.coi)).one()
+        where = suite or record.planned_suite
+        require_suite_for(uow.session, scope.organisation_id, where, infectious=order.segregated)
+        return execution.start_step(record, step, by=by, at=at, suite=suite, reason=reason)
+
     return _run(
         uow,
         scope,
         batch_id,
         Perm.BATCH_EXECUTE,
         "mfg.batch_step_start",
-        lambda r, at: execution.start_step(r, step, by=by, at=at, suite=suite, reason=reason),
+        change,
         reason=reason or None,
     )
 
@@ -675,6 +692,7 @@ def record_failure(
     )
     before = public(batch)
     batch.status, batch.failed_step, batch.failed_reason = FAILED, step, reason
+    batch.failed_at = sig.signed_at
     uow.record(
         "mfg.batch_fail",
         RECORD,

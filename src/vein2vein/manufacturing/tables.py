@@ -235,6 +235,9 @@ class Batch(Base):
     status: Mapped[str] = mapped_column(String(16))
     failed_step: Mapped[str | None] = mapped_column(String(32))
     failed_reason: Mapped[str | None] = mapped_column(Text)
+    #: when the failure was recorded (or QA did not release a hold): the suite stays used
+    #: until then, plus its cleaning
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(150))
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

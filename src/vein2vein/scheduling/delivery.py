@@ -28,6 +28,7 @@ from vein2vein.core.clock import utcnow
 from vein2vein.identity.domain import Step
 from vein2vein.identity.intake import time_zone
 from vein2vein.identity.tables import CustodyEventRow, Facility, HandoffMismatch, Order
+from vein2vein.manufacturing import plan_facts
 from vein2vein.manufacturing.tables import Deviation
 from vein2vein.scheduling.model import parse_weekdays
 from vein2vein.scheduling.projection import (
@@ -59,7 +60,8 @@ class OrderFacts:
     time_zone: str
     events: Sequence[tuple[Step, dt.datetime]] = ()
     #: open blockers: hand-off mismatches (on hold); open deviations (blocked) go here as
-    #: ``BlockerKind.DEVIATION`` once manufacturing records them (see ``open_blockers``)
+    #: ``BlockerKind.DEVIATION`` (see ``open_blockers``); a failed batch that needs a new
+    #: apheresis is added by :func:`project_facts` itself (``plan_facts``)
     blockers: Sequence[Blocker] = field(default_factory=tuple)
 
 
@@ -71,6 +73,15 @@ def mismatch_blocker(mismatch_id: int, step: str) -> Blocker:
     )
 
 
+def new_apheresis_blocker(failure: str) -> Blocker:
+    """``failure``: "batch 12 failed at SELECT (reason)" (``plan_facts.BatchFact``)."""
+    return Blocker(
+        BlockerKind.NEW_APHERESIS,
+        failure.split(" failed")[0],
+        f"{failure}: a new apheresis is needed",
+    )
+
+
 def deviation_blocker(number: str) -> Blocker:
     # the number only: a deviation's title may name another client's order (mismatch clearance)
     return Blocker(BlockerKind.DEVIATION, number, f"deviation {number} open")
@@ -78,7 +89,7 @@ def deviation_blocker(number: str) -> Blocker:
 
 def facts_of(order: Order) -> OrderFacts:
     """The facts of a loaded order (its events, mismatches and facility loaded or lazy)."""
-    events = sorted(order.events, key=lambda e: (e.occurred_at, e.id))
+    events = sorted(order.current_events, key=lambda e: (e.occurred_at, e.id))
     return OrderFacts(
         id=order.id,
         cdmo_id=order.facility.organisation_id,
@@ -129,8 +140,12 @@ def project_facts(
         ).all()
     )
     slots = _latest_slots(session, scope, cdmos, [f.id for f in facts])
+    failed = plan_facts.awaiting_apheresis_of(session, [f.id for f in facts])
     out: dict[int, Projection] = {}
     for f in facts:
+        blockers = tuple(f.blockers)
+        if f.id in failed:
+            blockers += (new_apheresis_blocker(failed[f.id].failure_text),)
         zone = time_zone(f.time_zone)
         actual: dict[Step, dt.datetime] = {}
         for step, at in sorted(f.events, key=lambda e: e[1]):
@@ -140,7 +155,7 @@ def project_facts(
             now.astimezone(zone).date(),
             durations=products.get((f.cdmo_id, f.product_code[:5])),
             slot=slots.get(f.id),
-            blockers=f.blockers,
+            blockers=blockers,
             margin_days=margins.get(f.cdmo_id, DEFAULT_MARGIN_DAYS),
         )
     return out
@@ -234,9 +249,13 @@ def project_orders(
     ).all()
     events: defaultdict[int, list[tuple[Step, dt.datetime]]] = defaultdict(list)
     rows = session.execute(
-        select(CustodyEventRow.order_id, CustodyEventRow.step, CustodyEventRow.occurred_at).where(
-            CustodyEventRow.order_id.in_([h[0] for h in heads])
+        select(CustodyEventRow.order_id, CustodyEventRow.step, CustodyEventRow.occurred_at)
+        .join(
+            Order,
+            (Order.id == CustodyEventRow.order_id)
+            & (Order.collection == CustodyEventRow.collection),
         )
+        .where(CustodyEventRow.order_id.in_([h[0] for h in heads]))
     )
     for order_id, step, at in rows:
         events[order_id].append((Step(step), at))

@@ -2,10 +2,19 @@
 
 Conventions (docs/scheduling.md, "Planning from the store"):
 
-- orders in flight are the CDMO's orders whose custody has not reached ``released``; an order with
-  a ``manufacturing_started`` step is a **started batch** and is fixed on the local day of that
-  step, in the suite the latest published plan gave it (or, if it was never planned, the first
-  eligible suite free that day, and the assumption is listed);
+- orders in flight are the CDMO's orders whose custody (of the order's current apheresis
+  collection) has not reached ``released``;
+- a **started batch** (the executed batch record, ``manufacturing.plan_facts``: its first step
+  has started) is fixed on the local day (the facility's zone) its first step started, in the
+  suite it works in now (its latest started step's suite, the planned one or another), whatever
+  the published plan said; an order with a ``manufacturing_started`` custody step and no batch
+  record is fixed on the local day of that step, in the suite the latest published plan gave it
+  (or, if it was never planned, the first eligible suite free that day, and the assumption is
+  listed);
+- a **failed batch** keeps its suite from the day it started to the day it failed plus the
+  suite's cleaning (and decontamination after infectious material), as downtime of that suite:
+  nothing is freed retroactively. Its order is not planned (listed as skipped, with the failure)
+  until a new apheresis is on its way; then it is planned from the new collection's dates;
 - receipt date: the local day of the ``received`` step; before receipt, the day of collection (or
   the planned apheresis) plus the product's inbound days;
 - maximum hold: the product's fresh or cryopreserved hold, by the order's starting material;
@@ -43,6 +52,8 @@ from vein2vein.core.errors import RuleViolation
 from vein2vein.identity.domain import Step
 from vein2vein.identity.tables import CustodyEventRow, Facility
 from vein2vein.identity.tables import Order as OrderRow
+from vein2vein.manufacturing import plan_facts
+from vein2vein.manufacturing.plan_facts import BatchFact
 from vein2vein.scheduling import model
 from vein2vein.scheduling.model import FixedBatch, Plan, Problem, parse_weekdays
 from vein2vein.scheduling.snapshot import problem_to_json
@@ -67,6 +78,9 @@ DONE_STEPS = frozenset(
         Step.INFUSED,
     }
 )
+
+
+_DONE = frozenset(s.value for s in DONE_STEPS)
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,9 @@ class StoreProblem:
     assumptions: tuple[str, ...]
     #: facilities whose material no site is set to receive, when suites are at several sites
     site_notes: tuple[str, ...] = ()
+    #: orders planned again from a new apheresis after their batch failed (the change is a
+    #: replacement of the published batch, not a move)
+    renewed: frozenset[str] = frozenset()
 
     @property
     def inputs_sha256(self) -> str:
@@ -207,6 +224,29 @@ def _receipt(order: OrderRow, steps: Mapping[str, CustodyEventRow], inbound: int
     return start + dt.timedelta(days=inbound)
 
 
+def _zone_day(at: dt.datetime, zone_name: str) -> dt.date:
+    try:
+        zone = ZoneInfo(zone_name)
+    except Exception:  # a zone unknown here: the UTC day is the honest fallback
+        zone = ZoneInfo("UTC")
+    return at.astimezone(zone).date()
+
+
+def _failed_block(
+    fact: BatchFact, order: model.Order, suite: model.Suite, zone: str, key: str
+) -> model.Downtime:
+    """A failed batch's suite time: from its start to its failure plus the suite's cleaning
+    (the same rule as the what-if ``replan.BatchFailed``)."""
+    assert fact.started_at is not None and fact.failed_at is not None
+    start = _zone_day(fact.started_at, zone)
+    cleaned = _zone_day(fact.failed_at, zone) + dt.timedelta(days=suite.turnaround_days(order))
+    return model.Downtime(
+        start,
+        max(cleaned, start + dt.timedelta(days=1)),
+        f"failed batch {fact.batch_id} of {key} and cleaning",
+    )
+
+
 def load_problem(
     session: Session, cdmo_id: int, today: dt.date, published: Plan | None = None
 ) -> StoreProblem:
@@ -229,9 +269,15 @@ def load_problem(
     orders: list[model.Order] = []
     refs: dict[str, OrderRef] = {}
     skipped: list[Skipped] = []
-    started: list[tuple[str, model.Order, dt.date]] = []
+    started: list[tuple[str, model.Order, dt.date, str | None]] = []
+    in_flight = [r for r in rows if not any(e.step in _DONE for e in r.current_events)]
+    facts = plan_facts.batch_facts(session, [r.id for r in in_flight])
+    by_code = {s.suite_id.upper(): s for s in suites}
+    blocks: dict[str, list[model.Downtime]] = {}
+    notes: list[str] = []
+    renewed: set[str] = set()
     for row in rows:
-        steps = {e.step: e for e in row.events}
+        steps = {e.step: e for e in row.current_events}
         if any(s.value in steps for s in DONE_STEPS):
             continue
         key = row.number if numbers[row.number] == 1 else f"{row.number}~{row.id}"
@@ -249,16 +295,66 @@ def load_problem(
             infectious=row.segregated,
             material_site=receiving.get(row.facility_id, ""),
         )
+        batches = facts.get(row.id, [])
+        zone = row.facility.time_zone
+        for fact in batches:
+            if fact.failed and fact.started_at is not None and fact.failed_at is not None:
+                suite = by_code.get(fact.current_suite.upper())
+                if suite is None:
+                    notes.append(
+                        f"{key}: failed batch {fact.batch_id} worked in {fact.current_suite}, "
+                        "which is not a planning suite: no suite time kept for it"
+                    )
+                    continue
+                blocks.setdefault(suite.suite_id, []).append(
+                    _failed_block(fact, order, suite, zone, key)
+                )
+        failed = plan_facts.awaiting_apheresis(batches, row.apheresis_din)
+        if failed is not None:
+            skipped.append(Skipped(key, f"{failed.failure_text}: a new apheresis is needed"))
+            continue
+        if any(f.failed for f in batches):
+            renewed.add(key)
         if not order.material_site:
             unbound[row.facility.name] = None
+        live = plan_facts.live_batch(batches)
+        batch_start = live.started_at if live is not None else None
         refs[key] = OrderRef(
-            row.id, row.organisation_id, row.number, row.required_by, start_event is not None
+            row.id,
+            row.organisation_id,
+            row.number,
+            row.required_by,
+            start_event is not None or batch_start is not None,
         )
-        if start_event is not None:
-            started.append((key, order, _local_day(start_event)))
+        if live is not None and batch_start is not None:
+            code = live.current_suite.upper()
+            if code not in by_code:
+                notes.append(
+                    f"{key}: batch {live.batch_id} works in {live.current_suite}, which is not "
+                    "a planning suite"
+                )
+            suite_id = by_code[code].suite_id if code in by_code else None
+            started.append((key, order, _zone_day(batch_start, zone), suite_id))
+        elif start_event is not None:
+            started.append((key, order, _local_day(start_event), None))
         else:
             orders.append(order)
+    # a batch started in that suite since shows it was cleaned by then: the failed batch's
+    # time ends there (the record is the truth, not the cleaning days of the settings)
+    for _, _, day, actual in started:
+        if actual in blocks:
+            blocks[actual] = [
+                dataclasses.replace(b, end=day) if b.start < day < b.end else b
+                for b in blocks[actual]
+            ]
+    suites = tuple(
+        dataclasses.replace(s, downtime=(*s.downtime, *blocks[s.suite_id]))
+        if s.suite_id in blocks
+        else s
+        for s in suites
+    )
     fixed, assumptions, lost = _place_started(started, suites, published)
+    assumptions = [*notes, *assumptions]
     for key, reason in lost:
         skipped.append(Skipped(key, reason))
         refs.pop(key, None)
@@ -274,15 +370,18 @@ def load_problem(
         today=today,
         transfers=transfers(session, cdmo_id),
     )
-    return StoreProblem(problem, refs, tuple(skipped), tuple(assumptions), site_notes)
+    return StoreProblem(
+        problem, refs, tuple(skipped), tuple(assumptions), site_notes, frozenset(renewed)
+    )
 
 
 def _place_started(
-    started: list[tuple[str, model.Order, dt.date]],
+    started: list[tuple[str, model.Order, dt.date, str | None]],
     suites: tuple[model.Suite, ...],
     published: Plan | None,
 ) -> tuple[list[model.Order], list[str], list[tuple[str, str]]]:
-    """Fix each started batch in its published suite, or assume the first eligible free one."""
+    """Fix each started batch in the suite its batch record says it works in; without one, in
+    its published suite, or assume the first eligible free one."""
     by_id = {s.suite_id: s for s in suites}
     busy: dict[str, list[tuple[dt.date, dt.date]]] = {s.suite_id: [] for s in suites}
     out: list[model.Order] = []
@@ -299,12 +398,14 @@ def _place_started(
         windows = busy[suite.suite_id] + [(w.start, w.end) for w in suite.downtime]
         return suite.available_from <= start and all(b <= x or y <= a for x, y in windows)
 
-    for key, order, start in sorted(started, key=lambda item: (item[2], item[0])):
+    for key, order, start, actual in sorted(started, key=lambda item: (item[2], item[0])):
         eligible = [s for s in suites if s.infectious or not order.infectious]
         # a batch started but never planned is assumed at its material's own site first
         eligible.sort(key=lambda s: bool(order.material_site) and s.site != order.material_site)
         was = planned.get(key)
-        if was is not None and was.suite_id in by_id:
+        if actual is not None:
+            suite = by_id[actual]  # the batch record: where it really works
+        elif was is not None and was.suite_id in by_id:
             suite = by_id[was.suite_id]
         else:
             choice = next((s for s in eligible if free(order, s, start)), None)

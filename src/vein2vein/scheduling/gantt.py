@@ -176,6 +176,8 @@ def gantt_bars(
                 )
             )
         projected = PROJECTED_STATUS.get((states or {}).get(a.order_id, ""))
+        if order.fixed is not None and projected in (None, "on time"):
+            projected = "started"  # pinned: its batch record says where and since when
         status = projected or _status(problem, a.order_id, a.ship, margin_days)
         shipped = move.from_site if move is not None else ""
         bars.append(

@@ -62,7 +62,9 @@ MAX_TIME_LIMIT = 8.0
 DEFAULT_TIME_LIMIT = 5.0
 MODES = ("replan", "plan")
 #: Events a published plan may assume: a suite going down is recorded as downtime when the plan
-#: is published. Arriving orders and failed batches are previews until the store records them.
+#: is published. Arriving orders and failed batches are previews until the store records them
+#: (a failure recorded in the batch record, ``manufacturing.batches.record_failure``, is read
+#: from the store by every plan: ``from_store``).
 PUBLISHABLE_EVENTS = frozenset({"suite_down"})
 
 
@@ -205,6 +207,7 @@ def solve(inputs: PlanInputs) -> ComputedPlan:
             inputs.time_limit,
             inputs.mode,
             inputs.num_workers,
+            store.renewed,
         )
     except OverflowError:
         # dates are bounded where they enter; this is the backstop for records made before that
@@ -384,6 +387,7 @@ def _solve(
     limit: float,
     mode: str,
     num_workers: int,
+    renewed: frozenset[str] = frozenset(),
 ) -> tuple[Problem, Plan, Sequence[Change]]:
     if mode == "replan":
         result = replan(
@@ -395,11 +399,13 @@ def _solve(
             time_limit=limit,
             num_workers=num_workers,
             started_from="problem",
+            replaced=renewed,
         )
         return result.problem, result.plan, result.changes
     current = apply_events(problem, published, today, events, started_from="problem")
     plan = make_plan(current, method=method, time_limit=limit, num_workers=num_workers)
-    return current, plan, changes_between(current, published, plan)
+    lost = renewed & set(current.order_by_id)
+    return current, plan, changes_between(current, published, plan, lost)
 
 
 # ------------------------------------------------------------------------------------------
@@ -409,11 +415,17 @@ def _solve(
 
 def restarted_batches(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The batches already in manufacturing that a draft moves or drops (a suite taken down
-    under them, a failure): order number, the suite and the day manufacturing started."""
+    under them, a failure): order number, the suite and the day manufacturing started. A
+    started batch the draft places where its batch record says it works (pinned: another suite
+    than planned, or another day) is the plan catching up with the record, not a restart."""
+    pinned = {o["order_id"]: o["fixed"] for o in payload["problem"]["orders"] if o.get("fixed")}
     out = []
     for c in payload["changes"]:
         ref = payload["refs"].get(c["order_id"], {})
         if c["kind"] == "new" or not ref.get("started"):
+            continue
+        after, fixed = c.get("after"), pinned.get(c["order_id"])
+        if after and fixed and (after["suite"], after["start"]) == (fixed["suite"], fixed["start"]):
             continue
         before = c.get("before") or {}
         out.append(
@@ -462,7 +474,8 @@ def publish(uow: UnitOfWork, scope: Scope, draft_id: int, comment: str = "") -> 
     if hypothetical:
         raise RuleViolation(
             f"a plan that assumes {', '.join(hypothetical)} cannot be published: record the "
-            "order or the failure first; the plan then takes it from the store"
+            "order, or the batch's failure in its batch record, first; the plan then takes it "
+            "from the store"
         )
     lost = restarted_batches(payload)
     if lost:

@@ -23,11 +23,13 @@ Rules (docs/identity.md, "Delivery projection"):
 - **Delivery** is the expected day of the product's receipt at the treatment site; days to spare
   are ``required_by - delivery`` in whole days (the plan's own convention, ``scheduling.gantt``).
 - **State.** An order with an open hand-off mismatch is *on hold*, and one with another open
-  blocker (a deviation, when manufacturing records them) is *blocked*, whatever its dates: such
-  an order is never *on track*. Otherwise: delivered on or before the required-by day is *met*,
-  after it *missed*; not yet delivered, an order the published plan could not schedule is
-  *unscheduled*; else *late* when the days to spare are negative, *at risk* when they are at most
-  the laboratory's at-risk margin, and *on track* beyond it.
+  blocker (a deviation, when manufacturing records them; a failed batch whose order needs a new
+  apheresis) is *blocked*, whatever its dates: such an order is never *on track*. An order
+  waiting for a new apheresis has no expected day for the steps still to come, hence no
+  delivery day, until the new collection is arranged. Otherwise: delivered on or before the
+  required-by day is *met*, after it *missed*; not yet delivered, an order the published plan
+  could not schedule is *unscheduled*; else *late* when the days to spare are negative, *at
+  risk* when they are at most the laboratory's at-risk margin, and *on track* beyond it.
 
 Pure: dates and plain values in, a frozen :class:`Projection` out (no database, web or clock).
 """
@@ -166,6 +168,9 @@ class PlannedSlot:
 class BlockerKind(enum.StrEnum):
     MISMATCH = "mismatch"  # an open hand-off mismatch: the order is on hold
     DEVIATION = "deviation"  # an open deviation (manufacturing): the order is blocked
+    #: the order's batch failed and its material is used up: blocked until a new apheresis
+    #: (a new DIN) is on its way; until then no delivery day can be projected
+    NEW_APHERESIS = "new_apheresis"
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +294,8 @@ def project(
 ) -> Projection:
     """The projection of one order on ``today`` (see the module's rules)."""
     local = {s: at.astimezone(order.zone).date() for s, at in order.actual.items()}
+    # a failed batch: what is still to come waits for a new apheresis whose day is not known
+    unknown = any(b.kind is BlockerKind.NEW_APHERESIS for b in blockers)
     use_plan = slot is not None and slot.scheduled
     planned = _planned_days(order, durations, slot if use_plan else None)
     expected: dict[Step, dt.date | None] = {}
@@ -296,6 +303,8 @@ def project(
     for step in MAIN_PATH:
         if step in local:
             expected[step] = local[step]
+        elif unknown:
+            expected[step] = None
         else:
             chain = (
                 None if previous is None else _after(expected[previous], previous, step, durations)

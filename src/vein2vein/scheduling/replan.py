@@ -11,7 +11,7 @@ method keeps every published batch that still fits and places the rest first-com
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from vein2vein.core.errors import Conflict, NotFound, RuleViolation
@@ -218,13 +218,18 @@ def replan(
     objectives: Objectives | None = None,
     progress: ProgressFn | None = None,
     started_from: str = "published",
+    replaced: Collection[str] = (),
 ) -> Replan:
     """Re-plan on ``now`` after ``events``, changing as little of ``published`` as it can.
 
     ``started_from="problem"`` trusts the problem's fixed batches as the ones that have started
     (a store that records the start of manufacturing) instead of the published plan's dates.
+    ``replaced``: orders whose published batch is gone for good (a failure the store recorded;
+    the problem already plans them from their new material): their published batch is not
+    kept, and the change is a replacement.
     """
     current, lost = _apply(problem, published, now, events, started_from)
+    lost |= set(replaced) & set(current.order_by_id)
     keep = {
         a.order_id: (a.suite_id, a.start)
         for a in published.assignments

@@ -196,6 +196,11 @@ class PlanDetail(PlanSummary):
     provenance: dict[str, Any] | None = None
     validation: dict[str, Any]
     assignments: list[dict[str, Any]]
+    started: list[str] = Field(
+        default_factory=list,
+        description="orders whose batch had started: pinned on its day in the suite its batch "
+        "record says it works in",
+    )
     unscheduled: list[dict[str, Any]]
     at_risk: list[dict[str, Any]]
     margin_days: int

@@ -14,14 +14,14 @@ import datetime as dt
 import re
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.tables import Site
 from vein2vein.core.clock import utcnow
 from vein2vein.core.dates import bounded_date
-from vein2vein.core.errors import Conflict, InputError, NotFound
+from vein2vein.core.errors import Conflict, InputError, NotFound, RuleViolation
 from vein2vein.core.text import clean_text, parse_id
 from vein2vein.identity.tables import Facility
 from vein2vein.scheduling import access
@@ -459,3 +459,26 @@ def set_transfer(
 
 def lab_settings(session: Session, organisation_id: int) -> LabSettings | None:
     return session.scalar(select(LabSettings).where(LabSettings.organisation_id == organisation_id))
+
+
+def require_suite_for(
+    session: Session, cdmo_id: int, code: str, *, infectious: bool
+) -> Suite | None:
+    """The plan's ``infectious_suite`` rule where material really enters a suite (a batch made
+    or started there, a custody step recorded there): material of a donor with a positive
+    infectious-disease marker goes only to a suite designated for it, so an unknown suite is
+    refused for it too. Other material may use any suite; the CDMO's suite of that code (codes
+    compared without case) is returned, or None when there is none."""
+    suite = session.scalars(
+        select(Suite).where(
+            Suite.organisation_id == cdmo_id, func.upper(Suite.code) == code.strip().upper()
+        )
+    ).first()
+    if infectious and (suite is None or not suite.infectious):
+        what = "is not designated" if suite is not None else "is not a GMP suite of the plan"
+        raise RuleViolation(
+            f"suite {code} {what} for material of infectious donors: the order's donor has a "
+            "positive infectious-disease marker, so its material goes only to a designated "
+            "suite"
+        )
+    return suite

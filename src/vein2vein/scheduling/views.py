@@ -213,6 +213,12 @@ def _at_risk_projected(
     )
 
 
+def _started(problem_json: dict[str, Any]) -> list[str]:
+    """The orders whose batch had started when the plan was made: the plan pinned each on its
+    day in the suite its batch record says it works in (``from_store``)."""
+    return sorted(o["order_id"] for o in problem_json["orders"] if o.get("fixed"))
+
+
 def plan_detail(
     session: Session, scope: Scope, plan_id: int, margin_days: int | None = None
 ) -> dict[str, Any]:
@@ -238,6 +244,7 @@ def plan_detail(
         "validation": p.validation,
         "changes": p.changes,
         "assignments": p.plan["assignments"],
+        "started": _started(p.problem),
         "unscheduled": p.plan["unscheduled"],
         "at_risk": at_risk,
         "margin_days": margin,

@@ -236,7 +236,14 @@ def test_a_hold_not_released_fails_the_batch_and_the_order_may_start_again(db: D
         assert (batch.status, batch.failed_step) == ("FAILED", "RECEIPT")
     with pytest.raises(RuleViolation, match="FAILED"):
         act(w, "operator", batches.start_step, batch_id, "SELECT")
-    assert new_batch(w, order_id) != batch_id
+    # the failed batch used the apheresis material: a new batch needs a new apheresis (DIN)
+    with pytest.raises(RuleViolation, match="record a new apheresis"):
+        new_batch(w, order_id)
+    din = BW.new_apheresis(w, order_id, "bag damaged in transit")
+    later = new_batch(w, order_id)
+    assert later != batch_id
+    with db.read() as session:
+        assert session.get_one(Batch, later).din == din != session.get_one(Batch, batch_id).din
 
 
 def test_a_batch_keeps_the_mbr_version_it_was_made_from(db: Database) -> None:
@@ -364,5 +371,6 @@ def test_a_failure_is_signed_and_another_suite_needs_a_reason(db: Database) -> N
         assert actions[-1] == "mfg.batch_fail"
     with pytest.raises(RuleViolation, match="FAILED"):
         act(w, "operator", batches.enter_value, batch_id, "SELECT", "input_tnc", 3.0, "10^9 cells")
-    # the order gets a new batch
+    # the order gets a new batch, from a new apheresis
+    BW.new_apheresis(w, order_id)
     assert new_batch(w, order_id) != batch_id

@@ -145,3 +145,30 @@ def test_unscheduled_and_no_projection():
     none = project(order(), D(2026, 3, 1), durations=None)
     assert none.state is State.NO_PROJECTION and none.delivery is None
     assert none.source == "no published plan and no product durations"
+
+
+FAILED_BATCH = Blocker(
+    BlockerKind.NEW_APHERESIS,
+    "batch 12",
+    "batch 12 failed at SELECT (column clogged): a new apheresis is needed",
+)
+
+
+def test_a_failed_batch_blocks_and_leaves_no_delivery_day_until_a_new_apheresis():
+    # started on 4 Mar in plan v3, which promised delivery on 21 Mar (4 days to spare): the
+    # batch failed, its material is used up, so nothing after the start can be projected
+    slot = PlannedSlot(3, "started", D(2026, 3, 4), D(2026, 3, 18), D(2026, 3, 21))
+    actual = order(collected=at(2), received=at(3), manufacturing_started=at(4))
+    p = project(actual, D(2026, 3, 6), durations=PRODUCT, slot=slot, blockers=[FAILED_BATCH])
+    assert p.state is State.BLOCKED and p.state is not State.ON_TRACK
+    assert p.delivery is None and p.days_to_spare is None and p.projected_v2v_days is None
+    expected = {s.step: s.expected for s in p.steps}
+    assert expected[Step.MANUFACTURING_STARTED] == D(2026, 3, 4)  # what happened stays
+    assert expected[Step.RELEASED] is None and expected[Step.PRODUCT_RECEIVED] is None
+    assert p.message.startswith(
+        "blocked: batch 12 failed at SELECT (column clogged): a new apheresis is needed"
+    )
+    assert "no delivery projection" in p.message
+    # without the failure the same order is on track on the plan's dates
+    fine = project(actual, D(2026, 3, 6), durations=PRODUCT, slot=slot)
+    assert fine.state is State.ON_TRACK and fine.delivery == D(2026, 3, 21)
