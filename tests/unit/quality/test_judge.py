@@ -7,6 +7,8 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vein2vein.manufacturing import units
 from vein2vein.quality.domain import (
@@ -290,3 +292,12 @@ def test_criterion_texts() -> None:
     assert criterion_text(NEGATIVE) == "Negative (not detected)"
     plain = Test("x", "X", "m", Criterion(Kind.AT_MOST, limit=D(1)), "1", Precision(decimals=2))
     assert criterion_text(plain) == "≤ 1.00"
+
+
+@given(st.decimals(min_value=0, max_value=1, allow_nan=False, places=5))
+def test_a_fraction_and_its_percentage_are_judged_alike(fraction: D) -> None:
+    as_fraction = judge(VIABILITY_ONE_DP, fraction, "1")
+    as_percent = judge(VIABILITY_ONE_DP, fraction * 100, "%")
+    assert as_fraction.rounded == as_percent.rounded
+    assert as_fraction.conforms is as_percent.conforms
+    assert as_fraction.conforms is (as_fraction.rounded >= D("70.0"))  # type: ignore[operator]
