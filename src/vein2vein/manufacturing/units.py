@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from fractions import Fraction
 
 
 class UnitError(ValueError):
@@ -82,6 +84,13 @@ _TABLE: tuple[tuple[str, str, float, float], ...] = (
     ("beads/cell", "bead-to-cell ratio", 1.0, 0.0),
     ("mOsm/kg", "osmolality", 1.0, 0.0),
     ("copies/cell", "vector copy number", 1.0, 0.0),
+    # release testing (quality/): vector copies per transduced (CAR+) cell are a different
+    # quantity from the average over all cells, so they never convert into each other
+    ("copies/transduced cell", "vector copy number per transduced cell", 1.0, 0.0),
+    ("EU/mL", "endotoxin concentration", 1.0, 0.0),
+    ("EU/kg", "endotoxin per body weight", 1.0, 0.0),
+    ("pg/mL", "mass concentration", 1e-3, 0.0),
+    ("beads/3×10^6 cells", "bead-to-cell ratio", 1 / 3e6, 0.0),
 )
 
 UNITS: dict[str, Unit] = {sym: Unit(sym, dim, f, o) for sym, dim, f, o in _TABLE}
@@ -126,6 +135,13 @@ ALIASES: dict[str, str] = {
     "x g": "×g",
     "g-force": "×g",
     "mosm/kg": "mOsm/kg",
+    "copies/transduced cell": "copies/transduced cell",
+    "eu/ml": "EU/mL",
+    "eu/kg": "EU/kg",
+    "pg/ml": "pg/mL",
+    "beads/3x10^6 cells": "beads/3×10^6 cells",
+    "beads per 3x10^6 cells": "beads/3×10^6 cells",
+    "beads/3e6 cells": "beads/3×10^6 cells",
 }
 
 
@@ -161,3 +177,33 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
         return float(value)
     base = value * src.factor + src.offset
     return (base - dst.offset) / dst.factor
+
+
+def _ratio(number: float) -> Fraction:
+    """The exact ratio a factor of the table stands for (0.01 → 1/100, 1/60 → 1/60, -273.15 →
+    -27315/100), not the binary fraction the float holds."""
+    return Fraction(number).limit_denominator(10**12)
+
+
+def convert_exact(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
+    """``value`` in ``from_unit`` expressed in ``to_unit`` in decimal arithmetic (34 significant
+    digits), for results that are rounded and compared afterwards: 0.575 (fraction) is 57.5 %
+    exactly, where binary floating point gives 57.49999999999999 and would round it the wrong
+    way. Refused across dimensions, like :func:`convert`."""
+    src, dst = UNITS[normalise(from_unit)], UNITS[normalise(to_unit)]
+    if src.dimension != dst.dimension:
+        raise UnitError(
+            f"cannot convert {src.symbol} ({src.dimension}) to {dst.symbol} ({dst.dimension})"
+        )
+    if not value.is_finite():
+        raise UnitError(f"not a finite number: {value}")
+    if src is dst:
+        return value
+    exact = (Fraction(value) * _ratio(src.factor) + _ratio(src.offset) - _ratio(dst.offset)) / (
+        _ratio(dst.factor)
+    )
+    if exact.denominator == 1:
+        return Decimal(exact.numerator)
+    with localcontext() as ctx:
+        ctx.prec = 34
+        return (Decimal(exact.numerator) / Decimal(exact.denominator)).normalize()

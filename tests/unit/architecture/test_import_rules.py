@@ -82,7 +82,7 @@ PURE_SCHEDULING = [
 ]
 PURE_IDENTITY = ["isbt128", "domain", "coi", "due"]
 #: the audit trail's field-by-field difference (issue 11)
-PURE_KIT = ["vein2vein.core.diff"]
+PURE_KIT = ["vein2vein.core.diff", "vein2vein.core.located_yaml"]
 PURE_MANUFACTURING = [
     "domain",
     "units",
@@ -93,6 +93,8 @@ PURE_MANUFACTURING = [
     "release_gate",
     "pd_files",
 ]
+#: the specification and its file format (issue 13)
+PURE_QUALITY = ["domain", "spec_yaml"]
 
 
 def pure_modules() -> list[str]:
@@ -104,6 +106,7 @@ def pure_modules() -> list[str]:
     names += [f"vein2vein.identity.{m}" for m in PURE_IDENTITY]
     names += PURE_KIT
     names += [f"vein2vein.manufacturing.{m}" for m in PURE_MANUFACTURING]
+    names += [f"vein2vein.quality.{m}" for m in PURE_QUALITY]
     return sorted(names)
 
 
