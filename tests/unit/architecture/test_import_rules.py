@@ -93,6 +93,8 @@ PURE_MANUFACTURING = [
     "release_gate",
     "pd_files",
 ]
+#: QC release rules (issue 13): dose and bags, calculated results
+PURE_QUALITY = ["dose", "calculated"]
 
 
 def pure_modules() -> list[str]:
@@ -104,6 +106,7 @@ def pure_modules() -> list[str]:
     names += [f"vein2vein.identity.{m}" for m in PURE_IDENTITY]
     names += PURE_KIT
     names += [f"vein2vein.manufacturing.{m}" for m in PURE_MANUFACTURING]
+    names += [f"vein2vein.quality.{m}" for m in PURE_QUALITY]
     return sorted(names)
 
 

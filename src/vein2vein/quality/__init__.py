@@ -1,0 +1,1 @@
+"""QC release: specifications, results, OOS, dose, release and the Certificate of Analysis."""
