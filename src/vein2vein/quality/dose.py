@@ -7,12 +7,13 @@ References
   flat number of cells. YESCARTA (axicabtagene ciloleucel) PI §2.2: 2 × 10^6 /kg, at most
   2 × 10^8 (so per-kg dosing stops at 100 kg), one bag of about 68 mL. KYMRIAH
   (tisagenlecleucel) PI §2.1/§3: B-ALL 0.2-5.0 × 10^6 /kg for patients of 50 kg or less,
-  0.1-2.5 × 10^8 flat above 50 kg; one to three bags of 10-50 mL. CARVYKTI (ciltacabtagene
-  autoleucel) PI §2.2: 0.5-1.0 × 10^6 /kg, at most 1 × 10^8. BREYANZI (lisocabtagene
-  maraleucel) PI §2.2: a flat 50-110 × 10^6 cells.
+  0.1-2.5 × 10^8 flat above 50 kg; one or more bags of 10-50 mL (check the current label).
+  CARVYKTI (ciltacabtagene autoleucel) PI §2.2: 0.5-1.0 × 10^6 /kg, at most 1 × 10^8.
+  BREYANZI (lisocabtagene maraleucel) PI §2.2: a flat 50-110 × 10^6 cells.
 * Dose specifications of investigational products: > 0.5 × 10^6 CAR+ cells/kg for ARI-0001
   (Mol Ther Methods Clin Dev 2018;12:134-144), "cohort dose ± 20 %" for a CD20 CAR-T (Front
-  Immunol 2024;15:1328368); shared/references/quality.md §1. ``lower_tolerance`` models the latter.
+  Immunol 2024;15:1328368); shared/references/quality.md §1. ``lower_tolerance`` models the
+  latter.
 * Out-of-specification autologous product: EudraLex Vol. 4 Part IV (GMP for ATMPs, 2017), the
   section on administration of out-of-specification products; the FDA's OOS guidance (2006,
   rev. 2022) for the investigation that precedes it. shared/references/quality.md §3-§4.

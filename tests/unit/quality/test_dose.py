@@ -24,6 +24,7 @@ from vein2vein.quality.dose import (
     ProductDoseLimits,
     SignOff,
     SignOffRole,
+    _bag_count,
     check_exceptional_release,
     missing_sign_offs,
     plan_dose,
@@ -137,9 +138,12 @@ def test_a_dose_over_one_bag_is_split_evenly() -> None:
 
 
 def test_exactly_two_full_bags_is_two_bags() -> None:
-    # 140 mL (1.4e8 at 1e6/mL) with 70 mL bags: 2 bags, even if the division is inexact
+    # 140 mL (1.4e8 at 1e6/mL) with 70 mL bags: 2 bags of 70 mL, not a third empty one
     plan = plan_dose(DoseLevel(1.4, "10^8 cells"), 70, 1e6, 200, ProductDoseLimits(max_fill_ml=70))
-    assert len(plan.bags) == 2
+    assert [b.volume_ml for b in plan.bags] == pytest.approx([70.0, 70.0])
+    # a volume a rounding error above 140 mL still fits two bags; 140.1 mL needs three
+    assert _bag_count(140 * (1 + 4e-16), 70) == 2
+    assert _bag_count(140.1, 70) == 3
 
 
 def test_a_dose_needing_180_ml_when_130_ml_is_the_maximum_is_flagged() -> None:
