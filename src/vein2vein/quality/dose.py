@@ -7,7 +7,8 @@ References
   flat number of cells. YESCARTA (axicabtagene ciloleucel) PI §2.2: 2 × 10^6 /kg, at most
   2 × 10^8 (so per-kg dosing stops at 100 kg), one bag of about 68 mL. KYMRIAH
   (tisagenlecleucel) PI §2.1/§3: B-ALL 0.2-5.0 × 10^6 /kg for patients of 50 kg or less,
-  0.1-2.5 × 10^8 flat above 50 kg; one or more bags of 10-50 mL (check the current label).
+  0.1-2.5 × 10^8 flat above 50 kg; the EU SmPC §2 (2024): one or more bags (1-3 in the 2018
+  SmPC), each of 10-30 mL or 30-50 mL.
   CARVYKTI (ciltacabtagene autoleucel) PI §2.2: 0.5-1.0 × 10^6 /kg, at most 1 × 10^8.
   BREYANZI (lisocabtagene maraleucel) PI §2.2: a flat 50-110 × 10^6 cells.
 * Dose specifications of investigational products: > 0.5 × 10^6 CAR+ cells/kg for ARI-0001

@@ -3,9 +3,9 @@
 Sources of the conventions: doses in "CAR-positive viable T cells" per kg or flat, with a cap
 in cells (YESCARTA PI §2.2: 2 × 10^6 /kg, at most 2 × 10^8, i.e. per-kg dosing up to 100 kg;
 CARVYKTI PI §2.2: 0.5-1.0 × 10^6 /kg, at most 1 × 10^8; KYMRIAH PI §2.1: B-ALL 0.2-5.0 × 10^6
-/kg, bags of 10-50 mL; BREYANZI PI §2.2: a flat 50-110 × 10^6); "cohort dose ± 20 %" (Front
-Immunol 2024;15:1328368); the OOS release path (EudraLex Vol. 4 Part IV, 2017). Every number
-below is worked by hand in its comment.
+/kg; its EU SmPC §2: bags of 10-30 or 30-50 mL; BREYANZI PI §2.2: a flat 50-110 × 10^6);
+"cohort dose ± 20 %" (Front Immunol 2024;15:1328368); the OOS release path (EudraLex Vol. 4
+Part IV, 2017). Every number below is worked by hand in its comment.
 """
 
 from __future__ import annotations
