@@ -1,2 +1,2 @@
-"""Quality control and release: specifications, results and their judgement against the
-specification (``docs/quality.md``)."""
+"""Quality control and release: specifications, results and their judgement, dose and bags,
+calculated results (``docs/quality.md``)."""

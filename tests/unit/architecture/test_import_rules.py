@@ -93,8 +93,9 @@ PURE_MANUFACTURING = [
     "release_gate",
     "pd_files",
 ]
-#: the specification and its file format (issue 13)
-PURE_QUALITY = ["domain", "spec_yaml"]
+#: QC release rules (issue 13): the specification and its file format, dose and bags,
+#: calculated results
+PURE_QUALITY = ["domain", "spec_yaml", "dose", "calculated"]
 
 
 def pure_modules() -> list[str]:
