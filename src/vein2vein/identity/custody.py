@@ -28,7 +28,7 @@ from vein2vein.core.text import clean_text
 from vein2vein.identity import access, domain, intake
 from vein2vein.identity.domain import Step
 from vein2vein.identity.orders import locked_order
-from vein2vein.identity.tables import CustodyEventRow, HandoffMismatch, Order
+from vein2vein.identity.tables import CustodyEventRow, HandoffMismatch, IssuedDin, Order
 from vein2vein.identity.views import domain_events, open_mismatches
 from vein2vein.manufacturing import deviations, plan_facts
 from vein2vein.manufacturing.deviation_rules import Source
@@ -286,7 +286,12 @@ def other_order_of(session: Session, scope: Scope, mismatch: HandoffMismatch) ->
         return None
     conditions = []
     if scanned.dins:
-        conditions += [Order.apheresis_din.in_(scanned.dins), Order.product_din.in_(scanned.dins)]
+        conditions += [
+            Order.apheresis_din.in_(scanned.dins),
+            Order.product_din.in_(scanned.dins),
+            # a DIN of an earlier collection (replaced after a failed batch) names its order too
+            Order.id.in_(select(IssuedDin.order_id).where(IssuedDin.din.in_(scanned.dins))),
+        ]
     if scanned.coi:
         conditions.append(Order.coi.in_([c.strip() for c in scanned.coi.split(",")]))
     if not conditions:

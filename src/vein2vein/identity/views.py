@@ -569,6 +569,8 @@ def lookup_scan(session: Session, scope: Scope, text: str) -> dict[str, Any]:
         conditions += [
             Order.apheresis_din.in_(scanned.dins),
             Order.product_din.in_(scanned.dins),
+            # an earlier collection's DIN (replaced after a failed batch) still names its order
+            Order.id.in_(select(IssuedDin.order_id).where(IssuedDin.din.in_(scanned.dins))),
         ]
     if scanned.coi:
         conditions.append(Order.coi == scanned.coi)
@@ -578,12 +580,15 @@ def lookup_scan(session: Session, scope: Scope, text: str) -> dict[str, Any]:
     matched = None
     if len(orders) == 1:
         o = orders[0]
+        current = {o.apheresis_din, o.product_din}
+        earlier = sorted(d for d in scanned.dins if d not in current)
         matched = order_summary(session, scope, o, utcnow()) | {
             "matched_on": [
                 name
                 for name, ok in (
                     ("apheresis_din", o.apheresis_din in scanned.dins),
                     ("product_din", o.product_din in scanned.dins),
+                    ("earlier_din", bool(earlier)),
                     ("coi", scanned.coi == o.coi),
                 )
                 if ok
@@ -598,6 +603,12 @@ def lookup_scan(session: Session, scope: Scope, text: str) -> dict[str, Any]:
         verdict = "not a label of any order you can see"
     else:
         verdict = f"order {matched['number']}, subject {matched['subject_id']}"
+        if "earlier_din" in matched["matched_on"]:
+            verdict += (
+                ": a DIN of an earlier collection, no longer this order's current material "
+                "(stop: do not hand it on as this order's product)"
+            )
+            ok = False
     return {
         "ok": ok,
         "verdict": verdict,

@@ -33,6 +33,7 @@ from vein2vein.auth.tables import Organisation, Site
 from vein2vein.core.errors import Conflict, InputError, PermissionDenied, RuleViolation
 from vein2vein.identity import custody, intake, orders, views
 from vein2vein.identity.domain import Step
+from vein2vein.identity.isbt128 import Din
 from vein2vein.identity.tables import IssuedDin, Order
 from vein2vein.manufacturing import batches
 from vein2vein.manufacturing.tables import Batch
@@ -302,6 +303,16 @@ def test_a_failed_batch_blocks_its_order_keeps_its_suite_and_is_replanned_after_
         assert renewed.apheresis_din != old_din
         assert session.get_one(Batch, first).din == old_din  # the failed batch keeps it
         projected = delivery.project_orders(session, w.scopes["qa"], [failing])[failing]
+        # a bag of the first collection scanned later still names its order, and says stop
+        looked = views.lookup_scan(
+            session, w.scopes["operator"], Din.from_code(old_din).barcode_data()
+        )
+        new_scan = Din.from_code(renewed.apheresis_din or "").barcode_data()
+        current = views.lookup_scan(session, w.scopes["operator"], new_scan)
+    assert looked["order"]["id"] == failing and looked["ok"] is False
+    assert "earlier_din" in looked["order"]["matched_on"]
+    assert "earlier collection" in looked["verdict"]
+    assert current["ok"] is True and current["order"]["matched_on"] == ["apheresis_din"]
     assert projected.state.value != "blocked" and not projected.blockers
 
     # the next re-plan schedules the new batch from the new apheresis (+1 day inbound)
