@@ -473,7 +473,12 @@ def record_equipment(
     ``domain.check_calibration`` judges it on the day of use (UTC): a calibration due before
     that day is recorded, flagged ``deviation``, and the outcome carries the deviation to open
     (source ``equipment``). Another instrument for equipment recorded already (a replacement or
-    a mistyped identifier) needs a reason and points at the record it replaces."""
+    a mistyped identifier) needs a reason and points at the record it replaces.
+
+    The batch record identifies the major equipment used (21 CFR 211.188(b)(3)); instruments
+    are calibrated at defined intervals (EU GMP Part I 3.41; 21 CFR 211.160(b)(4)), and one
+    past its due date "shall not be used" (211.160(b)(4)): here it is recorded as used, since
+    it was, and investigated as a deviation."""
     op = _open_step(record, step, by, at)
     code = next((c for c in op.equipment if c.casefold() == equipment.strip().casefold()), None)
     if code is None:
