@@ -357,6 +357,8 @@ def test_pages_list_and_show_a_batch_read_only(sqlite_db: Database) -> None:
     text = page.text
     assert din in text and 'data-step="RECEIPT"' in text and 'data-review="deviation"' in text
     assert "DEV-" in text and 'data-status="IN_PROGRESS"' in text
+    # the instrument recorded for the cell counter: in the event list and the genealogy summary
+    assert text.count("COUNTER-0001") == 2 and "RECEIPT NucleoCounter NC-200 (" in text
     # the sponsor sees the status, not the record; another client finds nothing
     sponsor, _ = logged_in(db, "a.viewer", PASSWORD)
     seen = sponsor.get(f"/batches/{bid}")
