@@ -1,7 +1,8 @@
 """A world for executed batch records, made through the real services: the identity world
 (CDMO, sponsors A and B, orders), the EpCAM v1 MBR made effective for sponsor A's program at
-the CDMO's Ghent site (author, reviewer, approver: three people), and released lots of every
-purchased material the MBR uses (the vector with a functional titer of 3.2 × 10^8 TU/mL)."""
+the CDMO's Ghent site (author, reviewer, approver: three people), released lots of every
+purchased material the MBR uses (the vector with a functional titer of 3.2 × 10^8 TU/mL), and
+an instrument in calibration for each piece of its equipment (:func:`use_equipment`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tests.factories import PASSWORD, SERVER
 from tests.integration.identity import world as W
 from tests.mbr_world import V1
 from vein2vein.auth import service as auth
-from vein2vein.manufacturing import lots, mbrs
+from vein2vein.manufacturing import batches, lots, mbrs
 from vein2vein.store.uow import Actor
 
 SITE = "Site B — Ghent"
@@ -27,6 +28,13 @@ MATERIALS = {
     "BAG": ("consumable", "bag", "BAG-L1"),
 }
 TITER = "320000000"
+#: days from today to the calibration due date of every instrument :func:`use_equipment` records
+CALIBRATION_DAYS = 200
+
+
+def instrument(code: str) -> tuple[str, dt.date]:
+    """The instrument used for MBR equipment ``code``: asset number and calibration due date."""
+    return f"{code}-0001", dt.date.today() + dt.timedelta(days=CALIBRATION_DAYS)
 
 
 def mbr_text(path=V1) -> str:  # type: ignore[no-untyped-def]
@@ -95,3 +103,14 @@ def new_apheresis(w: W.World, order_id: int, reason: str = "batch failed") -> st
         )
         uow.commit()
         return str(o.apheresis_din)
+
+
+def use_equipment(w: W.World, batch_id: int, step: str, who: str = "operator") -> None:
+    """Record the instrument (:func:`instrument`) of every piece of equipment ``step`` lists."""
+    with w.db.read() as session:
+        record = batches.record_of(batches.get_batch(session, w.scopes[who], batch_id))
+    for code in record.mbr.operation(step).equipment:
+        asset, due = instrument(code)
+        with w.db.uow(w.actor(who)) as uow:
+            batches.record_equipment(uow, w.scopes[who], batch_id, step, code, asset, due)
+            uow.commit()

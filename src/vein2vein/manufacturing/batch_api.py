@@ -57,6 +57,27 @@ class LotScan(BaseModel):
     lot: str = Field(min_length=1, max_length=120, description="lot number (or DIN) as scanned")
 
 
+class EquipmentUse(BaseModel):
+    """The instrument used for a piece of the step's equipment (one of the codes the MBR lists
+    for the operation)."""
+
+    step: str = _STEP
+    equipment: str = Field(
+        min_length=1, max_length=40, description="the MBR's equipment code, e.g. COUNTER"
+    )
+    instrument: str = Field(
+        min_length=1, max_length=64, description="the instrument's asset number, scanned or typed"
+    )
+    calibration_due: dt.date | None = Field(
+        None,
+        description="the instrument's calibration due date (required where the MBR calibrates "
+        "the equipment); before the day of use: recorded, flagged and a deviation opens",
+    )
+    reason: str = Field(
+        "", max_length=2000, description="why another instrument, when one is recorded already"
+    )
+
+
 class HoldDecision(BaseModel):
     step: str = _STEP
     released: bool
@@ -159,12 +180,32 @@ class BatchDetail(BaseModel):
     kinetics: BatchKinetics | None = None
 
 
+class EquipmentTrace(BaseModel):
+    """A piece of equipment of a started step and the instrument recorded for it (null fields
+    while the step has not recorded it; an instrument recorded in place of another follows it,
+    and the first has ``current`` false)."""
+
+    step: str
+    code: str = Field(description="the MBR's equipment code")
+    name: str
+    instrument: str | None = Field(description="asset number of the instrument used")
+    calibration_due: dt.date | None
+    calibration: str | None = Field(description="ok, overdue (a deviation) or not required")
+    message: str | None
+    seq: int | None = Field(description="the record's entry number")
+    by: str | None
+    at: dt.datetime | None
+    replaces: int | None = Field(description="entry number of the record it replaces")
+    reason: str | None
+    current: bool
+
+
 class BatchTrace(BaseModel):
     batch: int
     order: str | None
     coi: str
     lots: list[dict[str, Any]]
-    equipment: list[dict[str, Any]]
+    equipment: list[EquipmentTrace]
 
 
 class LotTrace(BaseModel):
@@ -344,6 +385,20 @@ def verify(batch_id: int, body: Verification, auth: AuthDep, db: DbDep) -> dict[
 def scan_lot(batch_id: int, body: LotScan, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     """Scan the lot of a material (refused: not released, expired, rejected, wrong material)."""
     return _change(db, auth, batch_id, batches.scan_lot, body.step, body.material, body.lot)
+
+
+@router.post(
+    "/batches/{batch_id}/equipment",
+    response_model=BatchDetail,
+    dependencies=[require(Perm.BATCH_EXECUTE)],
+)
+def record_equipment(batch_id: int, body: EquipmentUse, auth: AuthDep, db: DbDep) -> dict[str, Any]:
+    """Record the instrument used for a piece of the step's equipment with its calibration due
+    date (due before the day of use: recorded, flagged, and a deviation opens)."""
+    return _change(
+        db, auth, batch_id, batches.record_equipment,
+        body.step, body.equipment, body.instrument, body.calibration_due, reason=body.reason,
+    )  # fmt: skip
 
 
 @router.post(

@@ -5,8 +5,9 @@ client's batches). The names and JSON fields are fixed so that scripts can rely 
 ``v2v batches list --json`` gives id, order, product, site, mbr_version, status, suite,
 deviations_open, deviations_closed, gmp (false: a process-development run, whose order is null
 and whose run_label names it); ``v2v trace batch BATCH --json`` each material lot (material,
-lot number, status) and the equipment; ``v2v trace lot LOT --json`` each batch with its order
-and chain-of-identity identifier.
+lot number, status) and the equipment (step, code, name, instrument, calibration_due,
+calibration: ok / overdue / not required, by, at, current); ``v2v trace lot LOT --json`` each
+batch with its order and chain-of-identity identifier.
 
 ``v2v batches import-pd FILE`` writes (process-development runs from CSV or XLSX, one
 transaction), so it is done by a named person whose password is asked (``--user``)."""
@@ -136,7 +137,15 @@ def trace_batch(
         typer.echo(f"  lot  {lot['step']:<10} {lot['material']:<12} {lot['lot_number']:<20} "
                    f"{lot['status']}")  # fmt: skip
     for item in found["equipment"]:
-        typer.echo(f"  equipment  {item['step']:<10} {item['code']:<10} {item['name']}")
+        if item["instrument"] is None:
+            used = "instrument not recorded yet"
+        else:
+            due = item["calibration_due"]
+            used = f"instrument {item['instrument']}  calibration " + (
+                f"due {due.isoformat()} ({item['calibration']})" if due else item["calibration"]
+            )
+            used += "" if item["current"] else "  (replaced by a later entry)"
+        typer.echo(f"  equipment  {item['step']:<10} {item['code']:<10} {item['name']}  {used}")
 
 
 @trace_app.command("lot")

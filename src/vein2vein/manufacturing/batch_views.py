@@ -32,6 +32,7 @@ from vein2vein.manufacturing import (
     release_gate,
     signed_content,
 )
+from vein2vein.manufacturing.domain import Verdict
 from vein2vein.manufacturing.tables import Batch, BatchEvent, Deviation, MaterialLot
 
 _LOADS = (
@@ -267,7 +268,8 @@ def _lots_only_for_cdmo(scope: Scope) -> None:
 
 def trace_batch(session: Session, scope: Scope, batch_id: int | str) -> dict[str, Any]:
     """Backward trace: every material lot the batch used (material, lot number, status today,
-    step) and the equipment of the steps it started."""
+    step) and the equipment of the steps it started, with the instrument recorded and its
+    calibration due date (:func:`equipment_used`)."""
     batch = batches.get_batch(session, scope, batch_id)
     _lots_only_for_cdmo(scope)
     record = batches.record_of(batch)
@@ -287,19 +289,54 @@ def trace_batch(session: Session, scope: Scope, batch_id: int | str) -> dict[str
                 {"step": row.step, "material": row.item, "lot_id": None,
                  "lot_number": json.loads(row.payload)["lot_number"], "status": "patient"}
             )  # fmt: skip
-    equipment = []
-    for op in record.mbr.operations:
-        if record.step_status(op.code) is execution.StepStatus.NOT_STARTED:
-            continue
-        for code in op.equipment:
-            item = next((e for e in record.mbr.equipment if e.code == code), None)
-            equipment.append({"step": op.code, "code": code, "name": item.name if item else code})
     return {
         "batch": batch.id,
         "order": _order_number(batch),
         "coi": batch.coi,
         "lots": used,
-        "equipment": equipment,
+        "equipment": equipment_used(record),
+    }
+
+
+def equipment_used(record: execution.BatchRecord) -> list[dict[str, Any]]:
+    """The equipment of the started steps, in MBR order: each instrument recorded (one recorded
+    in place of another follows it, ``current`` false on the first), or one row with
+    ``instrument`` None while the step has not recorded it. ``calibration`` is ``ok``,
+    ``overdue`` (due before the day of use: a deviation), ``not required`` or None."""
+    rows = []
+    for op in record.mbr.operations:
+        if record.step_status(op.code) is execution.StepStatus.NOT_STARTED:
+            continue
+        for code in op.equipment:
+            item = next((e for e in record.mbr.equipment if e.code == code), None)
+            head = {"step": op.code, "code": code, "name": item.name if item else code}
+            used = [e for e in record.of(execution.EquipmentUsed, op.code) if e.equipment == code]
+            if not used:
+                rows.append(head | dict.fromkeys(_USE_FIELDS) | {"current": True})
+            for e in used:
+                rows.append(head | _use(e, item) | {"current": e is used[-1]})
+    return rows
+
+
+_USE_FIELDS = ("instrument", "calibration_due", "calibration", "message", "seq", "by", "at",
+               "replaces", "reason")  # fmt: skip
+
+
+def _use(e: execution.EquipmentUsed, item: Any) -> dict[str, Any]:
+    if item is not None and not item.calibration:
+        state = "not required"
+    else:
+        state = "overdue" if e.verdict is Verdict.DEVIATION else "ok"
+    return {
+        "instrument": e.instrument,
+        "calibration_due": e.calibration_due,
+        "calibration": state,
+        "message": e.message,
+        "seq": e.seq,
+        "by": e.by,
+        "at": e.at,
+        "replaces": e.replaces,
+        "reason": e.reason,
     }
 
 

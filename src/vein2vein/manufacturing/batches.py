@@ -12,9 +12,11 @@ action                          permission         rule
 read                            ``batch.read``     CDMO staff: all; a sponsor: the status of
                                                    its own orders' batches, nothing else
 create, start, enter, correct,  ``batch.execute``  CDMO operators (never the administrator)
-scan a lot, sign off a step,
-record a failure, submit
-verify an entry or a scan       ``batch.verify``   another person than the one who entered it
+scan a lot, record equipment,
+sign off a step, record a
+failure, submit
+verify an entry, a scan or an   ``batch.verify``   another person than the one who entered it
+instrument
 decide a QA hold, approve       ``batch.approve``  QA approver; approval only when every
                                                    deviation of the batch is closed
 =============================== ================== ==========================================
@@ -29,7 +31,8 @@ it; the database also refuses any change of an APPROVED batch and any new event 
 A value outside its proven acceptable range opens a deviation (``deviations.record_deviation``,
 source ``process_limit``) in the same unit of work, linked to the order, the batch
 (``batch_id``), the step (``step_id``: its position in the MBR, 1-based) and the entry
-(``entry_id``: the entry's number in the record).
+(``entry_id``: the entry's number in the record); so does an instrument used past its
+calibration due date (source ``equipment``, the entry: the equipment record).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ _KINDS: dict[str, type[execution.Event]] = {
         execution.StepStarted,
         execution.ValueEntered,
         execution.LotScanned,
+        execution.EquipmentUsed,
         execution.Verified,
         execution.QaDecision,
         execution.StepSignedOff,
@@ -125,6 +129,10 @@ def _event(data: dict[str, Any]) -> execution.Event:
     if cls is execution.ValueEntered:
         values["verdict"] = Verdict(values["verdict"])
         values["inputs"] = tuple(tuple(i) for i in values["inputs"])
+    if cls is execution.EquipmentUsed:
+        values["verdict"] = Verdict(values["verdict"])
+        due = values["calibration_due"]
+        values["calibration_due"] = dt.date.fromisoformat(due) if due is not None else None
     return cls(**values)
 
 
@@ -165,7 +173,11 @@ def _append(
             seq=event.seq,
             kind=type(event).__name__,
             step=event.step,
-            item=getattr(event, "entry", None) or getattr(event, "material", None),
+            item=(
+                getattr(event, "entry", None)
+                or getattr(event, "material", None)
+                or getattr(event, "equipment", None)
+            ),
             value=value,
             unit=getattr(event, "unit", None),
             lot_id=lot_id if isinstance(event, execution.LotScanned) else None,
@@ -560,6 +572,52 @@ def scan_lot(
         change,
         lot_id=lambda: found["lot"],
     )
+
+
+def record_equipment(
+    uow: UnitOfWork,
+    scope: Scope,
+    batch_id: int | str,
+    step: str,
+    equipment: str,
+    instrument: str,
+    calibration_due: dt.date | str | None,
+    *,
+    reason: str = "",
+) -> Batch:
+    """Record the instrument used for ``equipment`` (a code the step's operation lists in the
+    MBR) in ``step``: its identifier (asset number, scanned or typed) and calibration due date
+    (a date or ``YYYY-MM-DD``; required where the MBR calibrates the equipment). A calibration
+    due before the day of use is recorded, flagged and opens a deviation (source ``equipment``)
+    in the same unit of work; another instrument for equipment recorded already needs a
+    reason. The service every caller uses: API, tablet page, demo."""
+    by = uow.actor.name
+    instrument = clean_text(instrument, "instrument", execution.MAX_INSTRUMENT, required=True)
+    reason = clean_text(reason, "reason", 2000, multiline=True)
+    due = _date(calibration_due, "calibration_due")
+    return _run(
+        uow,
+        scope,
+        batch_id,
+        Perm.BATCH_EXECUTE,
+        "mfg.batch_equipment",
+        lambda r, at: execution.record_equipment(
+            r, step, equipment, instrument, due, by=by, at=at, reason=reason
+        ),
+        reason=reason or None,
+    )
+
+
+def _date(value: dt.date | str | None, name: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{name} must be a date (YYYY-MM-DD)", field=name) from None
 
 
 def _starting_material(

@@ -38,6 +38,7 @@ class Source(enum.StrEnum):
     PROCESS_LIMIT = "process_limit"  # a batch entry outside its proven acceptable range
     COI_MISMATCH = "coi_mismatch"  # a hand-off whose scan did not match its order
     MATERIAL = "material"  # a lot refused or found bad
+    EQUIPMENT = "equipment"  # an instrument used past its calibration due date
 
 
 class Status(enum.StrEnum):

@@ -210,12 +210,14 @@ class Material:
 @dataclass(frozen=True)
 class Equipment:
     """A class of equipment the process uses; the instrument and its calibration due date are
-    recorded at execution (a recalibration must not need a new MBR version)."""
+    recorded at execution (a recalibration must not need a new MBR version). ``second_person``:
+    a second person verifies the instrument recorded."""
 
     code: str
     name: str
     kind: str = ""
     calibration: bool = True
+    second_person: bool = False
 
 
 @dataclass(frozen=True)
@@ -346,12 +348,13 @@ def _material(data: Any, path: str) -> Material:
 
 def _equipment(data: Any, path: str) -> Equipment:
     d = _mapping(data, path)
-    _known(d, path, {"code", "name", "kind", "calibration"})
+    _known(d, path, {"code", "name", "kind", "calibration", "second_person"})
     return Equipment(
         code=_code(d.get("code"), f"{path}.code"),
         name=_text(d.get("name"), f"{path}.name", 200, required=True),
         kind=_text(d.get("kind"), f"{path}.kind", 80),
         calibration=_bool(d.get("calibration", True), f"{path}.calibration"),
+        second_person=_bool(d.get("second_person", False), f"{path}.second_person"),
     )
 
 
@@ -711,6 +714,7 @@ def to_data(mbr: Mbr) -> dict[str, Any]:
         "materials": [_material_data(m) for m in mbr.materials],
         "equipment": [
             {"code": e.code, "name": e.name, **_opt("kind", e.kind), "calibration": e.calibration}
+            | ({"second_person": True} if e.second_person else {})  # left out at its default
             for e in mbr.equipment
         ],
         "operations": [_operation_data(o) for o in mbr.operations],

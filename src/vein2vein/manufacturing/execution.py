@@ -23,13 +23,18 @@ Rules (each raises :class:`ExecutionError`, a ``RuleViolation``, naming the step
   corrected; typing or correcting a calculated value is refused.
 - **Corrections** need a reason (at least :data:`MIN_REASON` characters) and keep the original:
   the current value is the latest correction. A corrected entry must be verified again.
-- **Second person.** Where the MBR asks for it (a parameter, a control, a material), another
-  person than the one who entered must verify the current entry.
+- **Second person.** Where the MBR asks for it (a parameter, a control, a material, a piece
+  of equipment), another person than the one who entered must verify the current entry.
 - **Materials.** A lot scanned for a step must be of a material the step uses and pass
   ``materials.check_lot_for_use`` (``LotRefused`` otherwise).
-- **Sign-off** needs every parameter and control of the step entered and every material
-  scanned; it signs the SHA-256 of :func:`signoff_content` (canonical JSON). Nothing of a
-  signed step changes afterwards; an entry left unverified is shown to QA (review by exception).
+- **Equipment.** The instrument used for each piece of equipment the MBR lists for the step
+  (its identifier and calibration due date) is recorded; a calibration due before the day of
+  use (``domain.check_calibration``) is recorded, flagged and opens a deviation. Another
+  instrument for the same equipment needs a reason and keeps the first.
+- **Sign-off** needs every parameter and control of the step entered, every material scanned
+  and the instrument of every piece of equipment recorded; it signs the SHA-256 of
+  :func:`signoff_content` (canonical JSON). Nothing of a signed step changes afterwards; an
+  entry left unverified is shown to QA (review by exception).
 - **Complete** when every step is signed off and every hold released by QA.
 
 Sections: errors and events · the record and what it derives · the actions · sign-off content ·
@@ -65,6 +70,7 @@ from vein2vein.manufacturing.domain import (
 from vein2vein.stats import kinetics as stats_kinetics
 
 MIN_REASON = 5  # a reason shorter than this says nothing
+MAX_INSTRUMENT = 64  # an instrument's identifier (asset number) as scanned or typed
 #: out-of-trend rule: at least this many earlier batches, and this many standard deviations
 TREND_MIN_BATCHES = 5
 TREND_SIGMAS = 3.0
@@ -147,8 +153,25 @@ class LotScanned(Event):
 
 
 @dataclass(frozen=True)
+class EquipmentUsed(Event):
+    """The instrument used for ``equipment`` (the MBR's code) in the step: its identifier
+    (asset number, scanned or typed) and calibration due date (None where the MBR asks for no
+    calibration), with ``domain.check_calibration``'s verdict on the day of use (UTC) and its
+    message. ``replaces`` is the number of the record of the same equipment it replaces
+    (another instrument, or a mistyped one), with the ``reason``; both stay in the record."""
+
+    equipment: str
+    instrument: str
+    calibration_due: dt.date | None
+    verdict: Verdict
+    message: str
+    replaces: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Verified(Event):
-    """A second person's verification of entry or scan number ``target``."""
+    """A second person's verification of entry, scan or equipment record number ``target``."""
 
     target: int
 
@@ -216,6 +239,11 @@ class BatchRecord:
 
     def lot(self, step: str, material: str) -> LotScanned | None:
         found = [e for e in self.of(LotScanned, step) if e.material == material]
+        return found[-1] if found else None
+
+    def instrument(self, step: str, equipment: str) -> EquipmentUsed | None:
+        """The instrument recorded now for ``equipment`` in ``step`` (the latest), or None."""
+        found = [e for e in self.of(EquipmentUsed, step) if e.equipment == equipment]
         return found[-1] if found else None
 
     def step_status(self, step: str) -> StepStatus:
@@ -429,18 +457,108 @@ def scan_lot(
     return Outcome(record, scanned, calculated, deviations)
 
 
+def record_equipment(
+    record: BatchRecord,
+    step: str,
+    equipment: str,
+    instrument: str,
+    calibration_due: dt.date | None,
+    *,
+    by: str,
+    at: dt.datetime,
+    reason: str = "",
+) -> Outcome:
+    """Record the instrument used for ``equipment`` (a code the open ``step``'s operation
+    lists) with its calibration due date, required where the MBR calibrates the equipment.
+    ``domain.check_calibration`` judges it on the day of use (UTC): a calibration due before
+    that day is recorded, flagged ``deviation``, and the outcome carries the deviation to open
+    (source ``equipment``). Another instrument for equipment recorded already (a replacement or
+    a mistyped identifier) needs a reason and points at the record it replaces.
+
+    The batch record identifies the major equipment used (21 CFR 211.188(b)(3)); instruments
+    are calibrated at defined intervals (EU GMP Part I 3.41; 21 CFR 211.160(b)(4)), and one
+    past its due date "shall not be used" (211.160(b)(4)): here it is recorded as used, since
+    it was, and investigated as a deviation."""
+    op = _open_step(record, step, by, at)
+    code = next((c for c in op.equipment if c.casefold() == equipment.strip().casefold()), None)
+    if code is None:
+        used = ", ".join(op.equipment) or "none"
+        raise ExecutionError(step, f"does not use equipment {equipment.strip()} (it uses: {used})")
+    spec = _equipment_spec(record, code)
+    ident = instrument.strip()
+    if not ident or len(ident) > MAX_INSTRUMENT or not ident.isprintable():
+        raise ExecutionError(
+            step,
+            f"{code}: give the instrument's identifier (its asset number, 1 to {MAX_INSTRUMENT} "
+            "printable characters)",
+        )
+    if spec.calibration and calibration_due is None:
+        raise ExecutionError(
+            step, f"{code}: {spec.name} is calibrated: give the instrument's calibration due date"
+        )
+    before = record.instrument(step, code)
+    why = reason.strip()
+    if before is not None:
+        if (before.instrument, before.calibration_due) == (ident, calibration_due):
+            raise ExecutionError(step, f"{code}: instrument {ident} is recorded already")
+        if len(why) < MIN_REASON:
+            raise ExecutionError(
+                step,
+                f"{code} is recorded already (instrument {before.instrument}, entry "
+                f"{before.seq}): give the reason for recording another (at least {MIN_REASON} "
+                "characters)",
+            )
+    day = at.astimezone(dt.UTC).date()
+    verdict = domain.check_calibration(spec, calibration_due, day)
+    if not spec.calibration:
+        message = "no calibration required"
+    elif verdict is Verdict.DEVIATION:
+        assert calibration_due is not None
+        message = (
+            f"calibration was due on {calibration_due.isoformat()}, before the day of use "
+            f"{day.isoformat()}"
+        )
+    else:
+        assert calibration_due is not None
+        message = f"calibration due {calibration_due.isoformat()}"
+    made = EquipmentUsed(
+        _seq(record), at, by, step, code, ident, calibration_due, verdict, message,
+        before.seq if before is not None else None, why if before is not None else "",
+    )  # fmt: skip
+    deviations: tuple[DeviationToOpen, ...] = ()
+    if verdict is Verdict.DEVIATION:
+        deviations = (
+            DeviationToOpen(
+                step=step,
+                entry=code,
+                entry_seq=made.seq,
+                title=f"{step}: {spec.name} ({code}) used past its calibration due date",
+                description=(
+                    f"Step {step}, instrument {ident} of {spec.name} recorded by {by}: {message}."
+                ),
+                source=Source.EQUIPMENT,
+            ),
+        )
+    return Outcome(_append(record, made), made, (), deviations)
+
+
 def verify(record: BatchRecord, seq: int, *, by: str, at: dt.datetime) -> BatchRecord:
-    """A second person verifies entry or scan number ``seq`` of an open step: the MBR must ask
-    for it, the entry must be the current one, and the verifier another person."""
+    """A second person verifies entry, scan or equipment record number ``seq`` of an open step:
+    the MBR must ask for it, the entry must be the current one, and the verifier another
+    person."""
     target = record.event(seq)
-    if not isinstance(target, ValueEntered | LotScanned):
-        raise ExecutionError(target.step, f"entry {seq} is not a value or a lot scan")
+    if not isinstance(target, ValueEntered | LotScanned | EquipmentUsed):
+        raise ExecutionError(target.step, f"entry {seq} is not a value, a lot scan or equipment")
     _open_step(record, target.step, by, at)
-    name = target.entry if isinstance(target, ValueEntered) else target.material
+    name = _subject(target)
     if not needs_second_person(record, target):
         raise ExecutionError(target.step, f"{name} needs no second-person verification")
-    if isinstance(target, ValueEntered):
-        latest = record.current(target.step, target.entry)
+    if isinstance(target, ValueEntered | EquipmentUsed):
+        latest = (
+            record.current(target.step, target.entry)
+            if isinstance(target, ValueEntered)
+            else record.instrument(target.step, target.equipment)
+        )
         if latest is not None and latest.seq != seq:
             raise ExecutionError(
                 target.step, f"{name}: entry {seq} was corrected by entry {latest.seq}: verify that"
@@ -456,11 +574,14 @@ def verify(record: BatchRecord, seq: int, *, by: str, at: dt.datetime) -> BatchR
 
 
 def sign_off(record: BatchRecord, step: str, *, by: str, at: dt.datetime) -> BatchRecord:
-    """Sign the step off: every parameter and control entered, every material scanned. The
+    """Sign the step off: every parameter and control entered, every material scanned, the
+    instrument of every piece of equipment the operation lists recorded (an MES treats the
+    MBR's equipment as the equipment used; equipment a step may do without is not listed). The
     signature is over the SHA-256 of :func:`signoff_content` (what the signer saw)."""
     op = _open_step(record, step, by, at)
     missing = [i.code for i in _items(op) if record.current(step, i.code) is None]
     missing += [f"lot of {m}" for m in op.materials if record.lot(step, m.upper()) is None]
+    missing += [f"instrument of {q}" for q in op.equipment if record.instrument(step, q) is None]
     if missing:
         raise ExecutionError(step, f"cannot be signed off: missing {', '.join(missing)}")
     digest = sha256_hex(signoff_content(record, step))
@@ -561,8 +682,25 @@ def _open_item(
     return item
 
 
-def needs_second_person(record: BatchRecord, event: ValueEntered | LotScanned) -> bool:
-    """Does the MBR ask a second person to verify this entry or lot scan?"""
+def _equipment_spec(record: BatchRecord, code: str) -> domain.Equipment:
+    found = next((e for e in record.mbr.equipment if e.code == code), None)
+    assert found is not None  # domain.validate: an operation's equipment is listed at the top
+    return found
+
+
+def _subject(event: ValueEntered | LotScanned | EquipmentUsed) -> str:
+    """The entry, material or equipment an event is about."""
+    if isinstance(event, ValueEntered):
+        return event.entry
+    return event.material if isinstance(event, LotScanned) else event.equipment
+
+
+def needs_second_person(
+    record: BatchRecord, event: ValueEntered | LotScanned | EquipmentUsed
+) -> bool:
+    """Does the MBR ask a second person to verify this entry, lot scan or instrument?"""
+    if isinstance(event, EquipmentUsed):
+        return _equipment_spec(record, event.equipment).second_person
     if isinstance(event, LotScanned):
         material = record.mbr.material(event.material)
         return material is not None and material.second_person
@@ -813,6 +951,7 @@ class ExceptionKind(StrEnum):
     OUT_OF_TREND = "out_of_trend"
     SUITE_OVERRIDE = "suite_override"
     UNVERIFIED = "unverified"
+    CALIBRATION_OVERDUE = "calibration_overdue"
     QA_HOLD_NOT_RELEASED = "qa_hold_not_released"
     HOLD_TOO_LONG = "hold_too_long"
 
@@ -821,7 +960,7 @@ class ExceptionKind(StrEnum):
 class ReviewItem:
     kind: ExceptionKind
     step: str
-    subject: str  # the entry or material, or the suite
+    subject: str  # the entry, material or equipment, or the suite
     seq: int
     message: str
 
@@ -889,7 +1028,8 @@ def review_by_exception(
     record: BatchRecord, earlier: Mapping[str, Sequence[float]] | None = None
 ) -> list[ReviewItem]:
     """What QA must look at, in record order: deviations, corrections, flagged values,
-    out-of-trend values, suites other than planned, entries left unverified, a hold not
+    out-of-trend values, suites other than planned, entries left unverified, instruments used
+    past their calibration due date (or recorded in place of another), a hold not
     released or decided later than its ``max_hours`` after the step's sign-off. ``earlier``
     maps ``STEP.entry`` to earlier batches' values (:func:`earlier_values`).
 
@@ -917,6 +1057,8 @@ def review_by_exception(
                 ExceptionKind.UNVERIFIED, e.step, e.material, e.seq,
                 f"lot {e.lot_number} of {e.material} was not verified by a second person",
             ))  # fmt: skip
+        elif isinstance(e, EquipmentUsed):
+            items.extend(_equipment_exceptions(record, e))
         elif isinstance(e, QaDecision) and not e.released:
             items.append(ReviewItem(
                 ExceptionKind.QA_HOLD_NOT_RELEASED, e.step, "hold", e.seq,
@@ -944,9 +1086,35 @@ def _hold_too_long(record: BatchRecord, decision: QaDecision) -> list[ReviewItem
     ]  # fmt: skip
 
 
-def unverified(record: BatchRecord, e: ValueEntered | LotScanned) -> bool:
+def unverified(record: BatchRecord, e: ValueEntered | LotScanned | EquipmentUsed) -> bool:
     """A second person's verification is asked for and missing."""
     return needs_second_person(record, e) and not record.verifications(e.seq)
+
+
+def _equipment_exceptions(record: BatchRecord, e: EquipmentUsed) -> list[ReviewItem]:
+    """An instrument used past its calibration due date, one recorded in place of another,
+    and the current one left unverified where the MBR asks for a second person."""
+    items: list[ReviewItem] = []
+    if e.verdict is Verdict.DEVIATION:
+        items.append(ReviewItem(
+            ExceptionKind.CALIBRATION_OVERDUE, e.step, e.equipment, e.seq,
+            f"{e.equipment} instrument {e.instrument}: {e.message}",
+        ))  # fmt: skip
+    if e.replaces is not None:
+        old = record.event(e.replaces)
+        assert isinstance(old, EquipmentUsed)
+        items.append(ReviewItem(
+            ExceptionKind.CORRECTION, e.step, e.equipment, e.seq,
+            f"{e.by} recorded instrument {e.instrument} of {e.equipment} in place of "
+            f"{old.instrument} (entry {old.seq} by {old.by}): {e.reason}",
+        ))  # fmt: skip
+    latest = record.instrument(e.step, e.equipment)
+    if latest is not None and latest.seq == e.seq and unverified(record, e):
+        items.append(ReviewItem(
+            ExceptionKind.UNVERIFIED, e.step, e.equipment, e.seq,
+            f"instrument {e.instrument} of {e.equipment} was not verified by a second person",
+        ))  # fmt: skip
+    return items
 
 
 def _entry_exceptions(

@@ -19,7 +19,8 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 BATCH_COLUMNS = (
     "batch", "order", "coi", "din", "product", "site", "batch_status", "kind", "step", "code",
     "name", "lot_number", "lot_status", "expiry", "lot_quantity", "lot_unit", "mbr_quantity",
-    "mbr_unit", "scanned_at", "scanned_by", "calibrated", "calibration_due",
+    "mbr_unit", "scanned_at", "scanned_by", "calibrated", "calibration_due", "instrument",
+    "calibration",
 )  # fmt: skip
 LOT_COLUMNS = (
     "material", "lot_number", "lot_status", "expiry", "batch", "batch_status", "step", "order",
@@ -50,7 +51,10 @@ def _write(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def batch_csv(trace: Mapping[str, Any]) -> str:
-    """``trace_views.batch_genealogy`` as CSV: the lots (kind ``lot``), then the equipment."""
+    """``trace_views.batch_genealogy`` as CSV: the lots (kind ``lot``), then the equipment
+    (kind ``equipment``: the instrument recorded, its calibration due date and state ``ok``,
+    ``overdue`` or ``not required``; ``scanned_at``/``scanned_by``: when and by whom it was
+    recorded; empty while the step has not recorded it)."""
     head = {
         "batch": trace["batch"], "order": trace["order"], "coi": trace["coi"],
         "din": trace["din"], "product": trace["product"], "site": trace["site"],
@@ -69,7 +73,9 @@ def batch_csv(trace: Mapping[str, Any]) -> str:
     rows += [
         head
         | {"kind": "equipment", "step": q["step"], "code": q["code"], "name": q["name"],
-           "calibrated": q["calibrated"], "calibration_due": q["calibration_due"]}
+           "calibrated": q["calibrated"], "calibration_due": q.get("calibration_due"),
+           "instrument": q.get("instrument"), "calibration": q.get("calibration"),
+           "scanned_at": q.get("at"), "scanned_by": q.get("by")}
         for q in trace["equipment"]
     ]  # fmt: skip
     return _write(BATCH_COLUMNS, rows)

@@ -38,7 +38,8 @@ def _custody(order: Order) -> dict[str, str | None]:
 def batch_genealogy(session: Session, scope: Scope, batch_id: int) -> dict[str, Any]:
     """Every lot the batch used (material, lot number, status today, expiry, lot quantity, the
     MBR's quantity per batch, step, scanned by and when) and the equipment of its started
-    steps (kind, whether calibrated; the calibration due date when the record holds one)."""
+    steps (kind, whether calibrated, the instrument recorded with its calibration due date and
+    state, who recorded it when)."""
     trace = batch_views.trace_batch(session, scope, batch_id)  # scoped, the CDMO's only
     batch = batches.get_batch(session, scope, batch_id)
     mbr = mbrs.model_of(batch.mbr)
@@ -89,8 +90,6 @@ def batch_genealogy(session: Session, scope: Scope, batch_id: int) -> dict[str, 
             | {
                 "kind": equipment[q["code"]].kind if q["code"] in equipment else "",
                 "calibrated": equipment[q["code"]].calibration if q["code"] in equipment else None,
-                # the batch record does not record the instrument or its calibration yet
-                "calibration_due": None,
             }
             for q in trace["equipment"]
         ],

@@ -92,6 +92,18 @@ def test_a_whole_batch_through_http_and_its_story_in_the_audit_trail(sqlite_db: 
             detail = _ok(
                 ops.post(f"{url}/lots", json={"step": op, "material": material, "lot": scanned})
             )
+        if op == "RECEIPT":  # the cell counter's instrument is not recorded yet
+            early = ops.post(f"{url}/signoffs", json={"step": op} | _sign("operator"))
+            assert early.status_code == 422 and "missing instrument of COUNTER" in early.text
+        for code in _equipment(op):
+            asset, due = BW.instrument(code)
+            detail = _ok(
+                ops.post(
+                    f"{url}/equipment",
+                    json={"step": op, "equipment": code, "instrument": asset,
+                          "calibration_due": due.isoformat()},
+                )
+            )  # fmt: skip
         for item in detail["review"]:
             if item["kind"] == "unverified" and item["step"] == op:
                 # the one who entered cannot verify; a second person does
@@ -161,6 +173,8 @@ def test_a_whole_batch_through_http_and_its_story_in_the_audit_trail(sqlite_db: 
          and e["after"]["entry_id"] == 2 and e["after"]["source"] == "process_limit"),
         ("mfg.batch_correct", "operator", lambda e: _event(e)["corrects"] == 2
          and _event(e)["value"] == 5 and "logger" in e["reason"]),
+        ("mfg.batch_equipment", "operator", lambda e: _event(e)["equipment"] == "COUNTER"
+         and _event(e)["instrument"] == "COUNTER-0001"),
         ("mfg.batch_verify", "qa", lambda e: _event(e)["kind"] == "Verified"),
         ("signature.sign", "operator", lambda e: e["entity_id"] == f"{bid}:RECEIPT"),
         ("mfg.batch_step_signoff", "operator", lambda e: _event(e)["step"] == "RECEIPT"),
@@ -204,6 +218,76 @@ def _materials(step: str) -> list[str]:
     }.get(step, [])
 
 
+def _equipment(step: str) -> list[str]:
+    """The equipment of ``step`` in epcam_v1.yaml (read from the file, independently)."""
+    return {
+        "RECEIPT": ["COUNTER"],
+        "SELECT": ["PRODIGY"],
+        "ACTIVATE": ["BSC", "INCUBATOR"],
+        "TRANSDUCE": ["BSC", "COUNTER"],
+        "EXPAND": ["INCUBATOR", "COUNTER"],
+        "HARVEST": ["PRODIGY", "COUNTER", "FLOW"],
+        "FORMULATE": ["BSC"],
+        "FREEZE": ["CRF", "LN2"],
+    }[step]
+
+
+def test_equipment_through_http_an_overdue_calibration_and_the_trace(sqlite_db: Database) -> None:
+    import datetime as dt
+
+    from tests.integration.manufacturing import test_batches as T
+    from tests.webclient import logged_in
+
+    db = sqlite_db
+    w = BW.build(db)
+    bid = T.new_batch(w, BW.order_with_din(w))
+    T.run_step(w, bid, "RECEIPT")
+    ops, sponsor, other = (_api(db, w, who) for who in ("operator", "a.viewer", "b.clinical"))
+    url = f"/api/batches/{bid}"
+    _ok(ops.post(f"{url}/start", json={"step": "SELECT"}))
+    today = dt.datetime.now(dt.UTC).date()
+    body = {"step": "SELECT", "equipment": "PRODIGY", "instrument": "PRD-0113",
+            "calibration_due": (today - dt.timedelta(days=3)).isoformat()}  # fmt: skip
+    # refused: the sponsor (403), another client (404), a piece of equipment of another step,
+    # a due date that is not a date, a calibrated instrument without its due date
+    assert sponsor.post(f"{url}/equipment", json=body).status_code == 403
+    assert other.post(f"{url}/equipment", json=body).status_code == 404
+    wrong = ops.post(f"{url}/equipment", json=body | {"equipment": "CRF"})
+    assert wrong.status_code == 422 and "does not use equipment CRF" in wrong.text
+    bad = ops.post(f"{url}/equipment", json=body | {"calibration_due": "31/12/2030"})
+    assert bad.status_code == 422 and "calibration_due" in bad.text
+    none = ops.post(f"{url}/equipment", json=body | {"calibration_due": None})
+    assert none.status_code == 422 and "give the instrument's calibration due date" in none.text
+    # due three days ago: recorded, flagged, and a deviation opens (source equipment)
+    detail = _ok(ops.post(f"{url}/equipment", json=body))
+    [event] = [
+        e for e in detail["events"] if e["kind"] == "EquipmentUsed" and e["step"] == "SELECT"
+    ]
+    assert (event["instrument"], event["verdict"]) == ("PRD-0113", "deviation")
+    assert [(d["source"], d["status"]) for d in detail["deviations"]] == [("equipment", "open")]
+    [late] = [i for i in detail["review"] if i["kind"] == "calibration_overdue"]
+    assert (late["step"], late["subject"], late["seq"]) == ("SELECT", "PRODIGY", event["seq"])
+    # the trace (API and page): each instrument with its calibration due date and step
+    trace = _ok(ops.get(f"/api/trace/batches/{bid}"))
+    assert [(q["step"], q["code"], q["instrument"], q["calibration_due"], q["calibration"])
+            for q in trace["equipment"]] == [
+        ("RECEIPT", "COUNTER", "COUNTER-0001", BW.instrument("COUNTER")[1].isoformat(), "ok"),
+        ("SELECT", "PRODIGY", "PRD-0113", body["calibration_due"], "overdue"),
+    ]  # fmt: skip
+    page, _ = logged_in(db, "operator", PASSWORD)
+    text = page.get(f"/trace/batch/{bid}").text
+    row = text.split('data-instrument="PRD-0113"')[1].split("</tr>")[0]
+    assert 'data-calibration="overdue"' in text and "overdue: deviation" in row
+    assert "by operator" in row
+    assert "not recorded in the batch record" not in text
+    # documented in OpenAPI
+    spec = _ok(ops.get("/api/openapi.json"))
+    operation = spec["paths"]["/api/batches/{batch_id}/equipment"]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    fields = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    assert {"step", "equipment", "instrument", "calibration_due", "reason"} <= set(fields)
+
+
 def test_cli_lists_batches_and_traces_both_ways(cli_db: Database, cli_env: dict[str, str]) -> None:
     from tests.integration.manufacturing import test_batches as T
     from typer.testing import CliRunner
@@ -236,11 +320,18 @@ def test_cli_lists_batches_and_traces_both_ways(cli_db: Database, cli_env: dict[
         ("APH", rec.din, "patient"),
         ("CD4CD8", "CD4CD8-L1", "released"),
     ]
-    # equipment of the two started steps, as epcam_v1.yaml lists them
-    assert [(e["step"], e["code"]) for e in traced["equipment"]] == [
-        ("RECEIPT", "COUNTER"),
-        ("SELECT", "PRODIGY"),
+    # equipment of the two started steps, as epcam_v1.yaml lists them, with the instruments
+    due = BW.instrument("COUNTER")[1].isoformat()
+    assert [
+        (e["step"], e["code"], e["instrument"], e["calibration_due"], e["calibration"])
+        for e in traced["equipment"]
+    ] == [
+        ("RECEIPT", "COUNTER", "COUNTER-0001", due, "ok"),
+        ("SELECT", "PRODIGY", "PRODIGY-0001", due, "ok"),
     ]
+    shown = runner.invoke(cli, ["trace", "batch", str(bid)], env=cli_env)
+    assert shown.exit_code == 0, shown.output
+    assert f"instrument COUNTER-0001  calibration due {due} (ok)" in shown.output
     lot = v2v("trace", "lot", "CD4CD8-L1", "--json")
     assert [(b["batch"], b["order"], b["coi"]) for b in lot["batches"]] == [
         (bid, "HLX-1-0001", rec.coi)
@@ -266,6 +357,8 @@ def test_pages_list_and_show_a_batch_read_only(sqlite_db: Database) -> None:
     text = page.text
     assert din in text and 'data-step="RECEIPT"' in text and 'data-review="deviation"' in text
     assert "DEV-" in text and 'data-status="IN_PROGRESS"' in text
+    # the instrument recorded for the cell counter: in the event list and the genealogy summary
+    assert text.count("COUNTER-0001") == 2 and "RECEIPT NucleoCounter NC-200 (" in text
     # the sponsor sees the status, not the record; another client finds nothing
     sponsor, _ = logged_in(db, "a.viewer", PASSWORD)
     seen = sponsor.get(f"/batches/{bid}")

@@ -171,6 +171,7 @@ def test_operator_works_receipt_on_the_tablet_page_with_every_refusal(sqlite_db:
     refused(ops.post("signoff", **sign, password=PASSWORD), 422, "password", "missing viability")
     ops.ok("value", step="RECEIPT", entry="viability", value="95", unit="%")
     qa.ok("verify", seq=T.record(w, bid).lot("RECEIPT", "APH").seq)  # type: ignore[union-attr]
+    BW.use_equipment(w, bid, "RECEIPT")  # the instrument, through the service (no form here yet)
     html = ops.page()
     sign["shown_hash"] = re.search(r'name="shown_hash" value="([0-9a-f]{64})"', html).group(1)  # type: ignore[union-attr]
     refused(ops.post("signoff", **sign, password=""), 422, "password", "user name and password")
@@ -292,6 +293,7 @@ def _complete_with_exceptions(w: W.World, bid: int) -> None:
     for entry, (value, unit) in NOMINAL["SELECT"].items():
         T.act(w, "operator", batches.enter_value, bid, "SELECT", entry, value, unit)
     T.act(w, "operator", batches.scan_lot, bid, "SELECT", "CD4CD8", "CD4CD8-L1")
+    BW.use_equipment(w, bid, "SELECT")
     T.signed(w, "operator", batches.sign_off_step, bid, "SELECT")
     T.run_step(w, bid, "ACTIVATE")
     T.act(w, "operator", batches.start_step, bid, "TRANSDUCE")
@@ -305,6 +307,7 @@ def _complete_with_exceptions(w: W.World, bid: int) -> None:
         )
         if e.step == "TRANSDUCE" and scanned_or_typed and execution.unverified(rec, e):  # type: ignore[arg-type]
             T.act(w, "qa", batches.verify, bid, e.seq)
+    BW.use_equipment(w, bid, "TRANSDUCE")
     T.signed(w, "operator", batches.sign_off_step, bid, "TRANSDUCE")
     for step in ("EXPAND", "HARVEST", "FORMULATE", "FREEZE"):
         T.run_step(w, bid, step)

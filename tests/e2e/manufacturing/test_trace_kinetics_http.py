@@ -193,7 +193,9 @@ def test_genealogy_pages_links_csv_and_who_may_see_them(sqlite_db: Database) -> 
     assert "Released" in vector and "10.000 mL" in vector and "by operator" in vector
     expiry = dt.date.today() + dt.timedelta(days=300)
     assert expiry.strftime("%d\u00a0%b\u00a0%Y") in vector
-    assert 'data-equipment="COUNTER"' in text and "not recorded in the batch record" in text
+    counter = text.split('data-instrument="COUNTER-0001"')[1].split("</tr>")[0]
+    assert "RECEIPT" in text and "by operator" in counter
+    assert BW.instrument("COUNTER")[1].strftime("%d\u00a0%b\u00a0%Y") in counter
     assert f'href="/trace/batch/{b1}/csv"' in text
 
     rows = _csv(ops.get(f"/trace/batch/{b1}/csv"))
@@ -210,8 +212,14 @@ def test_genealogy_pages_links_csv_and_who_may_see_them(sqlite_db: Database) -> 
         "released", expiry.isoformat(), "operator", r1.coi,
     )  # fmt: skip
     assert lv["scanned_at"].endswith("Z") and lv["batch"] == str(b1)
-    equipment = [(r["step"], r["code"]) for r in rows if r["kind"] == "equipment"]
-    assert ("RECEIPT", "COUNTER") in equipment and ("SELECT", "PRODIGY") in equipment
+    equipment = [
+        (r["step"], r["code"], r["instrument"], r["calibration_due"], r["calibration"])
+        for r in rows
+        if r["kind"] == "equipment"
+    ]
+    due = BW.instrument("COUNTER")[1].isoformat()
+    assert ("RECEIPT", "COUNTER", "COUNTER-0001", due, "ok") in equipment
+    assert ("SELECT", "PRODIGY", "PRODIGY-0001", due, "ok") in equipment
 
     # forward trace of the selection reagent lot: both batches, orders, CoI, sites
     page = ops.get("/trace/lot/CD4CD8-L1")

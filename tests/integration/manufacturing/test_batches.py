@@ -7,6 +7,8 @@ version it was made from; two operators signing off the same step at once make o
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
 from typing import Any
 
@@ -24,6 +26,7 @@ from vein2vein.auth.tables import Signature
 from vein2vein.core.errors import (
     AuthenticationFailed,
     Conflict,
+    InputError,
     NotFound,
     PermissionDenied,
     RecordLocked,
@@ -75,7 +78,8 @@ def run_step(
     sign: bool = True,
 ) -> None:
     """Start, enter nominal (or given) values, scan released lots (the apheresis by its DIN),
-    verify what needs a second person, sign off, and QA releases the hold."""
+    record the instruments, verify what needs a second person, sign off, and QA releases the
+    hold."""
     act(w, "operator", batches.start_step, batch_id, step)
     for entry, (value, unit) in (NOMINAL[step] | (values or {})).items():
         act(w, "operator", batches.enter_value, batch_id, step, entry, value, unit)
@@ -83,9 +87,12 @@ def run_step(
     for material in rec.mbr.operation(step).materials:
         scanned = rec.din if material == "APH" else BW.MATERIALS[material][2]
         act(w, "operator", batches.scan_lot, batch_id, step, material, scanned)
+    BW.use_equipment(w, batch_id, step)
     rec = record(w, batch_id)
     for e in rec.events:
-        if e.step == step and isinstance(e, execution.ValueEntered | execution.LotScanned):
+        if e.step == step and isinstance(
+            e, execution.ValueEntered | execution.LotScanned | execution.EquipmentUsed
+        ):
             current = not isinstance(e, execution.ValueEntered) or (
                 rec.current(e.step, e.entry).seq == e.seq
             )
@@ -139,6 +146,9 @@ def test_whole_batch_with_deviation_correction_approval_and_lock(db: Database) -
             rec, e
         ):
             act(w, "qa", batches.verify, batch_id, e.seq)
+    with pytest.raises(RuleViolation, match="missing instrument of COUNTER"):
+        signed(w, "operator", batches.sign_off_step, batch_id, "RECEIPT")
+    BW.use_equipment(w, batch_id, "RECEIPT")
     signed(w, "operator", batches.sign_off_step, batch_id, "RECEIPT")
     act(w, "approver", batches.decide_hold, batch_id, "RECEIPT", released=True, reason="accepted")
     for op in rec.mbr.operations[1:]:
@@ -374,3 +384,82 @@ def test_a_failure_is_signed_and_another_suite_needs_a_reason(db: Database) -> N
     # the order gets a new batch, from a new apheresis
     BW.new_apheresis(w, order_id)
     assert new_batch(w, order_id) != batch_id
+
+
+def test_instruments_with_their_calibration_are_recorded_traced_and_reviewed(db: Database) -> None:
+    w = BW.build(db)
+    batch_id = new_batch(w, BW.order_with_din(w))
+    run_step(w, batch_id, "RECEIPT")
+    act(w, "operator", batches.start_step, batch_id, "SELECT")
+    today = dt.datetime.now(dt.UTC).date()  # the day of use (utcnow in the service)
+    before = len(record(w, batch_id).events)
+    # refused, nothing written: equipment of another step, a due date that is not a date
+    with pytest.raises(RuleViolation, match=r"does not use equipment CRF \(it uses: PRODIGY\)"):
+        act(w, "operator", batches.record_equipment, batch_id, "SELECT", "CRF", "CRF-1", today)
+    with pytest.raises(InputError, match="YYYY-MM-DD") as err:
+        act(w, "operator", batches.record_equipment, batch_id, "SELECT", "PRODIGY", "P-7",
+            "31/12/2030")  # fmt: skip
+    assert err.value.field == "calibration_due"
+    with pytest.raises(PermissionDenied):
+        act(w, "a.clinical", batches.record_equipment, batch_id, "SELECT", "PRODIGY", "P-7", today)
+    with pytest.raises(NotFound):
+        act(w, "b.clinical", batches.record_equipment, batch_id, "SELECT", "PRODIGY", "P-7", today)
+    with pytest.raises(PermissionDenied):
+        act(w, "admin", batches.record_equipment, batch_id, "SELECT", "PRODIGY", "P-7", today)
+    assert len(record(w, batch_id).events) == before
+    # the Prodigy's calibration was due yesterday: recorded, flagged and a deviation opens
+    yesterday = today - dt.timedelta(days=1)
+    act(w, "operator", batches.record_equipment, batch_id, "SELECT", "prodigy", "PRD-0113",
+        yesterday.isoformat())  # fmt: skip
+    overdue = record(w, batch_id).instrument("SELECT", "PRODIGY")
+    assert (overdue.seq, overdue.calibration_due, overdue.verdict) == (
+        before + 1, yesterday, execution.Verdict.DEVIATION,
+    )  # fmt: skip
+    with db.read() as session:
+        [dev] = batches.batch_deviations(session, batch_id)
+        assert (dev.source, dev.status, dev.step_id, dev.entry_id) == (
+            "equipment", "open", 2, overdue.seq,
+        )  # fmt: skip
+        assert dev.title == "SELECT: CliniMACS Prodigy (PRODIGY) used past its calibration due date"
+        made = [
+            json.loads(e.after)["events"][0] for e in audit.query(session, entity_type="mfg_batch")
+            if e.action == "mfg.batch_equipment"
+        ]  # fmt: skip
+        assert {(m["step"], m["instrument"], m["calibration_due"]) for m in made} == {
+            ("RECEIPT", "COUNTER-0001", BW.instrument("COUNTER")[1].isoformat()),
+            ("SELECT", "PRD-0113", yesterday.isoformat()),
+        }
+    # another Prodigy in calibration, with the reason; the first stays in the record
+    due = today + dt.timedelta(days=90)
+    with pytest.raises(RuleViolation, match="give the reason"):
+        act(w, "operator", batches.record_equipment, batch_id, "SELECT", "PRODIGY", "PRD-0120",
+            due)  # fmt: skip
+    act(w, "operator", batches.record_equipment, batch_id, "SELECT", "PRODIGY", "PRD-0120", due,
+        reason="PRD-0113 overdue: moved to PRD-0120")  # fmt: skip
+    # sign-off, the instruments signed with the step (stored and read back: dates intact)
+    for entry, (value, unit) in NOMINAL["SELECT"].items():
+        act(w, "operator", batches.enter_value, batch_id, "SELECT", entry, value, unit)
+    act(w, "operator", batches.scan_lot, batch_id, "SELECT", "CD4CD8", "CD4CD8-L1")
+    signed(w, "operator", batches.sign_off_step, batch_id, "SELECT")
+    rec = record(w, batch_id)
+    assert execution.signature_intact(rec, "SELECT")
+    assert [(e.instrument, e.calibration_due, e.replaces) for e in rec.of(
+        execution.EquipmentUsed, "SELECT")] == [("PRD-0113", yesterday, None),
+                                                ("PRD-0120", due, overdue.seq)]  # fmt: skip
+    # QA's review lists the overdue instrument and the replacement
+    with db.read() as session:
+        detail = batch_views.batch_detail(session, w.scopes["qa"], batch_id)
+        trace = batch_views.trace_batch(session, w.scopes["qa"], batch_id)
+    review = [(i["kind"], i["subject"]) for i in detail["review"] if i["step"] == "SELECT"]
+    assert review == [("calibration_overdue", "PRODIGY"), ("correction", "PRODIGY")]
+    # the trace: each instrument with its calibration due date and step
+    rows = [
+        (q["step"], q["code"], q["instrument"], q["calibration_due"], q["calibration"],
+         q["current"])
+        for q in trace["equipment"]
+    ]  # fmt: skip
+    assert rows == [
+        ("RECEIPT", "COUNTER", "COUNTER-0001", BW.instrument("COUNTER")[1], "ok", True),
+        ("SELECT", "PRODIGY", "PRD-0113", yesterday, "overdue", False),
+        ("SELECT", "PRODIGY", "PRD-0120", due, "ok", True),
+    ]

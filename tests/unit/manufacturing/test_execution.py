@@ -20,6 +20,7 @@ from tests.mbr_world import V1
 
 from vein2vein.core.errors import InputError
 from vein2vein.identity.isbt128 import Din
+from vein2vein.manufacturing import domain as mbr_domain
 from vein2vein.manufacturing import execution as ex
 from vein2vein.manufacturing import mbr_yaml
 from vein2vein.manufacturing.domain import Verdict
@@ -73,6 +74,9 @@ NOMINAL: dict[str, dict[str, tuple[float, str]]] = {
         "storage_temperature": (-160, "°C"),
     },
 }  # fmt: skip
+#: the instrument used for each piece of equipment of epcam v1: asset number and calibration
+#: due date (after the whole process: T0 + 9 days is 2026-03-11)
+INSTRUMENTS = {e.code: (f"{e.code}-0001", dt.date(2026, 6, 30)) for e in MBR.equipment}
 #: days of the process on which each step is worked (the counts' times give the kinetics)
 DAY = {"RECEIPT": 0, "SELECT": 0, "ACTIVATE": 0, "TRANSDUCE": 1, "EXPAND": 5, "HARVEST": 9}
 
@@ -127,10 +131,11 @@ def run_step(
     for material in MBR.operation(step).materials:
         facts = VECTOR if material == "LV-EPCAM" else lot(material, f"{material}-L1")
         rec = ex.scan_lot(rec, step, material, facts, by=OP, at=clock()).record
+    rec = use_equipment(rec, step, clock)
     for e in list(rec.events):
         if (
             e.step == step
-            and isinstance(e, ex.ValueEntered | ex.LotScanned)
+            and isinstance(e, ex.ValueEntered | ex.LotScanned | ex.EquipmentUsed)
             and ex.unverified(rec, e)
             and (not isinstance(e, ex.ValueEntered) or _current(rec, e))
         ):
@@ -138,6 +143,14 @@ def run_step(
     rec = ex.sign_off(rec, step, by=OP, at=clock())
     if MBR.operation(step).hold is not None:
         rec = ex.decide_hold(rec, step, released=True, reason="all criteria met", by=QA, at=clock())
+    return rec
+
+
+def use_equipment(rec: ex.BatchRecord, step: str, clock: Clock) -> ex.BatchRecord:
+    """Record the instrument of every piece of equipment of ``step`` (:data:`INSTRUMENTS`)."""
+    for code in MBR.operation(step).equipment:
+        asset, due = INSTRUMENTS[code]
+        rec = ex.record_equipment(rec, step, code, asset, due, by=OP, at=clock()).record
     return rec
 
 
@@ -190,6 +203,9 @@ def test_steps_run_in_mbr_order_and_a_hold_stops_the_record_until_qa_decides() -
     with pytest.raises(ExecutionError, match="missing lot of APH"):
         ex.sign_off(rec, "RECEIPT", by=OP, at=clock())
     rec = ex.scan_lot(rec, "RECEIPT", "APH", lot("APH", DIN), by=OP, at=clock()).record
+    with pytest.raises(ExecutionError, match="missing instrument of COUNTER"):
+        ex.sign_off(rec, "RECEIPT", by=OP, at=clock())
+    rec = use_equipment(rec, "RECEIPT", clock)
     rec = ex.sign_off(rec, "RECEIPT", by=OP, at=clock())
     # the hold: the record waits for QA
     assert rec.status is RecordStatus.ON_HOLD
@@ -322,6 +338,7 @@ def test_transduction_walk_deviation_correction_calculation_and_verification() -
         ex.verify(rec, out.event.seq, by=QA, at=clock())
     assert [v.by for v in rec.verifications(out.event.seq)] == [OP2]
     rec = ex.enter_value(rec, "TRANSDUCE", "viability", 88, "%", by=OP, at=clock()).record
+    rec = use_equipment(rec, "TRANSDUCE", clock)
     rec = ex.sign_off(rec, "TRANSDUCE", by=OP, at=clock())
     # review by exception: the deviation, the flag, both corrections, the unverified ones
     items = [(i.kind.value, i.subject) for i in ex.review_by_exception(rec)]
@@ -396,6 +413,220 @@ def test_a_lot_is_refused_at_the_scan() -> None:
     assert rec.lot("TRANSDUCE", "LV-EPCAM").lot_number == "LV-EPC-2026-001"
 
 
+# --- equipment ----------------------------------------------------------------------------
+
+
+def _with_equipment(**changes: dict[str, object]) -> object:
+    """Epcam v1 with some equipment changed: ``COUNTER={"second_person": True}``."""
+    return replace(
+        MBR,
+        equipment=tuple(replace(e, **changes.get(e.code, {})) for e in MBR.equipment),
+    )
+
+
+def test_the_instrument_and_its_calibration_are_recorded_and_an_overdue_one_opens_a_deviation() -> (
+    None
+):
+    rec, clock = through("TRANSDUCE")
+    # transduction is worked on day 1: 2026-03-03 (UTC); it lists BSC and COUNTER
+    rec = ex.start_step(rec, "TRANSDUCE", by=OP, at=clock("TRANSDUCE")).record
+    assert clock.now.date() == dt.date(2026, 3, 3)
+    with pytest.raises(
+        ExecutionError, match=r"does not use equipment INCUBATOR \(it uses: BSC, COUNTER\)"
+    ):
+        ex.record_equipment(
+            rec, "TRANSDUCE", "INCUBATOR", "INC-7", dt.date(2026, 6, 1), by=OP, at=clock()
+        )
+    with pytest.raises(ExecutionError, match="COUNTER: NucleoCounter NC-200 is calibrated: give"):
+        ex.record_equipment(rec, "TRANSDUCE", "COUNTER", "NC-0012", None, by=OP, at=clock())
+    with pytest.raises(ExecutionError, match="give the instrument's identifier"):
+        ex.record_equipment(
+            rec, "TRANSDUCE", "COUNTER", "  ", dt.date(2026, 6, 1), by=OP, at=clock()
+        )
+    with pytest.raises(ExecutionError, match="give the instrument's identifier"):
+        ex.record_equipment(
+            rec, "TRANSDUCE", "COUNTER", "N" * 65, dt.date(2026, 6, 1), by=OP, at=clock()
+        )
+    assert rec.of(ex.EquipmentUsed, "TRANSDUCE") == []  # nothing recorded
+    # due on the day of use (2026-03-03): still in calibration; the code as the MBR spells it
+    out = ex.record_equipment(
+        rec, "TRANSDUCE", "bsc", " BSC-0417 ", dt.date(2026, 3, 3), by=OP, at=clock()
+    )
+    assert (out.event.equipment, out.event.instrument, out.event.verdict) == (
+        "BSC",
+        "BSC-0417",
+        Verdict.OK,
+    )
+    assert out.event.message == "calibration due 2026-03-03" and out.deviations == ()
+    rec = out.record
+    # due on 2026-03-02, the day before use: recorded, flagged, and a deviation to open
+    out = ex.record_equipment(
+        rec, "TRANSDUCE", "COUNTER", "NC-0012", dt.date(2026, 3, 2), by=OP, at=clock()
+    )
+    assert out.event.verdict is Verdict.DEVIATION
+    assert (
+        out.event.message == "calibration was due on 2026-03-02, before the day of use 2026-03-03"
+    )
+    [dev] = out.deviations
+    assert (dev.step, dev.entry, dev.entry_seq, dev.source.value) == (
+        "TRANSDUCE",
+        "COUNTER",
+        out.event.seq,
+        "equipment",
+    )
+    assert (
+        dev.title == "TRANSDUCE: NucleoCounter NC-200 (COUNTER) used past its calibration due date"
+    )
+    assert "instrument NC-0012" in dev.description and OP in dev.description
+    overdue = out.event.seq
+    rec = out.record
+    # another instrument for the same equipment needs a reason and keeps the first
+    with pytest.raises(
+        ExecutionError,
+        match=rf"COUNTER is recorded already \(instrument NC-0012, entry {overdue}\): give",
+    ):
+        ex.record_equipment(
+            rec, "TRANSDUCE", "COUNTER", "NC-0031", dt.date(2026, 9, 1), by=OP, at=clock()
+        )
+    with pytest.raises(ExecutionError, match="instrument NC-0012 is recorded already"):
+        ex.record_equipment(
+            rec,
+            "TRANSDUCE",
+            "COUNTER",
+            "NC-0012",
+            dt.date(2026, 3, 2),
+            by=OP,
+            at=clock(),
+            reason="again please",
+        )
+    out = ex.record_equipment(
+        rec,
+        "TRANSDUCE",
+        "COUNTER",
+        "NC-0031",
+        dt.date(2026, 9, 1),
+        by=OP,
+        at=clock(),
+        reason="NC-0012 overdue: counted again on NC-0031",
+    )
+    assert (
+        out.event.replaces == overdue and out.event.verdict is Verdict.OK and out.deviations == ()
+    )
+    rec = out.record
+    assert [e.instrument for e in rec.of(ex.EquipmentUsed, "TRANSDUCE")] == [
+        "BSC-0417",
+        "NC-0012",
+        "NC-0031",
+    ]
+    assert rec.instrument("TRANSDUCE", "COUNTER").instrument == "NC-0031"
+    with pytest.raises(ExecutionError, match="COUNTER needs no second-person verification"):
+        ex.verify(rec, out.event.seq, by=OP2, at=clock())
+    for entry, (value, unit) in NOMINAL["TRANSDUCE"].items():
+        rec = ex.enter_value(rec, "TRANSDUCE", entry, value, unit, by=OP, at=clock()).record
+    rec = ex.scan_lot(rec, "TRANSDUCE", "LV-EPCAM", VECTOR, by=OP, at=clock()).record
+    rec = ex.sign_off(rec, "TRANSDUCE", by=OP, at=clock())
+    with pytest.raises(ExecutionError, match="step TRANSDUCE: is signed off"):
+        ex.record_equipment(
+            rec, "TRANSDUCE", "BSC", "BSC-0999", dt.date(2026, 9, 1), by=OP, at=clock()
+        )
+    # QA sees the overdue instrument and the replacement
+    items = [
+        (i.kind.value, i.subject, i.seq)
+        for i in ex.review_by_exception(rec)
+        if i.subject == "COUNTER"
+    ]
+    assert items == [
+        ("calibration_overdue", "COUNTER", overdue),
+        ("correction", "COUNTER", overdue + 1),
+    ]
+    [late] = [i for i in ex.review_by_exception(rec) if i.kind is ExceptionKind.CALIBRATION_OVERDUE]
+    assert late.message == (
+        "COUNTER instrument NC-0012: calibration was due on 2026-03-02, "
+        "before the day of use 2026-03-03"
+    )
+    # the instruments are part of the signed content
+    kinds = [
+        (e["kind"], e.get("instrument")) for e in ex.signoff_content(rec, "TRANSDUCE")["events"]
+    ]
+    assert ("EquipmentUsed", "NC-0031") in kinds and ex.signature_intact(rec, "TRANSDUCE")
+
+
+def test_the_day_of_use_is_the_utc_day_and_uncalibrated_equipment_needs_no_date() -> None:
+    rec = ex.start_step(new_record(), "RECEIPT", by=OP, at=T0).record
+    # 01:30 in Ghent (UTC+2) on 2026-03-03 is 23:30 UTC on 2026-03-02: due that day, in time
+    ghent = dt.timezone(dt.timedelta(hours=2))
+    at = dt.datetime(2026, 3, 3, 1, 30, tzinfo=ghent)
+    out = ex.record_equipment(
+        rec, "RECEIPT", "COUNTER", "NC-0012", dt.date(2026, 3, 2), by=OP, at=at
+    )
+    assert out.event.verdict is Verdict.OK
+    # five minutes later it is 2026-03-03 in UTC too: the same due date is overdue
+    later = ex.record_equipment(
+        rec,
+        "RECEIPT",
+        "COUNTER",
+        "NC-0012",
+        dt.date(2026, 3, 2),
+        by=OP,
+        at=at + dt.timedelta(minutes=35),
+    )
+    assert later.event.verdict is Verdict.DEVIATION and len(later.deviations) == 1
+    # equipment the MBR does not calibrate: no due date asked, none judged
+    mbr = _with_equipment(COUNTER={"calibration": False})
+    plain = ex.start_step(replace(new_record(), mbr=mbr), "RECEIPT", by=OP, at=T0).record
+    out = ex.record_equipment(plain, "RECEIPT", "COUNTER", "NC-0012", None, by=OP, at=T0)
+    assert (out.event.verdict, out.event.message, out.deviations) == (
+        Verdict.OK,
+        "no calibration required",
+        (),
+    )
+
+
+def test_a_second_person_verifies_the_instrument_where_the_mbr_asks() -> None:
+    mbr = _with_equipment(COUNTER={"second_person": True})
+    clock = Clock()
+    rec = ex.start_step(replace(new_record(), mbr=mbr), "RECEIPT", by=OP, at=clock()).record
+    rec = ex.record_equipment(
+        rec, "RECEIPT", "COUNTER", "NC-0012", dt.date(2026, 6, 30), by=OP, at=clock()
+    ).record
+    first = rec.instrument("RECEIPT", "COUNTER").seq
+    assert [(i.kind.value, i.subject) for i in ex.review_by_exception(rec)] == [
+        ("unverified", "COUNTER")
+    ]
+    with pytest.raises(ExecutionError, match=r"the verifier must be another person than op\.anna"):
+        ex.verify(rec, first, by=OP, at=clock())
+    # another instrument recorded in its place must be verified instead
+    rec = ex.record_equipment(
+        rec,
+        "RECEIPT",
+        "COUNTER",
+        "NC-0031",
+        dt.date(2026, 6, 30),
+        by=OP,
+        at=clock(),
+        reason="NC-0012 failed its daily check",
+    ).record
+    second = rec.instrument("RECEIPT", "COUNTER").seq
+    with pytest.raises(ExecutionError, match=f"entry {first} was corrected by entry {second}"):
+        ex.verify(rec, first, by=OP2, at=clock())
+    rec = ex.verify(rec, second, by=OP2, at=clock())
+    assert [(i.kind.value, i.subject) for i in ex.review_by_exception(rec)] == [
+        ("correction", "COUNTER")
+    ]
+
+
+def test_equipment_asks_for_a_second_person_only_when_the_mbr_says_so_and_keeps_its_hash() -> None:
+    data = mbr_domain.to_data(MBR)
+    assert all("second_person" not in e for e in data["equipment"])  # at its default: left out
+    changed = mbr_domain.to_data(_with_equipment(CRF={"second_person": True}))
+    [crf] = [e for e in changed["equipment"] if e["code"] == "CRF"]
+    assert crf["second_person"] is True
+    assert (
+        mbr_domain.from_data(changed).equipment
+        == _with_equipment(CRF={"second_person": True}).equipment
+    )
+
+
 # --- sign-off -----------------------------------------------------------------------------
 
 
@@ -405,12 +636,17 @@ def test_signoff_content_is_canonical_and_its_hash_stable() -> None:
     for entry, (value, unit) in NOMINAL["RECEIPT"].items():
         rec = ex.enter_value(rec, "RECEIPT", entry, value, unit, by=OP, at=clock()).record
     rec = ex.scan_lot(rec, "RECEIPT", "APH", lot("APH", DIN), by=OP, at=clock()).record
+    rec = use_equipment(rec, "RECEIPT", clock)
     content = ex.signoff_content(rec, "RECEIPT")
     assert content["coi"] == "HLX-EPC-01-0042" and content["mbr_hash"] == HASH
     assert [e["kind"] for e in content["events"]] == ["StepStarted"] + ["ValueEntered"] * 4 + [
-        "LotScanned"
-    ]
+        "LotScanned", "EquipmentUsed",
+    ]  # fmt: skip
     assert content["events"][3]["entry"] == "tnc" and content["events"][3]["value"] == 3.2
+    # the instrument and its calibration due date are signed with the step
+    assert (content["events"][6]["instrument"], content["events"][6]["calibration_due"]) == (
+        "COUNTER-0001", dt.date(2026, 6, 30),
+    )  # fmt: skip
     # the hash is SHA-256 of the JSON with sorted keys and no spaces, made independently here
     plain = json.loads(json.dumps(content, default=lambda o: o.isoformat()))
     expected = hashlib.sha256(
