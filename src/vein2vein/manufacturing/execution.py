@@ -487,14 +487,16 @@ def record_equipment(
     spec = _equipment_spec(record, code)
     ident = instrument.strip()
     if not ident or len(ident) > MAX_INSTRUMENT or not ident.isprintable():
-        raise ExecutionError(
-            step,
-            f"{code}: give the instrument's identifier (its asset number, 1 to {MAX_INSTRUMENT} "
-            "printable characters)",
+        raise InputError(
+            f"step {step}: {code}: give the instrument's identifier (its asset number, 1 to "
+            f"{MAX_INSTRUMENT} printable characters)",
+            field="instrument",
         )
     if spec.calibration and calibration_due is None:
-        raise ExecutionError(
-            step, f"{code}: {spec.name} is calibrated: give the instrument's calibration due date"
+        raise InputError(
+            f"step {step}: {code}: {spec.name} is calibrated: give the instrument's calibration "
+            "due date",
+            field="calibration_due",
         )
     before = record.instrument(step, code)
     why = reason.strip()
@@ -502,11 +504,11 @@ def record_equipment(
         if (before.instrument, before.calibration_due) == (ident, calibration_due):
             raise ExecutionError(step, f"{code}: instrument {ident} is recorded already")
         if len(why) < MIN_REASON:
-            raise ExecutionError(
-                step,
-                f"{code} is recorded already (instrument {before.instrument}, entry "
+            raise InputError(
+                f"step {step}: {code} is recorded already (instrument {before.instrument}, entry "
                 f"{before.seq}): give the reason for recording another (at least {MIN_REASON} "
                 "characters)",
+                field="reason",
             )
     day = at.astimezone(dt.UTC).date()
     verdict = domain.check_calibration(spec, calibration_due, day)

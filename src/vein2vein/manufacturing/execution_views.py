@@ -113,6 +113,35 @@ def _material(record: BatchRecord, step: str, code: str) -> dict[str, Any]:
     }
 
 
+def _equipment(record: BatchRecord, step: str, code: str, devs: list[Deviation]) -> dict[str, Any]:
+    """One piece of the step's equipment: the instrument recorded now (or None) and whether the
+    MBR asks for its calibration due date."""
+    spec = next((e for e in record.mbr.equipment if e.code == code), None)
+    used = record.instrument(step, code)
+    dev = _deviation_of(devs, used.seq) if used else None
+    return {
+        "code": code,
+        "name": spec.name if spec else code,
+        "calibrated": bool(spec and spec.calibration),
+        "used": (
+            {
+                "seq": used.seq,
+                "instrument": used.instrument,
+                "calibration_due": used.calibration_due,
+                "verdict": used.verdict.value,
+                "message": used.message,
+                "by": used.by,
+                "at": used.at,
+                "deviation": {"id": dev.id, "number": dev.number} if dev else None,
+                "verified_by": [v.by for v in record.verifications(used.seq)],
+                "needs_verification": execution.unverified(record, used),
+            }
+            if used
+            else None
+        ),
+    }
+
+
 def _step(record: BatchRecord, op: Operation, devs: list[Deviation]) -> dict[str, Any]:
     status = record.step_status(op.code)
     started = record.of(execution.StepStarted, op.code)
@@ -128,9 +157,7 @@ def _step(record: BatchRecord, op: Operation, devs: list[Deviation]) -> dict[str
         "status": status.value,
         "suite": started[0].suite if started else None,
         "suite_reason": started[0].suite_reason if started else "",
-        "equipment": [
-            next((e.name for e in record.mbr.equipment if e.code == c), c) for c in op.equipment
-        ],
+        "equipment": [_equipment(record, op.code, c, devs) for c in op.equipment],
         "entries": [_item(record, op, i, devs) for i in (*op.parameters, *op.controls)],
         "materials": [_material(record, op.code, m) for m in op.materials],
         "hold": (
@@ -163,6 +190,15 @@ def _done(record: BatchRecord, seq: int | None, devs: list[Deviation]) -> dict[s
         ]
     elif isinstance(e, execution.LotScanned):
         out |= {"material": e.material, "lot_number": e.lot_number}
+    elif isinstance(e, execution.EquipmentUsed):
+        dev = _deviation_of(devs, e.seq)
+        out |= {
+            "equipment": e.equipment,
+            "instrument": e.instrument,
+            "verdict": e.verdict.value,
+            "message": e.message,
+            "deviation": {"id": dev.id, "number": dev.number} if dev else None,
+        }
     elif isinstance(e, execution.Verified):
         target = record.event(e.target)
         name = getattr(target, "entry", None) or getattr(target, "material", "")

@@ -241,6 +241,38 @@ def execute_scan(
     )  # fmt: skip
 
 
+@router.post("/batches/{batch_id}/execute/equipment", dependencies=[require(Perm.BATCH_EXECUTE)])
+def execute_equipment(
+    request: Request,
+    batch_id: int,
+    auth: AuthDep,
+    db: DbDep,
+    step: Text = "",
+    equipment: Text = "",
+    instrument: Text = "",
+    calibration_due: Text = "",
+    reason: Text = "",
+) -> Response:
+    """The instrument used for a piece of the step's equipment: its asset label scanned (or
+    typed) and its calibration due date; a calibration due before today opens a deviation."""
+
+    def change(uow: UnitOfWork) -> int | None:
+        _guard(uow, auth, batch_id, Perm.BATCH_EXECUTE)
+        if not instrument.strip():
+            raise InputError("Instrument: scan or type its asset number", field="instrument")
+        batches.record_equipment(
+            uow, auth.scope, batch_id, step, equipment, instrument,
+            calibration_due.strip() or None, reason=reason,
+        )  # fmt: skip
+        code = equipment.strip().upper()
+        return execution_views.latest_event(uow.session, batch_id, "EquipmentUsed", step, code)
+
+    return _act(
+        request, auth, db, batch_id, change, form=f"equipment:{equipment}", field="instrument",
+        typed={"instrument": instrument, "calibration_due": calibration_due, "reason": reason},
+    )  # fmt: skip
+
+
 @router.post("/batches/{batch_id}/execute/signoff", dependencies=[require(Perm.BATCH_EXECUTE)])
 def execute_signoff(
     request: Request,

@@ -113,6 +113,19 @@ def _scan(page: Any, code: str) -> None:
         page.keyboard.press("Enter")
 
 
+def _record_instrument(page: Any, code: str) -> None:
+    """The operator taps the equipment's field and scans the instrument's asset label."""
+    asset, due = BW.instrument(code)
+    form = page.locator(f'[data-equipment="{code}"] form')
+    form.locator("input[name=calibration_due]").fill(due.isoformat())
+    form.locator("input[name=instrument]").click()
+    with page.expect_navigation():
+        page.keyboard.type(asset, delay=5)
+        page.keyboard.press("Enter")
+    page.wait_for_selector('#done[data-done="EquipmentUsed"]')
+    assert page.locator(f'[data-equipment="{code}"] [data-instrument="{asset}"]').is_visible()
+
+
 def _sign_off(page: Any, who: str) -> None:
     form = page.locator('form[action$="/execute/signoff"]')
     assert "Meaning: authored" in form.inner_text()
@@ -185,11 +198,11 @@ def test_operator_works_two_steps_and_qa_approves_by_exception(
         _scan(page, "A999926999990")
         alert = page.locator('p.error[role="alert"]').inner_text()
         assert "A999926999990" in alert and din in alert
-        page.fill("input.scanner", "")
+        page.fill("input.scanner[name=lot]", "")
         _scan(page, din)
         assert page.locator(f'[data-material="APH"] [data-lot="{din}"]').is_visible()
+        _record_instrument(page, "COUNTER")
         _verify_all(w, bid, "RECEIPT")
-        BW.use_equipment(w, bid, "RECEIPT")  # the instrument, through the service (no form yet)
         page.goto(url)
         _sign_off(page, "operator")
         assert page.locator("[data-hold]").is_visible()
@@ -203,8 +216,8 @@ def test_operator_works_two_steps_and_qa_approves_by_exception(
         _enter(page, "cd3_purity", "94")
         _scan(page, "CD4CD8-L1")
         assert page.locator('[data-material="CD4CD8"] [data-lot="CD4CD8-L1"]').is_visible()
+        _record_instrument(page, "PRODIGY")
         _fits(page)
-        BW.use_equipment(w, bid, "SELECT")
         page.goto(url)
         _sign_off(page, "operator")
         assert page.locator('section[data-step="ACTIVATE"]').is_visible()

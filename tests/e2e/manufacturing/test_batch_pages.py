@@ -171,7 +171,14 @@ def test_operator_works_receipt_on_the_tablet_page_with_every_refusal(sqlite_db:
     refused(ops.post("signoff", **sign, password=PASSWORD), 422, "password", "missing viability")
     ops.ok("value", step="RECEIPT", entry="viability", value="95", unit="%")
     qa.ok("verify", seq=T.record(w, bid).lot("RECEIPT", "APH").seq)  # type: ignore[union-attr]
-    BW.use_equipment(w, bid, "RECEIPT")  # the instrument, through the service (no form here yet)
+    # the cell counter's instrument: scanned into its form (asset number and calibration due)
+    refused(ops.post("equipment", step="RECEIPT", equipment="COUNTER", instrument="",
+                     calibration_due=""), 422, "instrument", "asset number")  # fmt: skip
+    asset, due = BW.instrument("COUNTER")
+    _, html = ops.ok("equipment", step="RECEIPT", equipment="COUNTER", instrument=asset,
+                     calibration_due=due.isoformat())  # fmt: skip
+    assert 'data-done="EquipmentUsed"' in html and f'data-instrument="{asset}"' in html
+    assert "calibration in date" in html and "data-deviation" not in html
     html = ops.page()
     sign["shown_hash"] = re.search(r'name="shown_hash" value="([0-9a-f]{64})"', html).group(1)  # type: ignore[union-attr]
     refused(ops.post("signoff", **sign, password=""), 422, "password", "user name and password")
@@ -259,7 +266,7 @@ def test_who_sees_the_forms(sqlite_db: Database) -> None:
     T.act(w, "operator", batches.enter_value, bid, "RECEIPT", "tnc", 3.2, "10^9 cells")
     forms = re.compile(r'action="/batches/\d+/execute/(\w+)"')
     assert set(forms.findall(Tablet(db, "operator", bid).page())) == {
-        "value", "correct", "verify", "scan", "signoff",
+        "value", "correct", "verify", "scan", "equipment", "signoff",
     }  # fmt: skip
     # QA reviewer: read-only, except the second person's verification
     assert set(forms.findall(Tablet(db, "qa", bid).page())) == {"verify"}
@@ -490,3 +497,36 @@ def test_tricky_text_in_every_field_is_refused_without_a_server_error(sqlite_db:
                         data={"csrf_token": approver.csrf, "username": "١٢", "password": "\x00",
                               "shown_hash": "9" * 30})  # fmt: skip
     assert r.status_code < 500
+
+
+def test_an_instrument_past_its_calibration_opens_a_deviation_from_the_tablet(
+    sqlite_db: Database,
+) -> None:
+    """epcam_v1.yaml: RECEIPT uses the cell counter (COUNTER), whose calibration is checked on
+    the day of use: due yesterday is overdue, so the instrument is recorded, shown as overdue,
+    and a deviation opens; recording another instrument needs a reason and keeps both."""
+    w, bid = _world(sqlite_db)
+    ops = Tablet(sqlite_db, "operator", bid)
+    ops.ok("start", step="RECEIPT", suite="Suite 2", reason="")
+    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    refused(ops.post("equipment", step="RECEIPT", equipment="COUNTER", instrument="NC-7",
+                     calibration_due=""), 422, "calibration_due")  # fmt: skip
+    assert _events(w, bid) == 1  # refused: nothing written
+    _, html = ops.ok("equipment", step="RECEIPT", equipment="COUNTER", instrument="NC-7",
+                     calibration_due=yesterday)  # fmt: skip
+    number = re.search(r'data-deviation="([^"]+)"', html)
+    assert number and "calibration overdue" in html
+    with sqlite_db.read() as session:
+        devs = session.query(Deviation).filter(Deviation.batch_id == bid).all()
+    assert [d.number for d in devs] == [number.group(1)]
+    # another instrument: the reason is asked for, then both stay in the record
+    refused(ops.post("equipment", step="RECEIPT", equipment="COUNTER", instrument="NC-8",
+                     calibration_due="2099-01-01", reason=""), 422, "reason")  # fmt: skip
+    _, html = ops.ok("equipment", step="RECEIPT", equipment="COUNTER", instrument="NC-8",
+                     calibration_due="2099-01-01", reason="NC-7 out of calibration")  # fmt: skip
+    assert 'data-instrument="NC-8"' in html
+    used = T.record(w, bid).of(execution.EquipmentUsed, "RECEIPT")
+    assert [(u.instrument, u.verdict.value) for u in used] == [
+        ("NC-7", "deviation"),
+        ("NC-8", "ok"),
+    ]

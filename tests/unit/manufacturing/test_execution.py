@@ -437,13 +437,13 @@ def test_the_instrument_and_its_calibration_are_recorded_and_an_overdue_one_open
         ex.record_equipment(
             rec, "TRANSDUCE", "INCUBATOR", "INC-7", dt.date(2026, 6, 1), by=OP, at=clock()
         )
-    with pytest.raises(ExecutionError, match="COUNTER: NucleoCounter NC-200 is calibrated: give"):
+    with pytest.raises(InputError, match="COUNTER: NucleoCounter NC-200 is calibrated: give"):
         ex.record_equipment(rec, "TRANSDUCE", "COUNTER", "NC-0012", None, by=OP, at=clock())
-    with pytest.raises(ExecutionError, match="give the instrument's identifier"):
+    with pytest.raises(InputError, match="give the instrument's identifier"):
         ex.record_equipment(
             rec, "TRANSDUCE", "COUNTER", "  ", dt.date(2026, 6, 1), by=OP, at=clock()
         )
-    with pytest.raises(ExecutionError, match="give the instrument's identifier"):
+    with pytest.raises(InputError, match="give the instrument's identifier"):
         ex.record_equipment(
             rec, "TRANSDUCE", "COUNTER", "N" * 65, dt.date(2026, 6, 1), by=OP, at=clock()
         )
@@ -482,7 +482,7 @@ def test_the_instrument_and_its_calibration_are_recorded_and_an_overdue_one_open
     rec = out.record
     # another instrument for the same equipment needs a reason and keeps the first
     with pytest.raises(
-        ExecutionError,
+        InputError,
         match=rf"COUNTER is recorded already \(instrument NC-0012, entry {overdue}\): give",
     ):
         ex.record_equipment(
