@@ -33,10 +33,10 @@ Numbers (``_values``): within the MBR's normal operating ranges, of the order pu
 descriptions of approved lentiviral CAR-T processes give (the sources are cited in
 ``mbr/epcam_v1.yaml``): 2.6-4.2 × 10^9 nucleated cells at receipt at 92-98 % viability,
 about 10^8 T cells seeded with CD3/CD28 beads at 3:1, transduced on day 1 at MOI 3 (2.5 at
-Leiden), 5-10 × 10^8 viable cells on day 5 and 2.5-4.8 × 10^9 at harvest on day 9 (fold
+Leiden), 5.5-9.5 × 10^8 viable cells on day 5 and 2.5-4.9 × 10^9 at harvest on day 9 (fold
 expansion 25-50) at 85-94 % viability, 35-60 % CAR+, one bag of about 68 mL frozen at
--1 °C/min. Drawn from a seeded generator, so every load gives the same values.
-"""
+-1 °C/min. Drawn from a seeded generator, so every load gives the same values (those drawn are
+listed in docs/manufacturing.md, "Demo")."""
 
 from __future__ import annotations
 
