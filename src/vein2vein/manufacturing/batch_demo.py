@@ -51,7 +51,7 @@ from sqlalchemy import select
 from vein2vein.auth import service as auth
 from vein2vein.auth.scope import Scope
 from vein2vein.auth.tables import Site
-from vein2vein.core.clock import clock_from
+from vein2vein.core.clock import as_utc, clock_from
 from vein2vein.demo.context import DemoContext
 from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.identity import demo as identity_demo
@@ -294,7 +294,7 @@ def _manufacturing_started(uow: UnitOfWork, order: Order) -> dt.datetime:
         )
     )
     assert at is not None, f"order {order.number} has not started manufacturing"
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    return as_utc(at)
 
 
 # --------------------------------------------------------------------------------------------
