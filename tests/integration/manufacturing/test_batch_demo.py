@@ -46,7 +46,7 @@ PROMISED = {
 }
 LIST_FIELDS = [
     "id", "order", "product", "site", "mbr_version", "status", "suite",
-    "deviations_open", "deviations_closed",
+    "deviations_open", "deviations_closed", "gmp", "run_label",
 ]  # fmt: skip
 
 
@@ -218,6 +218,7 @@ def test_v2v_batches_list_json_lists_the_demo_batches(cli_db: Database, cli_env:
         )
         for r in rows
     } == PROMISED
+    assert all(r["gmp"] is True and not r["run_label"] for r in rows)  # no PD runs
 
 
 # --- the bulk paths the demo uses (a step's form sent whole) ------------------------------
