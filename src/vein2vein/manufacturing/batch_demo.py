@@ -13,7 +13,7 @@ HLX-EPC-01-012              Ghent      v1    IN_REVIEW: two values outside their
 HLX-EPC-01-001, -002        Leiden     v2    APPROVED (the first batches after the transfer)
 HLX-EPC-01-003              Leiden     v2    IN_PROGRESS: RECEIPT to TRANSDUCE signed off,
                                              EXPAND open with the day-5 count entered
-HLX-EPC-01-004              Leiden     v2    FAILED at TRANSDUCE (positive in-process
+HLX-EPC-01-013              Leiden     v2    FAILED at TRANSDUCE (positive in-process
                                              sterility), the failure signed
 =========================== ========== ===== ============================================
 
@@ -102,6 +102,11 @@ GHENT_PATIENTS = (
     ),
 )
 GHENT_GMP = "Northbridge Ghent GMP"
+#: Leiden's patient whose batch failed (no positive marker: the demo's infectious-donor
+#: order, HLX-EPC-01-004, would need the scheduling demo's designated suite, loaded later)
+LEIDEN_FAILED = identity_demo.DemoPatient(
+    "HLX-EPC-01-013", "1966-04-18", "TVB", Step.MANUFACTURING_STARTED, 5, 30
+)
 Values = dict[str, dict[str, tuple[float, str]]]
 
 
@@ -246,6 +251,12 @@ class _Run:
         for material in op.materials:
             lot = self.batch.din if material == "APH" else LOTS[material]
             self.act("operator", batches.scan_lot, self.id, code, material, lot)
+        for equipment in op.equipment:  # the site's instrument, calibrated within the year
+            instrument = f"{self.batch.planned_suite[:3]}-{equipment}-01"
+            due = (self.start + dt.timedelta(days=200)).date()
+            self.act(
+                "operator", batches.record_equipment, self.id, code, equipment, instrument, due
+            )
         rec = self.record()
         pending = [
             e.seq
@@ -302,7 +313,12 @@ def _manufacturing_started(uow: UnitOfWork, order: Order) -> dt.datetime:
 # --------------------------------------------------------------------------------------------
 
 
-def _ghent_orders(uow: UnitOfWork, ctx: DemoContext, people: dict[str, Scope]) -> list[Order]:
+def _new_orders(
+    uow: UnitOfWork,
+    ctx: DemoContext,
+    people: dict[str, Scope],
+    patients: tuple[identity_demo.DemoPatient, ...],
+) -> list[Order]:
     program = ctx.programs[PROGRAM]
     site = uow.session.scalars(
         select(Site).where(Site.organisation_id == program.organisation_id)
@@ -320,13 +336,13 @@ def _ghent_orders(uow: UnitOfWork, ctx: DemoContext, people: dict[str, Scope]) -
             scopes,
             program,
             site,
-            replace(p, cdmo=GHENT_GMP),
+            p,
             "Europe/Amsterdam",
             "S1234100",
             "DL2",
             ctx.settings,
         )
-        for p in GHENT_PATIENTS
+        for p in patients
     ]
 
 
@@ -393,9 +409,9 @@ def _in_progress(run: _Run, order: Order, values: Values) -> None:
 
 
 def _failed(run: _Run, order: Order, values: Values) -> None:
-    """Leiden, segregated suite (the patient's HBV marker): the day-1 in-process sterility
-    sample turned positive after transduction began; the operator records the failure."""
-    run.create(order, LEIDEN, "LEI-06")
+    """Leiden: the day-1 in-process sterility sample turned positive after transduction
+    began; the operator records the failure."""
+    run.create(order, LEIDEN, "LEI-03")
     run.through("ACTIVATE", values)
     run.step("TRANSDUCE", values, finish=False)
     run.at_hour(STEP_HOURS["TRANSDUCE"] + 20)
@@ -417,7 +433,8 @@ def load_batch_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
         for name in ("operator", "qa.reviewer", "qa.approver", "helixa.clinical")
     }
     rng = random.Random(20261206)
-    ghent = _ghent_orders(uow, ctx, people)
+    ghent = _new_orders(uow, ctx, people, tuple(replace(p, cdmo=GHENT_GMP) for p in GHENT_PATIENTS))
+    (failing,) = _new_orders(uow, ctx, people, (LEIDEN_FAILED,))
     for n, order in enumerate(ghent[:-1]):
         run = _Run(uow, ctx, people, _manufacturing_started(uow, order))
         _approved(run, order, GHENT, f"GHE-0{n % 2 + 1}", _values(rng, 1))
@@ -431,6 +448,5 @@ def load_batch_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
         _approved(run, order, LEIDEN, suite, _values(rng, 2))
     order = _order_of(uow, "HLX-EPC-01-003")
     _in_progress(_Run(uow, ctx, people, _manufacturing_started(uow, order)), order, _values(rng, 2))
-    order = _order_of(uow, "HLX-EPC-01-004")
-    _failed(_Run(uow, ctx, people, _manufacturing_started(uow, order)), order, _values(rng, 2))
+    _failed(_Run(uow, ctx, people, _manufacturing_started(uow, failing)), failing, _values(rng, 2))
     uow.actor = loader

@@ -42,7 +42,7 @@ PROMISED = {
     "HLX-EPC-01-0001": (LEIDEN, "APPROVED", "LEI-01", 0, 0),
     "HLX-EPC-01-0002": (LEIDEN, "APPROVED", "LEI-02", 0, 0),
     "HLX-EPC-01-0003": (LEIDEN, "IN_PROGRESS", "LEI-02", 0, 0),
-    "HLX-EPC-01-0004": (LEIDEN, "FAILED", "LEI-06", 0, 0),
+    "HLX-EPC-01-0013": (LEIDEN, "FAILED", "LEI-03", 0, 0),
 }
 LIST_FIELDS = [
     "id", "order", "product", "site", "mbr_version", "status", "suite",
@@ -125,7 +125,7 @@ def test_demo_batches_at_both_sites_with_their_stories(db: Database) -> None:
         assert ("out_of_trend", "time_to_freeze") in kinds
 
         # the failed batch: step, reason, the operator's signature
-        failed = rows["HLX-EPC-01-0004"]
+        failed = rows["HLX-EPC-01-0013"]
         assert failed.failed_step == "TRANSDUCE" and "sterility" in failed.failed_reason
         sig = s.scalars(
             select(Signature).where(
