@@ -12,7 +12,11 @@ Hashes made before normalisation was introduced still verify (:func:`verify_pass
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -55,6 +59,26 @@ def hash_password(password: str, profile: str = "standard") -> str:
     return _HASHERS[profile].hash(normalise(password))
 
 
+#: successful checks remembered inside :func:`remembering_verifications` (SHA-256 keys)
+_remembered: ContextVar[set[str] | None] = ContextVar("v2v_remembered_passwords", default=None)
+
+
+@contextmanager
+def remembering_verifications() -> Iterator[None]:
+    """Inside the block, a password that matched a hash once is not put through Argon2 again.
+
+    For one loader in one process that signs many records as the same few people (the demo: a
+    few hundred step sign-offs by three users, each check ~0.2 s with the standard profile).
+    The password is still checked at every signature; only successes are remembered, keyed by
+    the SHA-256 of hash and password (never the password), and forgotten when the block ends.
+    """
+    token = _remembered.set(set())
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether ``password`` (normalised) is the one of ``password_hash``.
 
@@ -62,6 +86,21 @@ def verify_password(password_hash: str, password: str) -> bool:
     typed form is not already normal it is tried as typed too. The second try depends only on
     what was typed, never on the account, so it tells nothing about which accounts exist.
     """
+    remembered = _remembered.get()
+    if remembered is None:
+        return _check(password_hash, password)
+    key = hashlib.sha256(
+        f"{password_hash}\0{password}".encode("utf-8", "surrogatepass")
+    ).hexdigest()
+    if key in remembered:
+        return True
+    ok = _check(password_hash, password)
+    if ok:
+        remembered.add(key)
+    return ok
+
+
+def _check(password_hash: str, password: str) -> bool:
     normal = normalise(password)
     if _verify(password_hash, normal):
         return True

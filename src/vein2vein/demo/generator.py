@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from vein2vein.auth import service as auth
+from vein2vein.auth.passwords import remembering_verifications
 from vein2vein.auth.scope import administration_scope
 from vein2vein.auth.tables import Organisation
 from vein2vein.demo.context import DemoContext
@@ -130,7 +131,10 @@ def load_demo(db: Database, loaders: Sequence[DemoLoader] | None = None) -> bool
                 role=u.role,
                 password=DEMO_PASSWORD,
             )
-        for loader in loaders:
-            loader(uow, ctx)
+        # the demo users sign a few hundred records: each password is put through Argon2
+        # once, then remembered until the load ends (auth/passwords.py)
+        with remembering_verifications():
+            for loader in loaders:
+                loader(uow, ctx)
         uow.commit()
     return True

@@ -79,6 +79,7 @@ class DemoPatient:
     required_in_days: int  # required-by date relative to apheresis
     positive: str | None = None  # a positive infectious-disease marker
     mismatch_at: Step | None = None  # a hand-off stopped here, then cleared by QA
+    cdmo: str = "Northbridge Leiden GMP"  # where the CDMO's custody steps happen
 
 
 HELIXA = (
@@ -173,7 +174,7 @@ def _walk(
             orders.register_product(uow, scopes["operator"], order.id, 2)
         who = "approver" if step is Step.RELEASED else ("site" if step in _SITE else "operator")
         patient = {"subject_id": p.subject, "date_of_birth": p.date_of_birth}
-        where = site if step in _SITE else "Northbridge Leiden GMP"
+        where = site if step in _SITE else p.cdmo
 
         if step is p.mismatch_at:
             try:
@@ -239,39 +240,55 @@ def load_identity_demo(uow: UnitOfWork, ctx: DemoContext) -> None:
             select(Site).where(Site.organisation_id == program.organisation_id)
         ).first()
         assert site is not None
-        today = utcnow().date()
         for p in patients:
-            patient = orders.enrol_patient(
-                uow,
-                scopes["site"],
-                program_id=program.id,
-                subject_id=p.subject,
-                treatment_site_id=site.id,
-                date_of_birth=p.date_of_birth,
-                initials=p.initials,
-            )
-            markers = dict.fromkeys(MARKERS, "negative")
-            if p.positive:
-                markers[p.positive] = "positive"
-            apheresis = today - dt.timedelta(days=p.days_ago)
-            order = orders.place_order(
-                uow,
-                scopes["site"],
-                intake.OrderRequest(
-                    patient_id=patient.id,
-                    product_code=product,
-                    product_name=program.product,
-                    dose_level=dose,
-                    weight_kg="71.4",
-                    planned_apheresis=apheresis,
-                    required_by=apheresis + dt.timedelta(days=p.required_in_days),
-                    starting_material="fresh"
-                    if p.subject.endswith(("003", "102"))
-                    else "cryopreserved",
-                    markers=markers,
-                    time_zone=zone,
-                ),
-            )
-            orders.assign_apheresis_din(uow, scopes["operator"], order.id)
-            if p.reached is not None:
-                _walk(uow, scopes, order, p, zone, site.name, ctx.settings)
+            add_patient(uow, scopes, program, site, p, zone, product, dose, ctx.settings)
+
+
+def add_patient(
+    uow: UnitOfWork,
+    scopes: dict[str, Scope],
+    program: Program,
+    site: Site,
+    p: DemoPatient,
+    zone: str,
+    product: str,
+    dose: str,
+    settings: Any,
+) -> Order:
+    """Enrol one demo patient at the sponsor's treatment ``site``, place the order, assign the
+    apheresis DIN and record its custody up to ``p.reached``; ``scopes``: ``site`` (the
+    sponsor's clinical user), ``operator``, ``approver``, ``qa``."""
+    today = utcnow().date()
+    patient = orders.enrol_patient(
+        uow,
+        scopes["site"],
+        program_id=program.id,
+        subject_id=p.subject,
+        treatment_site_id=site.id,
+        date_of_birth=p.date_of_birth,
+        initials=p.initials,
+    )
+    markers = dict.fromkeys(MARKERS, "negative")
+    if p.positive:
+        markers[p.positive] = "positive"
+    apheresis = today - dt.timedelta(days=p.days_ago)
+    order = orders.place_order(
+        uow,
+        scopes["site"],
+        intake.OrderRequest(
+            patient_id=patient.id,
+            product_code=product,
+            product_name=program.product,
+            dose_level=dose,
+            weight_kg="71.4",
+            planned_apheresis=apheresis,
+            required_by=apheresis + dt.timedelta(days=p.required_in_days),
+            starting_material="fresh" if p.subject.endswith(("003", "102")) else "cryopreserved",
+            markers=markers,
+            time_zone=zone,
+        ),
+    )
+    orders.assign_apheresis_din(uow, scopes["operator"], order.id)
+    if p.reached is not None:
+        _walk(uow, scopes, order, p, zone, site.name, settings)
+    return order

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -499,6 +499,34 @@ def enter_value(
     )
 
 
+def enter_values(
+    uow: UnitOfWork,
+    scope: Scope,
+    batch_id: int | str,
+    step: str,
+    values: Sequence[tuple[str, float, str]],
+) -> Batch:
+    """Enter several values of one step at once (``(entry, value, unit)``, a step's form sent
+    whole): each is checked as :func:`enter_value` checks it, in the order given, with the
+    same time; one change, one audit entry listing every event, and a deviation for each value
+    outside its PAR. A value refused refuses them all."""
+    by = uow.actor.name
+    if not values:
+        raise InputError("no values to enter", field="values")
+
+    def change(record: BatchRecord, at: dt.datetime) -> Outcome:
+        outcome = None
+        found: list[execution.DeviationToOpen] = []
+        for entry, value, unit in values:
+            outcome = execution.enter_value(record, step, entry, value, unit, by=by, at=at)
+            record = outcome.record
+            found.extend(outcome.deviations)
+        assert outcome is not None
+        return Outcome(record, outcome.event, deviations=tuple(found))
+
+    return _run(uow, scope, batch_id, Perm.BATCH_EXECUTE, "mfg.batch_enter", change)
+
+
 def correct(
     uow: UnitOfWork,
     scope: Scope,
@@ -535,6 +563,23 @@ def verify(uow: UnitOfWork, scope: Scope, batch_id: int | str, seq: int) -> Batc
         "mfg.batch_verify",
         lambda r, at: execution.verify(r, int(seq), by=by, at=at),
     )
+
+
+def verify_entries(
+    uow: UnitOfWork, scope: Scope, batch_id: int | str, seqs: Sequence[int]
+) -> Batch:
+    """A second person verifies several entries or lot scans at once (each as :func:`verify`
+    checks it); one change, one audit entry. One refused refuses them all."""
+    by = uow.actor.name
+    if not seqs:
+        raise InputError("no entries to verify", field="seq")
+
+    def change(record: BatchRecord, at: dt.datetime) -> BatchRecord:
+        for seq in seqs:
+            record = execution.verify(record, int(seq), by=by, at=at)
+        return record
+
+    return _run(uow, scope, batch_id, Perm.BATCH_VERIFY, "mfg.batch_verify", change)
 
 
 def scan_lot(

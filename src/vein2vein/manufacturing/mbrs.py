@@ -26,6 +26,7 @@ the same number, at once.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -107,7 +108,15 @@ def content_of(row: MasterBatchRecord) -> dict[str, Any]:
 
 
 def model_of(row: MasterBatchRecord) -> Mbr:
-    return domain.from_data(content_of(row))
+    return _model(row.content)
+
+
+@functools.lru_cache(maxsize=32)
+def _model(content: str) -> Mbr:
+    """The model of stored content, kept for the next caller: a batch record is rebuilt from
+    its MBR at every entry, and the model is immutable (frozen dataclasses and tuples). The
+    text itself is the key, so an edited draft is parsed again."""
+    return domain.from_data(json.loads(content))
 
 
 def _store(row: MasterBatchRecord, mbr: Mbr) -> None:
