@@ -241,6 +241,46 @@ def din_issue(
         typer.echo(f"{r['eye_readable']}  barcode {r['barcode']}")
 
 
+@app.command("new-apheresis")
+@handle_errors
+def new_apheresis_cmd(
+    order: str = typer.Argument(..., help="The order's number, e.g. HLX-EPC-01-0013"),
+    planned: str = typer.Option(..., "--planned", help="Day of the new collection, YYYY-MM-DD"),
+    reason: str = typer.Option(..., "--reason", help="Why (the batch that failed)"),
+    sponsor: str | None = typer.Option(None, "--sponsor", help="When order numbers clash"),
+    org: str | None = CDMO_OPT,
+    json_: bool = JSON_OPT,
+) -> None:
+    """After the order's batch failed: a new apheresis collection for the same patient and
+    chain-of-identity identifier, with a new DIN (the failed batch keeps the old one)."""
+    from vein2vein.identity import orders, views
+    from vein2vein.store.uow import Actor
+
+    db = database()
+    scope = server_scope(db, org)
+    with db.read() as session:
+        order_id = views.order_id_by_number(session, scope, order, sponsor)
+    with db.uow(Actor.cli()) as uow:
+        row = orders.new_apheresis(uow, scope, order_id, planned_apheresis=planned, reason=reason)
+        uow.commit()
+        out = {
+            "order": row.number,
+            "coi": row.coi,
+            "collection": row.collection,
+            "apheresis_din": row.apheresis_din,
+            "planned_apheresis": row.planned_apheresis.isoformat()
+            if row.planned_apheresis
+            else None,
+        }
+    if json_:
+        emit_json(out)
+        return
+    typer.echo(
+        f"order {out['order']}: collection {out['collection']} planned {out['planned_apheresis']}"
+        f" with the new DIN {out['apheresis_din']}"
+    )
+
+
 @app.command("orders")
 @handle_errors
 def orders_cmd(

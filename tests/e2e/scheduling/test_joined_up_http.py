@@ -7,6 +7,7 @@ started batch as pinned."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import select
@@ -76,3 +77,41 @@ def test_failed_batch_new_apheresis_and_suites_over_http(world: W.World) -> None
     assert after["summary"]["projection"]["state"] != "blocked"
     assert after["summary"]["next_steps"] == ["collected"]
     assert after["new_apheresis_needed"] is None
+
+
+def test_cli_new_apheresis_only_after_a_failed_batch(
+    cli_db: Database, cli_env: dict[str, str]
+) -> None:
+    """`v2v coi new-apheresis ORDER --planned DAY --reason R`: refused while no batch failed
+    (nothing issued), then after the failure a new DIN on the same CoI, collection 2."""
+    from tests import batch_world as BW
+    from tests.integration.manufacturing import test_batches as T
+    from typer.testing import CliRunner
+
+    from vein2vein.features import create_cli
+    from vein2vein.identity.tables import IssuedDin, Order
+
+    w = BW.build(cli_db)
+    order_id = BW.order_with_din(w)
+    bid = T.new_batch(w, order_id)
+    T.run_step(w, bid, "RECEIPT")
+    with cli_db.read() as session:
+        order = session.get_one(Order, order_id)
+        number, coi, old_din = order.number, order.coi, order.apheresis_din
+        issued = session.query(IssuedDin).count()
+    runner, cli = CliRunner(), create_cli()
+    planned = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    args = ["coi", "new-apheresis", number, "--planned", planned, "--reason", "batch failed"]
+    refused = runner.invoke(cli, [*args, "--json"], env=cli_env)
+    assert refused.exit_code != 0
+    assert f"order {number} needs no new apheresis" in refused.output
+    with cli_db.read() as session:
+        assert session.query(IssuedDin).count() == issued  # nothing issued
+    J.fail(w, bid, "RECEIPT", "bag leaked in transit")
+    done = runner.invoke(cli, [*args, "--json"], env=cli_env)
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.output)
+    assert (out["order"], out["coi"], out["collection"]) == (number, coi, 2)
+    assert out["apheresis_din"] != old_din and out["planned_apheresis"] == planned
+    again = runner.invoke(cli, args, env=cli_env)  # the new DIN's batch has not failed
+    assert again.exit_code != 0 and "needs no new apheresis" in again.output
