@@ -10,6 +10,7 @@ plugin does not run under the pinned pytest 9).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +40,31 @@ CHECKS = [
 ROLES = ("qa.approver", "admin", "helixa.clinical")
 
 
-def demo_world(folder: Path) -> tuple[Any, Database]:
-    db = Database(
-        Settings(
-            environment="test",
-            database_url=f"sqlite:///{folder / 'demo.db'}",
-            argon2_profile="fast-tests",
-            # wrong passwords generated for signature operations must not lock the roles out
-            lockout_threshold=1_000_000,
-        )
+def _settings(path: Path) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=f"sqlite:///{path}",
+        argon2_profile="fast-tests",
+        # wrong passwords generated for signature operations must not lock the roles out
+        lockout_threshold=1_000_000,
     )
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo loaded once per test process; each role's test works on its own copy."""
+    path = tmp_path_factory.mktemp("fuzz-demo") / "demo.db"
+    db = Database(_settings(path))
     migrate.upgrade(db.engine)
     assert load_demo(db)
+    db.dispose()
+    return path
+
+
+def demo_world(template: Path, folder: Path) -> tuple[Any, Database]:
+    path = folder / "demo.db"
+    shutil.copy(template, path)
+    db = Database(_settings(path))
     return schemathesis.openapi.from_asgi("/api/openapi.json", create_app(db.settings, db)), db
 
 
@@ -93,9 +107,11 @@ def fuzz(operation: Any, token: str) -> list[str]:
 
 
 @pytest.mark.parametrize("username", ROLES)
-def test_every_operation_answers_as_documented(tmp_path: Path, username: str) -> None:
+def test_every_operation_answers_as_documented(
+    demo_template: Path, tmp_path: Path, username: str
+) -> None:
     """A fresh demo per role: an administrator's generated requests may disable other users."""
-    schema, db = demo_world(tmp_path)
+    schema, db = demo_world(demo_template, tmp_path)
     problems: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
