@@ -6,8 +6,8 @@ anywhere is reported where the user can find it::
 PyYAML's safe loader composes the node tree (plain data only, no Python objects); a duplicated
 key, which YAML lets pass with the last value winning, is refused, and so are anchors and
 aliases (a few lines must not expand to millions of values). A YAML timestamp is kept as the
-text typed. The same reading as ``manufacturing/mbr_yaml.py``, made one piece for the second
-file format (the specification, ``quality/spec_yaml.py``).
+text typed. One piece for every file format of the kind: the master batch record
+(``manufacturing/mbr_yaml.py``) and the specification (``quality/spec_yaml.py``).
 """
 
 from __future__ import annotations
