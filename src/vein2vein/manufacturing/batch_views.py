@@ -100,24 +100,30 @@ def list_batches(session: Session, scope: Scope) -> list[dict[str, Any]]:
     ]
 
 
+def _earlier(batch: Batch, *, include_pd: bool = False) -> list[Any]:
+    """Conditions for the batches made before ``batch`` (a smaller id) from the same MBR
+    version that are complete, in review or approved: GMP batches only unless ``include_pd``.
+    The one definition of "earlier batches" for the out-of-trend rule and the kinetics
+    envelope (a later batch never changes an earlier batch's review or chart)."""
+    conditions = [
+        Batch.mbr_id == batch.mbr_id,
+        Batch.id < batch.id,
+        Batch.status.in_((batches.COMPLETE, batches.IN_REVIEW, batches.APPROVED)),
+    ]
+    if not include_pd:
+        conditions.append(Batch.gmp.is_(True))
+    return conditions
+
+
 def earlier_records(
     session: Session, batch: Batch, *, include_pd: bool = False
 ) -> list[execution.BatchRecord]:
-    """Complete or later records of the same MBR version: GMP batches only (the basis of the
-    out-of-trend rule, which never includes process-development runs); ``include_pd`` adds the
+    """The earlier records of the same MBR version (:func:`_earlier`), the basis of the
+    out-of-trend rule, which never includes process-development runs; ``include_pd`` adds the
     PD runs, for a kinetics envelope whose user chose to include them explicitly."""
-    stmt = select(Batch).where(
-        Batch.mbr_id == batch.mbr_id,
-        Batch.id != batch.id,
-        Batch.status.in_((batches.COMPLETE, batches.IN_REVIEW, batches.APPROVED)),
-    )
-    if not include_pd:
-        stmt = stmt.where(Batch.gmp.is_(True))
+    stmt = select(Batch).where(*_earlier(batch, include_pd=include_pd))
     others = session.scalars(stmt.options(selectinload(Batch.events), selectinload(Batch.mbr)))
     return [batches.record_of(b) for b in others]
-
-
-_earlier = earlier_records  # its name before process-development runs (other pages' callers)
 
 
 def batch_detail(session: Session, scope: Scope, batch_id: int | str) -> dict[str, Any]:
@@ -211,18 +217,7 @@ def _earlier_counts(
     """Viable counts of the earlier batches of the same MBR version (made before this one, and
     complete, in review or approved; GMP batches only), one mapping per batch, read from the
     stored entries."""
-    ids = list(
-        session.scalars(
-            select(Batch.id)
-            .where(
-                Batch.mbr_id == batch.mbr_id,
-                Batch.id < batch.id,
-                Batch.gmp.is_(True),  # process-development runs never shape a GMP envelope
-                Batch.status.in_((batches.COMPLETE, batches.IN_REVIEW, batches.APPROVED)),
-            )
-            .order_by(Batch.id)
-        )
-    )
+    ids = list(session.scalars(select(Batch.id).where(*_earlier(batch)).order_by(Batch.id)))
     wanted = {tuple(p.point.split(".", 1)) for p in points}
     rows = session.execute(
         select(BatchEvent.batch_id, BatchEvent.step, BatchEvent.item, BatchEvent.value,
