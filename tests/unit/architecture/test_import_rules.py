@@ -94,8 +94,8 @@ PURE_MANUFACTURING = [
     "pd_files",
 ]
 #: QC release rules (issue 13): the specification and its file format, dose and bags,
-#: calculated results
-PURE_QUALITY = ["domain", "spec_yaml", "dose", "calculated"]
+#: calculated results, result file readers
+PURE_QUALITY = ["domain", "spec_yaml", "dose", "calculated", "result_files"]
 
 
 def pure_modules() -> list[str]:
