@@ -9,6 +9,13 @@ Encoders: Code 128 patterns come from ``python-barcode``; Data Matrix (ECC 200, 
 reportlab 5.1 its C40 encoder gives wrong values for ``: ; < = > ? @``, so symbols holding ISBT
 128 data identifiers (``=``, ``<``, ``>``) do not decode.
 
+Released product (issue 13): a bag or cassette label given a :class:`ReleasedProduct` is the label
+of one final-product bag. It prints and encodes the product code with that bag's own division
+(bag 1 = ``A0``, 2 = ``B0``, ... as :func:`bag_division`), "Bag n of N", the dose in that bag, the
+collection date, the batch, the manufacturing site and the collection centre, and the expiry
+computed by :func:`product_expiry` from the freeze time and the shelf life. The apheresis bag label
+names the collection centre ("Collected at ..."), never the CDMO.
+
 Personal data: bag and cassette labels carry the sponsor subject id and the CoI identifier, and
 the date of birth only when the caller passes it (the second patient identifier some sites check
 at the bedside); no name. Shipper labels carry no patient data at all. No barcode carries
@@ -20,6 +27,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import io
+import math
+import string
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -158,15 +167,144 @@ def _require(label: object, *names: str) -> None:
             raise InputError(f"the label needs {name.replace('_', ' ')}", field=name)
 
 
+# --------------------------------------------------------------------------------------------
+# Released product: bag division, expiry, dose
+# --------------------------------------------------------------------------------------------
+
+#: One first-level division letter per final-product bag, A to Z (as ``orders.register_product``).
+MAX_BAGS: Final = len(string.ascii_uppercase)
+#: Local time at which a product expires on its last day: ISBT 128 (ICCBBA ST-001) expiration
+#: date and time, data structure 005, writes the end of a day as 2359.
+EXPIRY_TIME: Final = dt.time(23, 59)
+
+
+def bag_division(bag_number: int) -> str:
+    """Division code ``ds`` of the product code of final-product bag ``bag_number``.
+
+    ICCBBA ST-001 data structure 003 ``αooootds``: ``d`` is the first-level division (a capital
+    letter), ``s`` the second level (``0``: not divided further). vein2vein gives the bags of one
+    product the letters in order, as ``orders.register_product`` registers them: bag 1 = ``A0``,
+    bag 2 = ``B0``, ... bag 26 = ``Z0``.
+    """
+    if isinstance(bag_number, bool) or not 1 <= bag_number <= MAX_BAGS:
+        raise InputError(f"a bag number is 1 to {MAX_BAGS}", field="bag_number")
+    return f"{string.ascii_uppercase[bag_number - 1]}0"
+
+
+def product_expiry(frozen_at: dt.datetime, shelf_life_days: int) -> dt.datetime:
+    """When a cryopreserved product frozen at ``frozen_at`` expires: 23:59 on the day that is
+    ``shelf_life_days`` calendar days after the day of freezing.
+
+    Convention (the one blood-component dating uses, e.g. AABB Standards and the Council of
+    Europe Guide: the day of processing is day 0 and the product expires at the end of its last
+    day): the day of freezing is day 0, the last day of use is day ``shelf_life_days``, and the
+    product may be used until the end of that day. The end of a day is written 23:59, as ICCBBA
+    ST-001 encodes it in the expiration date and time (data structure 005, ``&>cyyjjjhhmm``;
+    data structure 004, the date alone, means the same end of day). The time of freezing does not
+    move the expiry: two bags frozen on the same day expire together.
+
+    Worked examples (tests): frozen 2026-01-31 14:05, 30 days → 2026-03-02 23:59; frozen
+    2027-12-31 09:00, 60 days → 2028-02-29 23:59 (leap year). ``frozen_at`` keeps its time zone
+    (label times are local and naive). Raises :class:`InputError` for a shelf life under a day.
+    """
+    if isinstance(shelf_life_days, bool) or not isinstance(shelf_life_days, int):
+        raise InputError("the shelf life is a whole number of days", field="shelf_life_days")
+    if shelf_life_days < 1:
+        raise InputError("the shelf life is at least one day", field="shelf_life_days")
+    last_day = frozen_at.date() + dt.timedelta(days=shelf_life_days)
+    return dt.datetime.combine(last_day, EXPIRY_TIME, tzinfo=frozen_at.tzinfo)
+
+
+def _tens(value: float, exponent: int) -> str:
+    return f"{value / 10**exponent:.3g} × 10^{exponent}"
+
+
+def dose_text(cells: float, cells_per_kg: float | None = None) -> str:
+    """The dose in one bag as printed: ``0.7 × 10^8 CAR+ viable T cells (1 × 10^6 /kg)``.
+
+    Flat doses in units of 10^8 cells and per-kg doses in 10^6 cells/kg, as the prescribing
+    information of approved CAR-T products state them (e.g. YESCARTA: 2 × 10^6 /kg, at most
+    2 × 10^8); three significant digits. ``^`` because the standard PDF fonts have no ⁸.
+    """
+    text = f"{_tens(cells, 8)} CAR+ viable T cells"
+    return text if cells_per_kg is None else f"{text} ({_tens(cells_per_kg, 6)} /kg)"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedProduct:
+    """What the label of one bag of a released final product adds (issue 13).
+
+    ``cells`` are the CAR-positive viable T cells in this bag (``cells_per_kg`` at the patient's
+    weight, when the dose is per kg); ``frozen_at`` and ``shelf_life_days`` give the expiry
+    (:func:`product_expiry`); ``frozen_at`` is local time, naive, like every time on a label.
+    """
+
+    bag_number: int
+    bag_count: int
+    cells: float
+    collection_date: dt.date
+    frozen_at: dt.datetime
+    shelf_life_days: int
+    batch: str
+    manufacturing_site: str
+    cells_per_kg: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bag_count, bool) or not 1 <= self.bag_count <= MAX_BAGS:
+            raise InputError(f"a product has 1 to {MAX_BAGS} bags", field="bag_count")
+        bag_division(self.bag_number)
+        if self.bag_number > self.bag_count:
+            raise InputError(
+                f"bag {self.bag_number} of {self.bag_count}: the bag number is at most the "
+                "number of bags",
+                field="bag_number",
+            )
+        for name in ("cells", "cells_per_kg"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise InputError("a dose is a positive number of cells", field=name)
+        _require(self, "batch", "manufacturing_site")
+        if self.frozen_at.tzinfo is not None:
+            raise InputError(
+                "the freeze time is the site's local time, without a time zone", field="frozen_at"
+            )
+        if self.frozen_at.date() < self.collection_date:
+            raise InputError("the product was frozen before it was collected", field="frozen_at")
+        product_expiry(self.frozen_at, self.shelf_life_days)  # refuses a shelf life under a day
+
+    @property
+    def division(self) -> str:
+        return bag_division(self.bag_number)
+
+    @property
+    def expires(self) -> dt.datetime:
+        return product_expiry(self.frozen_at, self.shelf_life_days)
+
+    @property
+    def bag_text(self) -> str:
+        return f"Bag {self.bag_number} of {self.bag_count}"
+
+    @property
+    def dose_text(self) -> str:
+        return dose_text(self.cells, self.cells_per_kg)
+
+
 @dataclass(frozen=True, slots=True)
 class ProductLabel:
-    """What a bag or cassette label shows."""
+    """What a bag or cassette label shows.
+
+    ``facility`` is the facility that issued the DIN (holder of the FIN); it is printed only when
+    neither ``collection_centre`` nor ``released`` is given ("Labelled by ..."). The apheresis
+    bag label gives ``collection_centre`` ("Collected at ..."). A final-product label gives
+    ``released`` and ``collection_centre``: then the product code's division must be the bag's,
+    and ``expires`` is the computed expiry (given: it must equal it; left out: it is filled in).
+    """
 
     din: Din
     coi: str
     product: ProductCodeStructure
     product_name: str  # the site's name for its product description code
-    facility: str  # who collected or manufactured it
+    facility: str  # the facility that issued the DIN (see the class docstring)
     subject_id: str
     expires: dt.datetime | None = None  # local time, naive, as printed
     date_of_birth: dt.date | None = None  # printed only when given; never in a barcode
@@ -174,15 +312,44 @@ class ProductLabel:
     storage: str = "Store at or below -150 °C"
     flags: str | None = None  # default: the check character as flags
     coi_format: coi_module.CoiFormat = field(default_factory=coi_module.get_format)
+    collection_centre: str | None = None  # where the apheresis was collected
+    released: ReleasedProduct | None = None  # set: the label of one released bag
 
     def __post_init__(self) -> None:
         _require(self, "product_name", "facility", "subject_id")
+        if self.collection_centre is not None:
+            _require(self, "collection_centre")
+        released = self.released
+        if released is None:
+            return
+        if self.collection_centre is None:
+            raise InputError(
+                "a released product's label needs the collection centre", field="collection_centre"
+            )
+        if self.product.division != released.division:
+            raise InputError(
+                f"bag {released.bag_number} carries division {released.division}; the product "
+                f"code has {self.product.division}",
+                field="division",
+            )
+        if self.expires is None:
+            object.__setattr__(self, "expires", released.expires)
+        elif self.expires.date() <= released.collection_date:
+            raise InputError("the expiry is not after the collection date", field="expires")
+        elif self.expires != released.expires:
+            raise InputError(
+                f"the expiry {self.expires:%Y-%m-%d %H:%M} is not the one computed from the "
+                f"freeze time and shelf life ({released.expires:%Y-%m-%d %H:%M})",
+                field="expires",
+            )
 
     def structures(self) -> list[DataStructure]:
         out: list[DataStructure] = [DinStructure(self.din, self.flags or self.din.check_flags)]
         out.append(self.product)
         if self.expires is not None:
             out.append(DateStructure(DateKind.EXPIRATION, self.expires))
+        if self.released is not None:
+            out.append(DateStructure(DateKind.COLLECTION, self.released.collection_date))
         if self.blood_group is not None:
             out.append(self.blood_group)
         out.append(self.coi_format.to_structure(self.coi))
@@ -230,22 +397,66 @@ def _expiry_text(expires: dt.datetime | None) -> str:
     return "EXP " + expires.strftime("%Y-%m-%d %H:%M") if expires else "EXP see documentation"
 
 
+def _origin_lines(label: ProductLabel) -> list[str]:
+    """Who made it and where it was collected, in words that cannot be mixed up."""
+    if label.released is not None:
+        return [
+            f"Manufactured by {label.released.manufacturing_site}",
+            f"Collected at {label.collection_centre}",
+        ]
+    if label.collection_centre is not None:
+        return [f"Collected at {label.collection_centre}"]
+    return [f"Labelled by {label.facility}"]
+
+
+def _product_block(label: ProductLabel) -> list[Item]:
+    """Top right of a bag: product code barcode and its eye-readable text.
+
+    On a released bag the division is printed large next to the product description code, with
+    "Bag n of N", so that two bags of one product are told apart by eye.
+    """
+    product = label.product
+    items: list[Item] = [_bars(50, 3, 12, product.encode())]
+    released = label.released
+    if released is None:
+        items.append(Text(52.5, 16.5, 9, product.description_code, bold=True))
+    else:
+        items += [
+            Text(52.5, 17.5, 9, f"{product.description_code} {product.collection_type}", bold=True),
+            Text(68, 16, 16, product.division, bold=True),
+            Text(79, 17.5, 9, released.bag_text, bold=True, max_width=19),
+        ]
+    name_y = 21 if released is None else 22
+    items += [
+        Text(52.5, name_y, 7, label.product_name, max_width=44),
+        Text(
+            52.5,
+            name_y + 4,
+            7,
+            (product.collection_type_text or "").upper(),
+            bold=True,
+            max_width=44,
+        ),
+    ]
+    return items
+
+
 def bag_layout(label: ProductLabel) -> Layout:
-    """100 × 100 mm bag label in four quadrants: DIN, product, expiry, identity."""
+    """100 × 100 mm bag label in four quadrants: DIN, product, expiry, identity.
+
+    A released bag adds, across the foot of the label, the dose in the bag and the collection
+    date and batch; the identity column moves up to make room.
+    """
     fmt = label.coi_format
     flags = label.flags or label.din.check_flags
+    released = label.released
     items: list[Item] = _din_block(2, 3, label.din, flags)
-    items.append(Text(4.5, 23, 6, f"Collected/manufactured by {label.facility}", max_width=44))
-    items += [
-        _bars(50, 3, 12, label.product.encode()),
-        Text(52.5, 16.5, 9, label.product.description_code, bold=True),
-        Text(52.5, 21, 7, label.product_name, max_width=44),
-        Text(
-            52.5, 25, 7, (label.product.collection_type_text or "").upper(), bold=True, max_width=44
-        ),
-        Rule(0, 30, 100, 0.3),
-        Rule(49, 0, 0.3, 30),
-    ]
+    origin = _origin_lines(label)
+    origin_y = 23 if len(origin) == 1 else 21.5
+    for i, line in enumerate(origin):
+        items.append(Text(4.5, origin_y + 3.5 * i, 6, line, max_width=44))
+    items += _product_block(label)
+    items += [Rule(0, 30, 100, 0.3), Rule(49, 0, 0.3, 30)]
     if label.expires is not None:
         exp = DateStructure(DateKind.EXPIRATION, label.expires).encode()
         items.append(_bars(2, 33, 10, exp))
@@ -256,20 +467,45 @@ def bag_layout(label: ProductLabel) -> Layout:
     items.append(Rule(0, 51, 100, 0.3))
     matrix_data = compound_message(label.structures())
     items.append(Matrix(3, 55, datamatrix_modules(matrix_data), 0.7, matrix_data))
+    ys: dict[str, float]
+    if released is None:
+        ys = {"coi_head": 56, "coi": 60, "subject_head": 67, "subject": 71, "dob": 78, "store": 86}
+    else:
+        ys = {"coi_head": 55, "coi": 58.5, "subject_head": 65, "subject": 68.5, "dob": 75}
+        ys["store"] = 80.5
     identity: list[Item] = [
-        Text(40, 56, 7, "Chain of identity"),
-        Text(40, 60, 10, fmt.display(label.coi), bold=True, max_width=58),
-        Text(40, 67, 7, "Subject"),
-        Text(40, 71, 10, label.subject_id, bold=True, max_width=58),
+        Text(40, ys["coi_head"], 7, "Chain of identity"),
+        Text(40, ys["coi"], 10, fmt.display(label.coi), bold=True, max_width=58),
+        Text(40, ys["subject_head"], 7, "Subject"),
+        Text(40, ys["subject"], 10, label.subject_id, bold=True, max_width=58),
     ]
     if label.date_of_birth is not None:
-        identity.append(Text(40, 78, 7, f"Date of birth {label.date_of_birth.isoformat()}"))
-    identity.append(Text(40, 86, 8, label.storage, bold=True, max_width=58))
+        identity.append(Text(40, ys["dob"], 7, f"Date of birth {label.date_of_birth.isoformat()}"))
+    identity.append(Text(40, ys["store"], 8, label.storage, bold=True, max_width=58))
+    if released is not None:
+        identity += [
+            Rule(0, 86, 100, 0.3),
+            Text(3, 88, 9, f"Dose {released.dose_text}", bold=True, max_width=94),
+            Text(
+                3,
+                93,
+                7,
+                f"Collected {released.collection_date.isoformat()}    Batch {released.batch}",
+                bold=True,
+                max_width=94,
+            ),
+        ]
     return Layout(100, 100, tuple(items + identity))
 
 
 def cassette_layout(label: ProductLabel) -> Layout:
-    """90 × 40 mm cassette label: DIN, Data Matrix and the identity lines."""
+    """90 × 40 mm cassette label: DIN, Data Matrix and the identity lines.
+
+    A released bag's cassette prints the division large and "Bag n of N" under the Data Matrix,
+    with the expiry, and six short lines of identity, product, dose, collection and origin.
+    """
+    if label.released is not None:
+        return _released_cassette_layout(label, label.released)
     fmt = label.coi_format
     flags = label.flags or label.din.check_flags
     matrix_data = compound_message(label.structures())
@@ -283,6 +519,45 @@ def cassette_layout(label: ProductLabel) -> Layout:
     ]
     if label.date_of_birth is not None:
         items.append(Text(62, 31, 6, f"DOB {label.date_of_birth.isoformat()}"))
+    return Layout(90, 40, tuple(items))
+
+
+def _released_cassette_layout(label: ProductLabel, released: ReleasedProduct) -> Layout:
+    fmt = label.coi_format
+    flags = label.flags or label.din.check_flags
+    product = label.product
+    matrix_data = compound_message(label.structures())
+    matrix = Matrix(62, 1, datamatrix_modules(matrix_data), data=matrix_data)
+    right = matrix.y + matrix.size + 0.5  # top of the column under the Data Matrix
+    items: list[Item] = _din_block(1, 2, label.din, flags)
+    items += [
+        matrix,
+        Text(62.5, right, 14, product.division, bold=True),
+        Text(71, right + 1, 8, released.bag_text, bold=True, max_width=18),
+        Text(62.5, right + 6, 6, _expiry_text(label.expires), bold=True, max_width=27),
+    ]
+    if label.date_of_birth is not None:
+        items.append(Text(62.5, right + 9, 6, f"DOB {label.date_of_birth.isoformat()}"))
+    items.append(Text(62.5, right + 12, 6, label.storage, max_width=27))
+    lines = [
+        (7, True, f"CoI {fmt.display(label.coi)}"),
+        (7, True, f"Subject {label.subject_id}"),
+        (
+            6,
+            True,
+            f"{product.description_code} {product.collection_type} {product.division}  "
+            f"{label.product_name}",
+        ),
+        (6, True, f"Dose {released.dose_text}"),
+        (
+            6,
+            False,
+            f"Collected {released.collection_date.isoformat()} at {label.collection_centre}",
+        ),
+        (6, False, f"Manufactured by {released.manufacturing_site}   Batch {released.batch}"),
+    ]
+    for i, (size, bold, text) in enumerate(lines):
+        items.append(Text(3.5, 21 + 3 * i, size, text, bold=bold, max_width=57))
     return Layout(90, 40, tuple(items))
 
 
@@ -398,6 +673,11 @@ def render_pdf(layout: Layout) -> bytes:
     return buf.getvalue()
 
 
+#: Characters Pillow's built-in font has no glyph for, and what the PNG prints instead (the PDF's
+#: Helvetica has them).
+_PNG_GLYPHS: Final = str.maketrans({"×": "x"})
+
+
 def render_png(layout: Layout, dpi: int = 300) -> bytes:
     """The label as a 1-bit-clean greyscale PNG at ``dpi``; symbol modules are whole pixels."""
     from PIL import Image, ImageDraw, ImageFont
@@ -409,19 +689,18 @@ def render_png(layout: Layout, dpi: int = 300) -> bytes:
     draw = ImageDraw.Draw(image)
     for item in layout.items:
         if isinstance(item, Text):
+            text = item.text.translate(_PNG_GLYPHS)
             size = item.size * dpi / 72
             font = ImageFont.load_default(size=size)
             stroke = max(1, round(size / 28)) if item.bold else 0
             if item.max_width is not None:
-                while size > 6 and draw.textlength(item.text, font=font) > px(item.max_width):
+                while size > 6 and draw.textlength(text, font=font) > px(item.max_width):
                     size *= 0.95
                     font = ImageFont.load_default(size=size)
             xy = (px(item.x), px(item.y))
-            draw.text(
-                xy, item.text, fill=0, font=font, anchor="lt", stroke_width=stroke, stroke_fill=0
-            )
+            draw.text(xy, text, fill=0, font=font, anchor="lt", stroke_width=stroke, stroke_fill=0)
             if item.boxed:
-                left, top, right, bottom = draw.textbbox(xy, item.text, font=font, anchor="lt")
+                left, top, right, bottom = draw.textbbox(xy, text, font=font, anchor="lt")
                 pad = px(0.6)
                 draw.rectangle(
                     (left - pad, top - pad, right + pad, bottom + pad),
