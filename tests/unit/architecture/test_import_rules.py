@@ -94,8 +94,8 @@ PURE_MANUFACTURING = [
     "pd_files",
 ]
 #: QC release rules (issue 13): the specification and its file format, dose and bags,
-#: calculated results
-PURE_QUALITY = ["domain", "spec_yaml", "dose", "calculated"]
+#: calculated results, the Certificate of Analysis and its PDF
+PURE_QUALITY = ["domain", "spec_yaml", "dose", "calculated", "coa", "coa_pdf"]
 
 
 def pure_modules() -> list[str]:
