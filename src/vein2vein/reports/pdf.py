@@ -28,6 +28,9 @@ _ASCII = {
     "’": "'",
     "“": '"',
     "”": '"',
+    "α": "alpha",
+    "β": "beta",
+    "γ": "gamma",
 }
 
 
@@ -38,9 +41,12 @@ def latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def anchored_pdf(footer: Sequence[str], orientation: str = "P") -> FPDF:
+def anchored_pdf(
+    footer: Sequence[str], orientation: str = "P", *, page_label: str = "Page {page}/{pages}"
+) -> FPDF:
     """An A4 document (``P`` portrait, ``L`` landscape) whose pages end with ``footer`` in a
-    small monospaced font and ``Page n/N``; the page-break margin leaves room for them."""
+    small monospaced font and the page number (``page_label``: ``Page n/N`` unless given, e.g.
+    ``Page {page} of {pages}``); the page-break margin leaves room for them."""
     from fpdf import FPDF
 
     lines = [latin1(line) for line in footer]
@@ -52,7 +58,8 @@ def anchored_pdf(footer: Sequence[str], orientation: str = "P") -> FPDF:
             for line in lines:
                 self.cell(0, 3, line, align="C", new_x="LMARGIN", new_y="NEXT")
             self.set_font("Helvetica", "", 6)
-            self.cell(0, 3, f"Page {self.page_no()}/{{nb}}", align="C")
+            label = page_label.format(page=self.page_no(), pages="{nb}")
+            self.cell(0, 3, label, align="C")
 
     pdf = _Pdf(orientation=orientation, unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12 + 3 * len(lines))

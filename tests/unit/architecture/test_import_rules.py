@@ -94,8 +94,18 @@ PURE_MANUFACTURING = [
     "pd_files",
 ]
 #: QC release rules (issue 13): the specification and its file format, dose and bags,
-#: calculated results, result file readers
-PURE_QUALITY = ["domain", "spec_yaml", "dose", "calculated", "result_files"]
+#: calculated results, result file readers, the Certificate of Analysis and its PDF, the
+#: release and OOS rules
+PURE_QUALITY = [
+    "domain",
+    "spec_yaml",
+    "dose",
+    "calculated",
+    "result_files",
+    "coa",
+    "coa_pdf",
+    "release_rules",
+]
 
 
 def pure_modules() -> list[str]:
