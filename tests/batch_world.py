@@ -94,12 +94,14 @@ def order_with_din(w: W.World, subject: str = "HLX-001") -> int:
 
 
 def new_apheresis(w: W.World, order_id: int, reason: str = "batch failed") -> str:
-    """After a failed batch: a new apheresis (a new DIN, collection 2) planned today."""
+    """After a failed batch: a new apheresis (a new DIN, collection 2) planned for tomorrow
+    (in UTC: 'today' in UTC is still yesterday in the order's zone east of UTC just before
+    midnight, when the failure's local day is already tomorrow)."""
     from vein2vein.identity import orders
 
     with w.db.uow(w.actor("operator")) as uow:
         o = orders.new_apheresis(
-            uow, w.scopes["operator"], order_id, planned_apheresis=dt.date.today(), reason=reason
+            uow, w.scopes["operator"], order_id, planned_apheresis=dt.date.today() + dt.timedelta(days=1), reason=reason
         )
         uow.commit()
         return str(o.apheresis_din)

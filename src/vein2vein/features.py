@@ -210,6 +210,30 @@ FEATURES: tuple[Feature, ...] = (
         ),
     ),
     Feature(
+        name="quality",
+        title="QC release: specifications, results, OOS, release and certificates",
+        tables=True,
+        demo="demo:load_quality_demo",
+        cli=(
+            CliMount("release", "cli:release_app", "QC release: each batch's release state."),
+            CliMount("coa", "cli:coa_app", "Certificates of Analysis: export and verify."),
+            CliMount(
+                "results",
+                "cli:results_app",
+                "QC results: import a results CSV or an instrument export.",
+            ),
+            CliMount("spec", "cli:spec_app", "Release specifications: import, list, approve."),
+        ),
+        permissions=(
+            P.QC_READ,
+            P.QC_RESULT_ENTER,
+            P.SPEC_AUTHOR,
+            P.SPEC_APPROVE,
+            P.OOS_MANAGE,
+            P.BATCH_RELEASE,
+        ),
+    ),
+    Feature(
         name="clinical",
         title="Clinical readout",
         tables=True,

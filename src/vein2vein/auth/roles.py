@@ -64,6 +64,13 @@ class Perm(StrEnum):
     BATCH_EXECUTE = "batch.execute"
     BATCH_VERIFY = "batch.verify"
     BATCH_APPROVE = "batch.approve"
+    # QC release (issue 13)
+    QC_READ = "qc.read"
+    QC_RESULT_ENTER = "qc.result_enter"
+    SPEC_AUTHOR = "spec.author"
+    SPEC_APPROVE = "spec.approve"
+    OOS_MANAGE = "oos.manage"
+    BATCH_RELEASE = "batch.release"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -85,6 +92,7 @@ _EVERY_CDMO_ROLE = {
     Perm.LOT_READ,
     Perm.DEVIATION_READ,
     Perm.BATCH_READ,
+    Perm.QC_READ,
 }
 #: CDMO staff who handle material (custody steps at the manufacturer, DINs, lots received) and
 #: open deviations they see
@@ -115,6 +123,10 @@ NOT_FOR_ADMINISTRATORS: frozenset[Perm] = frozenset(
         Perm.BATCH_EXECUTE,
         Perm.BATCH_VERIFY,
         Perm.BATCH_APPROVE,
+        Perm.QC_RESULT_ENTER,
+        Perm.SPEC_APPROVE,
+        Perm.OOS_MANAGE,
+        Perm.BATCH_RELEASE,
     }
 )
 
@@ -139,7 +151,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         | _CDMO_HANDS
         | {Perm.SIGN_AUTHORED, Perm.MBR_AUTHOR, Perm.BATCH_EXECUTE, Perm.BATCH_VERIFY}
     ),
-    Role.QC_ANALYST: frozenset(_EVERY_CDMO_ROLE | {Perm.SIGN_AUTHORED}),
+    Role.QC_ANALYST: frozenset(
+        _EVERY_CDMO_ROLE | {Perm.SIGN_AUTHORED, Perm.QC_RESULT_ENTER, Perm.SPEC_AUTHOR}
+    ),
     Role.QA_REVIEWER: frozenset(
         _EVERY_CDMO_ROLE
         | _CDMO_HANDS
@@ -154,6 +168,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MBR_AUTHOR,
             Perm.MBR_REVIEW,
             Perm.BATCH_VERIFY,
+            Perm.SPEC_AUTHOR,
+            Perm.OOS_MANAGE,
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -175,10 +191,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MBR_APPROVE,
             Perm.BATCH_VERIFY,
             Perm.BATCH_APPROVE,
+            Perm.SPEC_AUTHOR,
+            Perm.SPEC_APPROVE,
+            Perm.OOS_MANAGE,
+            Perm.BATCH_RELEASE,
         }
     ),
     Role.SPONSOR_VIEWER: frozenset(
-        {Perm.ORG_READ, Perm.PROGRAM_READ, Perm.MBR_READ, Perm.DEVIATION_READ, Perm.BATCH_READ}
+        {
+            Perm.ORG_READ,
+            Perm.PROGRAM_READ,
+            Perm.MBR_READ,
+            Perm.DEVIATION_READ,
+            Perm.BATCH_READ,
+            Perm.QC_READ,
+        }
     ),
     Role.SPONSOR_CLINICAL: frozenset(
         {
@@ -195,6 +222,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CUSTODY_RECORD_SITE,
             Perm.MBR_READ,
             Perm.BATCH_READ,
+            Perm.QC_READ,
         }
     ),
 }
@@ -278,6 +306,12 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.BATCH_EXECUTE: "create batch records, start, enter, correct, scan lots, sign off steps",
     Perm.BATCH_VERIFY: "verify another person's entry or lot scan (second person)",
     Perm.BATCH_APPROVE: "decide QA holds, approve a batch record with a signature (locks it)",
+    Perm.QC_READ: "read specifications, QC results, investigations, releases and certificates",
+    Perm.QC_RESULT_ENTER: "enter and import QC results (judged against the specification)",
+    Perm.SPEC_AUTHOR: "write a specification version (a draft)",
+    Perm.SPEC_APPROVE: "approve a specification version with a signature (makes it effective)",
+    Perm.OOS_MANAGE: "run out-of-specification investigations (phase I and II)",
+    Perm.BATCH_RELEASE: "release or reject a batch with a signature; sign exceptional releases",
 }
 
 

@@ -39,6 +39,9 @@ from vein2vein.store.uow import UnitOfWork
 #: batch's current suite). Storage is in a freezer or dewar (its own location), release is QA's
 #: decision and packing is at dispatch: none of them in a suite.
 SUITE_STEPS = frozenset({Step.RECEIVED, Step.MANUFACTURING_STARTED})
+#: Steps that need QA's release of the product's batch (``quality.release.custody_refusal``):
+#: the custody record of the release itself, issue to the ward and infusion.
+RELEASE_CHECKED_STEPS = frozenset({Step.RELEASED, Step.ISSUED, Step.INFUSED})
 #: Steps at which the patient is present, so the patient's own identifiers are checked too.
 PATIENT_CHECK_STEPS = frozenset({Step.COLLECTED, Step.INFUSED})
 #: Steps that handle the final product (expected: product DIN and product code).
@@ -135,6 +138,12 @@ def record_event(
         raise InputError("the event time is before the order existed", field="occurred_at")
     location = clean_text(req.location, "location", 200)
     performed_by = clean_text(req.performed_by or scope.full_name, "performed_by", 200)
+    if step in RELEASE_CHECKED_STEPS:
+        from vein2vein.quality.release import custody_refusal  # quality builds on identity
+
+        refusal = custody_refusal(s, order)
+        if refusal is not None:
+            raise RuleViolation(refusal)
     if step is Step.RELEASED and order.product_din is None:
         raise RuleViolation(
             f"order {order.number}: register the final-product bags (their DIN) before release"

@@ -146,7 +146,10 @@ def _walk(
     zone: str,
     site: str,
     settings: Any,
+    after: Step | None = None,
 ) -> None:
+    """Record ``order``'s custody up to ``p.reached`` at the demo's times; ``after``: the
+    steps up to and including it are already recorded (a walk resumed after release)."""
     at = utcnow().replace(second=0, microsecond=0) - dt.timedelta(days=p.days_ago, hours=6)
     # the wrong label at the stopped hand-off: the bag of the sponsor's previous order (a
     # mix-up at receipt), so the signed clearance names the order it belongs to
@@ -165,9 +168,13 @@ def _walk(
         if neighbour
         else "=" + Din("A9999", at.year % 100, 999999).code + "00"
     )
+    skipping = after is not None
     for step in PATH:
         if step is not Step.COLLECTED:
             at += dt.timedelta(hours=GAP_HOURS[step])
+        if skipping:
+            skipping = step is not after
+            continue
         if step is Step.STORED and p.subject.endswith(("003", "102")):
             continue  # fresh material straight into manufacturing
         if step is Step.RELEASED:
@@ -292,3 +299,21 @@ def add_patient(
     if p.reached is not None:
         _walk(uow, scopes, order, p, zone, site.name, settings)
     return order
+
+
+def resume_walk(
+    uow: UnitOfWork,
+    scopes: dict[str, Scope],
+    order: Order,
+    p: DemoPatient,
+    zone: str,
+    site: str,
+    settings: Any,
+) -> None:
+    """Record the rest of ``order``'s custody, from the step after the last one recorded up
+    to ``p.reached`` (the manufacturing demo stops at the start of manufacturing; the product
+    is released to custody only after QA released its batch)."""
+    last = Step(order.current_step) if order.current_step else None
+    if last is None or p.reached is None or PATH.index(p.reached) <= PATH.index(last):
+        return
+    _walk(uow, scopes, order, p, zone, site, settings, after=last)

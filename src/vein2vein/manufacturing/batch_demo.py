@@ -96,12 +96,16 @@ GHENT_PATIENTS = (
     identity_demo.DemoPatient("HLX-EPC-01-008", "1957-10-04", "KMA", Step.INFUSED, 114, 30),
     identity_demo.DemoPatient("HLX-EPC-01-009", "1970-05-16", "FJN", Step.INFUSED, 100, 30),
     identity_demo.DemoPatient("HLX-EPC-01-010", "1964-08-29", "SBL", Step.INFUSED, 86, 30),
-    identity_demo.DemoPatient("HLX-EPC-01-011", "1973-12-11", "OHT", Step.INFUSED, 72, 30),
+    # awaiting QC release (the QC release demo leaves it to the QA approver)
+    identity_demo.DemoPatient(
+        "HLX-EPC-01-011", "1973-12-11", "OHT", Step.MANUFACTURING_STARTED, 28, 30
+    ),
     identity_demo.DemoPatient(
         "HLX-EPC-01-012", "1968-07-02", "DWP", Step.MANUFACTURING_STARTED, 16, 30
     ),
 )
 GHENT_GMP = "Northbridge Ghent GMP"
+ZONE = "Europe/Amsterdam"
 #: Leiden's patient whose batch failed (no positive marker: the demo's infectious-donor
 #: order, HLX-EPC-01-004, would need the scheduling demo's designated suite, loaded later)
 LEIDEN_FAILED = identity_demo.DemoPatient(
@@ -330,20 +334,54 @@ def _new_orders(
         "approver": people["qa.approver"],
         "qa": people["qa.reviewer"],
     }
+    # custody up to the start of manufacturing: the product is released to custody only after
+    # QA released its batch (the QC release demo resumes the walk, ``resume_custody``)
     return [
         identity_demo.add_patient(
             uow,
             scopes,
             program,
             site,
-            p,
-            "Europe/Amsterdam",
+            replace(p, reached=_until_manufacturing(p.reached)),
+            ZONE,
             "S1234100",
             "DL2",
             ctx.settings,
         )
         for p in patients
     ]
+
+
+def _until_manufacturing(reached: Step | None) -> Step | None:
+    path = identity_demo.PATH
+    if reached is None or path.index(reached) <= path.index(Step.MANUFACTURING_STARTED):
+        return reached
+    return Step.MANUFACTURING_STARTED
+
+
+def resume_custody(uow: UnitOfWork, ctx: DemoContext) -> None:
+    """The rest of the Ghent orders' custody (release to custody, shipping, infusion), recorded
+    once QA released their batches (called by the QC release demo)."""
+    people = {
+        name: auth.scope_of(auth.user_by_username(uow.session, name))
+        for name in ("operator", "qa.reviewer", "qa.approver", "helixa.clinical")
+    }
+    scopes = {
+        "site": people["helixa.clinical"],
+        "operator": people["operator"],
+        "approver": people["qa.approver"],
+        "qa": people["qa.reviewer"],
+    }
+    program = ctx.programs[PROGRAM]
+    site = uow.session.scalars(
+        select(Site).where(Site.organisation_id == program.organisation_id)
+    ).first()
+    assert site is not None
+    for p in GHENT_PATIENTS:
+        order = _order_of(uow, p.subject)
+        identity_demo.resume_walk(
+            uow, scopes, order, replace(p, cdmo=GHENT_GMP), ZONE, site.name, ctx.settings
+        )
 
 
 def _order_of(uow: UnitOfWork, subject: str) -> Order:

@@ -39,6 +39,7 @@ class Source(enum.StrEnum):
     COI_MISMATCH = "coi_mismatch"  # a hand-off whose scan did not match its order
     MATERIAL = "material"  # a lot refused or found bad
     EQUIPMENT = "equipment"  # an instrument used past its calibration due date
+    QC_RESULT = "qc_result"  # a result out of specification after a conditional release
 
 
 class Status(enum.StrEnum):

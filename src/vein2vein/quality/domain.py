@@ -51,6 +51,7 @@ from typing import Any
 from vein2vein.core.errors import InputError
 from vein2vein.manufacturing import units
 from vein2vein.manufacturing.units import UnitError
+from vein2vein.quality.dose import DoseLevel, ProductDoseLimits
 
 FORMAT = 1  # the specification data format (``spec_format`` in YAML)
 
@@ -172,6 +173,24 @@ class Test:
 
 
 @dataclass(frozen=True)
+class DoseDefinition:
+    """The product's dose levels and filling limits (``dose.DoseLevel``,
+    ``dose.ProductDoseLimits``) and its shelf life from freezing, as the drug-product
+    specification states them (``dose:`` in YAML)."""
+
+    levels: tuple[tuple[str, DoseLevel], ...]
+    limits: ProductDoseLimits
+    shelf_life_days: int | None = None
+
+    def level(self, label: str) -> DoseLevel:
+        for name, level in self.levels:
+            if name.casefold() == label.strip().casefold():
+                return level
+        known = ", ".join(name for name, _ in self.levels)
+        raise KeyError(f"dose level '{label}' is not one of the product's ({known})")
+
+
+@dataclass(frozen=True)
 class Specification:
     product: str  # the program's code
     stage: Stage
@@ -179,6 +198,7 @@ class Specification:
     title: str
     tests: tuple[Test, ...]
     description: str = ""
+    dose: DoseDefinition | None = None
 
     def test(self, code: str) -> Test:
         for t in self.tests:
@@ -232,7 +252,9 @@ def from_data(data: Any) -> Specification:
     """A specification from plain data (parsed YAML, or stored JSON), validated; ``SpecError``
     names the first problem's path."""
     d = _mapping(data, "")
-    _known(d, "", {"spec_format", "product", "stage", "phase", "title", "description", "tests"})
+    _known(
+        d, "", {"spec_format", "product", "stage", "phase", "title", "description", "tests", "dose"}
+    )
     fmt = d.get("spec_format", FORMAT)
     if fmt != FORMAT:
         raise SpecError("spec_format", f"this version reads format {FORMAT}, not {fmt!r}")
@@ -255,7 +277,54 @@ def from_data(data: Any) -> Specification:
         title=_text(d.get("title"), "title", 200, required=True),
         description=_text(d.get("description"), "description", 4000),
         tests=tests,
+        dose=_dose(d["dose"], "dose") if d.get("dose") is not None else None,
     )
+
+
+_LIMIT_FIELDS = {
+    "min_fill_ml",
+    "max_fill_ml",
+    "max_total_ml",
+    "max_bags",
+    "max_cells",
+    "max_cells_per_kg",
+    "weight_cap_kg",
+    "lower_tolerance",
+}
+
+
+def _dose(data: Any, path: str) -> DoseDefinition:
+    d = _mapping(data, path)
+    _known(d, path, {"levels", "limits", "shelf_life_days"})
+    raw_levels = _mapping(d.get("levels"), f"{path}.levels")
+    if not raw_levels:
+        raise SpecError(f"{path}.levels", "name at least one dose level (DL1: {value, unit})")
+    levels: list[tuple[str, DoseLevel]] = []
+    for name, raw in raw_levels.items():
+        where = f"{path}.levels.{name}"
+        level = _mapping(raw, where)
+        _known(level, where, {"value", "unit"})
+        value = _decimal(level.get("value"), f"{where}.value", required=True)
+        try:
+            levels.append(
+                (str(name), DoseLevel(float(value or 0), str(level.get("unit") or ""), str(name)))
+            )
+        except InputError as exc:
+            raise SpecError(where, str(exc)) from None
+    limits = _mapping(d.get("limits") or {}, f"{path}.limits")
+    _known(limits, f"{path}.limits", _LIMIT_FIELDS)
+    numbers: dict[str, Any] = {}
+    for key, raw_value in limits.items():
+        number = _decimal(raw_value, f"{path}.limits.{key}", required=True)
+        numbers[key] = int(number) if key == "max_bags" and number is not None else float(number)
+    try:
+        product_limits = ProductDoseLimits(**numbers)
+    except InputError as exc:
+        raise SpecError(f"{path}.limits", str(exc)) from None
+    shelf = d.get("shelf_life_days")
+    if shelf is not None and (isinstance(shelf, bool) or not isinstance(shelf, int) or shelf < 1):
+        raise SpecError(f"{path}.shelf_life_days", "a whole number of days, at least 1")
+    return DoseDefinition(tuple(levels), product_limits, shelf)
 
 
 def parse_test(data: Any) -> Test:
@@ -666,6 +735,21 @@ def to_data(spec: Specification) -> dict[str, Any]:
         "title": spec.title,
         **_opt("description", spec.description),
         "tests": [_test_data(t) for t in spec.tests],
+        **({"dose": _dose_data(spec.dose)} if spec.dose is not None else {}),
+    }
+
+
+def _dose_data(dose: DoseDefinition) -> dict[str, Any]:
+    defaults = ProductDoseLimits()
+    limits = {
+        key: getattr(dose.limits, key)
+        for key in sorted(_LIMIT_FIELDS)
+        if getattr(dose.limits, key) != getattr(defaults, key)
+    }
+    return {
+        "levels": {name: {"value": lv.value, "unit": lv.unit} for name, lv in dose.levels},
+        **({"limits": limits} if limits else {}),
+        **_opt("shelf_life_days", dose.shelf_life_days),
     }
 
 

@@ -432,7 +432,10 @@ def test_two_people_asking_for_a_new_apheresis_at_once_get_one_new_din(db: Datab
                 start.wait()
                 orders.new_apheresis(
                     uow, w.scopes[who], oid,
-                    planned_apheresis=dt.date.today(), reason="batch failed at receipt",
+                    # tomorrow: just before midnight UTC the failure's local day (Europe)
+                    # is already tomorrow
+                    planned_apheresis=dt.date.today() + dt.timedelta(days=1),
+                    reason="batch failed at receipt",
                 )  # fmt: skip
                 uow.commit()
             outcomes[who] = "done"

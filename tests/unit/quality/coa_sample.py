@@ -35,6 +35,7 @@ RESULTS: dict[str, tuple[Any, str | None]] = {
     "residual_beads": (12, "beads/3×10^6 cells"),
     "ifng_release": (1840, "pg/mL"),
     "cytotoxicity": (63, "%"),
+    "tnc": (0.856, "10^9 cells"),  # 0.856e9 × 0.92 × 0.9743 × 0.3415 = 2.62e8 CAR+ viable T
     "car_t_cells": (2.62, "10^8 cells"),
 }
 PENDING = {"sterility": dt.date(2026, 12, 18), "vcn": dt.date(2026, 12, 11)}

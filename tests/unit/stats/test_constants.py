@@ -55,10 +55,11 @@ def test_subgroup_size_must_be_valid():
 
 def test_stored_n2_constants_are_what_the_formulas_give():
     # I-MR charts use stored n = 2 constants so that they need no scipy (issue 15); they must be
-    # the quadrature's and the normal quantile's own values, bit for bit.
+    # the quadrature's and the normal quantile's own values: to 1e-13, since the quadrature's
+    # last bits differ between CPUs (0.8525024664274194 against 0.85250246642742 here).
     from scipy import stats
 
     from vein2vein.stats.constants import _EXACT_N2, MEDIAN_MR_CONSTANT, _exact
 
-    assert _exact(2, stored=False) == _EXACT_N2
+    assert _exact(2, stored=False) == pytest.approx(_EXACT_N2, rel=1e-13, abs=0)
     assert math.sqrt(2) * float(stats.norm.ppf(0.75)) == MEDIAN_MR_CONSTANT
