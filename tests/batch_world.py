@@ -100,8 +100,9 @@ def new_apheresis(w: W.World, order_id: int, reason: str = "batch failed") -> st
     from vein2vein.identity import orders
 
     with w.db.uow(w.actor("operator")) as uow:
+        tomorrow = dt.date.today() + dt.timedelta(days=1)
         o = orders.new_apheresis(
-            uow, w.scopes["operator"], order_id, planned_apheresis=dt.date.today() + dt.timedelta(days=1), reason=reason
+            uow, w.scopes["operator"], order_id, planned_apheresis=tomorrow, reason=reason
         )
         uow.commit()
         return str(o.apheresis_din)
