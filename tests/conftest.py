@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -171,6 +172,67 @@ def db(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) ->
         database.dispose()
         return
     database, schema = _pg_db()
+    try:
+        yield database
+    finally:
+        database.dispose()
+        _drop_schema(schema)
+
+
+_demo_state: dict[str, Any] = {}
+
+
+def _demo_template_sqlite(template: Path, folder: Path) -> Path:
+    """The demo loaded once per test process into a SQLite file (copied for each test)."""
+    if "sqlite" not in _demo_state:
+        from vein2vein.demo.generator import load_demo
+
+        database = _sqlite_db(template, folder)
+        assert load_demo(database)
+        database.dispose()
+        _demo_state["sqlite"] = folder / "v2v.db"
+    return _demo_state["sqlite"]  # type: ignore[no-any-return]
+
+
+def _demo_template_pg() -> tuple[str, str]:
+    """The demo loaded once per test process into a PostgreSQL schema, kept as SQL (pg_dump
+    puts triggers after the rows, so the append-only guards do not refuse the replay)."""
+    if "pg" not in _demo_state:
+        from vein2vein.demo.generator import load_demo
+
+        database, schema = _pg_db()
+        try:
+            assert load_demo(database)
+            database.dispose()
+            _demo_state["pg"] = (_pg_dump(schema), schema)
+        finally:
+            database.dispose()
+            _drop_schema(schema)
+    return _demo_state["pg"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def demo_db(
+    request: pytest.FixtureRequest,
+    sqlite_template: Path,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Database]:
+    """A fresh database holding the whole demo (``v2v demo``), once on SQLite and once on
+    PostgreSQL; the demo is loaded once per test process and copied for each test."""
+    if request.param == "sqlite":
+        source = _demo_template_sqlite(sqlite_template, tmp_path_factory.mktemp("demo"))
+        path = tmp_path / "demo.db"
+        shutil.copy(source, path)
+        database = Database(make_settings(f"sqlite:///{path}"))
+        yield database
+        database.dispose()
+        return
+    require_pg()
+    sql, name = _demo_template_pg()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    _replay(sql.replace(name, schema))
+    database = Database(make_settings(PG_URL), schema=schema)
     try:
         yield database
     finally:

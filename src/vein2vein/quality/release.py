@@ -739,3 +739,58 @@ def release_page(session: Session, scope: Scope, batch_id: int | str) -> dict[st
         "shown_hash": shown_hash(br),
         "signatures": [s.public() for s in signatures_for(session, RECORD, batch.id)],
     }
+
+
+# --------------------------------------------------------------------------------------------
+# labels of the released product
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelFacts:
+    """What the bag and cassette labels of a released batch print: its fill, freeze time (in
+    the manufacturing site's zone, as labels print local times), shelf life, batch and site."""
+
+    batch: str
+    manufacturing_site: str
+    frozen_at_utc: dt.datetime
+    shelf_life_days: int
+    bags: tuple[dose.Bag, ...]
+    per_kg: bool
+
+
+def label_facts(session: Session, order: Order) -> LabelFacts | None:
+    """None for a product not made under a batch record here (labels as before); else the
+    facts, once QA released the batch. Refused (``RuleViolation``) before release, or when the
+    fill or the shelf life is unknown."""
+    refusal = custody_refusal(session, order)
+    if refusal is not None:
+        raise RuleViolation(f"labels of the final product are printed after release: {refusal}")
+    batch = session.scalars(
+        select(Batch)
+        .where(Batch.order_id == order.id, Batch.gmp.is_(True))
+        .order_by(Batch.id.desc())
+    ).first()
+    if batch is None:
+        return None
+    spec_row = specs.for_batch(session, batch)
+    model = specs.model_of(spec_row) if spec_row is not None else None
+    info = dose_facts(session, batch, model)
+    if info.plan is None or model is None or model.dose is None:
+        raise RuleViolation(f"batch {batch.id} has no dose plan: {info.missing}")
+    if model.dose.shelf_life_days is None:
+        raise RuleViolation(
+            f"the specification of batch {batch.id} states no shelf life: no expiry to print"
+        )
+    record = batches.record_of(batch)
+    frozen = [e.at for e in record.events if e.step == FREEZE_STEP]
+    if not frozen:
+        raise RuleViolation(f"batch {batch.id} has no freezing step recorded")
+    return LabelFacts(
+        batch=order.batch_number or f"B-{batch.id}",
+        manufacturing_site=batch.site.name,
+        frozen_at_utc=max(frozen),
+        shelf_life_days=model.dose.shelf_life_days,
+        bags=info.plan.bags,
+        per_kg=info.plan.required.level.basis is dose.DoseBasis.PER_KG,
+    )

@@ -15,7 +15,8 @@ from vein2vein.quality.tables import QcCoa
 from vein2vein.store.database import Database
 
 
-def test_issue_download_verify_tamper_and_supersede(db: Database) -> None:
+def test_issue_download_verify_tamper_and_supersede(demo_db: Database) -> None:
+    db = demo_db
     d = Demo(db)
     batch = d.batch["HLX-EPC-01-0002"]  # released conditionally: the VCN still pending
     issued = d.act("qa.approver", certificates.issue, batch)

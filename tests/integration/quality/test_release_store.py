@@ -19,7 +19,7 @@ from vein2vein.auth import service as auth
 from vein2vein.auth.scope import Scope, administration_scope
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import InputError, PermissionDenied, RuleViolation
-from vein2vein.demo.generator import DEMO_PASSWORD, load_demo
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.identity import custody, intake
 from vein2vein.identity.tables import Order
 from vein2vein.manufacturing.tables import Batch, Deviation
@@ -33,9 +33,10 @@ from vein2vein.store.uow import Actor
 
 
 class Demo:
+    """Acts on a database holding the demo (the ``demo_db`` fixture)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
-        assert load_demo(db)
         with db.read() as s:
             self.batch = {b.order.number: b.id for b in s.scalars(select(Batch)) if b.order}
 
@@ -68,7 +69,8 @@ def _enter(d: Demo, order: str, test: str, value: str, unit: str | None = None, 
     )
 
 
-def test_demo_release_states_results_and_refusals(db: Database) -> None:
+def test_demo_release_states_results_and_refusals(demo_db: Database) -> None:
+    db = demo_db
     d = Demo(db)
     # the demo's stories (quality/demo.py)
     assert d.states() == {
@@ -189,7 +191,8 @@ def test_demo_release_states_results_and_refusals(db: Database) -> None:
         conn.execute(text(f"DELETE FROM qc_release WHERE batch_id = {target}"))
 
 
-def test_conditional_release_completes_or_escalates(db: Database) -> None:
+def test_conditional_release_completes_or_escalates(demo_db: Database) -> None:
+    db = demo_db
     d = Demo(db)
     batch = d.batch["HLX-EPC-01-0002"]
     with db.read() as s:
@@ -214,7 +217,8 @@ def test_conditional_release_completes_or_escalates(db: Database) -> None:
         assert release.list_releases(s, d.scope("qa.approver"))[7]["escalated"] is True
 
 
-def test_oos_exceptional_release_with_sponsor_sign_off(db: Database) -> None:
+def test_oos_exceptional_release_with_sponsor_sign_off(demo_db: Database) -> None:
+    db = demo_db
     d = Demo(db)
     # an out-of-specification endotoxin on the batch still in progress (no results yet)
     target = d.batch["HLX-EPC-01-0003"]
@@ -312,7 +316,8 @@ def test_oos_exceptional_release_with_sponsor_sign_off(db: Database) -> None:
         release.release_page(s, d.scope("corvane.clinical"), target)
 
 
-def test_two_qa_approvers_releasing_at_once_make_one_release(db: Database) -> None:
+def test_two_qa_approvers_releasing_at_once_make_one_release(demo_db: Database) -> None:
+    db = demo_db
     d = Demo(db)
     with db.uow(Actor("admin")) as uow:
         auth.create_user(
