@@ -6,7 +6,8 @@ verification, signature and decision is audited as if typed.
 batches                     site       MBR   status
 =========================== ========== ===== ============================================
 five history batches        Ghent      v1    APPROVED (the earlier batches that out-of-trend
-(HLX-EPC-01-007 … 011)                       and the kinetics envelope compare against)
+(HLX-EPC-01-007 … 011)                       and the kinetics envelope compare against);
+                                             011 awaits QA's release (quality/demo.py)
 HLX-EPC-01-012              Ghent      v1    IN_REVIEW: two values outside their PAR opened
                                              deviations; QA classified both, closed one; the
                                              open one keeps the record from approval
@@ -24,10 +25,12 @@ the rules demand.
 
 Times: each batch starts when its order's custody records the start of manufacturing (the
 identity demo's ``GAP_HOURS``; the Ghent orders are added here the same way, with custody at
-Ghent) and its steps follow the MBR's process days (``STEP_HOURS``); approval comes before the
-order's release. The services read the one clock (``core.clock``), which stands at each
-action's time while it runs. The lots were received 150 days before the load
-(``materials_demo.py``), the MBR versions approved before their first batch (``demo.py``).
+Ghent up to the start of manufacturing, resumed by the QC release demo once QA released the
+batch, ``resume_custody``) and its steps follow the MBR's process days (``STEP_HOURS``);
+approval comes before QA's release, and that before the order's release to custody. The
+services read the one clock (``core.clock``), which stands at each action's time while it runs.
+The lots were received 150 days before the load (``materials_demo.py``), the MBR versions
+approved before their first batch (``demo.py``).
 
 Numbers (``_values``): within the MBR's normal operating ranges, of the order public
 descriptions of approved lentiviral CAR-T processes give (the sources are cited in
