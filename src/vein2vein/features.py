@@ -214,6 +214,7 @@ FEATURES: tuple[Feature, ...] = (
         title="QC release: specifications, results, OOS, release and certificates",
         tables=True,
         demo="demo:load_quality_demo",
+        signed_contents="signed_content:content_readers",
         cli=(
             CliMount("release", "cli:release_app", "QC release: each batch's release state."),
             CliMount("coa", "cli:coa_app", "Certificates of Analysis: export and verify."),
