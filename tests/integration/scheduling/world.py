@@ -119,7 +119,10 @@ def start_manufacturing(
     """Walk an order through collection, shipment and receipt to the start of manufacturing
     (started ``days_ago`` days ago)."""
     W.assign_din(w, order_id)
-    at = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago, hours=80)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    if days_ago >= 1:  # at noon UTC: the same calendar day in the sites' zones (Europe)
+        start = start.replace(hour=12, minute=0, second=0, microsecond=0)
+    at = start - dt.timedelta(hours=80)
     patient = {"subject_id": subject, "date_of_birth": W.DOB}
     for step in W.MAIN:
         who = f"{sponsor}.clinical" if step in W.SITE else None
