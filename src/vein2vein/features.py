@@ -213,6 +213,7 @@ FEATURES: tuple[Feature, ...] = (
         name="quality",
         title="QC release: specifications, results, OOS, release and certificates",
         tables=True,
+        api="api:router",
         demo="demo:load_quality_demo",
         cli=(
             CliMount("release", "cli:release_app", "QC release: each batch's release state."),
