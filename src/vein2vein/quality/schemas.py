@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 
 _USERNAME = Field(min_length=1, max_length=150, description="the signer's user name, asked again")
 _PASSWORD = Field(min_length=1, max_length=1000, description="the signer's password, asked again")
@@ -40,7 +40,9 @@ class SpecImport(BaseModel):
 
 class ResultCreate(BaseModel):
     test: str = Field(min_length=1, max_length=64, description="the specification's test code")
-    value: str | float = Field(description="a number, or the words of a qualitative result")
+    value: StrictStr | StrictInt | StrictFloat = Field(
+        description="a number, or the words of a qualitative result (true/false are refused)"
+    )
     unit: str | None = Field(None, max_length=40, description="the value's unit, if any")
     tested_on: dt.date | None = None
     instrument: str | None = Field(None, max_length=64, description="the instrument's asset no.")
