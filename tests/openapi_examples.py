@@ -15,6 +15,8 @@ def example_body(schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, in
     if schema.get("enum"):
         return schema["enum"][0]
     kind = schema.get("type")
+    if kind == "string" and schema.get("format") in ("date", "date-time"):
+        return "2026-01-05" if schema["format"] == "date" else "2026-01-05T09:00:00Z"
     if kind == "object":
         return {
             name: ids.get(name, example_body(sub, defs, ids))

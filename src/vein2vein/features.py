@@ -213,6 +213,7 @@ FEATURES: tuple[Feature, ...] = (
         name="quality",
         title="QC release: specifications, results, OOS, release and certificates",
         tables=True,
+        api="api:router",
         demo="demo:load_quality_demo",
         signed_contents="signed_content:content_readers",
         cli=(

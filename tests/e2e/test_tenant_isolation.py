@@ -62,6 +62,7 @@ def _world(db: Database) -> dict[str, Any]:
     b_mbr = _mbr_world(db, cdmo, qa)
     materials = _materials_world(db, qa, b_coi["order_id"])
     b_batch = _batch_world(db, b_coi["order_id"], b_mbr["mbr_id"])
+    b_quality = _quality_world(db, qa, b_batch["batch_id"])
     return {
         "ids": {
             "org_id": b.id,
@@ -77,6 +78,7 @@ def _world(db: Database) -> dict[str, Any]:
             **b_mbr,
             **materials,
             **b_batch,
+            **b_quality,
         },
         "secrets": [
             "Corvane",
@@ -196,6 +198,37 @@ def _batch_world(db: Database, b_order_id: int, b_mbr_id: int) -> dict[str, Any]
         uow.session.flush()
         uow.commit()
         return {"batch_id": batch.id}
+
+
+def _quality_world(db: Database, qa: Any, b_batch_id: int) -> dict[str, Any]:
+    """A draft specification of sponsor B's program and an OOS investigation of B's batch.
+    The result and investigation are written as rows (the batch has no specification in
+    force); the services are tested in tests/integration/quality/test_release_store.py."""
+    from vein2vein.quality import spec_yaml, specs
+    from vein2vein.quality.tables import QcInvestigation, QcResult
+
+    text = (spec_yaml.DEMO_DIR / "epcam_iit_v1.yaml").read_text(encoding="utf-8")
+    with db.uow(Actor("qa")) as uow:
+        qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+        spec = specs.import_spec(
+            uow, qa_scope, text.replace("product: HLX-EPC-01", "product: CRV-SECRET"), "b.yaml"
+        )
+        batch = uow.session.get_one(Batch, b_batch_id)
+        result = QcResult(
+            organisation_id=batch.organisation_id, batch_id=batch.id, spec_id=spec.id,
+            test_code="viability", value_text="50", unit="%", value="50", rounded="50 %",
+            outcome="does not conform", message="50 % < 70 %", analyst="qa",
+            analyst_name="QA", source="form", entered_by="qa",
+        )  # fmt: skip
+        uow.session.add(result)
+        uow.session.flush()
+        inv = QcInvestigation(
+            organisation_id=batch.organisation_id, number="OOS-2026-9001", batch_id=batch.id,
+            result_id=result.id, test_code="viability", status="phase_i", opened_by="qa",
+        )  # fmt: skip
+        uow.session.add(inv)
+        uow.commit()
+        return {"spec_id": spec.id, "ref": inv.number}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:

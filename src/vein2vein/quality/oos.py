@@ -113,9 +113,9 @@ def get_investigation(
 
 
 def _for_change(uow: UnitOfWork, scope: Scope, ref: int | str) -> QcInvestigation:
+    inv = get_investigation(uow.session, scope, ref, lock=True)  # another's: not found
     if not scope.is_cdmo:
         raise PermissionDenied("investigations are run by the CDMO's quality unit")
-    inv = get_investigation(uow.session, scope, ref, lock=True)
     scope.require(Perm.OOS_MANAGE)
     return inv
 

@@ -222,9 +222,9 @@ def _session_of(obj: Any) -> Session:
 
 
 def _locked(uow: UnitOfWork, scope: Scope, batch_id: int | str) -> Batch:
+    batch = batches.get_batch(uow.session, scope, batch_id, lock=True)  # another's: not found
     if not scope.is_cdmo:
         raise PermissionDenied("batches are released by the CDMO's quality unit")
-    batch = batches.get_batch(uow.session, scope, batch_id, lock=True)
     scope.require(Perm.BATCH_RELEASE)
     return batch
 

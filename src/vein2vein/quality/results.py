@@ -146,6 +146,8 @@ def enter_result(uow: UnitOfWork, scope: Scope, item: ResultInput) -> QcResult:
 def enter_results(uow: UnitOfWork, scope: Scope, items: Sequence[ResultInput]) -> list[QcResult]:
     """Store and judge results, all or none: the first refusal names the row and field."""
     if not scope.is_cdmo:
+        for item in items:  # another client's batch is not found, as an absent one
+            batches.get_batch(uow.session, scope, str(item.batch))
         raise PermissionDenied("results are entered by the CDMO's QC laboratory")
     scope.require(Perm.QC_RESULT_ENTER)
     stored: list[QcResult] = []
