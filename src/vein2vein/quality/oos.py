@@ -30,7 +30,7 @@ from vein2vein.auth.signatures import require_credentials, sign, signatures_for
 from vein2vein.auth.tables import Signature
 from vein2vein.core.canonical import sha256_hex
 from vein2vein.core.clock import utcnow
-from vein2vein.core.errors import NotFound, PermissionDenied
+from vein2vein.core.errors import Conflict, NotFound, PermissionDenied
 from vein2vein.core.settings import Settings
 from vein2vein.core.text import clean_text
 from vein2vein.manufacturing import batches
@@ -237,6 +237,12 @@ def close_phase_ii(
     conclusion = clean_text(conclusion, "conclusion", TEXT_MAX, multiline=True)
     impact = clean_text(impact, "impact", TEXT_MAX, multiline=True)
     rules.check_phase_ii(OosStatus(inv.status), conclusion=conclusion, impact=impact)
+    if shown_hash is not None and shown_hash.lower() != sha256_hex(content(inv)):
+        # the page's hash is of the investigation as shown, before this conclusion
+        raise Conflict(
+            f"investigation {inv.number} changed after it was shown to you: nothing was "
+            "signed. Reload it, review it again and sign."
+        )
     before = _state(inv)
     inv.conclusion = conclusion
     inv.impact = impact
@@ -252,7 +258,6 @@ def close_phase_ii(
         organisation_id=inv.organisation_id,
         meaning="approved",
         content=content(inv),
-        shown_hash=shown_hash,
         reason=f"closing investigation {inv.number}: out of specification confirmed",
     )
     inv.status = OosStatus.CONFIRMED.value

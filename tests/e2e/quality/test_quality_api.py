@@ -243,14 +243,21 @@ def test_results_entered_and_imported_by_qc(demo: Database) -> None:
     assert qc.post(f"{inv}/phase-i", json=phase_i | _sign("qc")).status_code == 403
     after_i = _ok(reviewer.post(f"{inv}/phase-i", json=phase_i | _sign("qa.reviewer")))
     assert (after_i["status"], after_i["closed"]) == ("phase_ii", False)
-    # phase II signs the investigation with its conclusion; shown_hash is left out here, as
-    # the detail's hash is of the record before the conclusion (see the report to the lead)
+    # phase II signs the investigation with its conclusion; the shown_hash posted back is of
+    # the investigation as shown (before the conclusion): a stale one signs nothing (409)
+    approver = _api(db, "qa.approver")
+    shown = _ok(approver.get(inv))["shown_hash"]
     closing = {
         "conclusion": "Endotoxin confirmed above the limit.",
         "impact": "The batch does not conform; release is blocked.",
     }
-    approver = _api(db, "qa.approver")
-    closed = _ok(approver.post(f"{inv}/phase-ii", json=closing | _sign("qa.approver")))
+    stale = approver.post(
+        f"{inv}/phase-ii", json=closing | _sign("qa.approver", shown_hash="0" * 64)
+    )
+    assert stale.status_code == 409
+    closed = _ok(
+        approver.post(f"{inv}/phase-ii", json=closing | _sign("qa.approver", shown_hash=shown))
+    )
     assert (closed["status"], closed["closed"], closed["closed_by"]) == (
         "confirmed", True, "qa.approver",
     )  # fmt: skip
