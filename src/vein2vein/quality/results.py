@@ -27,13 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vein2vein.auth.roles import Perm
 from vein2vein.auth.scope import Scope
 from vein2vein.core.clock import utcnow
-from vein2vein.core.errors import InputError, PermissionDenied, RuleViolation
+from vein2vein.core.errors import InputError, NotFound, PermissionDenied, RuleViolation
 from vein2vein.core.text import clean_text
 from vein2vein.manufacturing import batches, units
 from vein2vein.manufacturing.domain import Quantity
@@ -90,13 +90,28 @@ def _batch_for_results(session: Session, scope: Scope, batch_ref: int | str) -> 
 
 
 def _find_batch(session: Session, scope: Scope, ref: int | str) -> Batch:
+    """A batch by its id, by its batch number (the one custody records at the start of
+    manufacturing, ``B-HLX-EPC-01-0011``) or by its order's number; within the caller's
+    scope (another client's: not found)."""
+    from vein2vein.identity.tables import Order
+
     text = str(ref).strip()
-    if text.upper().startswith("B-"):
-        text = text[2:].lstrip("0") or "0"
-    try:
+    if text.isdigit():
         return batches.get_batch(session, scope, text)
-    except Exception:
-        raise InputError(f"batch {ref} not found", field="batch") from None
+    stmt = (
+        scope.filter(select(Batch), Batch)
+        .join(Order, Batch.order_id == Order.id)
+        .where(
+            Batch.gmp.is_(True),
+            (func.upper(Order.batch_number) == text.upper()) | (Order.number == text.upper()),
+        )
+        .order_by(Batch.id.desc())
+    )
+    batch = session.scalars(stmt).first()
+    if batch is None:
+        raise NotFound(f"batch {ref} not found")
+    scope.require(Perm.BATCH_READ)
+    return batch
 
 
 def spec_of(session: Session, batch: Batch) -> QcSpec:
@@ -147,7 +162,7 @@ def enter_results(uow: UnitOfWork, scope: Scope, items: Sequence[ResultInput]) -
     """Store and judge results, all or none: the first refusal names the row and field."""
     if not scope.is_cdmo:
         for item in items:  # another client's batch is not found, as an absent one
-            batches.get_batch(uow.session, scope, str(item.batch))
+            _find_batch(uow.session, scope, item.batch)
         raise PermissionDenied("results are entered by the CDMO's QC laboratory")
     scope.require(Perm.QC_RESULT_ENTER)
     stored: list[QcResult] = []
@@ -159,6 +174,12 @@ def enter_results(uow: UnitOfWork, scope: Scope, items: Sequence[ResultInput]) -
                 raise
             raise InputError(
                 exc.detail, file=item.source_file, row=item.source_row, field=exc.field
+            ) from None
+        except NotFound as exc:
+            if item.source_file is None:
+                raise
+            raise InputError(
+                exc.message, file=item.source_file, row=item.source_row, field="batch"
             ) from None
         except RuleViolation as exc:
             if item.source_file is None:
@@ -412,8 +433,8 @@ def import_file(
         for row in first:
             try:
                 batch = _find_batch(uow.session, scope, row.batch)
-            except InputError:
-                continue
+            except NotFound:
+                continue  # named with its row when the results are stored
             car = valid_results(uow.session, batch.id).get("car_positive")
             if car is not None and car.value is not None:
                 fractions[row.batch] = Decimal(car.value) / 100

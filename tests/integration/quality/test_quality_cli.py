@@ -84,9 +84,17 @@ def test_release_coa_results_and_spec_commands(
     with cli_db.read() as s:
         assert s.scalar(select(func.count()).select_from(QcResult)) == before
     csv.write_text(
+        "batch,test,value,unit,analyst,tested_on\nB-NO-SUCH,viability,91.5,%,qc,2026-12-01\n",
+        encoding="utf-8",
+    )
+    unknown = _run(cli_env, "results", "import", str(csv), "--user", "qc", stdin=DEMO_PASSWORD)
+    assert unknown.exit_code != 0
+    assert "row 2" in unknown.output and "'batch'" in unknown.output, unknown.output
+    csv.write_text(
         "batch,test,value,unit,analyst,tested_on\n"
         f"{target},viability,91.5,%,qc,2026-12-01\n"
-        f"{target},endotoxin,6.1,EU/mL,qc,2026-12-01\n",
+        # the batch by its number, as custody recorded it at the start of manufacturing
+        "B-HLX-EPC-01-0003,endotoxin,6.1,EU/mL,qc,2026-12-01\n",
         encoding="utf-8",
     )
     done = _run(
