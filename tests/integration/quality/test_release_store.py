@@ -214,6 +214,14 @@ def test_conditional_release_completes_or_escalates(demo_db: Database) -> None:
         assert "conditionally released" in dev.title
         refusal = release.custody_refusal(s, s.get_one(Batch, batch).order)
         assert refusal is not None and "escalated" in refusal
+        order_id = s.get_one(Batch, batch).order_id
+    # the product at the treatment site may no longer be issued for infusion
+    issue = intake.EventRequest(
+        step="issued", occurred_at=utcnow() - dt.timedelta(minutes=1), location="Ward 4"
+    )
+    with pytest.raises(RuleViolation, match="escalated"):
+        d.act("helixa.clinical", custody.record_event, order_id, issue)
+    with db.read() as s:
         assert release.list_releases(s, d.scope("qa.approver"))[7]["escalated"] is True
 
 
