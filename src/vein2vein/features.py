@@ -213,6 +213,15 @@ FEATURES: tuple[Feature, ...] = (
         name="quality",
         title="QC release: specifications, results, OOS, release and certificates",
         tables=True,
+        pages="web:router",
+        nav=(
+            NavItem("QC worklist", "/qc", P.QC_RESULT_ENTER, section="Quality"),
+            NavItem("Release", "/release", P.QC_READ, section="Quality"),
+            NavItem("Investigations", "/qc/investigations", P.QC_READ, section="Quality"),
+            NavItem("Specifications", "/specs", P.QC_READ, section="Quality"),
+            NavItem("Verify a CoA", "/coa/verify", P.QC_READ, section="Quality"),
+        ),
+        templates=True,
         demo="demo:load_quality_demo",
         cli=(
             CliMount("release", "cli:release_app", "QC release: each batch's release state."),

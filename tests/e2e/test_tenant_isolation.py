@@ -28,6 +28,8 @@ from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS, Order
 from vein2vein.manufacturing import deviations, lots, mbrs
 from vein2vein.manufacturing.tables import Batch, MasterBatchRecord
+from vein2vein.quality import spec_yaml, specs
+from vein2vein.quality.tables import QcInvestigation, QcResult
 from vein2vein.scheduling import planning as schedule
 from vein2vein.scheduling import settings as schedule_settings
 from vein2vein.store.database import Database
@@ -62,6 +64,7 @@ def _world(db: Database) -> dict[str, Any]:
     b_mbr = _mbr_world(db, cdmo, qa)
     materials = _materials_world(db, qa, b_coi["order_id"])
     b_batch = _batch_world(db, b_coi["order_id"], b_mbr["mbr_id"])
+    b_quality = _quality_world(db, qa, b_batch["batch_id"])
     return {
         "ids": {
             "org_id": b.id,
@@ -77,6 +80,7 @@ def _world(db: Database) -> dict[str, Any]:
             **b_mbr,
             **materials,
             **b_batch,
+            **b_quality,
         },
         "secrets": [
             "Corvane",
@@ -196,6 +200,33 @@ def _batch_world(db: Database, b_order_id: int, b_mbr_id: int) -> dict[str, Any]
         uow.session.flush()
         uow.commit()
         return {"batch_id": batch.id}
+
+
+def _quality_world(db: Database, qa: Any, b_batch_id: int) -> dict[str, Any]:
+    """A specification version of sponsor B's program (through the service) and an
+    out-of-specification result of B's batch with its investigation (as rows: B's batch has
+    no specification in force, which the service of results needs)."""
+    text = (spec_yaml.DEMO_DIR / "epcam_iit_v1.yaml").read_text(encoding="utf-8")
+    spec = spec_yaml.parse(text.replace("product: HLX-EPC-01", "product: CRV-SECRET"), "b.yaml")
+    with db.uow(Actor("t")) as uow:
+        qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+        row = specs.store_spec(uow, qa_scope, spec, file="b.yaml")
+        batch = uow.session.get_one(Batch, b_batch_id)
+        result = QcResult(
+            organisation_id=batch.organisation_id, batch_id=batch.id, spec_id=row.id,
+            test_code="viability", value_text="40", unit="%", rounded="40 %",
+            outcome="does not conform", message="40 % < 70 %", analyst="qa",
+            analyst_name="QA", source="form", entered_by="qa",
+        )  # fmt: skip
+        uow.session.add(result)
+        uow.session.flush()
+        inv = QcInvestigation(
+            organisation_id=batch.organisation_id, number="OOS-2099-0001", batch_id=batch.id,
+            result_id=result.id, test_code="viability", status="phase_i", opened_by="qa",
+        )  # fmt: skip
+        uow.session.add(inv)
+        uow.commit()
+        return {"spec_id": row.id, "ref": inv.number}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:
