@@ -214,6 +214,15 @@ FEATURES: tuple[Feature, ...] = (
         title="QC release: specifications, results, OOS, release and certificates",
         tables=True,
         api="api:router",
+        pages="web:router",
+        nav=(
+            NavItem("QC worklist", "/qc", P.QC_RESULT_ENTER, section="Quality"),
+            NavItem("Release", "/release", P.QC_READ, section="Quality"),
+            NavItem("Investigations", "/qc/investigations", P.QC_READ, section="Quality"),
+            NavItem("Specifications", "/specs", P.QC_READ, section="Quality"),
+            NavItem("Verify a CoA", "/coa/verify", P.QC_READ, section="Quality"),
+        ),
+        templates=True,
         demo="demo:load_quality_demo",
         signed_contents="signed_content:content_readers",
         cli=(

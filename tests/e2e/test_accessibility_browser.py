@@ -11,11 +11,12 @@ checked on its first page.
 
 Pages: every entry of the role's menu, plus one detail page of each kind the role can reach
 (order, patient, study, plan, program, user, master batch record, lot, deviation, batch, a
-batch's tablet execution view and review by exception, and the genealogy pages of a batch and a
-lot), found by following the first such link of the lists and then of those detail pages. When
-the demo has no executed batch, one is made from its first order through the services (its first
-step started), so that the batch pages are always checked. With ``V2V_SCREENSHOTS=1`` the test
-also writes the screenshots of the user guides (``docs/user-guide/img/``).
+batch's tablet execution view and review by exception, the genealogy pages of a batch and a
+lot, a batch's QC results and release page, an OOS investigation, a specification), found by
+following the first such link of the lists and then of those detail pages. When the demo has
+no executed batch, one is made from its first order through the services (its first step
+started), so that the batch pages are always checked. With ``V2V_SCREENSHOTS=1`` the test also
+writes the screenshots of the user guides (``docs/user-guide/img/``).
 
 Skipped with a loud message when Chromium is missing, except under CI where it fails.
 """
@@ -65,6 +66,11 @@ DETAILS = {
     # reached from a detail page (the batch page links to its tablet view and its review)
     "batch execution": re.compile(r"^/batches/\d+/execute$"),
     "batch review": re.compile(r"^/batches/\d+/review$"),
+    # QC release (quality/web.py)
+    "batch QC results": re.compile(r"^/qc/batches/\d+$"),
+    "batch release": re.compile(r"^/release/\d+$"),
+    "investigation": re.compile(r"^/qc/investigations/OOS-\d{4}-\d{4}$"),
+    "specification": re.compile(r"^/specs/\d+$"),
 }
 #: detail pages whose own links lead to more kinds of detail page
 DETAILS_WITH_DETAILS = ("batch",)

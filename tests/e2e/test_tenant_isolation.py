@@ -28,6 +28,8 @@ from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS, Order
 from vein2vein.manufacturing import deviations, lots, mbrs
 from vein2vein.manufacturing.tables import Batch, MasterBatchRecord
+from vein2vein.quality import spec_yaml, specs
+from vein2vein.quality.tables import QcInvestigation, QcResult
 from vein2vein.scheduling import planning as schedule
 from vein2vein.scheduling import settings as schedule_settings
 from vein2vein.store.database import Database
@@ -204,8 +206,6 @@ def _quality_world(db: Database, qa: Any, b_batch_id: int) -> dict[str, Any]:
     """A draft specification of sponsor B's program and an OOS investigation of B's batch.
     The result and investigation are written as rows (the batch has no specification in
     force); the services are tested in tests/integration/quality/test_release_store.py."""
-    from vein2vein.quality import spec_yaml, specs
-    from vein2vein.quality.tables import QcInvestigation, QcResult
 
     text = (spec_yaml.DEMO_DIR / "epcam_iit_v1.yaml").read_text(encoding="utf-8")
     with db.uow(Actor("qa")) as uow:
