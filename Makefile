@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/v2v demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=30
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
