@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -28,13 +28,13 @@ from vein2vein.core.errors import InputError, PermissionDenied, RuleViolation
 from vein2vein.core.settings import Settings
 from vein2vein.core.text import clean_text
 from vein2vein.identity.tables import Order
-from vein2vein.manufacturing import batch_views, batches, execution
+from vein2vein.manufacturing import batch_views, batches, execution, units
 from vein2vein.manufacturing.tables import Batch, MasterBatchRecord
 from vein2vein.quality import dose, oos, results, specs
 from vein2vein.quality import release_rules as rules
 from vein2vein.quality.domain import Specification, Test
 from vein2vein.quality.release_rules import Outcome, ReleaseState
-from vein2vein.quality.tables import QcException, QcRelease, QcResult, QcSpec
+from vein2vein.quality.tables import QcException, QcInvestigation, QcRelease, QcResult, QcSpec
 from vein2vein.store.uow import UnitOfWork
 
 RECORD = "qc_release"
@@ -73,8 +73,6 @@ def dose_facts(session: Session, batch: Batch, model: Specification | None) -> D
     if cells_row is None or cells_row.value is None:
         return DoseFacts(None, order.dose_level, weight, "viable CAR+ T cells not calculated yet")
     unit = model.test(results.CALCULATED).unit or "cells"
-    from vein2vein.manufacturing import units
-
     cells = units.convert(float(cells_row.value), unit, "cells")
     fill = batches.record_of(batch).current(FILL_STEP, FILL_ENTRY)
     if fill is None:
@@ -348,7 +346,7 @@ def late_result(uow: UnitOfWork, scope: Scope, batch: Batch, result: QcResult, t
         infused = _infused(batch.order)
         actions = rules.late_failure_actions(test.name, infused=infused, batch=str(batch.id))
         inv = uow.session.scalars(
-            select(oos.QcInvestigation).where(oos.QcInvestigation.result_id == result.id)
+            select(QcInvestigation).where(QcInvestigation.result_id == result.id)
         ).one()
         inv.after_release = True
         inv.escalation = json.dumps(actions)
@@ -548,23 +546,15 @@ def sign_exception(
     record = _exception_record(s, exc)
     if role not in dose.missing_sign_offs(record):
         raise RuleViolation(f"the {role} has already signed this exceptional release")
-    br = gather(s, scope, batch) if scope.is_cdmo else None
-    operators = br.operators if br else frozenset(execution.executed_by(batches.record_of(batch)))
-    analysts = br.analysts if br else frozenset(r.analyst for r in results.all_results(s, batch.id))
-    trial = dose.ExceptionalRelease(
-        **{
-            **record.__dict__,
-            "sign_offs": (
-                *record.sign_offs,
-                dose.SignOff(role, scope.full_name, utcnow(), "approved"),
-            ),
-        }
+    worked = execution.executed_by(batches.record_of(batch))
+    worked |= {r.analyst for r in results.all_results(s, batch.id) if r.analyst != results.SYSTEM}
+    # sign-offs carry printed names: whoever worked on the batch, by user name and by name
+    parties = dose.BatchParties(
+        str(batch.id), batch.coi or "", frozenset(_names(s, frozenset(worked))), frozenset()
     )
-    parties = dose.BatchParties(str(batch.id), batch.coi or "", operators, analysts)
-    names = frozenset(_names(s, operators | analysts))
-    dose.check_exceptional_release(
-        trial, dose.BatchParties(parties.batch, parties.coi, names, frozenset()), complete=False
-    )
+    mine = dose.SignOff(role, scope.full_name, utcnow(), "approved")
+    trial = replace(record, sign_offs=(*record.sign_offs, mine))
+    dose.check_exceptional_release(trial, parties, complete=False)
     require_credentials(username, password)
     return sign(
         uow,

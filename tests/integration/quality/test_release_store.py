@@ -306,6 +306,9 @@ def test_oos_exceptional_release_with_sponsor_sign_off(demo_db: Database) -> Non
             "quality assurance",
             "sponsor",
         )
+    # the analyst of the failing result (now a QA approver) may not sign for QA
+    with pytest.raises(RuleViolation, match="cannot sign as quality assurance"):
+        d.signed("qc", release.sign_exception, target)
     d.signed("qa.approver", release.sign_exception, target)
     with pytest.raises(RuleViolation, match="already signed"):
         d.signed("qa.approver", release.sign_exception, target)
