@@ -225,6 +225,7 @@ FEATURES: tuple[Feature, ...] = (
         templates=True,
         demo="demo:load_quality_demo",
         signed_contents="signed_content:content_readers",
+        queues="queues:work_queues",
         cli=(
             CliMount("release", "cli:release_app", "QC release: each batch's release state."),
             CliMount("coa", "cli:coa_app", "Certificates of Analysis: export and verify."),

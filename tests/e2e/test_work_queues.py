@@ -273,10 +273,13 @@ def test_sponsor_clinical_sees_studies_awaiting_upload(built: Built) -> None:
     assert listed == {"HLX-S1"}
 
 
-def test_qc_analyst_home_says_no_queue_yet(built: Built) -> None:
+def test_qc_analyst_home_shows_the_tests_due(built: Built) -> None:
+    """The QC analyst's queue came with the QC release (issue 13): in this world no batch has
+    QC tests to report, so the queue shows 0 and links to the worklist."""
     db = built.w.db
     cdmo = factories.org(db, "CDMO", "Other CDMO")
     factories.user(db, cdmo, "qc_analyst", username="qc")
     c, _ = logged_in(db, "qc", PASSWORD)
     home = c.get("/").text
-    assert "data-queue-none" in home and "data-queue=" not in home
+    assert _queues(home) == {"qc.tests_due": ("/qc", 0)}
+    assert "data-queue-none" not in home

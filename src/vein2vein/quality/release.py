@@ -784,3 +784,16 @@ def label_facts(session: Session, order: Order) -> LabelFacts | None:
         bags=info.plan.bags,
         per_kg=info.plan.required.level.basis is dose.DoseBasis.PER_KG,
     )
+
+
+def ready_for_release(session: Session, scope: Scope) -> set[int]:
+    """Batches pending release whose preconditions all hold now (the QA approver's queue and
+    the release list's ``ready`` filter): the same check the release itself makes."""
+    ready = set()
+    for row in list_releases(session, scope):
+        if row["state"] != ReleaseState.PENDING.value or row["batch_status"] != "APPROVED":
+            continue
+        batch = batches.get_batch(session, scope, row["batch"])
+        if gather(session, scope, batch).check.releasable:
+            ready.add(batch.id)
+    return ready

@@ -320,10 +320,16 @@ def investigation_phase_ii(
 
 
 @router.get("/release", dependencies=[require(Perm.QC_READ)])
-def releases_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
+def releases_page(request: Request, auth: AuthDep, db: DbDep, ready: str = "") -> Response:
+    """Every batch's release state; ``ready=1``: only those whose preconditions all hold (the
+    QA approver's work queue)."""
     with db.read() as session:
         rows = release.list_releases(session, auth.scope)
-    return render(request, "qc_releases.html", {"rows": rows})
+        only_ready = ready == "1"
+        if only_ready:
+            keep = release.ready_for_release(session, auth.scope)
+            rows = [r for r in rows if r["batch"] in keep]
+    return render(request, "qc_releases.html", {"rows": rows, "only_ready": only_ready})
 
 
 def _release_page(

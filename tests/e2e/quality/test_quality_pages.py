@@ -392,3 +392,33 @@ def test_spec_upload_and_approval(demo: Database) -> None:
     assert r.status_code == 303
     assert 'data-status="effective"' in app.get("/specs/2").text
     assert 'data-status="superseded"' in app.get("/specs").text
+
+
+# --- work queues on the home page -----------------------------------------------------------
+
+QUEUE = re.compile(r'data-queue="([\w.]+)">\s*<a href="([^"]+)"><span class="n">(\d+)</span>', re.S)
+
+
+def _queues(db: Database, user: str) -> dict[str, tuple[str, int]]:
+    c, _ = _as(db, user)
+    return {k: (href, int(n)) for k, href, n in QUEUE.findall(c.get("/").text)}
+
+
+def test_home_queues_count_what_their_lists_show(demo: Database) -> None:
+    ids = _batches(demo)
+    qc = _queues(demo, "qc")
+    c, _ = _as(demo, "qc")
+    worklist = c.get("/qc").text
+    # every unreleased batch with tests to report: 0003 (in progress), 0011 has all, 0012 has
+    # its early results, 0002 its VCN to come
+    listed = set(re.findall(r'data-batch="(\d+)"', worklist))
+    assert qc["qc.tests_due"] == ("/qc", len(listed)) and len(listed) >= 1
+    assert str(ids["HLX-EPC-01-0011"]) not in listed  # every result in
+    approver = _queues(demo, "qa.approver")
+    assert approver["qc.ready_for_release"] == ("/release?ready=1", 1)
+    assert approver["qc.oos_open"] == ("/qc/investigations?show=open", 0)
+    a, _ = _as(demo, "qa.approver")
+    ready = a.get("/release?ready=1").text
+    assert re.findall(r'<tr data-batch="(\d+)"', ready) == [str(ids[READY])]
+    assert "qc.ready_for_release" not in _queues(demo, "qa.reviewer")
+    assert "qc.tests_due" not in _queues(demo, "operator")
