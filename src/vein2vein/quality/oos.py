@@ -170,23 +170,10 @@ def conclude_phase_i(
         rules.check_invalidation_approver(
             scope.username, result.analyst, result=f"result {result.id} ({result.test_code})"
         )
-        require_credentials(username, password)
-        sig = sign(
-            uow,
-            settings,
-            signer_id=scope.user_id,
-            username=username,
-            password=password,
-            record_type=RECORD,
-            record_id=inv.id,
-            organisation_id=inv.organisation_id,
-            meaning="reviewed",
-            content=content(inv),
-            reason=f"invalidating result {result.id} of {result.test_code}: laboratory error",
+        why = f"invalidating result {result.id} of {result.test_code}: laboratory error"
+        sig = _sign_and_close(
+            uow, scope, settings, inv, OosStatus.INVALIDATED, "reviewed", (username, password), why
         )
-        inv.status = OosStatus.INVALIDATED.value
-        inv.closed_at = sig.signed_at
-        inv.closed_by = scope.username
         _invalidate(uow, result, inv, sig)
     else:
         inv.status = OosStatus.PHASE_II.value
@@ -246,6 +233,33 @@ def close_phase_ii(
     before = _state(inv)
     inv.conclusion = conclusion
     inv.impact = impact
+    why = f"closing investigation {inv.number}: out of specification confirmed"
+    sig = _sign_and_close(
+        uow, scope, settings, inv, OosStatus.CONFIRMED, "approved", (username, password), why
+    )
+    uow.record(
+        "qc.oos_close",
+        RECORD,
+        inv.id,
+        before=before,
+        after=_state(inv) | {"signature_id": sig.id},
+        organisation_id=inv.organisation_id,
+    )
+    return sig
+
+
+def _sign_and_close(
+    uow: UnitOfWork,
+    scope: Scope,
+    settings: Settings,
+    inv: QcInvestigation,
+    status: OosStatus,
+    meaning: str,
+    credentials: tuple[str, str],
+    reason: str,
+) -> Signature:
+    """Sign the investigation as it now stands (it locks it) and close it with ``status``."""
+    username, password = credentials
     require_credentials(username, password)
     sig = sign(
         uow,
@@ -256,21 +270,13 @@ def close_phase_ii(
         record_type=RECORD,
         record_id=inv.id,
         organisation_id=inv.organisation_id,
-        meaning="approved",
+        meaning=meaning,
         content=content(inv),
-        reason=f"closing investigation {inv.number}: out of specification confirmed",
+        reason=reason,
     )
-    inv.status = OosStatus.CONFIRMED.value
+    inv.status = status.value
     inv.closed_at = sig.signed_at
     inv.closed_by = scope.username
-    uow.record(
-        "qc.oos_close",
-        RECORD,
-        inv.id,
-        before=before,
-        after=_state(inv) | {"signature_id": sig.id},
-        organisation_id=inv.organisation_id,
-    )
     return sig
 
 

@@ -7,9 +7,6 @@ entered and imported by QC with their judgement, and another client that finds n
 from __future__ import annotations
 
 import hashlib
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,40 +14,13 @@ from sqlalchemy import func, select
 from tests.webclient import client
 
 from vein2vein.auth import service, tokens
-from vein2vein.core.settings import Settings
-from vein2vein.demo.generator import DEMO_PASSWORD, load_demo
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.manufacturing.tables import Batch
 from vein2vein.quality.tables import QcRelease, QcResult
-from vein2vein.store import migrate
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 
 UNRELEASED, IN_PROGRESS = "HLX-EPC-01-0011", "HLX-EPC-01-0003"
-
-
-def _settings(path: Path) -> Settings:
-    return Settings(
-        environment="test", database_url=f"sqlite:///{path}", argon2_profile="fast-tests"
-    )
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("quality-api") / "demo.db"
-    db = Database(_settings(path))
-    migrate.upgrade(db.engine)
-    assert load_demo(db)
-    db.dispose()
-    return path
-
-
-@pytest.fixture
-def demo(demo_template: Path, tmp_path: Path) -> Iterator[Database]:
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_template, path)
-    db = Database(_settings(path))
-    yield db
-    db.dispose()
 
 
 def _api(db: Database, username: str):  # type: ignore[no-untyped-def]

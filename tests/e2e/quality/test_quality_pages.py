@@ -15,21 +15,16 @@ transduced cell (spec/epcam_iit_v1.yaml, docs/quality.md).
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from tests.webclient import logged_in
 
-from vein2vein.core.settings import Settings
-from vein2vein.demo.generator import DEMO_PASSWORD, load_demo
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.manufacturing.tables import Batch
 from vein2vein.quality import spec_yaml
 from vein2vein.quality.tables import QcCoa, QcRelease, QcResult
-from vein2vein.store import migrate
 from vein2vein.store.database import Database
 
 READY, IN_REVIEW, OOS_ORDER = "HLX-EPC-01-0011", "HLX-EPC-01-0012", "HLX-EPC-01-0010"
@@ -43,32 +38,6 @@ READERS = (
     "helixa.viewer",
     "helixa.clinical",
 )
-
-
-def _settings(path: Path) -> Settings:
-    return Settings(
-        environment="test", database_url=f"sqlite:///{path}", argon2_profile="fast-tests"
-    )
-
-
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo loaded once per module; each test works on its own copy."""
-    path = tmp_path_factory.mktemp("qweb") / "demo.db"
-    db = Database(_settings(path))
-    migrate.upgrade(db.engine)
-    assert load_demo(db)
-    db.dispose()
-    return path
-
-
-@pytest.fixture
-def demo(demo_file: Path, tmp_path: Path) -> Iterator[Database]:
-    copy = tmp_path / "demo.db"
-    shutil.copy(demo_file, copy)
-    db = Database(_settings(copy))
-    yield db
-    db.dispose()
 
 
 def _batches(db: Database) -> dict[str, int]:
