@@ -42,7 +42,7 @@ from vein2vein.core.errors import (
     RecordLocked,
 )
 from vein2vein.core.settings import Settings
-from vein2vein.core.text import clean_text
+from vein2vein.core.text import clean_text, parse_id
 from vein2vein.store.audit import AuditEntry
 from vein2vein.store.uow import UnitOfWork
 
@@ -182,6 +182,23 @@ def sign(
         organisation_id=organisation_id,
     )
     return sig
+
+
+#: reads a signed record's content now, by the record id its signatures carry
+ContentReader = Callable[[Session, str], Any]
+
+
+def row_content_reader(model: Any, content: Callable[[Any], Any]) -> ContentReader:
+    """The reader of a signed record keyed by its own id: ``content`` of its row now, or None
+    when the row is gone (for the features' ``signed_contents``, which ``v2v audit verify``
+    checks each locking signature against)."""
+
+    def read(session: Session, record_id: str) -> Any:
+        key = parse_id(record_id)
+        row = session.get(model, key) if key is not None else None
+        return content(row) if row is not None else None
+
+    return read
 
 
 def signatures_for(session: Session, record_type: str, record_id: str | int) -> list[Signature]:

@@ -29,29 +29,17 @@ A reader returns None when the record is gone (reported as missing).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from vein2vein.auth.signatures import ContentReader, row_content_reader
 from vein2vein.core.errors import V2VError
 from vein2vein.core.text import parse_id
 from vein2vein.manufacturing import batches, deviations, execution, mbrs
 from vein2vein.manufacturing.tables import Batch, Deviation, MasterBatchRecord
 
-Reader = Callable[[Session, str], Any]
-
-
-def mbr_now(session: Session, record_id: str) -> Any:
-    key = parse_id(record_id)
-    row = session.get(MasterBatchRecord, key) if key is not None else None
-    return mbrs.content_of(row) if row is not None else None
-
-
-def deviation_now(session: Session, record_id: str) -> Any:
-    key = parse_id(record_id)
-    dev = session.get(Deviation, key) if key is not None else None
-    return deviations.content(dev) if dev is not None else None
+Reader = ContentReader
 
 
 def _record(batch: Batch) -> execution.BatchRecord | dict[str, str]:
@@ -92,8 +80,8 @@ def approval_now(session: Session, record_id: str) -> Any:
 def content_readers() -> dict[str, Reader]:
     """Record type → reader of its signed content now (the feature's ``signed_contents``)."""
     return {
-        mbrs.RECORD: mbr_now,
-        deviations.RECORD: deviation_now,
+        mbrs.RECORD: row_content_reader(MasterBatchRecord, mbrs.content_of),
+        deviations.RECORD: row_content_reader(Deviation, deviations.content),
         batches.STEP_RECORD: step_signoff_now,
         batches.RECORD: approval_now,
     }

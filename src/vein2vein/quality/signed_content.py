@@ -21,35 +21,17 @@ A reader returns None when the record is gone (reported as missing).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vein2vein.auth.signatures import ContentReader, row_content_reader
 from vein2vein.core.text import parse_id
 from vein2vein.quality import oos, release, specs
 from vein2vein.quality.tables import QcException, QcInvestigation, QcRelease, QcSpec
 
-Reader = Callable[[Session, str], Any]
-
-
-def spec_now(session: Session, record_id: str) -> Any:
-    key = parse_id(record_id)
-    row = session.get(QcSpec, key) if key is not None else None
-    return specs.content(row) if row is not None else None
-
-
-def investigation_now(session: Session, record_id: str) -> Any:
-    key = parse_id(record_id)
-    row = session.get(QcInvestigation, key) if key is not None else None
-    return oos.content(row) if row is not None else None
-
-
-def exception_now(session: Session, record_id: str) -> Any:
-    key = parse_id(record_id)
-    row = session.get(QcException, key) if key is not None else None
-    return release.exception_content(row) if row is not None else None
+Reader = ContentReader
 
 
 def release_now(session: Session, record_id: str) -> Any:
@@ -63,8 +45,8 @@ def release_now(session: Session, record_id: str) -> Any:
 def content_readers() -> dict[str, Reader]:
     """Record type → reader of its signed content now (the feature's ``signed_contents``)."""
     return {
-        specs.RECORD: spec_now,
-        oos.RECORD: investigation_now,
-        release.EXCEPTION_RECORD: exception_now,
+        specs.RECORD: row_content_reader(QcSpec, specs.content),
+        oos.RECORD: row_content_reader(QcInvestigation, oos.content),
+        release.EXCEPTION_RECORD: row_content_reader(QcException, release.exception_content),
         release.RECORD: release_now,
     }
