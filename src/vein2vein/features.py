@@ -299,6 +299,15 @@ FEATURES: tuple[Feature, ...] = (
         permissions=(P.PLAN_READ, P.PLAN_MANAGE),
     ),
     Feature(
+        name="insights",
+        title="Comparability, CPV, product and outcome, CTD tables",
+        tables=True,
+        api="routers:api_router",
+        pages="routers:page_router",
+        templates=True,
+        demo="demo:load_insights_demo",
+    ),
+    Feature(
         name="audittrail",
         title="Audit trail",
         tables=True,

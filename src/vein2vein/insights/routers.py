@@ -1,0 +1,9 @@
+"""The insights feature's routers, one for the API and one for pages, each joining its parts
+(comparability, CPV, product and outcome, CTD tables). The composition root mounts these two."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+api_router = APIRouter()
+page_router = APIRouter(include_in_schema=False)
