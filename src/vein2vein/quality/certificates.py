@@ -45,9 +45,6 @@ from vein2vein.store import audit
 from vein2vein.store.uow import UnitOfWork
 
 RECORD = "qc_coa"
-#: when a result that may follow release is expected: the compendial sterility culture
-#: (Ph. Eur. 2.6.27, USP <71>: 14 days) counted from freezing
-PENDING_DAYS = 14
 
 _OUTCOME = {
     "conforms": coa.CoaOutcome.CONFORMS,
@@ -119,7 +116,9 @@ def content_now(
         }
         if r is None:
             tests.append(coa.CoaTest(**common, raw="", rounded="", outcome=coa.CoaOutcome.PENDING))
-            expected = (frozen or br.release.decided_at.date()) + dt.timedelta(days=PENDING_DAYS)
+            # counted from freezing, as the worklist's due date (``views.py``)
+            start = frozen or br.release.decided_at.date()
+            expected = start + dt.timedelta(days=t.days_to_result)
             pending.append(coa.PendingTest(t.code, expected))
             continue
         tests.append(

@@ -54,6 +54,9 @@ from vein2vein.manufacturing.units import UnitError
 from vein2vein.quality.dose import DoseLevel, ProductDoseLimits
 
 FORMAT = 1  # the specification data format (``spec_format`` in YAML)
+#: days from freezing until the result of a test that may follow release is due when its
+#: specification names none: the compendial sterility culture (Ph. Eur. 2.6.27, USP <71>)
+COMPENDIAL_CULTURE_DAYS = 14
 
 # --- the model ----------------------------------------------------------------------------
 
@@ -170,6 +173,15 @@ class Test:
     #: the result may arrive after release (14-day sterility culture): release is conditional
     after_release: bool = False
     note: str = ""
+    #: for a test whose result may follow release: the days from freezing until its result is
+    #: expected (the worklist's due date, the CoA's "result expected"); None: the compendial
+    #: culture's :data:`COMPENDIAL_CULTURE_DAYS`
+    result_days: int | None = None
+
+    @property
+    def days_to_result(self) -> int:
+        """Days from freezing until the result of a test that may follow release is due."""
+        return self.result_days if self.result_days is not None else COMPENDIAL_CULTURE_DAYS
 
 
 @dataclass(frozen=True)
@@ -338,7 +350,7 @@ def _test(data: Any, path: str) -> Test:
         d,
         path,
         {"code", "name", "method", "unit", "criterion", "precision", "rounding", "category"}
-        | {"after_release", "note"},
+        | {"after_release", "result_days", "note"},
     )
     code = _text(d.get("code"), f"{path}.code", 40, required=True)
     if not _CODE.match(code):
@@ -351,6 +363,16 @@ def _test(data: Any, path: str) -> Test:
     after_release = d.get("after_release", False)
     if not isinstance(after_release, bool):
         raise SpecError(f"{path}.after_release", "true or false")
+    result_days = d.get("result_days")
+    if result_days is not None:
+        if not after_release:
+            raise SpecError(
+                f"{path}.result_days", "only for a test whose result may follow release"
+            )
+        if isinstance(result_days, bool) or not isinstance(result_days, int):
+            raise SpecError(f"{path}.result_days", "a whole number of days")
+        if not 1 <= result_days <= 365:
+            raise SpecError(f"{path}.result_days", "from 1 to 365 days")
     test = Test(
         code=code,
         name=_text(d.get("name"), f"{path}.name", 200, required=True),
@@ -362,6 +384,7 @@ def _test(data: Any, path: str) -> Test:
         category=_enum(Category, d.get("category", Category.GENERAL.value), f"{path}.category"),
         after_release=after_release,
         note=_text(d.get("note"), f"{path}.note", 1000),
+        result_days=result_days,
     )
     _check_consistent(test, path)
     return test
@@ -778,6 +801,7 @@ def _test_data(t: Test) -> dict[str, Any]:
         **_opt("precision", precision),
         **({"rounding": t.rounding.value} if t.rounding is not Rounding.HALF_UP else {}),
         **({"after_release": True} if t.after_release else {}),
+        **_opt("result_days", t.result_days),
         **_opt("note", t.note),
     }
 

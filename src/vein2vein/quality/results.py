@@ -377,6 +377,7 @@ def test_rows(session: Session, batch: Batch, spec_row: QcSpec | None) -> list[d
                 "unit": t.unit,
                 "criterion": domain.criterion_text(t),
                 "after_release": t.after_release,
+                "days_to_result": t.days_to_result,
                 "calculated": t.code == CALCULATED,
                 "qualitative": t.criterion.kind in (Kind.NEGATIVE, Kind.CONFORMS)
                 or (t.criterion.kind is Kind.REPORT_ONLY and t.unit is None),

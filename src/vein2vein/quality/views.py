@@ -8,9 +8,9 @@ that has no valid result and when that result is due:
 =======================================  ====================================================
 test                                     due
 =======================================  ====================================================
-may follow release (``after_release``)   freezing day + ``certificates.PENDING_DAYS`` (the
-                                         compendial 14-day sterility culture, Ph. Eur. 2.6.27,
-                                         USP <71>)
+may follow release (``after_release``)   freezing day + the test's ``result_days`` in the
+                                         specification (without it the compendial 14-day
+                                         sterility culture, Ph. Eur. 2.6.27, USP <71>)
 every other test                         the day the batch record was approved by QA, or else
                                          sent to QA (release waits for both); none before
 =======================================  ====================================================
@@ -32,7 +32,7 @@ from vein2vein.auth.scope import Scope
 from vein2vein.core.clock import as_utc
 from vein2vein.manufacturing import batches
 from vein2vein.manufacturing.tables import Batch
-from vein2vein.quality import certificates, oos, release, results, specs
+from vein2vein.quality import oos, release, results, specs
 from vein2vein.quality.release_rules import ReleaseState
 
 
@@ -41,10 +41,10 @@ def _frozen_on(batch: Batch) -> dt.date | None:
     return as_utc(max(times)).date() if times else None
 
 
-def _due(batch: Batch, after_release: bool) -> dt.date | None:
+def _due(batch: Batch, after_release: bool, days_to_result: int) -> dt.date | None:
     if after_release:
         frozen = _frozen_on(batch)
-        return frozen + dt.timedelta(days=certificates.PENDING_DAYS) if frozen else None
+        return frozen + dt.timedelta(days=days_to_result) if frozen else None
     decided = batch.approved_at or batch.submitted_at
     return as_utc(decided).date() if decided else None
 
@@ -70,7 +70,7 @@ def worklist(session: Session, scope: Scope) -> list[dict[str, Any]]:
                 "name": t.name,
                 "after_release": t.after_release,
                 "calculated": t.code == results.CALCULATED,
-                "due": _due(batch, t.after_release),
+                "due": _due(batch, t.after_release, t.days_to_result),
             }
             for t in (model.tests if model else ())
             if t.code not in valid
@@ -104,7 +104,7 @@ def batch_results(session: Session, scope: Scope, batch_id: int | str) -> dict[s
     spec_row = specs.for_batch(session, batch) if batch.gmp else None
     rows = results.test_rows(session, batch, spec_row)
     for r in rows:
-        r["due"] = None if r["result"] else _due(batch, r["after_release"])
+        r["due"] = None if r["result"] else _due(batch, r["after_release"], r["days_to_result"])
     rel = release.release_of(session, batch.id)
     return {
         "batch": {

@@ -107,9 +107,7 @@ def _rights(auth: AuthDep) -> dict[str, bool]:
 def worklist_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
     with db.read() as session:
         rows = views.worklist(session, auth.scope)
-    return render(
-        request, "qc_worklist.html", {"rows": rows, "pending_days": certificates.PENDING_DAYS}
-    )
+    return render(request, "qc_worklist.html", {"rows": rows})
 
 
 def _batch_page(

@@ -5,12 +5,15 @@ nothing issued for a batch not released or shown across clients."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select
 from tests.integration.quality.test_release_store import Demo, _enter
 
 from vein2vein.core.errors import RuleViolation
-from vein2vein.quality import certificates, coa_pdf
+from vein2vein.manufacturing.tables import Batch
+from vein2vein.quality import certificates, coa_pdf, views
 from vein2vein.quality.tables import QcCoa
 from vein2vein.store.database import Database
 
@@ -30,6 +33,16 @@ def test_issue_download_verify_tamper_and_supersede(demo_db: Database) -> None:
         1,
     )
     assert [p["code"] for p in c["pending_tests"]] == ["vcn"]
+    with db.read() as s:  # the specification's result_days of the VCN (7), counted from freezing
+        frozen = certificates._frozen_on(s.get(Batch, batch))
+    assert frozen is not None
+    assert c["pending_tests"][0]["expected_on"] == (frozen + dt.timedelta(days=7)).isoformat()
+    with db.read() as s:  # the QC worklist gives the same due date
+        rows = views.worklist(s, d.scope("qc"))
+    (row,) = [r for r in rows if r["batch"] == batch]
+    assert [(m["code"], m["due"]) for m in row["missing"]] == [
+        ("vcn", frozen + dt.timedelta(days=7))
+    ]
     tests = {t["code"]: t for t in c["tests"]}
     assert tests["vcn"]["outcome"] == "pending" and tests["viability"]["outcome"] == "conforms"
     assert tests["viability"]["raw"].endswith(" %") and tests["viability"]["rounded"].endswith("%")

@@ -128,6 +128,22 @@ def test_a_valid_specification_reads_into_the_model() -> None:
         ({"method": ""}, "tests[0].method", "required"),
         ({"code": "Viability!"}, "tests[0].code", "lower-case letters"),
         ({"after_release": "yes"}, "tests[0].after_release", "true or false"),
+        ({"result_days": 7}, "tests[0].result_days", "only for a test whose result may follow"),
+        (
+            {"after_release": True, "result_days": 0},
+            "tests[0].result_days",
+            "from 1 to 365 days",
+        ),
+        (
+            {"after_release": True, "result_days": True},
+            "tests[0].result_days",
+            "a whole number of days",
+        ),
+        (
+            {"after_release": True, "result_days": 7.5},
+            "tests[0].result_days",
+            "a whole number of days",
+        ),
         (
             {"criterion": {"kind": "negative"}},
             "tests[0].unit",
@@ -182,3 +198,18 @@ def test_a_limit_at_the_precision_may_be_written_with_or_without_its_zero() -> N
         with_test(criterion={"kind": "at_least", "limit": 70.0}, precision={"decimals": 1})
     )
     assert spec.tests[0].criterion.limit == D("70.0")
+
+
+def test_a_result_after_release_is_due_on_its_own_day_or_after_the_compendial_culture() -> None:
+    """``result_days`` counts from freezing; without it the 14-day culture of Ph. Eur. 2.6.27 /
+    USP <71> (the sterility test of the base specification names none)."""
+    data = copy.deepcopy(BASE)
+    data["tests"][0].update(after_release=True, result_days=7)
+    spec = from_data(data)
+    assert [(t.code, t.result_days, t.days_to_result) for t in spec.tests] == [
+        ("viability", 7, 7),
+        ("sterility", None, 14),
+    ]
+    assert to_data(spec)["tests"][0]["result_days"] == 7
+    assert "result_days" not in to_data(spec)["tests"][1]
+    assert from_data(to_data(spec)) == spec
