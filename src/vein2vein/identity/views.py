@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -378,6 +379,27 @@ def dashboard(
     if not include_complete:
         rows = [r for r in rows if not r["complete"]]
     return sorted(rows, key=lambda r: (STATE_RANK[State(r["projection"]["state"])], r["id"]))
+
+
+def filter_orders(
+    rows: Sequence[dict[str, Any]], state: str = "", text: str = ""
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The dashboard's rows that match ``text`` (in the order number, subject, CoI identifier,
+    sponsor or program; case and spaces ignored) and, when given, are in delivery ``state``;
+    with how many of the rows matching ``text`` are in each state (the filter's counts)."""
+    needle = "".join(text.split()).casefold()
+
+    def matches(r: dict[str, Any]) -> bool:
+        fields = (r["number"], r["subject_id"], r["coi"], r["sponsor"], r["program"])
+        return any(needle in "".join(str(f).split()).casefold() for f in fields)
+
+    found = [r for r in rows if matches(r)] if needle else list(rows)
+    counts: dict[str, int] = {}
+    for r in found:
+        counts[r["projection"]["state"]] = counts.get(r["projection"]["state"], 0) + 1
+    if state:
+        found = [r for r in found if r["projection"]["state"] == state]
+    return found, counts
 
 
 def _event_dict(e: Any) -> dict[str, Any]:

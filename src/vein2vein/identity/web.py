@@ -20,6 +20,7 @@ from vein2vein.identity import access, custody, domain, intake, orders, queues, 
 from vein2vein.identity.domain import Step
 from vein2vein.identity.order_labels import PrintedLabel, print_order_label
 from vein2vein.programs.service import list_programs
+from vein2vein.scheduling.projection import STATE_RANK, State
 from vein2vein.store.uow import UnitOfWork
 from vein2vein.web.context import AuthDep, DbDep, require
 from vein2vein.web.forms import (
@@ -31,6 +32,7 @@ from vein2vein.web.forms import (
     parse_int,
     show,
 )
+from vein2vein.web.paging import paginate
 from vein2vein.web.templating import render
 
 T = TypeVar("T")
@@ -62,9 +64,20 @@ def _page(
     return render(request, template, context | _rights(auth) | error, status_code=status)
 
 
+#: orders per page of ``/coi`` (worst first, so the first page is the one to act on)
+PAGE_SIZE = 50
+
+
 @router.get("/coi", dependencies=READ)
 def dashboard_page(
-    request: Request, auth: AuthDep, db: DbDep, all: str = "", queue: str = ""
+    request: Request,
+    auth: AuthDep,
+    db: DbDep,
+    all: str = "",
+    queue: str = "",
+    state: str = "",
+    q: str = "",
+    page: int = 1,
 ) -> Response:
     with db.read() as session:
         rows = views.dashboard(session, auth.scope, include_complete=bool(all))
@@ -73,10 +86,26 @@ def dashboard_page(
         if queue:  # a home-page queue: exactly the rows it counted (identity/queues.py)
             listed, selected = queues.order_queue(session, auth.scope, queue, utcnow())
             rows = [r for r in rows if r["id"] in selected]
+    states = [(s.value, s.text) for s in sorted(State, key=STATE_RANK.__getitem__)]
+    problem = None
+    if state and state not in {v for v, _ in states}:
+        problem = f"'{state}' is not a delivery state: choose one from the list"
+        state = ""
+    q = q.strip()[:100]
+    found, counts = views.filter_orders(rows, state, q)
+    kept = {"all": all, "queue": queue, "state": state, "q": q}
     return render(
         request,
         "coi_dashboard.html",
-        {"orders": rows, "show_all": bool(all), "open_mismatches": open_count, "queue": listed},
+        {
+            "orders": paginate(found, page, PAGE_SIZE, kept),
+            "show_all": bool(all),
+            "open_mismatches": open_count,
+            "queue": listed,
+            "states": [(v, t, counts.get(v, 0)) for v, t in states],
+            "filter": {"state": state, "q": q, "problem": problem},
+            "matching": sum(counts.values()),
+        },
     )
 
 
