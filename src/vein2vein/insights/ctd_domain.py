@@ -203,11 +203,8 @@ def id_ranges(ids: Iterable[int]) -> str:
 
 def _records(pairs: Sequence[tuple[str, Iterable[int]]]) -> str:
     shown = [(label, sorted(set(ids))) for label, ids in pairs]
-    return (
-        "Source records: "
-        + "; ".join(f"{label} {id_ranges(ids)}" for label, ids in shown if ids)
-        + "."
-    )
+    named = [f"{label} {id_ranges(ids)}" for label, ids in shown if ids]
+    return "Source records: " + ("; ".join(named) if named else "none") + "."
 
 
 def _document(
