@@ -306,6 +306,10 @@ FEATURES: tuple[Feature, ...] = (
         pages="routers:page_router",
         templates=True,
         demo="demo:load_insights_demo",
+        nav=(NavItem("CTD tables", "/ctd", P.QC_READ, section="Quality"),),
+        cli=(
+            CliMount("reports", "ctd_cli:app", "Regulatory reports: the CTD tables of a program."),
+        ),
     ),
     Feature(
         name="audittrail",

@@ -7,3 +7,9 @@ from fastapi import APIRouter
 
 api_router = APIRouter()
 page_router = APIRouter(include_in_schema=False)
+
+# CTD tables (ctd_api, ctd_web)
+from vein2vein.insights import ctd_api, ctd_web  # noqa: E402
+
+api_router.include_router(ctd_api.router)
+page_router.include_router(ctd_web.router)
