@@ -304,8 +304,17 @@ FEATURES: tuple[Feature, ...] = (
         tables=True,
         api="routers:api_router",
         pages="routers:page_router",
+        nav=(NavItem("Product and outcome", "/outcome", P.OUTCOME_READ, section="Insights"),),
+        cli=(
+            CliMount(
+                "outcome",
+                "outcome_cli:app",
+                "Product and outcome: subjects linked to their orders, attributes beside response.",
+            ),
+        ),
         templates=True,
         demo="demo:load_insights_demo",
+        permissions=(P.OUTCOME_READ, P.OUTCOME_LINK),
     ),
     Feature(
         name="audittrail",

@@ -291,8 +291,8 @@ def spearman(
             float(res.pvalue),
             "Spearman rank correlation, t approximation (n above the exact limit)",
         )
-    a = [int(round(2 * v)) for v in rx]
-    b = [int(round(2 * v)) for v in ry]
+    a = [round(2 * float(v)) for v in rx]
+    b = [round(2 * float(v)) for v in ry]
     counts = np.asarray(_pairing_distribution(a, b), dtype=float)
     total = counts.sum()
     t_obs = sum(p * q for p, q in zip(a, b, strict=True))

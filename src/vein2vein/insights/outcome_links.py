@@ -168,6 +168,12 @@ def link_subject(
     return link
 
 
+def get_link(session: Session, scope: Scope, link_id: int | str) -> OutcomeLink:
+    link = get_scoped(session, scope, OutcomeLink, link_id)
+    scope.require(Perm.OUTCOME_READ)
+    return link
+
+
 def unlink(uow: UnitOfWork, scope: Scope, link_id: int | str, reason: str) -> OutcomeLink:
     """End a current link; it stays in the record with who ended it, when and why."""
     s = uow.session

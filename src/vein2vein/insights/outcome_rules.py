@@ -91,13 +91,13 @@ def check_link(f: LinkFacts) -> list[str]:
         ("entered", f.year_of_birth_entered),
         ("in the dataset", f.dataset_year_of_birth),
     ):
-        if year is not None and f.patient_year_of_birth is not None:
-            if year != f.patient_year_of_birth:
-                raise RuleViolation(
-                    f"not the same patient: year of birth {source} for subject {f.subject_id} "
-                    f"is {year}, the chain of identity records {f.patient_year_of_birth} for "
-                    f"order {f.order_number}'s patient"
-                )
+        known = year is not None and f.patient_year_of_birth is not None
+        if known and year != f.patient_year_of_birth:
+            raise RuleViolation(
+                f"not the same patient: year of birth {source} for subject {f.subject_id} "
+                f"is {year}, the chain of identity records {f.patient_year_of_birth} for "
+                f"order {f.order_number}'s patient"
+            )
     if f.subject_current_order is not None:
         raise Conflict(
             f"subject {f.subject_id} is already linked to order {f.subject_current_order}; "

@@ -153,3 +153,17 @@ def study_outcome(
         "analysis": _finite(analysis.to_dict()),
         "summary": analysis.summary(),
     }
+
+
+def study_id_of(session: Session, scope: Scope, ref: str) -> int:
+    """A study named by id or by code (the command line), within scope."""
+    from vein2vein.core.errors import NotFound
+
+    ref = ref.strip()
+    if ref.isdigit():
+        return get_study(session, scope, ref).id
+    rows = session.scalars(scope.filter(select(Study), Study).where(Study.code == ref)).all()
+    if len(rows) != 1:
+        raise NotFound(f"study {ref} not found" if not rows else f"study code {ref} is ambiguous")
+    scope.require(Perm.OUTCOME_READ)
+    return rows[0].id
