@@ -40,9 +40,6 @@ def _ids(db: Database) -> tuple[int, dict[str, str]]:
 
 
 def test_links_of_the_demo_refusals_and_the_guards(demo_db: Database) -> None:
-    import time
-
-    t0 = time.perf_counter()
     study, cois = _ids(demo_db)
     with demo_db.read() as s:
         links = s.scalars(select(OutcomeLink).where(OutcomeLink.unlinked_at.is_(None))).all()
@@ -64,7 +61,6 @@ def test_links_of_the_demo_refusals_and_the_guards(demo_db: Database) -> None:
     corvane = _scope(demo_db, "corvane.clinical")
     with demo_db.uow(Actor("corvane.clinical")) as uow, pytest.raises(NotFound):
         outcome_links.link_subject(uow, corvane, study, "IIT-G01", cois["CRV-CD19-02-101"])
-    print("refusals", time.perf_counter() - t0)
     # the guards: no DELETE, no change of a link's identity, an ended link stays as it is
     with demo_db.read() as s:
         first = s.scalars(select(OutcomeLink).order_by(OutcomeLink.id)).first()
