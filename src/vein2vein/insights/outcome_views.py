@@ -20,6 +20,7 @@ from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.clinical.readouts import compute_readout
 from vein2vein.clinical.studies import study_defaults
 from vein2vein.clinical.tables import Study
+from vein2vein.core.errors import InputError, NotFound, V2VError
 from vein2vein.identity.tables import Order
 from vein2vein.insights import outcome_analysis as oa
 from vein2vein.insights.outcome_facts import product_facts
@@ -91,8 +92,6 @@ def study_outcome(
     try:
         oa.attribute(km_attribute)
     except KeyError as exc:
-        from vein2vein.core.errors import InputError
-
         raise InputError(str(exc.args[0]), field="km_attribute") from None
     links = _links(session, study)
     current = {link.subject_id: link for link in links if link.unlinked_at is None}
@@ -103,11 +102,7 @@ def study_outcome(
         try:
             _, result = compute_readout(session, scope, version.id, study_defaults(study))
             subjects = list(result.iter_subject_dicts())
-        except Exception as exc:
-            from vein2vein.core.errors import V2VError
-
-            if not isinstance(exc, V2VError | ValueError):
-                raise
+        except (V2VError, ValueError) as exc:  # a readout that cannot be computed is shown
             readout_error = str(exc)
     rows = []
     for s in subjects:
@@ -136,8 +131,7 @@ def study_outcome(
             }
         else:
             row |= {a.key: None for a in oa.ATTRIBUTES}
-        subjects_row = _finite(row)
-        rows.append(subjects_row)
+        rows.append(_finite(row))
     analysis = oa.analyse(rows, km_attribute=km_attribute)
     return {
         "study": {"id": study.id, "code": study.code, "title": study.title},
@@ -157,8 +151,6 @@ def study_outcome(
 
 def study_id_of(session: Session, scope: Scope, ref: str) -> int:
     """A study named by id or by code (the command line), within scope."""
-    from vein2vein.core.errors import NotFound
-
     ref = ref.strip()
     if ref.isdigit():
         return get_study(session, scope, ref).id
