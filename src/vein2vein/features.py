@@ -304,12 +304,21 @@ FEATURES: tuple[Feature, ...] = (
         tables=True,
         api="routers:api_router",
         pages="routers:page_router",
-        templates=True,
-        demo="demo:load_insights_demo",
-        nav=(NavItem("CTD tables", "/ctd", P.QC_READ, section="Quality"),),
+        nav=(
+            NavItem("CTD tables", "/ctd", P.QC_READ, section="Quality"),
+            NavItem("Product and outcome", "/outcome", P.OUTCOME_READ, section="Insights"),
+        ),
         cli=(
             CliMount("reports", "ctd_cli:app", "Regulatory reports: the CTD tables of a program."),
+            CliMount(
+                "outcome",
+                "outcome_cli:app",
+                "Product and outcome: subjects linked to their orders, attributes beside response.",
+            ),
         ),
+        templates=True,
+        demo="demo:load_insights_demo",
+        permissions=(P.OUTCOME_READ, P.OUTCOME_LINK),
     ),
     Feature(
         name="audittrail",

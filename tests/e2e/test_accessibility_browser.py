@@ -71,6 +71,8 @@ DETAILS = {
     "batch release": re.compile(r"^/release/\d+$"),
     "investigation": re.compile(r"^/qc/investigations/OOS-\d{4}-\d{4}$"),
     "specification": re.compile(r"^/specs/\d+$"),
+    # product and outcome (insights/outcome_web.py)
+    "outcome study": re.compile(r"^/outcome/studies/\d+$"),
 }
 #: detail pages whose own links lead to more kinds of detail page
 DETAILS_WITH_DETAILS = ("batch",)

@@ -65,6 +65,7 @@ def _world(db: Database) -> dict[str, Any]:
     materials = _materials_world(db, qa, b_coi["order_id"])
     b_batch = _batch_world(db, b_coi["order_id"], b_mbr["mbr_id"])
     b_quality = _quality_world(db, qa, b_batch["batch_id"])
+    b_outcome = _outcome_world(db, b_user, b_clinical["study_id"], b_coi["order_id"])
     return {
         "ids": {
             "org_id": b.id,
@@ -81,6 +82,7 @@ def _world(db: Database) -> dict[str, Any]:
             **materials,
             **b_batch,
             **b_quality,
+            **b_outcome,
         },
         "secrets": [
             "Corvane",
@@ -241,6 +243,19 @@ def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any
         version = clinical_datasets.upload_dataset(uow, b_scope, study.id, demo_files())
         uow.commit()
         return {"study_id": study.id, "version_id": version.id, "file_name": "subjects.csv"}
+
+
+def _outcome_world(db: Database, b_user: Any, study_id: int, order_id: int) -> dict[str, Any]:
+    """Sponsor B's study subject linked to B's order (product and outcome, issue 14)."""
+    from vein2vein.identity.tables import Order
+    from vein2vein.insights.outcome_links import link_subject
+
+    with db.uow(Actor("t")) as uow:
+        b_scope = service.scope_of(uow.session.get_one(User, b_user.id))
+        coi = uow.session.get_one(Order, order_id).coi
+        link = link_subject(uow, b_scope, study_id, "IIT-G01", coi)
+        uow.commit()
+        return {"link_id": link.id}
 
 
 def _coi_world(

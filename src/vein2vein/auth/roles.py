@@ -71,6 +71,9 @@ class Perm(StrEnum):
     SPEC_APPROVE = "spec.approve"
     OOS_MANAGE = "oos.manage"
     BATCH_RELEASE = "batch.release"
+    # product and outcome (issue 14)
+    OUTCOME_READ = "outcome.read"
+    OUTCOME_LINK = "outcome.link"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -144,6 +147,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.DIN_ISSUE,
             Perm.CLINICAL_WRITE,
             Perm.PLAN_MANAGE,
+            Perm.OUTCOME_READ,
+            Perm.OUTCOME_LINK,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -170,6 +175,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.BATCH_VERIFY,
             Perm.SPEC_AUTHOR,
             Perm.OOS_MANAGE,
+            Perm.OUTCOME_READ,
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -195,6 +201,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SPEC_APPROVE,
             Perm.OOS_MANAGE,
             Perm.BATCH_RELEASE,
+            Perm.OUTCOME_READ,
         }
     ),
     Role.SPONSOR_VIEWER: frozenset(
@@ -223,6 +230,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MBR_READ,
             Perm.BATCH_READ,
             Perm.QC_READ,
+            Perm.OUTCOME_READ,
+            Perm.OUTCOME_LINK,
         }
     ),
 }
@@ -312,6 +321,8 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.SPEC_APPROVE: "approve a specification version with a signature (makes it effective)",
     Perm.OOS_MANAGE: "run out-of-specification investigations (phase I and II)",
     Perm.BATCH_RELEASE: "release or reject a batch with a signature; sign exceptional releases",
+    Perm.OUTCOME_READ: "see product attributes beside clinical outcome (a sponsor: its studies)",
+    Perm.OUTCOME_LINK: "link a clinical subject to its order by chain-of-identity id, unlink",
 }
 
 

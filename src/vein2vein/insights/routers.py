@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from vein2vein.insights import ctd_api, ctd_web, outcome_api, outcome_web
+
 api_router = APIRouter()
 page_router = APIRouter(include_in_schema=False)
 
-# CTD tables (ctd_api, ctd_web)
-from vein2vein.insights import ctd_api, ctd_web  # noqa: E402
-
 api_router.include_router(ctd_api.router)
 page_router.include_router(ctd_web.router)
+api_router.include_router(outcome_api.router)
+page_router.include_router(outcome_web.router)

@@ -44,6 +44,11 @@ PROMISED = {
     "HLX-EPC-01-0002": (LEIDEN, "APPROVED", "LEI-02", 0, 0),
     "HLX-EPC-01-0003": (LEIDEN, "IN_PROGRESS", "LEI-02", 0, 0),
     "HLX-EPC-01-0013": (LEIDEN, "FAILED", "LEI-03", 0, 0),
+    # the product and outcome demo's orders at the IIT cohorts' dose levels (insights)
+    "HLX-EPC-01-0014": (LEIDEN, "APPROVED", "LEI-01", 0, 0),
+    "HLX-EPC-01-0015": (LEIDEN, "APPROVED", "LEI-02", 0, 0),
+    "HLX-EPC-01-0016": (LEIDEN, "APPROVED", "LEI-03", 0, 0),
+    "HLX-EPC-01-0017": (LEIDEN, "APPROVED", "LEI-02", 0, 0),
 }
 LIST_FIELDS = [
     "id", "order", "product", "site", "mbr_version", "status", "suite",

@@ -84,6 +84,11 @@ def test_demo_release_states_results_and_refusals(demo_db: Database) -> None:
         "HLX-EPC-01-0002": "conditional",
         "HLX-EPC-01-0003": "pending",
         "HLX-EPC-01-0013": "pending",
+        # the product and outcome demo's orders (insights/outcome_demo.py)
+        "HLX-EPC-01-0014": "released",
+        "HLX-EPC-01-0015": "released",
+        "HLX-EPC-01-0016": "released",
+        "HLX-EPC-01-0017": "released",
     }
     with db.read() as s:
         b = s.get_one(Batch, d.batch["HLX-EPC-01-0011"])

@@ -110,6 +110,8 @@ PURE_QUALITY = [
     "coa_pdf",
     "release_rules",
 ]
+#: product and outcome (issue 14): the link rules, the analyses and their figures
+PURE_INSIGHTS = ["outcome_rules", "outcome_analysis", "outcome_figures"]
 
 
 def pure_modules() -> list[str]:
@@ -122,6 +124,7 @@ def pure_modules() -> list[str]:
     names += PURE_KIT
     names += [f"vein2vein.manufacturing.{m}" for m in PURE_MANUFACTURING]
     names += [f"vein2vein.quality.{m}" for m in PURE_QUALITY]
+    names += [f"vein2vein.insights.{m}" for m in PURE_INSIGHTS]
     return sorted(names)
 
 
