@@ -214,6 +214,7 @@ def study_page(
     ctx: dict[str, Any] = {
         "study": _study_heading(study),
         "defaults": study_defaults(study).stored(),
+        "study_params": study_defaults(study).model_dump(mode="json"),
         "versions": [v.public() for v in versions],
         "selected": selected.public() if selected else None,
         "params": params.model_dump(mode="json"),
