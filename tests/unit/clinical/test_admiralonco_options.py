@@ -448,3 +448,15 @@ def test_readout_takes_the_options_and_prints_them(tmp_path):
     res = runner.invoke(app, ["readout", str(folder), "--pd-dates", str(bad)])
     assert res.exit_code == 2
     assert "pd_dates.csv, row 2, field 'subject_id': unknown subject 'IIT-G99'" in res.stderr
+
+
+def test_benefit_flags_stream_as_json_writes_them():
+    """The readout's flag columns (True/False, None for a subject not infused) are written by
+    the JSON stream as ``json.dumps`` writes each value; an integer 1 mixed in stays 1."""
+    import numpy as np
+
+    from vein2vein.clinical.readout_json import column_texts
+
+    for values in ([True, None, False, True], [None, None], [True, 1, None], [False]):
+        col = np.array(values, dtype=object)
+        assert column_texts(col) == [json.dumps(v) for v in values]
