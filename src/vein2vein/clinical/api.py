@@ -90,7 +90,7 @@ def upload_version(
     files: Annotated[
         list[UploadFile] | None,
         File(
-            description="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv]; "
+            description="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv, pd_dates.csv]; "
             "or SDTM domains (.xpt/.csv); or a .zip of either"
         ),
     ] = None,

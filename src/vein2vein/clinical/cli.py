@@ -310,7 +310,7 @@ def upload_command(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv]; or SDTM "
+            help="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv, pd_dates.csv]; or SDTM "
             "domains (.xpt/.csv); or a .zip of either; a folder stands for its files."
         ),
     ],

@@ -336,9 +336,19 @@ def readout(
     from .responses import check_pd_source, pd_days, pd_source
 
     options = options or ReadoutOptions()
-    check_pd_source(options.bor, pd_dates)
+    if pd_dates is not None and dataset.pd_dates is not None:
+        raise InputError(
+            "the dataset has its own pd_dates.csv: give progression dates once, in the dataset "
+            "or as a separate file",
+            field="pd_dates",
+        )
+    check_pd_source(options.bor, pd_dates if pd_dates is not None else dataset.pd_dates)
     if pd_dates is not None and options.pd_source is None:
         options = replace(options, pd_source=pd_source(pd_dates))
+    elif dataset.pd_dates is not None and options.pd_source is None:
+        name = dataset.file("pd_dates")
+        sha = dataset.file_hashes.get(name)
+        options = replace(options, pd_source=f"{name} of the dataset (SHA-256 {sha})")
     ds, d = _apply_cutoff(dataset, options.cutoff)
     ref, death, alive, nt = d["ref"], d["death"], d["alive"], d["nt"]
     n = ds.n_subjects
@@ -361,7 +371,14 @@ def readout(
         )
     else:
         resp = f["overall"].to_numpy().astype(np.int64)
-    pd_cut = None if pd_dates is None else pd_days(pd_dates, ds.subjects["subject_id"].to_numpy())
+    pd_cut = None
+    if pd_dates is not None:
+        pd_cut = pd_days(pd_dates, ds.subjects["subject_id"].to_numpy())
+    elif ds.pd_dates is not None:
+        pd_cut = np.full(n, np.nan)
+        day = ds.pd_dates["day"].to_numpy(float)
+        ok = ~np.isnan(day)
+        np.fmin.at(pd_cut, ds.pd_dates["subj"].to_numpy(np.int64)[ok], day[ok])
     bor = derive_bor(
         t_subj, t_day, resp, n, ref, options.bor, stop_day=nt, nt_only=nt_only, pd_day=pd_cut
     )

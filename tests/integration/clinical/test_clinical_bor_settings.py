@@ -56,3 +56,29 @@ def test_after_pd_and_benefit_are_audited_study_settings_used_by_the_readout(
     assert every["dcr"]["k"] == every["orr"]["k"] == 3  # demo: three confirmed PR
     assert over["options"]["after_pd"] == "drop" and over["options"]["benefit"] == ["CR", "PR"]
     assert {"first_response_date", "clinical_benefit"} <= set(out["readout"]["subjects"][0])
+
+
+def test_a_stored_version_may_carry_pd_dates_and_its_readout_uses_them(world: World) -> None:
+    """``pd_dates.csv`` uploaded with a CSV version is stored with the others (hashed, part of
+    the dataset hash) and cuts the BOR records of every readout of that version."""
+    from vein2vein.clinical.upload import UploadedFile
+
+    who = "a.clinical"
+    scope = world.scopes[who]
+    files = [*demo(), UploadedFile("pd_dates.csv", b"subject_id,pd_date\nIIT-G05,2022-11-30\n")]
+    with world.uow(who) as uow:
+        study = studies.create_study(
+            uow, scope, program_id=world.ids["program_a"], code="IIT-PD", title="EpCAM IIT"
+        )
+        version = datasets.upload_dataset(uow, scope, study.id, files)
+        uow.commit()
+        public = version.public()
+    assert "pd_dates.csv" in [f["name"] for f in public["files"]]
+    with world.db.read() as session:
+        out = views.readout(session, scope, public["id"], ReadoutOverrides())
+        with pytest.raises(InputError, match="after-pd"):
+            views.readout(session, scope, public["id"], ReadoutOverrides(after_pd="keep"))
+    g05 = next(s for s in out["readout"]["subjects"] if s["subject_id"] == "IIT-G05")
+    assert g05["first_response_date"] is None
+    assert out["readout"]["provenance"]["input_hash"] == public["sha256"]
+    assert out["readout"]["provenance"]["options"]["pd_source"].startswith("pd_dates.csv of")

@@ -460,3 +460,34 @@ def test_benefit_flags_stream_as_json_writes_them():
     for values in ([True, None, False, True], [None, None], [True, 1, None], [False]):
         col = np.array(values, dtype=object)
         assert column_texts(col) == [json.dumps(v) for v in values]
+
+
+def test_a_csv_folder_may_carry_its_pd_dates(tmp_path):
+    """``pd_dates.csv`` in a CSV folder (so in a stored dataset version) acts as
+    ``--pd-dates``: its hash is part of the dataset's input hash and the provenance names it;
+    given twice, or with ``--after-pd keep``, it is refused; an unknown subject names file, row
+    and field."""
+    from vein2vein.clinical.csv_reader import read_csv_folder
+    from vein2vein.clinical.demo_data import write_demo_csv
+    from vein2vein.clinical.readout import ReadoutOptions, readout
+    from vein2vein.clinical.responses import read_pd_dates
+    from vein2vein.core.errors import InputError
+
+    folder = write_demo_csv(tmp_path / "demo")
+    before = read_csv_folder(folder).input_hash()
+    pd_dates(folder, [("IIT-G05", "2022-11-30")])
+    ds = read_csv_folder(folder)
+    assert ds.input_hash() != before
+    r = readout(ds)
+    g05 = r.subject("IIT-G05")
+    assert g05["first_response_date"] is None and g05["bor_confirmed"] == "NE"
+    assert r.provenance.options["pd_source"].startswith("pd_dates.csv of the dataset (SHA-256 ")
+    with pytest.raises(InputError, match="its own pd_dates.csv"):
+        readout(ds, pd_dates=read_pd_dates(folder / "pd_dates.csv"))
+    with pytest.raises(InputError) as exc:
+        readout(ds, ReadoutOptions(bor=BorOptions(truncate_at_first_pd=False)))
+    assert exc.value.field == "after_pd"
+    pd_dates(folder, [("IIT-G05", "2022-11-30"), ("IIT-X", "")])
+    with pytest.raises(InputError) as exc:
+        read_csv_folder(folder)
+    assert (exc.value.file, exc.value.row, exc.value.field) == ("pd_dates.csv", 3, "subject_id")
