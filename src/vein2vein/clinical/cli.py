@@ -310,8 +310,8 @@ def upload_command(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv, pd_dates.csv]; or SDTM "
-            "domains (.xpt/.csv); or a .zip of either; a folder stands for its files."
+            help="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv, pd_dates.csv]; "
+            "or SDTM domains (.xpt/.csv); or a .zip of either; a folder stands for its files."
         ),
     ],
     user: Annotated[

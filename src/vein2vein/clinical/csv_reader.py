@@ -3,8 +3,9 @@
 ``subjects.csv``: ``subject_id, dose_group, dose_per_kg, infusion_date, death_date,
 last_alive_date, new_therapy_date``. ``lesions.csv``: ``subject_id, lesion_id, role
 (TARGET|NON-TARGET), organ, nodal (Y|N)``. ``assessments.csv``: ``subject_id, lesion_id, date,
-diameter_mm, state``. ``new_lesions.csv`` (optional): ``subject_id, date, organ``. ``pd_dates.csv`` (optional):
-``subject_id, pd_date``, progression dates from a separate source (docs/clinical.md). Dates are ISO
+diameter_mm, state``. ``new_lesions.csv`` (optional): ``subject_id, date, organ``.
+``pd_dates.csv`` (optional): ``subject_id, pd_date``, progression dates from a separate source
+(docs/clinical.md). Dates are ISO
 (YYYY-MM-DD); blanks allowed where the issue allows them. Errors name file, row and field.
 """
 

@@ -120,7 +120,8 @@ class ClinicalDataset:
             for name in sorted(self.file_hashes):
                 h.update(f"{name}:{self.file_hashes[name]}\n".encode())
             return h.hexdigest()
-        for name in ("subjects", "lesions", "assessments", "new_lesions", "investigator", "pd_dates"):
+        frames = ("subjects", "lesions", "assessments", "new_lesions", "investigator", "pd_dates")
+        for name in frames:
             frame = getattr(self, name)
             if frame is None:
                 continue

@@ -482,7 +482,7 @@ def test_a_csv_folder_may_carry_its_pd_dates(tmp_path):
     g05 = r.subject("IIT-G05")
     assert g05["first_response_date"] is None and g05["bor_confirmed"] == "NE"
     assert r.provenance.options["pd_source"].startswith("pd_dates.csv of the dataset (SHA-256 ")
-    with pytest.raises(InputError, match="its own pd_dates.csv"):
+    with pytest.raises(InputError, match=r"its own pd_dates\.csv"):
         readout(ds, pd_dates=read_pd_dates(folder / "pd_dates.csv"))
     with pytest.raises(InputError) as exc:
         readout(ds, ReadoutOptions(bor=BorOptions(truncate_at_first_pd=False)))
