@@ -65,6 +65,12 @@ class ReadoutOptions:
         if not 0 < self.level < 1:
             raise ValueError("level must be between 0 and 1")
 
+    @property
+    def dcr_text(self) -> str:
+        """How a caption states DCR: ``DCR = CR + PR + SD + NON-CR/NON-PD`` by default, the
+        study's clinical-benefit categories otherwise."""
+        return "DCR = " + " + ".join(self.bor.benefit)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["cutoff"] = self.cutoff.isoformat() if self.cutoff else None

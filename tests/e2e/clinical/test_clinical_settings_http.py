@@ -60,6 +60,7 @@ def test_settings_form_and_api_reach_after_pd_and_benefit(site: dict) -> None:
     assert r.status_code == 303, r.text
     page = c.get(r.headers["location"])
     assert "after_pd = keep; benefit = CR, PR" in page.text
+    assert "DCR = CR + PR (the clinical-benefit categories)" in page.text
     assert "settings were changed" in page.text
     # the readout form starts from the study's settings; its report links carry them
     assert 'value="SD">' in page.text and 'value="CR" checked>' in page.text

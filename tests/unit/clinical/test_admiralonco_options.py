@@ -395,6 +395,8 @@ def test_study_settings_hold_after_pd_and_benefit():
     assert ReadoutParams().stored() == {}
     opts = ReadoutParams.model_validate(params.stored()).to_options()
     assert opts.bor.after_pd == "keep" and opts.bor.benefit == ("CR", "PR", "SD")
+    assert opts.dcr_text == "DCR = CR + PR + SD"
+    assert ReadoutParams().to_options().dcr_text == "DCR = CR + PR + SD + NON-CR/NON-PD"
     over = ReadoutOverrides.model_validate({"benefit": "CR,PR,SD,NON-CR/NON-PD"})
     assert over.apply(params.stored()).stored() == {"after_pd": "keep"}
     with pytest.raises(ValueError):
