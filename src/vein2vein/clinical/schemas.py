@@ -8,10 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .bor import BENEFIT, BorOptions, parse_benefit
+from .bor import BorOptions, parse_benefit
 from .readout import ReadoutOptions
 
 Benefit = Literal["CR", "PR", "SD", "NON-CR/NON-PD"]
+#: the engine's default (``bor.BENEFIT``), typed for the schema
+DEFAULT_BENEFIT: tuple[Benefit, ...] = ("CR", "PR", "SD", "NON-CR/NON-PD")
 
 
 def _benefit_list(value: Any) -> Any:
@@ -52,7 +54,7 @@ class ReadoutParams(BaseModel):
         "(admiralonco without a PD source)",
     )
     benefit: list[Benefit] = Field(
-        default_factory=lambda: list(BENEFIT),
+        default_factory=lambda: list(DEFAULT_BENEFIT),
         description="BOR categories that count as clinical benefit (DCR); a list or a "
         "comma-separated text",
     )

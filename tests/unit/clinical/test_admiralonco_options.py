@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from vein2vein.clinical.bor import BENEFIT, BorOptions, parse_benefit
 from vein2vein.clinical.cli import app
-from vein2vein.clinical.schemas import ReadoutOverrides, ReadoutParams
+from vein2vein.clinical.schemas import DEFAULT_BENEFIT, ReadoutOverrides, ReadoutParams
 
 runner = CliRunner()
 
@@ -381,6 +381,7 @@ def test_bad_pd_dates_file_names_file_row_and_field(tmp_path):
 def test_benefit_parsing():
     assert parse_benefit("sd, cr") == ("CR", "SD")
     assert parse_benefit("CR,PR,SD,NON-CR/NON-PD") == BENEFIT
+    assert DEFAULT_BENEFIT == BENEFIT
     for bad in ("", "CR,CR", "CR,MISSING"):
         with pytest.raises(ValueError):
             parse_benefit(bad)
