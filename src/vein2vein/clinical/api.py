@@ -90,8 +90,8 @@ def upload_version(
     files: Annotated[
         list[UploadFile] | None,
         File(
-            description="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv]; "
-            "or SDTM domains (.xpt/.csv); or a .zip of either"
+            description="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv, "
+            "pd_dates.csv]; or SDTM domains (.xpt/.csv); or a .zip of either"
         ),
     ] = None,
     format: Annotated[Literal["auto", "csv", "sdtm"], Form()] = "auto",

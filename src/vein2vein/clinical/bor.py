@@ -17,6 +17,15 @@ RECIST 1.1 section 4.4 and table 3:
   (NON-CR/NON-PD for non-target-only disease); earlier ones as NE.
 * CR followed by PR: counts as SD by default (admiralonco); with ``cr_then_pr="PD"`` a PR after
   a CR is taken as progression (RECIST 1.1: if the CR was real, reappearing disease is PD).
+* After the first PD: ``after_pd="drop"`` (default) cuts the records there, at the PD record's
+  date or at a progression date from a separate source (``pd_day``, admiralonco's
+  ``source_pd``/``filter_pd``); ``"keep"`` uses every record (admiralonco with
+  ``source_pd = NULL``).
+* **Clinical benefit**: the subject's BOR (unconfirmed, and confirmed) is one of the
+  ``benefit`` categories (admiralonco ``derive_param_clinbenefit``'s ``clinben_vals``, default
+  CR, PR, SD, NON-CR/NON-PD). The dates of the first response (first CR/PR) and of the first
+  confirmed response (first record of a confirmed CR/PR) are admiralonco's ``RSP`` and ``CRSP``
+  dates.
 
 Vectorised: each record finds its confirming record with a binary search and prefix counts,
 so 10,000 subjects take milliseconds. ``tests/unit/clinical/bor_oracle.py`` is a plain
@@ -47,6 +56,31 @@ from vein2vein.clinical.codes import (
 _DAYS = 1 << 22
 _OFFSET = 1 << 20
 
+#: The categories that may count as clinical benefit, in their order; the default counts all.
+BENEFIT: tuple[str, ...] = ("CR", "PR", "SD", "NON-CR/NON-PD")
+_BENEFIT_CODES = {"CR": CR, "PR": PR, "SD": SD, "NON-CR/NON-PD": NN}
+_BENEFIT_ALIASES = {"NN": "NON-CR/NON-PD", "NONCR/NONPD": "NON-CR/NON-PD"}
+AFTER_PD = ("drop", "keep")
+
+
+def parse_benefit(text: str) -> tuple[str, ...]:
+    """``"CR,PR,SD"`` -> the categories in their canonical order; an unknown or repeated one,
+    or none at all, is a ``ValueError`` naming it."""
+    given = [part.strip().upper() for part in str(text).split(",")]
+    given = [_BENEFIT_ALIASES.get(g, g) for g in given if g]
+    return _checked_benefit(given)
+
+
+def _checked_benefit(given: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    if not given:
+        raise ValueError(f"benefit needs at least one of {', '.join(BENEFIT)}")
+    for g in given:
+        if g not in BENEFIT:
+            raise ValueError(f"benefit: unknown category {g!r} (choose from {', '.join(BENEFIT)})")
+    if len(set(given)) != len(given):
+        raise ValueError("benefit: a category is listed twice")
+    return tuple(c for c in BENEFIT if c in given)
+
 
 @dataclass(frozen=True)
 class BorOptions:
@@ -56,9 +90,25 @@ class BorOptions:
     accept_sd: bool = False
     cr_then_pr: Literal["SD", "PD"] = "SD"
     missing_as: Literal["MISSING", "NE"] = "MISSING"
-    truncate_at_first_pd: bool = True
+    truncate_at_first_pd: bool = True  # after_pd: True = "drop", False = "keep"
+    benefit: tuple[str, ...] = BENEFIT
+
+    @classmethod
+    def with_after_pd(cls, after_pd: str, **kwargs: Any) -> BorOptions:
+        if after_pd not in AFTER_PD:
+            raise ValueError("after_pd must be 'keep' or 'drop'")
+        return cls(truncate_at_first_pd=after_pd == "drop", **kwargs)
+
+    @property
+    def after_pd(self) -> str:
+        return "drop" if self.truncate_at_first_pd else "keep"
+
+    @property
+    def benefit_codes(self) -> tuple[int, ...]:
+        return tuple(_BENEFIT_CODES[c] for c in self.benefit)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "benefit", _checked_benefit(tuple(self.benefit)))
         for name in ("confirm_days", "sd_min_days", "max_ne"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be 0 or more")
@@ -68,7 +118,10 @@ class BorOptions:
             raise ValueError("missing_as must be 'MISSING' or 'NE'")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["after_pd"] = self.after_pd
+        out["benefit"] = list(self.benefit)
+        return out
 
 
 @dataclass(frozen=True)
@@ -83,6 +136,8 @@ class BorResult:
     response_start: np.ndarray  # first CR/PR (unconfirmed)
     confirmed_response_start: np.ndarray  # first confirmed CR/PR
     pd_day: np.ndarray  # first PD among the records kept (NaN = none)
+    clinical_benefit: np.ndarray  # bool: the unconfirmed BOR is a benefit category
+    clinical_benefit_confirmed: np.ndarray  # bool: the confirmed BOR is one
 
 
 def _first_per_subject(subj: np.ndarray, *keys: np.ndarray) -> np.ndarray:
@@ -245,4 +300,6 @@ def derive_bor(
         response_start=response_start,
         confirmed_response_start=confirmed_response_start,
         pd_day=first_pd,
+        clinical_benefit=np.isin(bor, options.benefit_codes),
+        clinical_benefit_confirmed=np.isin(cbor, options.benefit_codes),
     )

@@ -39,6 +39,11 @@ class CrThenPr(StrEnum):
     PD = "PD"
 
 
+class AfterPd(StrEnum):
+    drop = "drop"
+    keep = "keep"
+
+
 class UploadFormat(StrEnum):
     auto = "auto"
     csv = "csv"
@@ -59,6 +64,30 @@ AcceptSd = Annotated[bool, typer.Option(help="Allow one SD between a PR and its 
 CrPr = Annotated[CrThenPr, typer.Option(help="A PR after a CR counts as SD or as PD.")]
 MissingNe = Annotated[bool, typer.Option(help="A subject without assessments is NE, not MISSING.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+AfterPdOpt = Annotated[
+    AfterPd,
+    typer.Option(
+        "--after-pd",
+        help="Assessments after the first progression: drop them (RECIST) or keep them "
+        "(admiralonco without a PD source).",
+    ),
+]
+PdDates = Annotated[
+    Path | None,
+    typer.Option(
+        "--pd-dates",
+        help="CSV subject_id, pd_date: progression dates from a separate source that cut the "
+        "assessments (admiralonco source_pd); needs --after-pd drop.",
+    ),
+]
+BenefitOpt = Annotated[
+    str,
+    typer.Option(
+        "--benefit",
+        help="BOR categories that count as clinical benefit (and DCR), comma-separated.",
+    ),
+]
+BENEFIT_DEFAULT = "CR,PR,SD,NON-CR/NON-PD"
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -73,9 +102,15 @@ def _bor_options(
     accept_sd: bool,
     cr_then_pr: CrThenPr,
     missing_as_ne: bool,
+    after_pd: AfterPd = AfterPd.drop,
+    benefit: str = BENEFIT_DEFAULT,
 ) -> BorOptions:
-    from .bor import BorOptions
+    from .bor import BorOptions, parse_benefit
 
+    try:
+        categories = parse_benefit(benefit)
+    except ValueError as exc:
+        raise ValueError(f"--{exc}") from None
     return BorOptions(
         confirm_days=confirm_days,
         sd_min_days=sd_min_days,
@@ -83,6 +118,8 @@ def _bor_options(
         accept_sd=accept_sd,
         cr_then_pr=cr_then_pr.value,
         missing_as="NE" if missing_as_ne else "MISSING",
+        truncate_at_first_pd=after_pd is AfterPd.drop,
+        benefit=categories,
     )
 
 
@@ -122,6 +159,9 @@ def readout_command(
     accept_sd: AcceptSd = False,
     cr_then_pr: CrPr = CrThenPr.SD,
     missing_as_ne: MissingNe = False,
+    after_pd: AfterPdOpt = AfterPd.drop,
+    pd_dates: PdDates = None,
+    benefit: BenefitOpt = BENEFIT_DEFAULT,
     evaluator: Annotated[
         str, typer.Option(help="SDTM evaluator (TUEVAL/TREVAL/RSEVAL).")
     ] = "INVESTIGATOR",
@@ -142,9 +182,21 @@ def readout_command(
             from .csv_reader import read_csv_folder
 
             ds = read_csv_folder(directory)
+        pd_frame = None
+        if pd_dates is not None:
+            from .responses import read_pd_dates
+
+            pd_frame = read_pd_dates(pd_dates)
         options = ReadoutOptions(
             bor=_bor_options(
-                confirm_days, sd_min_days, max_ne, accept_sd, cr_then_pr, missing_as_ne
+                confirm_days,
+                sd_min_days,
+                max_ne,
+                accept_sd,
+                cr_then_pr,
+                missing_as_ne,
+                after_pd,
+                benefit,
             ),
             use_confirmed=not unconfirmed,
             conf_type=ci.value,
@@ -152,7 +204,7 @@ def readout_command(
             irecist=irecist,
             population=population.value,
         )
-        result = readout(ds, options)
+        result = readout(ds, options, pd_frame)
         if report is not None:
             from .report import write_report  # jinja2 and the plotting code: only for a report
 
@@ -186,30 +238,54 @@ def bor_command(
     accept_sd: AcceptSd = False,
     cr_then_pr: CrPr = CrThenPr.SD,
     missing_as_ne: MissingNe = False,
+    after_pd: AfterPdOpt = AfterPd.drop,
+    pd_dates: PdDates = None,
+    benefit: BenefitOpt = BENEFIT_DEFAULT,
     json_out: Json = False,
 ) -> None:
-    """Best overall response (unconfirmed and confirmed) from collected overall responses."""
+    """Best overall response (unconfirmed and confirmed), first response dates and clinical
+    benefit from collected overall responses."""
     import json
 
-    from .responses import bor_from_responses, read_responses
+    from .responses import bor_from_responses, pd_source, read_pd_dates, read_responses
 
     try:
         if not responses.is_file():
             raise V2VError(f"{responses} is not a file")
-        opts = _bor_options(confirm_days, sd_min_days, max_ne, accept_sd, cr_then_pr, missing_as_ne)
-        table = bor_from_responses(read_responses(responses), opts)
+        opts = _bor_options(
+            confirm_days,
+            sd_min_days,
+            max_ne,
+            accept_sd,
+            cr_then_pr,
+            missing_as_ne,
+            after_pd,
+            benefit,
+        )
+        pd_frame = None if pd_dates is None else read_pd_dates(pd_dates)
+        table = bor_from_responses(read_responses(responses), opts, pd_frame)
     except (V2VError, ValueError) as exc:
         raise _fail(exc) from exc
+    options = opts.to_dict() | {"pd_source": None if pd_frame is None else pd_source(pd_frame)}
     if json_out:
-        payload = {
-            "subjects": table.drop(columns=["confirmed_on"]).to_dict("records"),
-            "options": opts.to_dict(),
-        }
-        for rec, conf in zip(payload["subjects"], table["confirmed_on"], strict=True):
-            rec["confirmed_on"] = conf
-        typer.echo(json.dumps(payload, indent=2))
+        records = table.to_dict("records")
+        for rec in records:
+            for k in ("clinical_benefit", "clinical_benefit_confirmed"):
+                rec[k] = bool(rec[k])
+        typer.echo(json.dumps({"subjects": records, "options": options}, indent=2))
     else:
-        typer.echo(table.fillna("").to_string(index=False))
+        shown = table.copy()
+        for k in ("clinical_benefit", "clinical_benefit_confirmed"):
+            shown[k] = shown[k].map({True: "Y", False: "N"})
+        typer.echo(shown.fillna("").to_string(index=False))
+        typer.echo(
+            "\nOptions: "
+            + "; ".join(
+                f"{k}={','.join(v) if isinstance(v, list) else v}"
+                for k, v in options.items()
+                if v is not None
+            )
+        )
 
 
 def _upload_paths(paths: list[Path]) -> list[Path]:
@@ -234,8 +310,8 @@ def upload_command(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv]; or SDTM "
-            "domains (.xpt/.csv); or a .zip of either; a folder stands for its files."
+            help="subjects.csv, lesions.csv, assessments.csv [, new_lesions.csv, pd_dates.csv]; "
+            "or SDTM domains (.xpt/.csv); or a .zip of either; a folder stands for its files."
         ),
     ],
     user: Annotated[

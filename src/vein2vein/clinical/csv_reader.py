@@ -3,7 +3,9 @@
 ``subjects.csv``: ``subject_id, dose_group, dose_per_kg, infusion_date, death_date,
 last_alive_date, new_therapy_date``. ``lesions.csv``: ``subject_id, lesion_id, role
 (TARGET|NON-TARGET), organ, nodal (Y|N)``. ``assessments.csv``: ``subject_id, lesion_id, date,
-diameter_mm, state``. ``new_lesions.csv`` (optional): ``subject_id, date, organ``. Dates are ISO
+diameter_mm, state``. ``new_lesions.csv`` (optional): ``subject_id, date, organ``.
+``pd_dates.csv`` (optional): ``subject_id, pd_date``, progression dates from a separate source
+(docs/clinical.md). Dates are ISO
 (YYYY-MM-DD); blanks allowed where the issue allows them. Errors name file, row and field.
 """
 
@@ -226,6 +228,7 @@ def read_csv_folder(folder: str | Path) -> ClinicalDataset:
         "lesions": root / "lesions.csv",
         "assessments": root / "assessments.csv",
         "new_lesions": root / "new_lesions.csv",
+        "pd_dates": root / "pd_dates.csv",
     }
     for key in ("subjects", "lesions", "assessments"):
         if not paths[key].is_file():
@@ -245,6 +248,9 @@ def read_csv_folder(folder: str | Path) -> ClinicalDataset:
                 "src_row": [],
             }
         )
+    pd_dates = None
+    if paths["pd_dates"].is_file():
+        pd_dates = read_pd_dates_of(paths["pd_dates"], subject_index)
     present = {k: p for k, p in paths.items() if p.is_file()}
     ds = ClinicalDataset(
         subjects=subjects,
@@ -254,5 +260,23 @@ def read_csv_folder(folder: str | Path) -> ClinicalDataset:
         files={k: p.name for k, p in paths.items()},
         file_hashes={p.name: sha256_file(p) for p in present.values()},
         source_format="csv",
+        pd_dates=pd_dates,
     )
     return replace(ds, warnings=tuple(validate(ds)))
+
+
+def read_pd_dates_of(path: Path, subject_index: dict[str, int]) -> pd.DataFrame:
+    """``pd_dates.csv`` of a CSV folder (optional): ``subj, day, src_row``; a subject that is
+    not in ``subjects.csv`` is bad input naming file, row and field."""
+    from .responses import read_pd_dates
+
+    f = read_pd_dates(path)
+    subj = lookup_ids(
+        f["subject_id"].to_numpy(dtype=object),
+        subject_index,
+        file=path.name,
+        field="subject_id",
+        what="subject",
+        rows=f["src_row"].to_numpy(),
+    )
+    return pd.DataFrame({"subj": subj, "day": f["pd_day"].to_numpy(float), "src_row": f["src_row"]})

@@ -85,7 +85,9 @@ class ClinicalDataset:
     ``lesions``), ``day, value`` (hundredths of a mm, -1 blank), ``state`` (code), ``src_row``.
     ``new_lesions``: ``subj, day, organ, src_row``. ``investigator``: responses the site
     recorded (SDTM RS ``OVRLRESP``), ``subj, day, response, src_row``, compared with the derived
-    ones. ``files`` names the source of each frame; ``file_hashes`` holds SHA-256 of the raw files.
+    ones. ``pd_dates``: progression dates from a separate source (``pd_dates.csv``), ``subj, day``
+    (NaN = none), ``src_row``, that cut the BOR records (admiralonco's ``source_pd``). ``files``
+    names the source of each frame; ``file_hashes`` holds SHA-256 of the raw files.
     """
 
     subjects: pd.DataFrame
@@ -98,6 +100,7 @@ class ClinicalDataset:
     source_format: str = "memory"
     warnings: tuple[str, ...] = ()
     field_names: Mapping[str, str] = field(default_factory=dict)
+    pd_dates: pd.DataFrame | None = None
 
     @property
     def n_subjects(self) -> int:
@@ -117,7 +120,8 @@ class ClinicalDataset:
             for name in sorted(self.file_hashes):
                 h.update(f"{name}:{self.file_hashes[name]}\n".encode())
             return h.hexdigest()
-        for name in ("subjects", "lesions", "assessments", "new_lesions", "investigator"):
+        frames = ("subjects", "lesions", "assessments", "new_lesions", "investigator", "pd_dates")
+        for name in frames:
             frame = getattr(self, name)
             if frame is None:
                 continue

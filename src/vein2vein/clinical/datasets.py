@@ -181,7 +181,7 @@ def _check_integrity(row: DatasetFile) -> None:
 
 # ------------------------------------------------------------------ the engine's dataset
 
-_FRAMES = ("subjects", "lesions", "assessments", "new_lesions", "investigator")
+_FRAMES = ("subjects", "lesions", "assessments", "new_lesions", "investigator", "pd_dates")
 _CACHE: OrderedDict[tuple[str, str, str | None], ClinicalDataset] = OrderedDict()
 _CACHE_SIZE = 4
 _CACHE_LOCK = Lock()

@@ -54,6 +54,8 @@ class ReadoutOptions:
     cutoff: dt.date | None = None
     irecist: bool = False
     population: Literal["evaluable", "infused"] = "evaluable"
+    #: the progression-date file that cut the BOR records (name and SHA-256), if one was used
+    pd_source: str | None = None
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
@@ -63,6 +65,12 @@ class ReadoutOptions:
         if not 0 < self.level < 1:
             raise ValueError("level must be between 0 and 1")
 
+    @property
+    def dcr_text(self) -> str:
+        """How a caption states DCR: ``DCR = CR + PR + SD + NON-CR/NON-PD`` by default, the
+        study's clinical-benefit categories otherwise."""
+        return "DCR = " + " + ".join(self.bor.benefit)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["cutoff"] = self.cutoff.isoformat() if self.cutoff else None
@@ -70,6 +78,10 @@ class ReadoutOptions:
         out["km_median"] = "R/SAS: first S<=0.5, midpoint of a flat step at 0.5"
         out["rates_ci"] = "Clopper-Pearson exact"
         out["criteria"] = "iRECIST" if self.irecist else "RECIST 1.1"
+        out["bor"] = self.bor.to_dict()
+        out["dcr"] = "subjects whose BOR is one of: " + ", ".join(self.bor.benefit)
+        if self.pd_source is None:
+            out.pop("pd_source")
         return out
 
 
@@ -114,6 +126,10 @@ SUBJECT_FIELDS = (
     "bor_confirmed",
     "bor_confirmed_date",
     "confirmed_on",
+    "first_response_date",
+    "first_confirmed_response_date",
+    "clinical_benefit",
+    "clinical_benefit_confirmed",
     "best_pct_change",
     "pfs_days",
     "pfs_event",
@@ -313,9 +329,32 @@ def _apply_cutoff(ds: ClinicalDataset, cutoff: dt.date | None) -> tuple[Clinical
     return ds, {"ref": ref, "death": death, "alive": alive, "nt": nt, "cut": cut}
 
 
-def readout(dataset: ClinicalDataset, options: ReadoutOptions | None = None) -> ReadoutResult:
-    """Derive time points, BOR, endpoints and group summaries for every subject."""
+def readout(
+    dataset: ClinicalDataset,
+    options: ReadoutOptions | None = None,
+    pd_dates: pd.DataFrame | None = None,
+) -> ReadoutResult:
+    """Derive time points, BOR, endpoints and group summaries for every subject.
+
+    ``pd_dates`` (:func:`vein2vein.clinical.responses.read_pd_dates`): progression dates from a
+    separate source that cut the BOR records instead of the first derived PD (admiralonco's
+    ``source_pd``); PFS keeps the progression derived from the scans."""
+    from .responses import check_pd_source, pd_days, pd_source
+
     options = options or ReadoutOptions()
+    if pd_dates is not None and dataset.pd_dates is not None:
+        raise InputError(
+            "the dataset has its own pd_dates.csv: give progression dates once, in the dataset "
+            "or as a separate file",
+            field="pd_dates",
+        )
+    check_pd_source(options.bor, pd_dates if pd_dates is not None else dataset.pd_dates)
+    if pd_dates is not None and options.pd_source is None:
+        options = replace(options, pd_source=pd_source(pd_dates))
+    elif dataset.pd_dates is not None and options.pd_source is None:
+        name = dataset.file("pd_dates")
+        sha = dataset.file_hashes.get(name)
+        options = replace(options, pd_source=f"{name} of the dataset (SHA-256 {sha})")
     ds, d = _apply_cutoff(dataset, options.cutoff)
     ref, death, alive, nt = d["ref"], d["death"], d["alive"], d["nt"]
     n = ds.n_subjects
@@ -338,7 +377,17 @@ def readout(dataset: ClinicalDataset, options: ReadoutOptions | None = None) -> 
         )
     else:
         resp = f["overall"].to_numpy().astype(np.int64)
-    bor = derive_bor(t_subj, t_day, resp, n, ref, options.bor, stop_day=nt, nt_only=nt_only)
+    pd_cut = None
+    if pd_dates is not None:
+        pd_cut = pd_days(pd_dates, ds.subjects["subject_id"].to_numpy())
+    elif ds.pd_dates is not None:
+        pd_cut = np.full(n, np.nan)
+        day = ds.pd_dates["day"].to_numpy(float)
+        ok = ~np.isnan(day)
+        np.fmin.at(pd_cut, ds.pd_dates["subj"].to_numpy(np.int64)[ok], day[ok])
+    bor = derive_bor(
+        t_subj, t_day, resp, n, ref, options.bor, stop_day=nt, nt_only=nt_only, pd_day=pd_cut
+    )
 
     before_nt = ~(t_day >= nt[t_subj])
     is_pd = (resp == C.PD) & before_nt
@@ -358,8 +407,11 @@ def readout(dataset: ClinicalDataset, options: ReadoutOptions | None = None) -> 
     start = bor.confirmed_response_start if options.use_confirmed else bor.response_start
     dor = duration_of_response(start, pfs)
 
-    used = before_nt & ~(t_day > first_pd[t_subj])
-    complete = f["complete"].to_numpy() & used
+    to_first_pd = before_nt & ~(t_day > first_pd[t_subj])
+    used = before_nt
+    if options.bor.truncate_at_first_pd:
+        used = used & ~(t_day > (first_pd if pd_cut is None else pd_cut)[t_subj])
+    complete = f["complete"].to_numpy() & to_first_pd
     base = tps.base_sum[t_subj].astype(float)
     sums = f["sum"].to_numpy().astype(float)
     nadir = f["nadir"].to_numpy().astype(float)
@@ -397,6 +449,10 @@ def readout(dataset: ClinicalDataset, options: ReadoutOptions | None = None) -> 
             "bor_confirmed": labels[bor.cbor],
             "bor_confirmed_date": iso_dates(bor.cbor_day),
             "confirmed_on": iso_dates(bor.confirmed_on),
+            "first_response_date": iso_dates(bor.response_start),
+            "first_confirmed_response_date": iso_dates(bor.confirmed_response_start),
+            "clinical_benefit": bor.clinical_benefit.astype(object),
+            "clinical_benefit_confirmed": bor.clinical_benefit_confirmed.astype(object),
             "response_start_date": iso_dates(start),
             "best_pct_change": best_pct,
             "first_pd_date": iso_dates(first_pd),
@@ -408,7 +464,17 @@ def readout(dataset: ClinicalDataset, options: ReadoutOptions | None = None) -> 
         subjects[f"{name}_days"] = ep.days
         subjects[f"{name}_event"] = ep.event
         subjects[f"{name}_reason"] = ep.reason
-    for col in ("bor", "bor_date", "bor_confirmed", "bor_confirmed_date", "confirmed_on"):
+    for col in (
+        "bor",
+        "bor_date",
+        "bor_confirmed",
+        "bor_confirmed_date",
+        "confirmed_on",
+        "first_response_date",
+        "first_confirmed_response_date",
+        "clinical_benefit",
+        "clinical_benefit_confirmed",
+    ):
         subjects.loc[~infused, col] = None
 
     timepoints = pd.DataFrame(
@@ -467,7 +533,7 @@ def _group_summaries(subjects: pd.DataFrame, options: ReadoutOptions) -> tuple[G
             if counts.get(str(labels[c])) == 0:
                 counts.pop(str(labels[c]))
         k_orr = int(np.isin(codes, C.RESPONDER).sum())
-        k_dcr = int(np.isin(codes, C.DISEASE_CONTROL).sum())
+        k_dcr = int(np.isin(codes, options.bor.benefit_codes).sum())
         curves = {}
         for ep in ENDPOINTS:
             ev = g[f"{ep}_event"].to_numpy()

@@ -8,7 +8,8 @@ writes *the same bytes* column by column instead:
 * each column of the subject and time-point tables is turned into JSON texts at once: a float
   is ``float.__repr__`` (what :mod:`json` writes) or ``null`` for NaN, an integer ``int.__repr__``,
   a boolean ``true``/``false``, a string :func:`json.dumps` of each distinct value (ASCII with
-  ``\\uXXXX`` escapes, as ``ensure_ascii`` does), ``None`` ``null``; any other value goes
+  ``\\uXXXX`` escapes, as ``ensure_ascii`` does), ``None`` ``null``; a column of booleans and
+  ``None`` ``true``/``false``/``null``; any other value goes
   through :func:`json.dumps` itself, so it is written, or refused, exactly as before;
 * rows are laid out with the indentation of ``indent=2`` by a fixed template per row;
 * everything but the subjects (groups, disagreements, warnings, provenance: a few kB) is
@@ -91,13 +92,22 @@ def column_texts(col: np.ndarray) -> list[str]:
 def _object_texts(col: np.ndarray) -> list[str]:
     """Strings and None by their distinct values; anything else by json, value by value."""
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    if not all(type(u) is str for u in uniques):
+    # a flag with None (clinical_benefit); 1 and True factorize together, so every value is
+    # checked, not only the distinct ones
+    flags = all(type(u) is bool for u in uniques) and all(
+        type(v) is bool for v in col[codes >= 0].tolist()
+    )
+    if not flags and not all(type(u) is str for u in uniques):
         return _generic(col.tolist())
     missing = codes < 0
     if missing.any() and not all(v is None for v in col[missing].tolist()):
         return _generic(col.tolist())  # NaN or NaT among the strings: json decides
-    # encode_basestring_ascii is what json.dumps(str) calls (ensure_ascii=True)
-    table = np.array([*map(encode_basestring_ascii, uniques), "null"], dtype=object)
+    if flags:
+        texts = ["true" if u else "false" for u in uniques]
+    else:
+        # encode_basestring_ascii is what json.dumps(str) calls (ensure_ascii=True)
+        texts = list(map(encode_basestring_ascii, uniques))
+    table = np.array([*texts, "null"], dtype=object)
     return table[codes].tolist()  # code -1 is the last entry: null
 
 

@@ -6,10 +6,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .bor import BorOptions
+from .bor import BorOptions, parse_benefit
 from .readout import ReadoutOptions
+
+Benefit = Literal["CR", "PR", "SD", "NON-CR/NON-PD"]
+#: the engine's default (``bor.BENEFIT``), typed for the schema
+DEFAULT_BENEFIT: tuple[Benefit, ...] = ("CR", "PR", "SD", "NON-CR/NON-PD")
+
+
+def _benefit_list(value: Any) -> Any:
+    """A comma-separated text (a query string, a form) or a list, in canonical order."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return list(parse_benefit(value))
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(parse_benefit(",".join(value)))
+    return value
 
 
 class ReadoutParams(BaseModel):
@@ -33,6 +48,18 @@ class ReadoutParams(BaseModel):
     accept_sd: bool = False
     cr_then_pr: Literal["SD", "PD"] = "SD"
     missing_as_ne: bool = False
+    after_pd: Literal["drop", "keep"] = Field(
+        default="drop",
+        description="Assessments after the first progression: dropped (RECIST) or kept "
+        "(admiralonco without a PD source)",
+    )
+    benefit: list[Benefit] = Field(
+        default_factory=lambda: list(DEFAULT_BENEFIT),
+        description="BOR categories that count as clinical benefit (DCR); a list or a "
+        "comma-separated text",
+    )
+
+    _split_benefit = field_validator("benefit", mode="before")(_benefit_list)
 
     def to_options(self) -> ReadoutOptions:
         return ReadoutOptions(
@@ -43,6 +70,8 @@ class ReadoutParams(BaseModel):
                 accept_sd=self.accept_sd,
                 cr_then_pr=self.cr_then_pr,
                 missing_as="NE" if self.missing_as_ne else "MISSING",
+                truncate_at_first_pd=self.after_pd == "drop",
+                benefit=tuple(self.benefit),
             ),
             use_confirmed=self.basis == "confirmed",
             conf_type=self.ci,
@@ -70,6 +99,10 @@ class ReadoutOverrides(BaseModel):
     accept_sd: bool | None = None
     cr_then_pr: Literal["SD", "PD"] | None = None
     missing_as_ne: bool | None = None
+    after_pd: Literal["drop", "keep"] | None = None
+    benefit: list[Benefit] | None = None
+
+    _split_benefit = field_validator("benefit", mode="before")(_benefit_list)
 
     def apply(self, defaults: dict[str, Any]) -> ReadoutParams:
         given = self.model_dump(exclude_none=True, include=set(ReadoutParams.model_fields))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -106,7 +107,7 @@ def update_study(
             str(changes["description"]), "description", 10_000, multiline=True
         )
     if "options" in changes:
-        study.options = ReadoutParams.model_validate(changes["options"]).stored()
+        study.options = _readout_params(changes["options"]).stored()
     uow.record(
         "clinical.study.update",
         "clinical_study",
@@ -117,6 +118,17 @@ def update_study(
         organisation_id=study.organisation_id,
     )
     return study
+
+
+def _readout_params(options: Any) -> ReadoutParams:
+    """Readout options as a study keeps them; a bad one is bad input naming its field."""
+    try:
+        return ReadoutParams.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first.get("loc", ())) or "options"
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        raise InputError(f"option {name}: {message}", field=f"options.{name}") from None
 
 
 def list_studies(session: Session, scope: Scope) -> list[Study]:

@@ -7,8 +7,9 @@ Conventions (docs/clinical.md, "Uploading a dataset"):
 * Files may come one by one or inside ``.zip`` archives (folders inside the archive are
   ignored: only base names count; ``__MACOSX/`` and hidden files are skipped).
 * CSV folder: ``subjects.csv``, ``lesions.csv``, ``assessments.csv`` and optionally
-  ``new_lesions.csv`` (names matched without regard to case). SDTM: ``<domain>.xpt`` or
-  ``<domain>.csv`` for DM, EX, TU, TR and the optional RS, DS, DD, CM, PR, SV, AE, LB.
+  ``new_lesions.csv``, ``pd_dates.csv`` (names matched without regard to case). SDTM:
+  ``<domain>.xpt`` or ``<domain>.csv`` for DM, EX, TU, TR and the optional RS, DS, DD, CM, PR,
+  SV, AE, LB.
 * Files that are not part of the chosen format are not stored; their names are kept with the
   version (``ignored_files``) so the upload is transparent: the first ``MAX_IGNORED_LISTED``
   of them (sorted), with ``ignored_count`` saying how many there were in all, so an archive of
@@ -40,7 +41,7 @@ from vein2vein.core.text import printable
 
 from .dataset import ClinicalDataset
 
-CSV_FILES = ("subjects.csv", "lesions.csv", "assessments.csv", "new_lesions.csv")
+CSV_FILES = ("subjects.csv", "lesions.csv", "assessments.csv", "new_lesions.csv", "pd_dates.csv")
 CSV_REQUIRED = CSV_FILES[:3]
 SDTM_REQUIRED = ("dm", "ex", "tu", "tr")
 SDTM_OPTIONAL = ("rs", "ds", "dd", "cm", "pr", "sv", "ae", "lb")

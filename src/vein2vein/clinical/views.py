@@ -168,7 +168,11 @@ def _readout_context(
     data = result.plot_data()
     table = result.response_table()
     dis = result.disagreements.drop(columns=["subj"], errors="ignore")
-    query = {k: v for k, v in params.model_dump(mode="json").items() if v is not None}
+    query = {
+        k: ",".join(v) if isinstance(v, list) else v  # benefit: one comma-separated value
+        for k, v in params.model_dump(mode="json").items()
+        if v is not None
+    }
     return {
         "response_table": table.to_html(classes="data", border=0),
         "subject_table": subject_listing(result).to_html(classes="data", border=0, index=False),
@@ -210,6 +214,7 @@ def study_page(
     ctx: dict[str, Any] = {
         "study": _study_heading(study),
         "defaults": study_defaults(study).stored(),
+        "study_params": study_defaults(study).model_dump(mode="json"),
         "versions": [v.public() for v in versions],
         "selected": selected.public() if selected else None,
         "params": params.model_dump(mode="json"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
@@ -106,7 +106,11 @@ OPTION_KEYS = tuple(ReadoutOverrides.model_fields)
 
 
 def _overrides(request: Request) -> tuple[ReadoutOverrides, str | None]:
-    given = {k: v for k, v in request.query_params.items() if k in OPTION_KEYS and v != ""}
+    given: dict[str, Any] = {
+        k: v for k, v in request.query_params.items() if k in OPTION_KEYS and v != ""
+    }
+    if "benefit" in given:  # checkboxes: one value per category ticked
+        given["benefit"] = ",".join(request.query_params.getlist("benefit"))
     try:
         return ReadoutOverrides.model_validate(given), None
     except ValidationError as exc:
@@ -139,8 +143,9 @@ def study_page(
     db: DbDep,
     version_id: int | None = None,
     uploaded: int | None = None,
+    saved: int | None = None,
 ) -> Response:
-    return _study_page(request, auth, db, study_id, version_id, uploaded=uploaded)
+    return _study_page(request, auth, db, study_id, version_id, uploaded=uploaded, saved=saved)
 
 
 @router.post("/clinical/studies/{study_id}/versions", dependencies=[require(Perm.CLINICAL_WRITE)])
@@ -187,3 +192,70 @@ def upload_form(
         )
 
     return apply_change(db, auth, change, done=done, failed=failed)
+
+
+# ------------------------------------------------------------------ study settings
+
+
+@router.post("/clinical/studies/{study_id}/settings", dependencies=[require(Perm.CLINICAL_WRITE)])
+def settings_form(
+    request: Request,
+    study_id: int,
+    auth: AuthDep,
+    db: DbDep,
+    cutoff: Text = "",
+    basis: Text = "",
+    irecist: Text = "",
+    ci: Text = "",
+    population: Text = "",
+    confirm_days: Text = "",
+    sd_min_days: Text = "",
+    max_ne: Text = "",
+    accept_sd: Text = "",
+    cr_then_pr: Text = "",
+    missing_as_ne: Text = "",
+    after_pd: Text = "",
+    benefit: Annotated[list[str] | None, Form()] = None,
+    reason: Text = "",
+) -> Response:
+    """Change the study's default readout options (its settings), with a reason (audited);
+    a blank field takes the engine's default."""
+    typed = {
+        "cutoff": cutoff,
+        "basis": basis,
+        "irecist": irecist,
+        "ci": ci,
+        "population": population,
+        "confirm_days": confirm_days,
+        "sd_min_days": sd_min_days,
+        "max_ne": max_ne,
+        "accept_sd": accept_sd,
+        "cr_then_pr": cr_then_pr,
+        "missing_as_ne": missing_as_ne,
+        "after_pd": after_pd,
+    }
+    options: dict[str, Any] = {k: v.strip() for k, v in typed.items() if v.strip()}
+    # none ticked is refused with its field named, not silently the default
+    options["benefit"] = [b for b in benefit or [] if b.strip()] or ""
+
+    def change(uow: UnitOfWork) -> None:
+        studies.update_study(uow, auth.scope, study_id, {"options": options}, reason)
+
+    def failed(error: FormError) -> Response:
+        return _study_page(
+            request,
+            auth,
+            db,
+            study_id,
+            status=error.status,
+            settings_error=error.message,
+            settings_error_field=error.field,
+        )
+
+    return apply_change(
+        db,
+        auth,
+        change,
+        done=lambda _: RedirectResponse(f"/clinical/studies/{study_id}?saved=1", status_code=303),
+        failed=failed,
+    )

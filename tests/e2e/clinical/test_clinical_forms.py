@@ -171,6 +171,7 @@ EXPECTED = {
     ("POST", "/clinical"): Perm.CLINICAL_WRITE,
     ("GET", "/clinical/studies/{study_id}"): Perm.PROGRAM_READ,
     ("POST", "/clinical/studies/{study_id}/versions"): Perm.CLINICAL_WRITE,
+    ("POST", "/clinical/studies/{study_id}/settings"): Perm.CLINICAL_WRITE,
     ("GET", "/clinical/assets/clinical-figures.js"): "public",
 }
 

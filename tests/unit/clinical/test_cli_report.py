@@ -81,6 +81,10 @@ def test_bor_command(tmp_path):
         "bor_confirmed": "CR",
         "bor_confirmed_date": "2020-02-01",
         "confirmed_on": "2020-03-01",
+        "first_response_date": "2020-01-01",  # the PR, confirmed by the CR of 02-01
+        "first_confirmed_response_date": "2020-01-01",
+        "clinical_benefit": True,
+        "clinical_benefit_confirmed": True,
     }
     assert subjects[1]["bor"] == "MISSING"
     res = runner.invoke(app, ["bor", str(p), "--max-ne", "0", "--confirm-days", "14"])
