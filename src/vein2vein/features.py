@@ -304,8 +304,18 @@ FEATURES: tuple[Feature, ...] = (
         tables=True,
         api="routers:api_router",
         pages="routers:page_router",
+        nav=(NavItem("Process verification", "/cpv", P.QC_READ, section="Quality"),),
+        cli=(
+            CliMount(
+                "cpv",
+                "cpv_cli:app",
+                "Continued process verification: control charts, frozen baselines, conformance.",
+            ),
+        ),
         templates=True,
         demo="demo:load_insights_demo",
+        signed_contents="cpv_baselines:content_readers",
+        permissions=(P.CPV_FREEZE,),
     ),
     Feature(
         name="audittrail",

@@ -71,6 +71,8 @@ class Perm(StrEnum):
     SPEC_APPROVE = "spec.approve"
     OOS_MANAGE = "oos.manage"
     BATCH_RELEASE = "batch.release"
+    # continued process verification (issue 14)
+    CPV_FREEZE = "cpv.freeze"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -127,6 +129,7 @@ NOT_FOR_ADMINISTRATORS: frozenset[Perm] = frozenset(
         Perm.SPEC_APPROVE,
         Perm.OOS_MANAGE,
         Perm.BATCH_RELEASE,
+        Perm.CPV_FREEZE,
     }
 )
 
@@ -195,6 +198,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SPEC_APPROVE,
             Perm.OOS_MANAGE,
             Perm.BATCH_RELEASE,
+            Perm.CPV_FREEZE,
         }
     ),
     Role.SPONSOR_VIEWER: frozenset(
@@ -312,6 +316,7 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.SPEC_APPROVE: "approve a specification version with a signature (makes it effective)",
     Perm.OOS_MANAGE: "run out-of-specification investigations (phase I and II)",
     Perm.BATCH_RELEASE: "release or reject a batch with a signature; sign exceptional releases",
+    Perm.CPV_FREEZE: "freeze a CPV control-chart baseline with a signature (supersedes the last)",
 }
 
 
