@@ -294,3 +294,38 @@ def conformance(
         "exceptions": [vars(e) for e in summary["exceptions"]],
         "kinds": summary["kinds"],
     }
+
+
+def program_by_code(session: Session, scope: Scope, code: str) -> int:
+    """A program's id by its code, within the caller's scope (the command line)."""
+    from sqlalchemy import func
+
+    from vein2vein.auth.scope import scoped_select
+    from vein2vein.core.errors import NotFound
+
+    stmt = scoped_select(scope, Program).where(func.upper(Program.code) == code.strip().upper())
+    found = session.scalars(stmt).first()
+    if found is None:
+        raise NotFound(f"no program with the code '{code}'")
+    return found.id
+
+
+def site_by_name(session: Session, name: str) -> int:
+    """A manufacturing site's id by its name, or by a unique part of it ("Ghent")."""
+    from sqlalchemy import select
+
+    from vein2vein.auth.tables import Site
+    from vein2vein.core.errors import NotFound
+
+    text = name.strip()
+    if text.isdigit():
+        return int(text)
+    sites = list(session.scalars(select(Site)))
+    exact = [s for s in sites if s.name.casefold() == text.casefold()]
+    part = [s for s in sites if text.casefold() in s.name.casefold()]
+    found = exact or part
+    if len(found) != 1:
+        raise NotFound(
+            f"no single site named '{name}'" + (f" ({len(found)} match)" if found else "")
+        )
+    return found[0].id

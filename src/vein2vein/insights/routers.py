@@ -5,5 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from vein2vein.insights import cpv_api, cpv_web
+
 api_router = APIRouter()
 page_router = APIRouter(include_in_schema=False)
+
+api_router.include_router(cpv_api.router)
+page_router.include_router(cpv_web.router)
