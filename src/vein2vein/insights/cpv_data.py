@@ -73,8 +73,18 @@ def _point(result: QcResult, batch: Batch, rel: QcRelease) -> dom.Point:
         rounded=result.rounded,
         outcome=result.outcome,
         spec_id=result.spec_id,
-        disposition=rel.state,
+        disposition=disposition(rel),
     )
+
+
+def disposition(rel: QcRelease | None) -> str:
+    """QA's disposition as lists show it: a conditional release completed by its last result
+    is a release (``quality.release.display_state``)."""
+    if rel is None:
+        return "pending"
+    if rel.state == "conditional" and rel.completed_at is not None:
+        return "released"
+    return rel.state
 
 
 def approved_points(session: Session, scope: Scope, key: SeriesKey) -> tuple[list[dom.Point], int]:
@@ -242,9 +252,6 @@ def period_batches(
             import json
 
             pending = tuple(c for c in json.loads(rel.pending) if c not in valid_codes)
-        disposition = "pending" if rel is None else rel.state
-        if disposition == "conditional" and rel is not None and rel.completed_at is not None:
-            disposition = "released"
         out.append(
             dom.BatchFacts(
                 batch_id=b.id,
@@ -252,7 +259,7 @@ def period_batches(
                 site=sites.get(b.site_id, ""),
                 made_at=as_utc(b.created_at),
                 batch_status=b.status,
-                disposition=disposition,
+                disposition=disposition(rel),
                 pending=pending,
                 nonconforming=tuple(
                     (r.id, r.test_code) for r in mine if r.valid and r.outcome == "does not conform"

@@ -257,7 +257,12 @@ def judge_series(
             (), None, limits is not None, None, None, None, spec,
             problem=f"{len(pts)} batch with an approved result: a chart needs at least 2",
         )  # fmt: skip
-    chart = _chart([p.value for p in pts], limits)
+    try:
+        chart = _chart([p.value for p in pts], limits)
+    except DegenerateDataError as exc:
+        return SeriesView(
+            (), None, limits is not None, None, None, None, spec, problem=f"no chart: {exc}"
+        )
     rules = {p.index: p.rules for p in chart.points}
     judged = []
     for i, p in enumerate(pts, start=1):

@@ -160,7 +160,7 @@ def dashboard(
         },
         "problem": view.problem,
         "frozen": view.frozen,
-        "chart": None if view.chart is None else _chart(view.chart),
+        "chart": None if view.chart is None else _chart(view.chart, b),
         "points": [_judged(j) for j in view.points],
         "flagged": [_judged(j) for j in view.flagged],
         "capability": None if cap is None else _capability(cap),
@@ -182,14 +182,17 @@ def dashboard(
     }
 
 
-def _chart(chart: Any) -> dict[str, Any]:
+def _chart(chart: Any, frozen: CpvBaseline | None) -> dict[str, Any]:
     s = chart.secondary
+    method = chart.sigma_method
+    if frozen is not None:
+        method = f"{baselines.content(frozen)['method']['sigma']}, frozen with baseline {frozen.id}"
     return {
         "center": chart.center,
         "lcl": chart.lcl,
         "ucl": chart.ucl,
         "sigma": chart.sigma,
-        "sigma_method": chart.sigma_method,
+        "sigma_method": method,
         "k": chart.k,
         "rule_set": chart.rule_set,
         "rules": {lab: chart.rule_descriptions.get(lab, lab) for lab in chart.signals},
