@@ -8,6 +8,7 @@ standard library and scipy (Ppk = min(USL − x̄, x̄ − LSL)/3s; Bissell 1990
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import statistics
 from decimal import Decimal
@@ -40,7 +41,7 @@ def _points(values: list[float], first: int = 1) -> list[dom.Point]:
             outcome="conforms",
             spec_id=1,
             disposition="released",
-        )  # fmt: skip
+        )
         for i, v in enumerate(values)
     ]
 
@@ -57,7 +58,7 @@ def test_frozen_limits_are_the_engines_and_match_a_hand_computation() -> None:
     assert [p.value for p in base] == VALUES[:4]
     limits, chart = dom.freeze(base)
     mean = statistics.fmean(VALUES[:4])
-    mr_bar = statistics.fmean(abs(b - a) for a, b in zip(VALUES[:3], VALUES[1:4], strict=True))
+    mr_bar = statistics.fmean(abs(b - a) for a, b in itertools.pairwise(VALUES[:4]))
     sigma = mr_bar / D2
     assert limits.center == pytest.approx(mean, rel=1e-12)
     assert limits.sigma == pytest.approx(sigma, rel=1e-12)
@@ -115,7 +116,7 @@ def test_capability_against_an_independent_computation() -> None:
     half = z * math.sqrt(1 / (9 * n) + ppk**2 / (2 * (n - 1)))
     assert cap.ppk == pytest.approx(ppk, rel=1e-12)
     assert cap.intervals["ppk"] == pytest.approx((ppk - half, ppk + half), rel=1e-12)
-    mr_bar = statistics.fmean(abs(b - a) for a, b in zip(VALUES[:4], VALUES[1:5], strict=True))
+    mr_bar = statistics.fmean(abs(b - a) for a, b in itertools.pairwise(VALUES[:5]))
     cpk = min(usl - mean, mean - lsl) / (3 * mr_bar / D2)
     assert cap.cpk == pytest.approx(cpk, rel=1e-12)
     pp = (usl - lsl) / (6 * s)
