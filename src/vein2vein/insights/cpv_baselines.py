@@ -136,7 +136,7 @@ def freeze_baseline(
         organisation_id=program.organisation_id, program_id=program.id, site_id=site.id,
         test_code=key.test, unit=unit, period_start=start, period_end=end, n=len(chosen),
         center=limits.center, sigma=limits.sigma, lcl=limits.lcl, ucl=limits.ucl,
-        mr_center=limits.mr_center, mr_ucl=limits.mr_ucl, content=canonical_json(body),
+        mr_center=limits.mr_center, mr_ucl=limits.mr_ucl, content=canonical_json(body).decode(),
         content_hash=sha256_hex(body), reason=why, status=data.EFFECTIVE, frozen_at=now_at,
         frozen_by=scope.username, frozen_by_name=scope.full_name,
         supersedes_id=old.id if old else None,
