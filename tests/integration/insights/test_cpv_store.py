@@ -140,7 +140,7 @@ def test_the_database_refuses_any_change_of_a_frozen_baseline(demo_db: Database)
         "UPDATE cpv_baseline SET status = 'draft' WHERE id = :i",
         "DELETE FROM cpv_baseline WHERE id = :i",
     ):
-        with demo_db.uow(Actor("t")) as uow, pytest.raises(refused):  # noqa: PT012
+        with demo_db.uow(Actor("t")) as uow, pytest.raises(refused):
             uow.session.execute(text(statement), {"i": baseline_id})
             uow.session.flush()
 
