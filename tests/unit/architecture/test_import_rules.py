@@ -106,6 +106,9 @@ PURE_QUALITY = [
     "coa_pdf",
     "release_rules",
 ]
+#: continued process verification's rules (issue 14): series, frozen limits, capability,
+#: all batches met specification
+PURE_INSIGHTS_CPV = ["cpv_domain"]
 
 
 def pure_modules() -> list[str]:
@@ -118,6 +121,7 @@ def pure_modules() -> list[str]:
     names += PURE_KIT
     names += [f"vein2vein.manufacturing.{m}" for m in PURE_MANUFACTURING]
     names += [f"vein2vein.quality.{m}" for m in PURE_QUALITY]
+    names += [f"vein2vein.insights.{m}" for m in PURE_INSIGHTS_CPV]
     return sorted(names)
 
 
