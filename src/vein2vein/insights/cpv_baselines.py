@@ -69,6 +69,16 @@ def _site(session: Session, site_id: int | str) -> Site:
     return site
 
 
+def may_freeze(session: Session, scope: Scope, program_id: int | str) -> Program:
+    """The program, if the caller may freeze its baselines: another client's is not found,
+    then a sponsor or a role without ``cpv.freeze`` is refused (before any input is read)."""
+    program = get_scoped(session, scope, Program, program_id)
+    if not scope.is_cdmo:
+        raise PermissionDenied("CPV baselines are frozen by the CDMO's quality unit")
+    scope.require(Perm.CPV_FREEZE)
+    return program
+
+
 def freeze_baseline(
     uow: UnitOfWork,
     scope: Scope,
@@ -87,10 +97,7 @@ def freeze_baseline(
     """Freeze the limits of the series from the batches started from ``start`` to ``end``;
     ``current``: the baseline the caller saw as effective (None: none)."""
     s = uow.session
-    program = get_scoped(s, scope, Program, program_id)  # another client's: not found
-    if not scope.is_cdmo:
-        raise PermissionDenied("CPV baselines are frozen by the CDMO's quality unit")
-    scope.require(Perm.CPV_FREEZE)
+    program = may_freeze(s, scope, program_id)
     site = _site(s, site_id)
     why = clean_text(reason, "reason", 2000, multiline=True)
     if not why:

@@ -123,6 +123,7 @@ def cpv_freeze(
     """Freeze the limits of the series from the batches started in the period (signed)."""
 
     def change(uow: UnitOfWork) -> int:
+        cpv_baselines.may_freeze(uow.session, auth.scope, program_id)
         row = cpv_baselines.freeze_baseline(
             uow, auth.scope, db.settings, program_id=program_id, site_id=site.strip(),
             test=attribute.strip()[:64], start=_day(start, "start", "Baseline from"),
