@@ -28,7 +28,7 @@ from vein2vein.auth.signatures import ContentReader, require_credentials, row_co
 from vein2vein.auth.tables import Site
 from vein2vein.core.canonical import canonical_json, sha256_hex
 from vein2vein.core.clock import utcnow
-from vein2vein.core.errors import Conflict, NotFound, PermissionDenied
+from vein2vein.core.errors import Conflict, InputError, NotFound, PermissionDenied
 from vein2vein.core.settings import Settings
 from vein2vein.core.text import clean_text
 from vein2vein.insights import cpv_data as data
@@ -101,8 +101,6 @@ def freeze_baseline(
     site = _site(s, site_id)
     why = clean_text(reason, "reason", 2000, multiline=True)
     if not why:
-        from vein2vein.core.errors import InputError
-
         raise InputError("Reason: say why these batches are the baseline", field="reason")
     require_credentials(username, password)
     lock_row(s, Program, program.id)

@@ -151,6 +151,10 @@ def freeze(
 
     first = _day(start, "start", "--from")
     last = _day(end, "end", "--to")
+    if first is None or last is None:
+        from vein2vein.core.errors import InputError
+
+        raise InputError("give the period: --from DAY --to DAY", field="start")
     password = read_password("Password (signs the baseline)", confirm=False)
     db = database()
     scope, actor = login(db, user, password)

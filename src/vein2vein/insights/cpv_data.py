@@ -13,6 +13,7 @@ disposition, and at no other time except a late result of a conditional release.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -187,8 +188,6 @@ def limits_of(b: CpvBaseline) -> dom.FrozenLimits:
 
 
 def baseline_batches(b: CpvBaseline) -> frozenset[int]:
-    import json
-
     return frozenset(int(p[0]) for p in json.loads(b.content)["points"])
 
 
@@ -249,8 +248,6 @@ def period_batches(
         valid_codes = {r.test_code for r in mine if r.valid}
         pending: tuple[str, ...] = ()
         if rel is not None and rel.state == "conditional" and rel.completed_at is None:
-            import json
-
             pending = tuple(c for c in json.loads(rel.pending) if c not in valid_codes)
         out.append(
             dom.BatchFacts(

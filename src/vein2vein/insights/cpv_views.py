@@ -8,11 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vein2vein.auth.roles import Perm
-from vein2vein.auth.scope import Scope, get_scoped
-from vein2vein.core.errors import InputError
+from vein2vein.auth.scope import Scope, get_scoped, scoped_select
+from vein2vein.auth.signatures import signatures_for
+from vein2vein.auth.tables import Site
+from vein2vein.core.errors import InputError, NotFound
 from vein2vein.insights import cpv_baselines as baselines
 from vein2vein.insights import cpv_data as data
 from vein2vein.insights import cpv_domain as dom
@@ -239,8 +242,6 @@ def _capability(cap: Any) -> dict[str, Any]:
 
 
 def baseline_detail(session: Session, scope: Scope, baseline_id: int | str) -> dict[str, Any]:
-    from vein2vein.auth.signatures import signatures_for
-
     b = baselines.get_baseline(session, scope, baseline_id)
     return _baseline_public(b) | {
         "points": baselines.content(b)["points"],
@@ -301,11 +302,6 @@ def conformance(
 
 def program_by_code(session: Session, scope: Scope, code: str) -> int:
     """A program's id by its code, within the caller's scope (the command line)."""
-    from sqlalchemy import func
-
-    from vein2vein.auth.scope import scoped_select
-    from vein2vein.core.errors import NotFound
-
     stmt = scoped_select(scope, Program).where(func.upper(Program.code) == code.strip().upper())
     found = session.scalars(stmt).first()
     if found is None:
@@ -315,11 +311,6 @@ def program_by_code(session: Session, scope: Scope, code: str) -> int:
 
 def site_by_name(session: Session, name: str) -> int:
     """A manufacturing site's id by its name, or by a unique part of it ("Ghent")."""
-    from sqlalchemy import select
-
-    from vein2vein.auth.tables import Site
-    from vein2vein.core.errors import NotFound
-
     text = name.strip()
     if text.isdigit():
         return int(text)
