@@ -1,5 +1,10 @@
 """The insights feature's routers, one for the API and one for pages, each joining its parts
-(comparability, CPV, product and outcome, CTD tables). The composition root mounts these two."""
+(comparability, CPV, product and outcome, CTD tables). The composition root mounts these two.
+
+The parts' routes are added to these two routers themselves, not through ``include_router``:
+FastAPI 0.165 keeps an included router as one ``_IncludedRouter`` entry, whose routes
+``web.app.registered_routes`` (and so the tenant-isolation, route-permission and form-fuzz
+tests) and ``upload_paths`` do not see."""
 
 from __future__ import annotations
 
@@ -10,5 +15,5 @@ from vein2vein.insights import cpv_api, cpv_web
 api_router = APIRouter()
 page_router = APIRouter(include_in_schema=False)
 
-api_router.include_router(cpv_api.router)
-page_router.include_router(cpv_web.router)
+api_router.routes.extend(cpv_api.router.routes)
+page_router.routes.extend(cpv_web.router.routes)

@@ -6,7 +6,7 @@ It imports no feature: ``vein2vein.features.create_app`` hands it every feature'
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, params
@@ -115,28 +115,17 @@ def build_app(
     return app
 
 
-def api_routes(router: APIRouter) -> Iterator[APIRoute]:
-    """The routes of ``router``, those of the routers it includes too: FastAPI 0.165 keeps an
-    included router as one ``_IncludedRouter`` entry (its ``original_router``), not as copies
-    of its routes. The routers here are included without a prefix of their own (each child
-    router carries its prefix), so the child's paths are the paths served."""
-    for route in router.routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif isinstance(getattr(route, "original_router", None), APIRouter):
-            yield from api_routes(route.original_router)  # type: ignore[attr-defined]
-
-
 def upload_paths(routers: Sequence[APIRouter]) -> list[re.Pattern[str]]:
     """Path patterns of the routes that take uploaded files (a ``File`` parameter)."""
     return [
         route.path_regex
         for router in routers
-        for route in api_routes(router)
-        if any(isinstance(p.field_info, params.File) for p in route.dependant.body_params)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and any(isinstance(p.field_info, params.File) for p in route.dependant.body_params)
     ]
 
 
 def registered_routes(app: FastAPI) -> list[APIRoute]:
     """Every API and page route the features registered (for tests such as tenant isolation)."""
-    return [r for router in app.state.routers for r in api_routes(router)]
+    return [r for router in app.state.routers for r in router.routes if isinstance(r, APIRoute)]
