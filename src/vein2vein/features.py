@@ -305,10 +305,16 @@ FEATURES: tuple[Feature, ...] = (
         api="routers:api_router",
         pages="routers:page_router",
         nav=(
+            NavItem("Process verification", "/cpv", P.QC_READ, section="Quality"),
             NavItem("CTD tables", "/ctd", P.QC_READ, section="Quality"),
             NavItem("Product and outcome", "/outcome", P.OUTCOME_READ, section="Insights"),
         ),
         cli=(
+            CliMount(
+                "cpv",
+                "cpv_cli:app",
+                "Continued process verification: control charts, frozen baselines, conformance.",
+            ),
             CliMount("reports", "ctd_cli:app", "Regulatory reports: the CTD tables of a program."),
             CliMount(
                 "outcome",
@@ -318,7 +324,8 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_insights_demo",
-        permissions=(P.OUTCOME_READ, P.OUTCOME_LINK),
+        signed_contents="signed_content:content_readers",
+        permissions=(P.CPV_FREEZE, P.OUTCOME_READ, P.OUTCOME_LINK),
     ),
     Feature(
         name="audittrail",

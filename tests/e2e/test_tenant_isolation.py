@@ -8,6 +8,7 @@ the test: map it to one of sponsor B's objects when adding the route.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -26,8 +27,10 @@ from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS, Order
+from vein2vein.insights.cpv_tables import CpvBaseline
 from vein2vein.manufacturing import deviations, lots, mbrs
 from vein2vein.manufacturing.tables import Batch, MasterBatchRecord
+from vein2vein.programs.tables import Program
 from vein2vein.quality import spec_yaml, specs
 from vein2vein.quality.tables import QcInvestigation, QcResult
 from vein2vein.scheduling import planning as schedule
@@ -66,6 +69,7 @@ def _world(db: Database) -> dict[str, Any]:
     b_batch = _batch_world(db, b_coi["order_id"], b_mbr["mbr_id"])
     b_quality = _quality_world(db, qa, b_batch["batch_id"])
     b_outcome = _outcome_world(db, b_user, b_clinical["study_id"], b_coi["order_id"])
+    b_cpv = _cpv_world(db, b_program.id, site.id)
     return {
         "ids": {
             "org_id": b.id,
@@ -83,6 +87,7 @@ def _world(db: Database) -> dict[str, Any]:
             **b_batch,
             **b_quality,
             **b_outcome,
+            **b_cpv,
         },
         "secrets": [
             "Corvane",
@@ -231,6 +236,24 @@ def _quality_world(db: Database, qa: Any, b_batch_id: int) -> dict[str, Any]:
         uow.session.add(inv)
         uow.commit()
         return {"spec_id": spec.id, "ref": inv.number}
+
+
+def _cpv_world(db: Database, program_id: int, site_id: int) -> dict[str, Any]:
+    """A frozen CPV baseline of sponsor B's program, written as a row (the service, which needs
+    released batches, is tested in tests/integration/insights/test_cpv_store.py)."""
+    with db.uow(Actor("qa")) as uow:
+        program = uow.session.get_one(Program, program_id)
+        row = CpvBaseline(
+            organisation_id=program.organisation_id, program_id=program_id, site_id=site_id,
+            test_code="viability", unit="%", period_start=dt.date(2026, 1, 1),
+            period_end=dt.date(2026, 2, 1), n=3, center=80.0, sigma=2.0, lcl=74.0, ucl=86.0,
+            mr_center=2.3, mr_ucl=7.4, content='{"points":[],"warnings":[],"method":{}}',
+            content_hash="0" * 64, reason="CRV-SECRET baseline", status="effective",
+            frozen_by="qa", frozen_by_name="QA",
+        )  # fmt: skip
+        uow.session.add(row)
+        uow.commit()
+        return {"baseline_id": row.id}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:

@@ -74,6 +74,8 @@ class Perm(StrEnum):
     # product and outcome (issue 14)
     OUTCOME_READ = "outcome.read"
     OUTCOME_LINK = "outcome.link"
+    # continued process verification (issue 14)
+    CPV_FREEZE = "cpv.freeze"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -130,6 +132,7 @@ NOT_FOR_ADMINISTRATORS: frozenset[Perm] = frozenset(
         Perm.SPEC_APPROVE,
         Perm.OOS_MANAGE,
         Perm.BATCH_RELEASE,
+        Perm.CPV_FREEZE,
     }
 )
 
@@ -202,6 +205,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.OOS_MANAGE,
             Perm.BATCH_RELEASE,
             Perm.OUTCOME_READ,
+            Perm.CPV_FREEZE,
         }
     ),
     Role.SPONSOR_VIEWER: frozenset(
@@ -323,6 +327,7 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.BATCH_RELEASE: "release or reject a batch with a signature; sign exceptional releases",
     Perm.OUTCOME_READ: "see product attributes beside clinical outcome (a sponsor: its studies)",
     Perm.OUTCOME_LINK: "link a clinical subject to its order by chain-of-identity id, unlink",
+    Perm.CPV_FREEZE: "freeze a CPV control-chart baseline with a signature (supersedes the last)",
 }
 
 

@@ -1,16 +1,20 @@
 """The insights feature's routers, one for the API and one for pages, each joining its parts
-(comparability, CPV, product and outcome, CTD tables). The composition root mounts these two."""
+(comparability, CPV, product and outcome, CTD tables). The composition root mounts these two.
+
+The parts' routes are added to these two routers themselves, not through ``include_router``:
+FastAPI 0.165 keeps an included router as one ``_IncludedRouter`` entry, whose routes
+``web.app.registered_routes`` (and so the tenant-isolation, route-permission and form-fuzz
+tests) and ``upload_paths`` do not see."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vein2vein.insights import ctd_api, ctd_web, outcome_api, outcome_web
+from vein2vein.insights import cpv_api, cpv_web, ctd_api, ctd_web, outcome_api, outcome_web
 
 api_router = APIRouter()
 page_router = APIRouter(include_in_schema=False)
 
-api_router.include_router(ctd_api.router)
-page_router.include_router(ctd_web.router)
-api_router.include_router(outcome_api.router)
-page_router.include_router(outcome_web.router)
+for part_api, part_web in ((ctd_api, ctd_web), (outcome_api, outcome_web), (cpv_api, cpv_web)):
+    api_router.routes.extend(part_api.router.routes)
+    page_router.routes.extend(part_web.router.routes)

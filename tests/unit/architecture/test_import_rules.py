@@ -110,8 +110,10 @@ PURE_QUALITY = [
     "coa_pdf",
     "release_rules",
 ]
-#: product and outcome (issue 14): the link rules, the analyses and their figures
-PURE_INSIGHTS = ["outcome_rules", "outcome_analysis", "outcome_figures"]
+#: the pure parts of the insights feature (issue 14): product and outcome's link rules,
+#: analyses and figures; continued process verification's rules (series, frozen limits,
+#: capability, all batches met specification)
+PURE_INSIGHTS = ["outcome_rules", "outcome_analysis", "outcome_figures", "cpv_domain"]
 
 
 def pure_modules() -> list[str]:

@@ -3,7 +3,7 @@ refuses DELETE of a link and any UPDATE except the one that unlinks a current li
 identity, order and checks never change; an unlinked link stays as it is), on both engines.
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-07 02:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

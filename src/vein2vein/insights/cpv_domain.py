@@ -1,0 +1,439 @@
+"""Continued process verification (CPV, FDA Process Validation guidance 2011, stage 3; EU GMP
+Annex 15 §5.28-5.32): the rules of one product's control chart at one site for one quality
+attribute, of a frozen baseline, of capability against the specification and of the "all
+batches met specification" summary. Pure: no database, web or template code; the numbers come
+from the statistics engine (``stats.charts.imr_chart``, ``stats.capability.capability``), never
+computed again here.
+
+Conventions (docs/cpv.md):
+
+* **One point per batch**: the batch's *valid* result of the attribute once QA has signed the
+  batch's disposition (released, conditional, exceptional or rejected); a result entered after
+  a conditional release counts from its entry (the signed release tracks it). Invalidated
+  results are never plotted; they are listed beside the chart with their investigation.
+  Points are in the order the batches were started (``made_at``), ties by batch id.
+* **Limits**: I-chart x̄ ± 3σ̂ with σ̂ = MR̄/d₂(2) (NIST e-Handbook 6.3.2.2). With a frozen
+  baseline, every point is judged against the frozen centre and σ̂ (the engine's "given
+  standards"), the baseline's own points included; without one the limits are *provisional*,
+  estimated from every point shown, and the page says so.
+* **Run rules**: Nelson 1-8 with Minitab's run lengths (``stats.rules``), on the whole series.
+* **Capability** against the specification version of the latest point: Ppk with its 95 %
+  confidence interval (Bissell 1990) leads; Cpk is shown with a warning below
+  ``stats.capability.FEW_LOTS`` points, as the engine warns; none without a numeric criterion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vein2vein.quality.domain import Kind, Test
+from vein2vein.stats.capability import FEW_LOTS, CapabilityResult, capability
+from vein2vein.stats.charts import ControlChartResult, imr_chart
+from vein2vein.stats.errors import DegenerateDataError
+
+#: the fewest points a baseline may be frozen from (two moving ranges); fewer than
+#: ``stats.charts.FEW_PHASE1`` (20) are allowed with the engine's warning kept in the record
+MIN_BASELINE = 3
+RULES = "nelson"
+SIGMA_METHOD = "mr"
+K = 3.0
+#: the dispositions whose batches' results count (QA signed them)
+DECIDED = ("released", "conditional", "exceptional", "rejected")
+
+# --------------------------------------------------------------------------------------------
+# the series
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """One batch's value of the attribute."""
+
+    batch_id: int
+    batch: str  # what people call it: the order number, else B-{id}
+    result_id: int
+    made_at: dt.datetime
+    value: float
+    rounded: str
+    outcome: str
+    spec_id: int
+    disposition: str
+
+
+@dataclass(frozen=True)
+class SpecLimits:
+    """The numeric acceptance criterion of a test as capability reads it."""
+
+    lsl: float | None
+    usl: float | None
+    text: str
+
+    @property
+    def numeric(self) -> bool:
+        return self.lsl is not None or self.usl is not None
+
+
+def spec_limits(test: Test, text: str) -> SpecLimits:
+    """LSL and USL of a test's criterion: a range gives both, ≥ and > the lower, ≤ and < the
+    upper (the strictness of the sign does not change a capability index); qualitative and
+    report-only tests give none."""
+    c = test.criterion
+    if c.kind is Kind.RANGE:
+        return SpecLimits(_f(c.low), _f(c.high), text)
+    if c.kind in (Kind.AT_LEAST, Kind.MORE_THAN):
+        return SpecLimits(_f(c.limit), None, text)
+    if c.kind in (Kind.AT_MOST, Kind.LESS_THAN):
+        return SpecLimits(None, _f(c.limit), text)
+    return SpecLimits(None, None, text)
+
+
+def _f(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def ordered(points: Sequence[Point]) -> list[Point]:
+    return sorted(points, key=lambda p: (p.made_at, p.batch_id))
+
+
+# --------------------------------------------------------------------------------------------
+# the baseline
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrozenLimits:
+    """The limits a baseline froze (what later points are judged against)."""
+
+    center: float
+    sigma: float
+    lcl: float
+    ucl: float
+    mr_center: float
+    mr_ucl: float
+
+
+def baseline_points(points: Sequence[Point], start: dt.date, end: dt.date) -> list[Point]:
+    """The points of batches started from ``start`` to ``end`` (both days included, UTC)."""
+    if end < start:
+        raise DegenerateDataError(
+            f"the baseline period ends ({end}) before it starts ({start})", field="end"
+        )
+    return [p for p in ordered(points) if start <= p.made_at.date() <= end]
+
+
+def freeze(points: Sequence[Point]) -> tuple[FrozenLimits, ControlChartResult]:
+    """The limits of a baseline: the engine's I-MR chart of the baseline's points (phase I)."""
+    if len(points) < MIN_BASELINE:
+        raise DegenerateDataError(
+            f"a baseline needs at least {MIN_BASELINE} batches with an approved result; the "
+            f"period holds {len(points)}",
+            field="start",
+        )
+    chart = _chart([p.value for p in points])
+    assert chart.secondary is not None
+    limits = FrozenLimits(
+        center=chart.center,
+        sigma=chart.sigma,
+        lcl=chart.lcl,
+        ucl=chart.ucl,
+        mr_center=chart.secondary.center,
+        mr_ucl=chart.secondary.ucl,
+    )
+    return limits, chart
+
+
+def _chart(values: Sequence[float], limits: FrozenLimits | None = None) -> ControlChartResult:
+    """The engine's chart; its warnings are kept in the result (and not printed twice)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if limits is None:
+            return imr_chart(values, sigma_method=SIGMA_METHOD, k=K, rules=RULES)
+        return imr_chart(
+            values,
+            sigma_method=SIGMA_METHOD,
+            center=limits.center,
+            sigma=limits.sigma,
+            k=K,
+            rules=RULES,
+        )
+
+
+def baseline_content(
+    *,
+    product: str,
+    site: str,
+    attribute: str,
+    unit: str | None,
+    start: dt.date,
+    end: dt.date,
+    points: Sequence[Point],
+    limits: FrozenLimits,
+    chart: ControlChartResult,
+    supersedes: int | None,
+    reason: str,
+) -> dict[str, Any]:
+    """What the person freezing a baseline signs: the series, the period, every batch and
+    result with its value, the limits and how they were computed."""
+    return {
+        "record": "cpv_baseline",
+        "product": product,
+        "site": site,
+        "attribute": attribute,
+        "unit": unit,
+        "period": [start.isoformat(), end.isoformat()],
+        "points": [[p.batch_id, p.result_id, p.value] for p in points],
+        "limits": {
+            "center": limits.center,
+            "sigma": limits.sigma,
+            "lcl": limits.lcl,
+            "ucl": limits.ucl,
+            "mr_center": limits.mr_center,
+            "mr_ucl": limits.mr_ucl,
+        },
+        "method": {
+            "chart": "I-MR",
+            "sigma": chart.sigma_method,
+            "k": chart.k,
+            "rules": chart.rule_set,
+            "input_hash": chart.provenance.input_hash,
+            "library_versions": dict(chart.provenance.library_versions),
+        },
+        "warnings": list(chart.warnings),
+        "supersedes": supersedes,
+        "reason": reason,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# the dashboard of one series
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One point as the dashboard shows it."""
+
+    point: Point
+    index: int  # 1-based, in chart order
+    phase: str  # "baseline" | "monitoring" | "before" | "provisional"
+    rules: tuple[str, ...]
+    moving_range: float | None
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    points: tuple[Judged, ...]
+    chart: ControlChartResult | None
+    frozen: bool
+    capability: CapabilityResult | None
+    capability_problem: str | None
+    cpk_warning: str | None
+    spec: SpecLimits
+    problem: str | None = None  # why there is no chart
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def flagged(self) -> tuple[Judged, ...]:
+        return tuple(j for j in self.points if j.rules)
+
+
+def judge_series(
+    points: Sequence[Point],
+    spec: SpecLimits,
+    *,
+    limits: FrozenLimits | None = None,
+    baseline_batches: frozenset[int] = frozenset(),
+    baseline_end: dt.date | None = None,
+) -> SeriesView:
+    """The chart of ``points`` against the frozen ``limits`` (or provisional limits from the
+    points themselves), each point's rules, and capability against ``spec``."""
+    pts = ordered(points)
+    if len(pts) < 2:
+        return SeriesView(
+            (), None, limits is not None, None, None, None, spec,
+            problem=f"{len(pts)} batch with an approved result: a chart needs at least 2",
+        )  # fmt: skip
+    try:
+        chart = _chart([p.value for p in pts], limits)
+    except DegenerateDataError as exc:
+        return SeriesView(
+            (), None, limits is not None, None, None, None, spec, problem=f"no chart: {exc}"
+        )
+    rules = {p.index: p.rules for p in chart.points}
+    judged = []
+    for i, p in enumerate(pts, start=1):
+        if limits is None:
+            phase = "provisional"
+        elif p.batch_id in baseline_batches:
+            phase = "baseline"
+        elif baseline_end is not None and p.made_at.date() > baseline_end:
+            phase = "monitoring"
+        else:
+            phase = "before"
+        mr = abs(p.value - pts[i - 2].value) if i > 1 else None
+        judged.append(Judged(p, i, phase, tuple(rules.get(i, ())), mr))
+    cap, problem, cpk_warning = _capability([p.value for p in pts], spec)
+    return SeriesView(
+        tuple(judged), chart, limits is not None, cap, problem, cpk_warning, spec,
+        warnings=chart.warnings,
+    )  # fmt: skip
+
+
+def _capability(
+    values: Sequence[float], spec: SpecLimits
+) -> tuple[CapabilityResult | None, str | None, str | None]:
+    if not spec.numeric:
+        return None, f"no numeric acceptance criterion ({spec.text}): no capability", None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cap = capability(values, lsl=spec.lsl, usl=spec.usl, sigma_within=SIGMA_METHOD)
+    except DegenerateDataError as exc:
+        return None, f"capability not computed: {exc}", None
+    cpk_warning = None
+    if cap.n < FEW_LOTS:
+        cpk_warning = (
+            f"Cpk from {cap.n} batches uses a within-batch sigma from {cap.n - 1} moving "
+            f"ranges: indicative only, read Ppk and its confidence interval"
+        )
+    return cap, None, cpk_warning
+
+
+def figure(view: SeriesView, title: str, unit: str | None) -> dict[str, Any]:
+    """The individuals chart as a Plotly figure (plain dict): the values by batch, flagged
+    points marked, the centre line and control limits (frozen or provisional) and the
+    specification limits."""
+    chart = view.chart
+    assert chart is not None
+    x = [j.point.batch for j in view.points]
+    y = [j.point.value for j in view.points]
+    flagged = [j for j in view.points if j.rules]
+    kind = "frozen" if view.frozen else "provisional"
+    data: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines+markers", "x": x, "y": y, "name": "batch value",
+         "line": {"color": "#1f4e79", "width": 2}, "marker": {"size": 8},
+         "text": [j.phase for j in view.points],
+         "hovertemplate": "%{x}: %{y}<br>%{text}<extra></extra>"},
+        {"type": "scatter", "mode": "markers", "x": [j.point.batch for j in flagged],
+         "y": [j.point.value for j in flagged], "name": "run rule broken",
+         "marker": {"size": 14, "symbol": "circle-open", "color": "#b00020",
+                    "line": {"width": 3}},
+         "text": [", ".join(j.rules) for j in flagged],
+         "hovertemplate": "%{x}: %{y}<br>%{text}<extra></extra>"},
+    ]  # fmt: skip
+    lines = [
+        (chart.center, f"centre line ({kind})", "#333333", "solid"),
+        (chart.ucl, f"UCL ({kind})", "#b35900", "dash"),
+        (chart.lcl, f"LCL ({kind})", "#b35900", "dash"),
+    ]
+    if view.spec.usl is not None:
+        lines.append((view.spec.usl, "USL (specification)", "#6a1b9a", "dot"))
+    if view.spec.lsl is not None:
+        lines.append((view.spec.lsl, "LSL (specification)", "#6a1b9a", "dot"))
+    for value, name, colour, dash in lines:
+        data.append(
+            {"type": "scatter", "mode": "lines", "x": [x[0], x[-1]], "y": [value, value],
+             "name": f"{name} {value:.4g}", "line": {"color": colour, "dash": dash, "width": 1.5},
+             "hoverinfo": "name"}
+        )  # fmt: skip
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": title},
+            "xaxis": {"title": {"text": "batch (in order of manufacture)"}, "type": "category"},
+            "yaxis": {"title": {"text": unit or "value"}},
+            "legend": {"orientation": "h", "y": -0.3},
+            "margin": {"l": 60, "r": 10, "t": 50, "b": 40},
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# all batches met specification
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchFacts:
+    """What the conformance summary needs to know of one batch of the period."""
+
+    batch_id: int
+    batch: str
+    site: str
+    made_at: dt.datetime
+    batch_status: str  # the executed record's status (FAILED, APPROVED, ...)
+    disposition: str  # pending / released / conditional / exceptional / rejected
+    pending: tuple[str, ...]  # tests a conditional release still waits for
+    nonconforming: tuple[tuple[int, str], ...]  # valid results out of specification (id, test)
+    invalidated: tuple[tuple[int, str, str | None], ...]  # (result id, test, investigation)
+
+
+@dataclass(frozen=True)
+class Nonconformance:
+    batch_id: int
+    batch: str
+    kind: str
+    text: str
+    result_id: int | None = None
+    investigation: str | None = None
+
+
+EXCEPTION_KINDS = {
+    "oos": "result out of specification",
+    "rejected": "batch rejected",
+    "exceptional": "exceptional release (out of specification, for its patient)",
+    "conditional": "conditional release, results still pending",
+    "failed": "manufacturing failed",
+    "pending": "no QA disposition yet",
+    "invalidated": "OOS invalidated (laboratory error), retest conforms",
+}
+
+
+def met_specification(b: BatchFacts) -> bool:
+    """Released (a conditional release counts once its last result conformed) with no valid
+    result out of specification."""
+    return b.disposition == "released" and not b.nonconforming and b.batch_status != "FAILED"
+
+
+def conformance(batches: Sequence[BatchFacts]) -> dict[str, Any]:
+    """Counts and every exception of the batches of one product and period."""
+    out: list[Nonconformance] = []
+    for b in sorted(batches, key=lambda b: (b.made_at, b.batch_id)):
+        for rid, test in b.nonconforming:
+            out.append(
+                Nonconformance(b.batch_id, b.batch, "oos", f"{test}: {EXCEPTION_KINDS['oos']}", rid)
+            )
+        if b.batch_status == "FAILED":
+            out.append(Nonconformance(b.batch_id, b.batch, "failed", EXCEPTION_KINDS["failed"]))
+        elif b.disposition == "pending":
+            text = f"{EXCEPTION_KINDS['pending']} (batch record {b.batch_status.lower()})"
+            out.append(Nonconformance(b.batch_id, b.batch, "pending", text.replace("_", " ")))
+        elif b.disposition in ("rejected", "exceptional"):
+            out.append(
+                Nonconformance(b.batch_id, b.batch, b.disposition, EXCEPTION_KINDS[b.disposition])
+            )
+        elif b.disposition == "conditional":
+            waiting = ", ".join(b.pending) or "none listed"
+            out.append(
+                Nonconformance(b.batch_id, b.batch, "conditional",
+                           f"{EXCEPTION_KINDS['conditional']}: {waiting}")
+            )  # fmt: skip
+        for rid, test, number in b.invalidated:
+            out.append(
+                Nonconformance(b.batch_id, b.batch, "invalidated",
+                           f"{test}: {EXCEPTION_KINDS['invalidated']}", rid, number)
+            )  # fmt: skip
+    met = [b for b in batches if met_specification(b)]
+    decided = [b for b in batches if b.disposition in DECIDED]
+    return {
+        "batches": len(batches),
+        "decided": len(decided),
+        "met": len(met),
+        "all_met": bool(batches) and len(met) == len(batches),
+        "exceptions": out,
+        "kinds": EXCEPTION_KINDS,
+    }
