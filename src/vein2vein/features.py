@@ -304,8 +304,20 @@ FEATURES: tuple[Feature, ...] = (
         tables=True,
         api="routers:api_router",
         pages="routers:page_router",
+        nav=(
+            NavItem("Comparability", "/comparability", P.COMPARABILITY_READ, section="Quality"),
+        ),
+        cli=(
+            CliMount(
+                "comparability",
+                "comparability_cli:app",
+                "Comparability protocols on stored batches: write, sign, run, report.",
+            ),
+        ),
         templates=True,
         demo="demo:load_insights_demo",
+        signed_contents="comparability_signed:content_readers",
+        permissions=(P.COMPARABILITY_READ, P.COMPARABILITY_AUTHOR, P.COMPARABILITY_APPROVE),
     ),
     Feature(
         name="audittrail",

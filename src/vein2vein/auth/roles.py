@@ -71,6 +71,10 @@ class Perm(StrEnum):
     SPEC_APPROVE = "spec.approve"
     OOS_MANAGE = "oos.manage"
     BATCH_RELEASE = "batch.release"
+    # comparability on stored batches (issue 14)
+    COMPARABILITY_READ = "comparability.read"
+    COMPARABILITY_AUTHOR = "comparability.author"
+    COMPARABILITY_APPROVE = "comparability.approve"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -93,6 +97,7 @@ _EVERY_CDMO_ROLE = {
     Perm.DEVIATION_READ,
     Perm.BATCH_READ,
     Perm.QC_READ,
+    Perm.COMPARABILITY_READ,
 }
 #: CDMO staff who handle material (custody steps at the manufacturer, DINs, lots received) and
 #: open deviations they see
@@ -127,6 +132,7 @@ NOT_FOR_ADMINISTRATORS: frozenset[Perm] = frozenset(
         Perm.SPEC_APPROVE,
         Perm.OOS_MANAGE,
         Perm.BATCH_RELEASE,
+        Perm.COMPARABILITY_APPROVE,
     }
 )
 
@@ -152,7 +158,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         | {Perm.SIGN_AUTHORED, Perm.MBR_AUTHOR, Perm.BATCH_EXECUTE, Perm.BATCH_VERIFY}
     ),
     Role.QC_ANALYST: frozenset(
-        _EVERY_CDMO_ROLE | {Perm.SIGN_AUTHORED, Perm.QC_RESULT_ENTER, Perm.SPEC_AUTHOR}
+        _EVERY_CDMO_ROLE
+        | {Perm.SIGN_AUTHORED, Perm.QC_RESULT_ENTER, Perm.SPEC_AUTHOR}
+        | {Perm.COMPARABILITY_AUTHOR}
     ),
     Role.QA_REVIEWER: frozenset(
         _EVERY_CDMO_ROLE
@@ -170,6 +178,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.BATCH_VERIFY,
             Perm.SPEC_AUTHOR,
             Perm.OOS_MANAGE,
+            Perm.COMPARABILITY_AUTHOR,
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -195,6 +204,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SPEC_APPROVE,
             Perm.OOS_MANAGE,
             Perm.BATCH_RELEASE,
+            Perm.COMPARABILITY_AUTHOR,
+            Perm.COMPARABILITY_APPROVE,
         }
     ),
     Role.SPONSOR_VIEWER: frozenset(
@@ -205,6 +216,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.DEVIATION_READ,
             Perm.BATCH_READ,
             Perm.QC_READ,
+            Perm.COMPARABILITY_READ,
         }
     ),
     Role.SPONSOR_CLINICAL: frozenset(
@@ -223,6 +235,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MBR_READ,
             Perm.BATCH_READ,
             Perm.QC_READ,
+            Perm.COMPARABILITY_READ,
         }
     ),
 }
@@ -312,6 +325,9 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.SPEC_APPROVE: "approve a specification version with a signature (makes it effective)",
     Perm.OOS_MANAGE: "run out-of-specification investigations (phase I and II)",
     Perm.BATCH_RELEASE: "release or reject a batch with a signature; sign exceptional releases",
+    Perm.COMPARABILITY_READ: "read comparability protocols and, once approved, their reports",
+    Perm.COMPARABILITY_AUTHOR: "write and sign (authored) comparability protocols; run them",
+    Perm.COMPARABILITY_APPROVE: "approve a comparability protocol version with a signature",
 }
 
 

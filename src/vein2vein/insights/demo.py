@@ -10,7 +10,7 @@ from vein2vein.demo.context import DemoContext
 from vein2vein.store.uow import UnitOfWork
 
 #: ``module:function`` of each part's demo loader, called as ``loader(uow, ctx)`` in this order
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = ("comparability_demo:load_comparability_demo",)
 
 
 def load_insights_demo(uow: UnitOfWork, ctx: DemoContext) -> None:

@@ -2,3 +2,5 @@
 with the metadata (the Alembic environment and the tests import it through ``features.py``)."""
 
 from __future__ import annotations
+
+from vein2vein.insights.comparability_tables import CmpProtocol, CmpRun  # noqa: F401

@@ -106,6 +106,8 @@ PURE_QUALITY = [
     "coa_pdf",
     "release_rules",
 ]
+#: comparability on stored batches (issue 14): the protocol, its versions and blinding
+PURE_INSIGHTS = ["comparability_domain"]
 
 
 def pure_modules() -> list[str]:
@@ -118,6 +120,7 @@ def pure_modules() -> list[str]:
     names += PURE_KIT
     names += [f"vein2vein.manufacturing.{m}" for m in PURE_MANUFACTURING]
     names += [f"vein2vein.quality.{m}" for m in PURE_QUALITY]
+    names += [f"vein2vein.insights.{m}" for m in PURE_INSIGHTS]
     return sorted(names)
 
 
