@@ -5,5 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from vein2vein.insights import comparability_api, comparability_web
+
 api_router = APIRouter()
 page_router = APIRouter(include_in_schema=False)
+api_router.include_router(comparability_api.router)
+page_router.include_router(comparability_web.router)
