@@ -26,6 +26,8 @@ from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS, Order
+from vein2vein.insights import comparability_service
+from vein2vein.insights.comparability_tables import CmpRun
 from vein2vein.manufacturing import deviations, lots, mbrs
 from vein2vein.manufacturing.tables import Batch, MasterBatchRecord
 from vein2vein.quality import spec_yaml, specs
@@ -65,6 +67,7 @@ def _world(db: Database) -> dict[str, Any]:
     materials = _materials_world(db, qa, b_coi["order_id"])
     b_batch = _batch_world(db, b_coi["order_id"], b_mbr["mbr_id"])
     b_quality = _quality_world(db, qa, b_batch["batch_id"])
+    b_comparability = _comparability_world(db, qa)
     return {
         "ids": {
             "org_id": b.id,
@@ -81,6 +84,7 @@ def _world(db: Database) -> dict[str, Any]:
             **materials,
             **b_batch,
             **b_quality,
+            **b_comparability,
         },
         "secrets": [
             "Corvane",
@@ -229,6 +233,27 @@ def _quality_world(db: Database, qa: Any, b_batch_id: int) -> dict[str, Any]:
         uow.session.add(inv)
         uow.commit()
         return {"spec_id": spec.id, "ref": inv.number}
+
+
+def _comparability_world(db: Database, qa: Any) -> dict[str, Any]:
+    """A comparability protocol of sponsor B's program and a run of it (written as a row: a
+    run needs an approved version; the services are tested in
+    tests/integration/insights/test_comparability_store.py)."""
+    text = (
+        "title: CRV-SECRET transfer\nprogram: CRV-SECRET\nchange: transfer\n"
+        "reference: {label: old, site: X}\ntest: {label: new, site: Y}\n"
+        "attributes: [{name: viability, source: 'qc:viability', tier: 3}]\n"
+    )
+    with db.uow(Actor("qa")) as uow:
+        qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+        protocol = comparability_service.create(uow, qa_scope, text, "b.yaml")
+        run = CmpRun(
+            organisation_id=protocol.organisation_id, protocol_id=protocol.id, run_by="qa",
+            inputs="{}", inputs_hash="0" * 64, result="{}", conclusion="descriptive only",
+        )  # fmt: skip
+        uow.session.add(run)
+        uow.commit()
+        return {"protocol_id": protocol.id, "run_id": run.id}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:

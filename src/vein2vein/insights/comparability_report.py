@@ -127,7 +127,9 @@ def render_pdf(detail: dict[str, Any]) -> bytes:
 
     def para(text: str, size: float = 9, style: str = "") -> None:
         pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(width, size * 0.5, latin1(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(
+            width, size * 0.5, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT"
+        )
 
     para(f"Comparability report: {content['title']}", 14, "B")
     for line in headline(detail):
@@ -158,13 +160,16 @@ def render_pdf(detail: dict[str, Any]) -> bytes:
         + f". Computed {prov['computed_at']}.",
         8,
     )
-    for a in result.attributes:
-        pdf.add_page()
+    pdf.add_page()
+    for a in result.attributes:  # two figures a page (the image breaks the page when full)
+        if pdf.get_y() > pdf.h * 0.55:
+            pdf.add_page()
         para(f"{a.plan.name} (tier {a.plan.tier}, {a.plan.method}): {a.conclusion}", 11, "B")
         para(a.statement, 8)
         if a.plan.rationale:
             para(f"Rationale: {a.plan.rationale}", 8)
         pdf.image(io.BytesIO(figure(a, "png")), w=width)
+        pdf.ln(4)
     _values_pages(pdf, width, detail["inputs"])
     return bytes(pdf.output())
 
