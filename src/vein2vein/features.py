@@ -304,9 +304,7 @@ FEATURES: tuple[Feature, ...] = (
         tables=True,
         api="routers:api_router",
         pages="routers:page_router",
-        nav=(
-            NavItem("Comparability", "/comparability", P.COMPARABILITY_READ, section="Quality"),
-        ),
+        nav=(NavItem("Comparability", "/comparability", P.COMPARABILITY_READ, section="Quality"),),
         cli=(
             CliMount(
                 "comparability",

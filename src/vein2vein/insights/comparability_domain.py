@@ -203,9 +203,7 @@ def validate(raw: Any) -> dict[str, Any]:
         for key in ("unit", "rationale", "method", "scale", "variance"):
             if key in item:
                 item[key] = _text(item[key], f"{where}.{key}", 2000 if key == "rationale" else 64)
-        for key, value in item.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise InputError("must be a finite number", field=f"{where}.{key}")
+        _check_numbers(item, where)
         item["source"] = parse_source(a.get("source"), f"{where}.source").text
         clean.append(item)
     content = {
@@ -222,6 +220,29 @@ def validate(raw: Any) -> dict[str, Any]:
     except InputError as exc:
         raise InputError(exc.detail, field=exc.field or "attributes") from None
     return content
+
+
+def _check_numbers(item: dict[str, Any], where: str) -> None:
+    """What the engine checks only when it runs: positive margins and k, a fraction in (0, 1],
+    lower below upper (refused here, when the protocol is written)."""
+    tier = item.get("tier", 1)
+    if isinstance(tier, bool) or tier not in (1, 2, 3):
+        raise InputError("tier must be 1, 2 or 3", field=f"{where}.tier")
+    for key, value in item.items():
+        if key in ("name", "unit", "rationale", "method", "scale", "variance", "tier"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError("must be a number", field=f"{where}.{key}")
+        if not math.isfinite(value):
+            raise InputError("must be a finite number", field=f"{where}.{key}")
+        if key in ("margin", "margin_sd", "k") and value <= 0:
+            raise InputError("must be above 0", field=f"{where}.{key}")
+        if key == "min_fraction" and not 0 < value <= 1:
+            raise InputError("must be above 0 and at most 1", field=f"{where}.{key}")
+        if key == "alpha" and not 0 < value < 0.5:
+            raise InputError("must be above 0 and below 0.5", field=f"{where}.{key}")
+    if "lower" in item and "upper" in item and not item["lower"] < item["upper"]:
+        raise InputError("lower must be below upper", field=f"{where}.lower")
 
 
 def _arm_data(arm: Arm) -> dict[str, Any]:

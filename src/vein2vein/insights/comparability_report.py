@@ -127,9 +127,7 @@ def render_pdf(detail: dict[str, Any]) -> bytes:
 
     def para(text: str, size: float = 9, style: str = "") -> None:
         pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(
-            width, size * 0.5, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT"
-        )
+        pdf.multi_cell(width, size * 0.5, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT")
 
     para(f"Comparability report: {content['title']}", 14, "B")
     for line in headline(detail):
