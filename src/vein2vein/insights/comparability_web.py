@@ -130,9 +130,18 @@ def _protocol_page(
     with db.read() as session:
         p = views.protocol_detail(session, auth.scope, protocol_id)
     latest = max(v["version"] for v in p["versions"])
+    rights = _rights(auth)
+    mine = p["created_by"].lower() == auth.scope.username.lower()
+    forms = {
+        "edit": p["status"] == rules.DRAFT and rights["can_author"] and mine,
+        "sign": p["status"] == rules.DRAFT and rights["can_author"] and mine,
+        "approve": p["status"] == rules.AUTHORED and rights["can_approve"],
+        "run": p["status"] == rules.APPROVED and rights["can_author"],
+        "revise": p["status"] != rules.DRAFT and p["version"] == latest and rights["can_author"],
+    }
     context = (
-        {"p": p, "is_latest": p["version"] == latest, "statuses": rules.STATUSES}
-        | _rights(auth)
+        {"p": p, "forms": [name for name, shown in forms.items() if shown]}
+        | rights
         | _context(failed, form, typed)
     )
     return render(
