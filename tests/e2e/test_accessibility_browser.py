@@ -71,9 +71,12 @@ DETAILS = {
     "batch release": re.compile(r"^/release/\d+$"),
     "investigation": re.compile(r"^/qc/investigations/OOS-\d{4}-\d{4}$"),
     "specification": re.compile(r"^/specs/\d+$"),
+    # comparability (insights/comparability_web.py); the run is linked from the protocol
+    "comparability protocol": re.compile(r"^/comparability/protocols/\d+$"),
+    "comparability run": re.compile(r"^/comparability/runs/\d+$"),
 }
 #: detail pages whose own links lead to more kinds of detail page
-DETAILS_WITH_DETAILS = ("batch",)
+DETAILS_WITH_DETAILS = ("batch", "comparability protocol")
 #: kinds found only when the demo has executed batches (the batch page with its growth chart,
 #: the genealogy pages listed on /trace); without them the lot trace of a demo lot is visited
 NEED_BATCHES = {"batch", "batch trace", "lot trace"}
