@@ -20,12 +20,15 @@ import pytest
 import scipy
 from scipy import stats as sps
 from sqlalchemy import select, text
+from tests import factories
 from tests.integration.quality.test_quality_races import _one_done, _race, _user
 from tests.integration.quality.test_release_store import Demo
 
+from vein2vein.audittrail import views as trail
 from vein2vein.auth.tables import Site
 from vein2vein.core.errors import RecordLocked, RuleViolation
 from vein2vein.demo.generator import DEMO_PASSWORD
+from vein2vein.features import signed_contents
 from vein2vein.insights import comparability_report as report
 from vein2vein.insights import comparability_service as service
 from vein2vein.insights import comparability_views as views
@@ -181,6 +184,11 @@ def test_protocol_signed_before_the_test_arm_is_shown_then_run_on_stored_batches
     assert any(line.startswith("SUPERSEDED") for line in report.headline(old))
     assert new["version"] == 2 and new["written_after_unblinding"]
     assert json.loads(json.dumps(views.run_json(old), default=str))["protocol"]["version"] == 1
+    # `v2v audit verify` checks the protocol signatures against the versions' content now
+    assert service.RECORD in signed_contents()
+    with demo_db.read() as s:
+        verdict = trail.verification(s, factories.SERVER)
+    assert verdict["ok"] and verdict["bad_signatures"] == [], verdict["problem"]
 
 
 def test_two_approvers_at_once_make_one_approval(demo_db: Database) -> None:
