@@ -114,7 +114,9 @@ def _mentions(text: str, value: float) -> bool:
     return any(re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", text) for f in forms)
 
 
-def test_the_test_arm_stays_hidden_until_approval_then_the_report(demo: Database) -> None:
+def test_the_test_arm_stays_hidden_until_approval_then_the_report(
+    demo: Database, tmp_path: Path
+) -> None:
     author, csrf = logged_in(demo, "qa.reviewer", DEMO_PASSWORD)
     text = PROTOCOL_FILE.read_text(encoding="utf-8").replace("margin: 5", "margin: 4")
     r = _post(author, csrf, "/comparability", protocol=text)
@@ -162,6 +164,11 @@ def test_the_test_arm_stays_hidden_until_approval_then_the_report(demo: Database
     assert body["protocol"]["label"] == "CP-HLX-EPC-01-02 v1" and body["superseded"] is False
     assert {a["name"] for a in body["attributes"]} >= {"viability", "vcn"}
     assert visible(json.dumps(body["inputs"]))  # the test arm's values, now shown
+    pdf = tmp_path / "report.pdf"
+    out = _cli(demo, "comparability", "report", str(run_id), "--out", str(pdf))
+    assert out.exit_code == 0 and "written" in out.output and pdf.read_bytes()[:4] == b"%PDF"
+    listed = json.loads(_cli(demo, "comparability", "list", "--json").output)
+    assert {r["label"]: r["status"] for r in listed}["CP-HLX-EPC-01-02 v1"] == "approved"
 
 
 def test_a_bad_protocol_is_refused_naming_the_field(demo: Database) -> None:
