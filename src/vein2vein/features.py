@@ -304,13 +304,17 @@ FEATURES: tuple[Feature, ...] = (
         tables=True,
         api="routers:api_router",
         pages="routers:page_router",
-        nav=(NavItem("Comparability", "/comparability", P.COMPARABILITY_READ, section="Quality"),),
+        nav=(
+            NavItem("Comparability", "/comparability", P.COMPARABILITY_READ, section="Quality"),
+            NavItem("CTD tables", "/ctd", P.QC_READ, section="Quality"),
+        ),
         cli=(
             CliMount(
                 "comparability",
                 "comparability_cli:app",
                 "Comparability protocols on stored batches: write, sign, run, report.",
             ),
+            CliMount("reports", "ctd_cli:app", "Regulatory reports: the CTD tables of a program."),
         ),
         templates=True,
         demo="demo:load_insights_demo",

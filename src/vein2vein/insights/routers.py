@@ -11,3 +11,9 @@ api_router = APIRouter()
 page_router = APIRouter(include_in_schema=False)
 api_router.include_router(comparability_api.router)
 page_router.include_router(comparability_web.router)
+
+# CTD tables (ctd_api, ctd_web)
+from vein2vein.insights import ctd_api, ctd_web  # noqa: E402
+
+api_router.include_router(ctd_api.router)
+page_router.include_router(ctd_web.router)
