@@ -1,7 +1,8 @@
 """The report of a comparability run: the rows the page, the PDF and the command line share,
 the figure of each attribute (the statistics engine's ``stats.report.attribute_figure``: values
 by arm, and the (1 − 2α) interval against the equivalence bounds or the test lots against the
-reference range), and the PDF (fpdf2 through ``reports/pdf.py``).
+reference range), and the PDF through the shared document kit (``reports/document.py``,
+rendered by ``reports/pdf_document.py``).
 
 Every form of the report names the protocol version it applied, whether that version was
 superseded since (and by which), whether it was written after results of the test arm could
@@ -103,128 +104,158 @@ def render_html(detail: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# PDF
+# PDF (the shared document kit, reports/document.py)
 # --------------------------------------------------------------------------------------------
 
 
-def render_pdf(detail: dict[str, Any]) -> bytes:
-    from vein2vein.reports.pdf import anchored_pdf, latin1
+def document(detail: dict[str, Any]) -> Any:
+    """The report as the document kit's :class:`~vein2vein.reports.document.Document`:
+    numbered tables and figures with captions and footnotes, a confidential marking, the
+    protocol version, the protocol's signatures, and run / protocol / inputs hashes on every
+    page."""
+    from vein2vein.reports.document import (
+        Document,
+        Figure,
+        Paragraph,
+        Section,
+        Signatory,
+        SignOff,
+        Table,
+    )
+    from vein2vein.stats.report import attribute_figure
 
     run, p, content = detail["run"], detail["protocol"], detail["content"]
     result: ComparabilityResult = detail["result"]
     stored = detail["stored_result"]
-    pdf = anchored_pdf(
-        [
-            f"Comparability run {run['id']} of {p['label']} - protocol SHA-256 {p['content_hash']}",
-            f"Inputs SHA-256 {run['inputs_hash']}",
-        ]
+    ref, test = content["reference"], content["test"]
+    study = [
+        *(Paragraph(line) for line in headline(detail)),
+        Paragraph(f"Program {p['program']}. Change: {content['change']}"),
+        Paragraph(
+            f"Reference arm: {ref['label']} ({ref['site']}{_version(ref)}); test arm: "
+            f"{test['label']} ({test['site']}{_version(test)}); significance level "
+            f"{content['alpha']:g}."
+        ),
+        Paragraph(
+            f"Run {run['id']} on {run['run_at']:%Y-%m-%d %H:%M} UTC by {run['run_by']}, on the "
+            "approved results stored then (docs/comparability.md, 'Approved results')."
+        ),
+        Paragraph(f"Conclusion: {stored['conclusion']}."),
+    ]
+    rows = attribute_rows(result)
+    table = Table(
+        caption="Result per attribute",
+        columns=(
+            "Attribute",
+            "Tier / method",
+            "Reference n, mean (SD)",
+            "Test n, mean (SD)",
+            "Criterion",
+            "Result",
+        ),
+        rows=tuple(
+            (
+                r["name"] + (f" ({r['unit']})" if r["unit"] else ""),
+                f"{r['tier']} / {r['method']}",
+                f"{r['n_reference']}, {_num(r['mean_reference'])} ({_num(r['sd_reference'])})",
+                f"{r['n_test']}, {_num(r['mean_test'])} ({_num(r['sd_test'])})",
+                r["criterion"] or "-",
+                r["conclusion"],
+            )
+            for r in rows
+        ),
+        footnotes=(
+            "TOST: two one-sided tests of the difference test - reference (Schuirmann 1987); "
+            "equivalence when the (1 - 2 alpha) interval lies inside the bounds. Quality range: "
+            "reference mean +/- k SD; min-max: the reference range; all test lots inside.",
+            *stored.get("warnings", ()),
+        ),
+        widths=(1.3, 1.1, 1.4, 1.4, 2.2, 0.9),
     )
-    pdf.set_title(latin1(f"Comparability report {p['label']} run {run['id']}"))
-    pdf.set_author("vein2vein")
-    pdf.set_creation_date(run["run_at"])
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-
-    def para(text: str, size: float = 9, style: str = "") -> None:
-        pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(width, size * 0.5, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT")
-
-    para(f"Comparability report: {content['title']}", 14, "B")
-    for line in headline(detail):
-        para(line, 9, "B" if line.startswith("SUPERSEDED") else "")
-    para(f"Program {p['program']}. Change: {content['change']}")
-    para(
-        f"Reference arm: {content['reference']['label']} ({content['reference']['site']}"
-        f"{_version(content['reference'])}); test arm: {content['test']['label']} "
-        f"({content['test']['site']}{_version(content['test'])}); alpha {content['alpha']:g}."
-    )
-    para(f"Run {run['id']} on {run['run_at']:%Y-%m-%d %H:%M} UTC by {run['run_by']}.")
-    for s in detail["signatures"]:
-        para(f"Signed {s['meaning']}: {s['printed_name']} ({s['username']}), {s['signed_at']}")
-    para(f"Conclusion: {stored['conclusion']}", 11, "B")
-    pdf.ln(2)
-    _table(pdf, width, attribute_rows(result))
-    warnings = list(stored.get("warnings", []))
-    if warnings:
-        para("Warnings (small numbers of lots; read with the results)", 10, "B")
-        for w in warnings:
-            para(f"- {w}", 8)
+    figures = [
+        Figure.from_matplotlib(
+            attribute_figure(a),
+            f"{a.plan.name} (tier {a.plan.tier}, {a.plan.method}): values by arm and "
+            f"{_against(a.plan.method)}; "
+            f"n reference {a.reference.n}, n test {a.test.n}",
+            (a.statement, *((f"Rationale: {a.plan.rationale}",) if a.plan.rationale else ())),
+            dpi=110,
+        )
+        for a in result.attributes
+    ]
     prov = stored["provenance"]
-    para("Provenance of the stored result", 10, "B")
-    para(
-        f"Method: {prov['method']}. Options: {prov['options']}. Input SHA-256: "
-        f"{prov['input_hash']}. Software: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(prov["library_versions"].items()))
-        + f". Computed {prov['computed_at']}.",
-        8,
+    provenance_ = [
+        Paragraph(f"Method: {prov['method']}.", note=True),
+        Paragraph(f"Options: {prov['options']}.", note=True),
+        Paragraph(f"Input SHA-256: {prov['input_hash']}.", note=True),
+        Paragraph(
+            "Software: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(prov["library_versions"].items()))
+            + f". Computed {prov['computed_at']}.",
+            note=True,
+        ),
+    ]
+    values = Table(
+        caption="Values used, each with the record it was read from",
+        columns=("Arm", "Attribute", "Order (batch)", "Value", "Unit", "Record"),
+        rows=tuple(
+            (arm, attribute, f"{order} ({batch_id})", f"{value:.4g}", unit, record)
+            for arm, attribute, batch_id, order, value, unit, record in detail["inputs"]["values"]
+        ),
+        footnotes=tuple(
+            f"Missing: {m['arm']} {m['attribute']} {m['order']} (batch {m['batch_id']}): "
+            f"{m['reason']}"
+            for m in detail["inputs"]["missing"]
+        ),
+        align=("L", "L", "L", "R", "L", "L"),
+        widths=(0.8, 1.3, 1.6, 0.8, 1.0, 1.6),
     )
-    pdf.add_page()
-    for a in result.attributes:  # two figures a page (the image breaks the page when full)
-        if pdf.get_y() > pdf.h * 0.55:
-            pdf.add_page()
-        para(f"{a.plan.name} (tier {a.plan.tier}, {a.plan.method}): {a.conclusion}", 11, "B")
-        para(a.statement, 8)
-        if a.plan.rationale:
-            para(f"Rationale: {a.plan.rationale}", 8)
-        pdf.image(io.BytesIO(figure(a, "png")), w=width)
-        pdf.ln(4)
-    _values_pages(pdf, width, detail["inputs"])
-    return bytes(pdf.output())
+    signatories = tuple(
+        Signatory(
+            "Author" if s["meaning"] == "authored" else "QA approval",
+            s["printed_name"],
+            s["meaning"],
+            str(s["signed_at"])[:16].replace("T", " "),
+        )
+        for s in detail["signatures"]
+    )
+    return Document(
+        title=f"Comparability report: {content['title']}",
+        subtitle=f"Protocol {p['label']}, run {run['id']}",
+        marking="CONFIDENTIAL",
+        version=f"protocol {p['label']}",
+        anchors=(
+            f"Run {run['id']} of {p['label']}; protocol SHA-256 {p['content_hash']}",
+            f"Inputs SHA-256 {run['inputs_hash']}",
+        ),
+        created_at=run["run_at"],
+        keywords=f"comparability-run:{run['id']} inputs-sha256:{run['inputs_hash']}",
+        sections=(
+            Section("Study", tuple(study)),
+            Section("Results", (table,)),
+            Section("Figures", tuple(figures)),
+            Section("Provenance of the stored result", tuple(provenance_)),
+            Section("Values used", (values,)),
+            Section(
+                "Protocol signatures",
+                (SignOff(signatories, "The protocol version this run applied was signed by:"),),
+            ),
+        ),
+    )
+
+
+def _against(method: str) -> str:
+    if method == "tost":
+        return "the interval against the bounds"
+    return "the values described" if method == "descriptive" else "the test lots against the range"
+
+
+def render_pdf(detail: dict[str, Any]) -> bytes:
+    """The report as PDF, rendered by the document kit (``reports/pdf_document.py``)."""
+    from vein2vein.reports.pdf_document import render_pdf as render
+
+    return render(document(detail))
 
 
 def _version(arm: dict[str, Any]) -> str:
     return f", MBR v{arm['mbr_version']}" if arm.get("mbr_version") is not None else ""
-
-
-def _table(pdf: Any, width: float, rows: list[dict[str, Any]]) -> None:
-    from vein2vein.reports.pdf import latin1
-
-    cols = [("Attribute", 0.16), ("Tier/method", 0.14), ("Reference n, mean (SD)", 0.18),
-            ("Test n, mean (SD)", 0.18), ("Criterion", 0.24), ("Result", 0.10)]  # fmt: skip
-    pdf.set_font("Helvetica", "B", 7)
-    for name, share in cols:
-        pdf.cell(width * share, 5, name, border=1)
-    pdf.ln()
-    pdf.set_font("Helvetica", "", 7)
-    for r in rows:
-        cells = [
-            r["name"],
-            f"{r['tier']} / {r['method']}",
-            f"{r['n_reference']}, {_num(r['mean_reference'])} ({_num(r['sd_reference'])})",
-            f"{r['n_test']}, {_num(r['mean_test'])} ({_num(r['sd_test'])})",
-            r["criterion"] or "-",
-            r["conclusion"],
-        ]
-        for (_, share), text in zip(cols, cells, strict=True):
-            pdf.cell(width * share, 5, latin1(text)[:60], border=1)
-        pdf.ln()
-    pdf.ln(2)
-
-
-def _values_pages(pdf: Any, width: float, inputs: dict[str, Any]) -> None:
-    from vein2vein.reports.pdf import latin1
-
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(width, 6, "Values used (approved results, with the record each was read from)")
-    pdf.ln()
-    pdf.set_font("Courier", "", 7)
-    for arm, attribute, batch_id, order, value, unit, record in inputs["values"]:
-        line = (
-            f"{arm:<9} {attribute:<18} {order:<16} batch {batch_id:<4} {value:>10.4g} "
-            f"{unit:<12} {record}"
-        )
-        pdf.cell(width, 3.5, latin1(line))
-        pdf.ln()
-    if inputs["missing"]:
-        pdf.set_font("Helvetica", "B", 10)
-        pdf.cell(width, 6, "Batches of an arm without an approved value")
-        pdf.ln()
-        pdf.set_font("Courier", "", 7)
-        for m in inputs["missing"]:
-            line = (
-                f"{m['arm']:<9} {m['attribute']:<18} {m['order']:<16} batch {m['batch_id']}: "
-                f"{m['reason']}"
-            )
-            pdf.cell(width, 3.5, latin1(line))
-            pdf.ln()
