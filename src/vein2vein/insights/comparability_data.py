@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 from vein2vein.identity.tables import Order
 from vein2vein.insights import comparability_domain as rules
 from vein2vein.manufacturing import batches as batch_service
+from vein2vein.manufacturing.execution import BatchRecord
 from vein2vein.manufacturing.kinetics import growth_of
 from vein2vein.manufacturing.tables import Batch
 from vein2vein.quality.release_rules import OosStatus
@@ -88,7 +89,7 @@ def arm_batches(session: Session, program_id: int, content: dict[str, Any]) -> l
         arm = REFERENCE if ref.holds(b.site.name, b.mbr_version) else None
         if test.holds(b.site.name, b.mbr_version):
             arm = TEST
-        if arm is not None:
+        if arm is not None and b.order is not None:  # a GMP batch always has its order
             approved = b.approved_at.isoformat() if b.approved_at else ""
             out.append(ArmBatch(b.id, b.order.number, b.site.name, b.mbr_version, arm, approved))
     return out
@@ -114,24 +115,24 @@ def read_values(
     qc_codes = {s.key for s in sources.values() if s.kind == "qc"}
     results: dict[tuple[int, str], QcResult] = {}
     if qc_codes and ids:
-        for r in session.scalars(
+        for row in session.scalars(
             select(QcResult).where(
                 QcResult.batch_id.in_(ids),
                 QcResult.test_code.in_(qc_codes),
                 QcResult.valid.is_(True),
             )
         ):
-            results[(r.batch_id, r.test_code)] = r
+            results[(row.batch_id, row.test_code)] = row
     under_oos = _open_investigations(session, [r.id for r in results.values()])
     need_record = any(s.kind != "qc" for s in sources.values())
-    records = {}
+    records: dict[int, BatchRecord] = {}
     if need_record and ids:
-        for b in session.scalars(
+        for batch in session.scalars(
             select(Batch)
             .where(Batch.id.in_(ids))
             .options(selectinload(Batch.events), selectinload(Batch.mbr))
         ):
-            records[b.id] = batch_service.record_of(b)
+            records[batch.id] = batch_service.record_of(batch)
     values: list[StoredValue] = []
     missing: list[Missing] = []
     for b in wanted:

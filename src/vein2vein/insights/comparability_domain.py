@@ -276,7 +276,7 @@ def parse_yaml(text: str, file: str = "protocol.yaml") -> dict[str, Any]:
 def to_yaml(content: dict[str, Any]) -> str:
     import yaml
 
-    return yaml.safe_dump(content, sort_keys=False, allow_unicode=True, width=100)
+    return str(yaml.safe_dump(content, sort_keys=False, allow_unicode=True, width=100))
 
 
 # --------------------------------------------------------------------------------------------

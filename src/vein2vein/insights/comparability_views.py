@@ -142,7 +142,7 @@ def protocol_detail(session: Session, scope: Scope, protocol_id: int | str) -> d
         ],
         "reference_preview": _reference_preview(content, ref_values),
         "reference_missing": [vars(m) for m in ref_missing],
-        "written_after_unblinding": written_after_unblinding(row, versions),
+        "written_after_unblinding": written_after_unblinding(row, list(versions)),
         "versions": [
             {"id": v.id, "version": v.version, "status": v.status, "label": service.label(v)}
             for v in versions
