@@ -305,11 +305,17 @@ FEATURES: tuple[Feature, ...] = (
         api="routers:api_router",
         pages="routers:page_router",
         nav=(
+            NavItem("Comparability", "/comparability", P.COMPARABILITY_READ, section="Quality"),
             NavItem("Process verification", "/cpv", P.QC_READ, section="Quality"),
             NavItem("CTD tables", "/ctd", P.QC_READ, section="Quality"),
             NavItem("Product and outcome", "/outcome", P.OUTCOME_READ, section="Insights"),
         ),
         cli=(
+            CliMount(
+                "comparability",
+                "comparability_cli:app",
+                "Comparability protocols on stored batches: write, sign, run, report.",
+            ),
             CliMount(
                 "cpv",
                 "cpv_cli:app",
@@ -325,7 +331,14 @@ FEATURES: tuple[Feature, ...] = (
         templates=True,
         demo="demo:load_insights_demo",
         signed_contents="signed_content:content_readers",
-        permissions=(P.CPV_FREEZE, P.OUTCOME_READ, P.OUTCOME_LINK),
+        permissions=(
+            P.COMPARABILITY_READ,
+            P.COMPARABILITY_AUTHOR,
+            P.COMPARABILITY_APPROVE,
+            P.CPV_FREEZE,
+            P.OUTCOME_READ,
+            P.OUTCOME_LINK,
+        ),
     ),
     Feature(
         name="audittrail",

@@ -73,9 +73,12 @@ DETAILS = {
     "specification": re.compile(r"^/specs/\d+$"),
     # product and outcome (insights/outcome_web.py)
     "outcome study": re.compile(r"^/outcome/studies/\d+$"),
+    # comparability (insights/comparability_web.py); the run is linked from the protocol
+    "comparability protocol": re.compile(r"^/comparability/protocols/\d+$"),
+    "comparability run": re.compile(r"^/comparability/runs/\d+$"),
 }
 #: detail pages whose own links lead to more kinds of detail page
-DETAILS_WITH_DETAILS = ("batch",)
+DETAILS_WITH_DETAILS = ("batch", "comparability protocol")
 #: kinds found only when the demo has executed batches (the batch page with its growth chart,
 #: the genealogy pages listed on /trace); without them the lot trace of a demo lot is visited
 NEED_BATCHES = {"batch", "batch trace", "lot trace"}

@@ -27,6 +27,8 @@ from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
 from vein2vein.identity.tables import MARKERS, Order
+from vein2vein.insights import comparability_service
+from vein2vein.insights.comparability_tables import CmpRun
 from vein2vein.insights.cpv_tables import CpvBaseline
 from vein2vein.manufacturing import deviations, lots, mbrs
 from vein2vein.manufacturing.tables import Batch, MasterBatchRecord
@@ -70,6 +72,7 @@ def _world(db: Database) -> dict[str, Any]:
     b_quality = _quality_world(db, qa, b_batch["batch_id"])
     b_outcome = _outcome_world(db, b_user, b_clinical["study_id"], b_coi["order_id"])
     b_cpv = _cpv_world(db, b_program.id, site.id)
+    b_comparability = _comparability_world(db, qa)
     return {
         "ids": {
             "org_id": b.id,
@@ -88,6 +91,7 @@ def _world(db: Database) -> dict[str, Any]:
             **b_quality,
             **b_outcome,
             **b_cpv,
+            **b_comparability,
         },
         "secrets": [
             "Corvane",
@@ -254,6 +258,27 @@ def _cpv_world(db: Database, program_id: int, site_id: int) -> dict[str, Any]:
         uow.session.add(row)
         uow.commit()
         return {"baseline_id": row.id}
+
+
+def _comparability_world(db: Database, qa: Any) -> dict[str, Any]:
+    """A comparability protocol of sponsor B's program and a run of it (written as a row: a
+    run needs an approved version; the services are tested in
+    tests/integration/insights/test_comparability_store.py)."""
+    text = (
+        "title: CRV-SECRET transfer\nprogram: CRV-SECRET\nchange: transfer\n"
+        "reference: {label: old, site: X}\ntest: {label: new, site: Y}\n"
+        "attributes: [{name: viability, source: 'qc:viability', tier: 3}]\n"
+    )
+    with db.uow(Actor("qa")) as uow:
+        qa_scope = service.scope_of(uow.session.get_one(User, qa.id))
+        protocol = comparability_service.create(uow, qa_scope, text, "b.yaml")
+        run = CmpRun(
+            organisation_id=protocol.organisation_id, protocol_id=protocol.id, run_by="qa",
+            inputs="{}", inputs_hash="0" * 64, result="{}", conclusion="descriptive only",
+        )  # fmt: skip
+        uow.session.add(run)
+        uow.commit()
+        return {"protocol_id": protocol.id, "run_id": run.id}
 
 
 def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any]:

@@ -76,6 +76,10 @@ class Perm(StrEnum):
     OUTCOME_LINK = "outcome.link"
     # continued process verification (issue 14)
     CPV_FREEZE = "cpv.freeze"
+    # comparability on stored batches (issue 14)
+    COMPARABILITY_READ = "comparability.read"
+    COMPARABILITY_AUTHOR = "comparability.author"
+    COMPARABILITY_APPROVE = "comparability.approve"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -98,6 +102,7 @@ _EVERY_CDMO_ROLE = {
     Perm.DEVIATION_READ,
     Perm.BATCH_READ,
     Perm.QC_READ,
+    Perm.COMPARABILITY_READ,
 }
 #: CDMO staff who handle material (custody steps at the manufacturer, DINs, lots received) and
 #: open deviations they see
@@ -133,6 +138,7 @@ NOT_FOR_ADMINISTRATORS: frozenset[Perm] = frozenset(
         Perm.OOS_MANAGE,
         Perm.BATCH_RELEASE,
         Perm.CPV_FREEZE,
+        Perm.COMPARABILITY_APPROVE,
     }
 )
 
@@ -160,7 +166,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         | {Perm.SIGN_AUTHORED, Perm.MBR_AUTHOR, Perm.BATCH_EXECUTE, Perm.BATCH_VERIFY}
     ),
     Role.QC_ANALYST: frozenset(
-        _EVERY_CDMO_ROLE | {Perm.SIGN_AUTHORED, Perm.QC_RESULT_ENTER, Perm.SPEC_AUTHOR}
+        _EVERY_CDMO_ROLE
+        | {Perm.SIGN_AUTHORED, Perm.QC_RESULT_ENTER, Perm.SPEC_AUTHOR}
+        | {Perm.COMPARABILITY_AUTHOR}
     ),
     Role.QA_REVIEWER: frozenset(
         _EVERY_CDMO_ROLE
@@ -179,6 +187,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SPEC_AUTHOR,
             Perm.OOS_MANAGE,
             Perm.OUTCOME_READ,
+            Perm.COMPARABILITY_AUTHOR,
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -206,6 +215,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.BATCH_RELEASE,
             Perm.OUTCOME_READ,
             Perm.CPV_FREEZE,
+            Perm.COMPARABILITY_AUTHOR,
+            Perm.COMPARABILITY_APPROVE,
         }
     ),
     Role.SPONSOR_VIEWER: frozenset(
@@ -216,6 +227,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.DEVIATION_READ,
             Perm.BATCH_READ,
             Perm.QC_READ,
+            Perm.COMPARABILITY_READ,
         }
     ),
     Role.SPONSOR_CLINICAL: frozenset(
@@ -236,6 +248,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.QC_READ,
             Perm.OUTCOME_READ,
             Perm.OUTCOME_LINK,
+            Perm.COMPARABILITY_READ,
         }
     ),
 }
@@ -328,6 +341,9 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.OUTCOME_READ: "see product attributes beside clinical outcome (a sponsor: its studies)",
     Perm.OUTCOME_LINK: "link a clinical subject to its order by chain-of-identity id, unlink",
     Perm.CPV_FREEZE: "freeze a CPV control-chart baseline with a signature (supersedes the last)",
+    Perm.COMPARABILITY_READ: "read comparability protocols and, once approved, their reports",
+    Perm.COMPARABILITY_AUTHOR: "write and sign (authored) comparability protocols; run them",
+    Perm.COMPARABILITY_APPROVE: "approve a comparability protocol version with a signature",
 }
 
 

@@ -10,7 +10,11 @@ from vein2vein.demo.context import DemoContext
 from vein2vein.store.uow import UnitOfWork
 
 #: ``module:function`` of each part's demo loader, called as ``loader(uow, ctx)`` in this order
-PARTS: tuple[str, ...] = ("outcome_demo:load_outcome_demo", "cpv_demo:load_cpv_demo")
+PARTS: tuple[str, ...] = (
+    "comparability_demo:load_comparability_demo",
+    "outcome_demo:load_outcome_demo",
+    "cpv_demo:load_cpv_demo",
+)
 
 
 def load_insights_demo(uow: UnitOfWork, ctx: DemoContext) -> None:

@@ -10,11 +10,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vein2vein.insights import cpv_api, cpv_web, ctd_api, ctd_web, outcome_api, outcome_web
+from vein2vein.insights import (
+    comparability_api,
+    comparability_web,
+    cpv_api,
+    cpv_web,
+    ctd_api,
+    ctd_web,
+    outcome_api,
+    outcome_web,
+)
 
 api_router = APIRouter()
 page_router = APIRouter(include_in_schema=False)
 
-for part_api, part_web in ((ctd_api, ctd_web), (outcome_api, outcome_web), (cpv_api, cpv_web)):
+PARTS = (
+    (comparability_api, comparability_web),
+    (ctd_api, ctd_web),
+    (outcome_api, outcome_web),
+    (cpv_api, cpv_web),
+)
+for part_api, part_web in PARTS:
     api_router.routes.extend(part_api.router.routes)
     page_router.routes.extend(part_web.router.routes)

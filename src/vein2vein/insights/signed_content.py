@@ -7,6 +7,6 @@ from vein2vein.auth.signatures import ContentReader
 
 
 def content_readers() -> dict[str, ContentReader]:
-    from vein2vein.insights import cpv_baselines
+    from vein2vein.insights import comparability_signed, cpv_baselines
 
-    return {**cpv_baselines.content_readers()}
+    return {**comparability_signed.content_readers(), **cpv_baselines.content_readers()}

@@ -110,10 +110,16 @@ PURE_QUALITY = [
     "coa_pdf",
     "release_rules",
 ]
-#: the pure parts of the insights feature (issue 14): product and outcome's link rules,
-#: analyses and figures; continued process verification's rules (series, frozen limits,
-#: capability, all batches met specification)
-PURE_INSIGHTS = ["outcome_rules", "outcome_analysis", "outcome_figures", "cpv_domain"]
+#: the pure parts of the insights feature (issue 14): comparability's protocol, versions and
+#: blinding; product and outcome's link rules, analyses and figures; continued process
+#: verification's rules (series, frozen limits, capability, all batches met specification)
+PURE_INSIGHTS = [
+    "comparability_domain",
+    "outcome_rules",
+    "outcome_analysis",
+    "outcome_figures",
+    "cpv_domain",
+]
 
 
 def pure_modules() -> list[str]:

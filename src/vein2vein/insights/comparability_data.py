@@ -1,0 +1,176 @@
+"""The values a comparability study reads from the store, with the record each came from.
+
+**Approved results** (what a study uses; docs/comparability.md):
+
+* the batch is a GMP batch of the protocol's program whose executed record QA approved
+  (``status`` APPROVED: the record is locked by the database, migration 0013); a batch in
+  progress, in review, on hold or failed, and a process-development run, is never used;
+* ``qc:<test>``: the batch's one *valid* result of the test (an invalidated result is never
+  used; its retest is), with a numeric value, and no out-of-specification investigation of it
+  still open (a result under investigation is not final; a confirmed one stands, as stored);
+* ``record:<STEP>.<entry>``: the entry's current value in the approved record (after
+  corrections), in the MBR's unit;
+* ``derived:fold_expansion`` / ``derived:doubling_time_h``: the batch's growth from the
+  approved record's viable counts (``manufacturing.kinetics.growth_of``).
+
+A batch of an arm without such a value for an attribute is listed as missing for it, with the
+reason, and the attribute's n is what remains.
+
+The arm of a batch is decided by its site (by name) and the MBR version it was made from
+(``comparability_domain.Arm``); the arms never overlap (checked when the protocol is written).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from vein2vein.identity.tables import Order
+from vein2vein.insights import comparability_domain as rules
+from vein2vein.manufacturing import batches as batch_service
+from vein2vein.manufacturing.execution import BatchRecord
+from vein2vein.manufacturing.kinetics import growth_of
+from vein2vein.manufacturing.tables import Batch
+from vein2vein.quality.release_rules import OosStatus
+from vein2vein.quality.tables import QcInvestigation, QcResult
+
+REFERENCE, TEST = "reference", "test"
+
+
+@dataclass(frozen=True)
+class ArmBatch:
+    batch_id: int
+    order: str
+    site: str
+    mbr_version: int
+    arm: str  # REFERENCE | TEST
+    approved_at: str
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    arm: str
+    attribute: str
+    batch_id: int
+    order: str
+    value: float
+    unit: str
+    record: str  # where it was read: "qc_result 12", "mfg_batch 3 entry 41", ...
+
+    def as_list(self) -> list[Any]:
+        return [self.arm, self.attribute, self.batch_id, self.order, self.value, self.unit,
+                self.record]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Missing:
+    arm: str
+    attribute: str
+    batch_id: int
+    order: str
+    reason: str
+
+
+def arm_batches(session: Session, program_id: int, content: dict[str, Any]) -> list[ArmBatch]:
+    """The approved GMP batches of the program in either arm, by batch id."""
+    ref, test = rules.arms(content)
+    rows = session.scalars(
+        select(Batch)
+        .join(Order, Order.id == Batch.order_id)
+        .where(Order.program_id == program_id, Batch.gmp.is_(True), Batch.status == "APPROVED")
+        .options(selectinload(Batch.order), selectinload(Batch.site))
+        .order_by(Batch.id)
+    )
+    out = []
+    for b in rows:
+        arm = REFERENCE if ref.holds(b.site.name, b.mbr_version) else None
+        if test.holds(b.site.name, b.mbr_version):
+            arm = TEST
+        if arm is not None and b.order is not None:  # a GMP batch always has its order
+            approved = b.approved_at.isoformat() if b.approved_at else ""
+            out.append(ArmBatch(b.id, b.order.number, b.site.name, b.mbr_version, arm, approved))
+    return out
+
+
+def _open_investigations(session: Session, result_ids: list[int]) -> set[int]:
+    rows = session.execute(
+        select(QcInvestigation.result_id, QcInvestigation.status).where(
+            QcInvestigation.result_id.in_(result_ids)
+        )
+    )
+    return {rid for rid, status in rows if not OosStatus(status).closed}
+
+
+def read_values(
+    session: Session, content: dict[str, Any], chosen: list[ArmBatch], arms: tuple[str, ...]
+) -> tuple[list[StoredValue], list[Missing]]:
+    """The approved values of every attribute for the batches of ``arms`` (blinding: the
+    caller names only the arms it may show)."""
+    wanted = [b for b in chosen if b.arm in arms]
+    sources = rules.sources(content)
+    ids = [b.batch_id for b in wanted]
+    qc_codes = {s.key for s in sources.values() if s.kind == "qc"}
+    results: dict[tuple[int, str], QcResult] = {}
+    if qc_codes and ids:
+        for row in session.scalars(
+            select(QcResult).where(
+                QcResult.batch_id.in_(ids),
+                QcResult.test_code.in_(qc_codes),
+                QcResult.valid.is_(True),
+            )
+        ):
+            results[(row.batch_id, row.test_code)] = row
+    under_oos = _open_investigations(session, [r.id for r in results.values()])
+    need_record = any(s.kind != "qc" for s in sources.values())
+    records: dict[int, BatchRecord] = {}
+    if need_record and ids:
+        for batch in session.scalars(
+            select(Batch)
+            .where(Batch.id.in_(ids))
+            .options(selectinload(Batch.events), selectinload(Batch.mbr))
+        ):
+            records[batch.id] = batch_service.record_of(batch)
+    values: list[StoredValue] = []
+    missing: list[Missing] = []
+    for b in wanted:
+        growth = None
+        for name, src in sources.items():
+            found: tuple[float, str, str] | None = None
+            reason = ""
+            if src.kind == "qc":
+                r = results.get((b.batch_id, src.key))
+                if r is None:
+                    reason = "no valid result"
+                elif r.value is None:
+                    reason = f"result '{r.value_text}' is not a number"
+                elif r.id in under_oos:
+                    reason = "its out-of-specification investigation is open"
+                else:
+                    found = (float(r.value), r.unit or "", f"qc_result {r.id}")
+            elif src.kind == "record":
+                step, _, entry = src.key.partition(".")
+                e = records[b.batch_id].current(step, entry)
+                if e is None:
+                    reason = f"no {src.key} in the record"
+                else:
+                    found = (float(e.value), e.unit, f"mfg_batch {b.batch_id} entry {e.seq}")
+            else:
+                growth = growth or growth_of(records[b.batch_id])
+                number = (
+                    growth.fold_expansion
+                    if src.key == "fold_expansion"
+                    else (growth.doubling_time_days * 24 if growth.doubling_time_days else None)
+                )
+                if number is None:
+                    reason = growth.problem or "no growth in the record"
+                else:
+                    unit = "1" if src.key == "fold_expansion" else "h"
+                    found = (float(number), unit, f"mfg_batch {b.batch_id} kinetics")
+            if found is None:
+                missing.append(Missing(b.arm, name, b.batch_id, b.order, reason))
+            else:
+                values.append(StoredValue(b.arm, name, b.batch_id, b.order, *found))
+    return values, missing
