@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from tests.conftest import _demo_template_sqlite, make_settings
 from tests.webclient import logged_in
 from typer.testing import CliRunner
 
+from vein2vein.core.clock import as_utc
 from vein2vein.demo.generator import DEMO_PASSWORD
+from vein2vein.insights.cpv_tables import CpvBaseline
+from vein2vein.manufacturing.tables import Batch
 from vein2vein.stats.charts import imr_chart
 from vein2vein.store.database import Database
 
@@ -40,6 +44,25 @@ def demo(
     db.dispose()
 
 
+def _history(db: Database) -> tuple[str, str, int]:
+    """The period of the demo's frozen Ghent viability baseline (the Ghent history, dated
+    relative to the day the demo was loaded) and how many GMP batches of the program started
+    in it, counted here from the batch records."""
+    with db.read() as s:
+        start, end = s.execute(
+            select(CpvBaseline.period_start, CpvBaseline.period_end).where(
+                CpvBaseline.test_code == "viability"
+            )
+        ).one()
+        started = [as_utc(t).date() for t in s.scalars(select(Batch.created_at).where(Batch.gmp))]
+    return start.isoformat(), end.isoformat(), sum(start <= d <= end for d in started)
+
+
+def _gmp_batches(db: Database) -> int:
+    with db.read() as s:
+        return len(s.scalars(select(Batch.id).where(Batch.gmp)).all())
+
+
 def _ghent(c: Any, attribute: str = "viability") -> dict[str, Any]:
     rows = c.get("/api/cpv/series").json()
     return next(r for r in rows if r["attribute"] == attribute and "Ghent" in r["site"])
@@ -49,13 +72,14 @@ def test_every_page_as_every_role_that_may_read_it(demo: Database) -> None:
     c, _ = logged_in(demo, "qa.approver", DEMO_PASSWORD)
     g = _ghent(c)
     pid, sid, bid = g["program_id"], g["site_id"], g["baseline_id"]
+    start, end, in_history = _history(demo)
     pages = [
         "/cpv",
         f"/cpv/programs/{pid}",
         f"/cpv/programs/{pid}?site={sid}&attribute=viability",
         f"/cpv/programs/{pid}?series={sid}|cd3",
         f"/cpv/programs/{pid}/conformance",
-        f"/cpv/programs/{pid}/conformance?start=2026-08-01&end=2026-09-30",
+        f"/cpv/programs/{pid}/conformance?start={start}&end={end}",
         f"/cpv/baselines/{bid}",
     ]
     for who in READERS:
@@ -67,7 +91,7 @@ def test_every_page_as_every_role_that_may_read_it(demo: Database) -> None:
         assert 'data-limits="frozen"' in chart and "Plotly.newPlot" in chart
         assert 'id="cpv-points"' in chart and 'href="/batches/' in chart  # drill-down
         assert ('data-form="freeze"' in chart) == (who == "qa.approver")
-        assert "data-invalidated=" in chart and "OOS-2026-0001" in chart
+        assert "data-invalidated=" in chart and re.search(r"OOS-\d{4}-0001", chart)
     other, _ = logged_in(demo, "corvane.clinical", DEMO_PASSWORD)
     assert "data-series=" not in other.get("/cpv").text
     for page in pages[1:]:
@@ -75,8 +99,10 @@ def test_every_page_as_every_role_that_may_read_it(demo: Database) -> None:
     verdict = c.get(f"/cpv/programs/{pid}/conformance").text
     assert 'data-all-met="no"' in verdict and 'data-exception="conditional"' in verdict
     assert 'data-exception="failed"' in verdict and 'data-exception="invalidated"' in verdict
-    early = c.get(f"/cpv/programs/{pid}/conformance?start=2026-08-01&end=2026-09-30").text
-    assert re.search(r'data-count="4" data-met="4"', early) and 'data-all-met="yes"' in early
+    early = c.get(f"/cpv/programs/{pid}/conformance?start={start}&end={end}").text
+    assert in_history >= 4  # the four Ghent batches of the baseline, and any other started then
+    count = f'data-count="{in_history}" data-met="{in_history}"'
+    assert count in early and 'data-all-met="yes"' in early
     bad = c.get(f"/cpv/programs/{pid}/conformance?start=1.1.2026")
     assert bad.status_code == 422 and 'data-field="start"' in bad.text
 
@@ -85,6 +111,7 @@ def test_freeze_form_and_the_api_numbers(demo: Database) -> None:
     c, csrf = logged_in(demo, "qa.approver", DEMO_PASSWORD)
     g = _ghent(c, "cd3")
     pid, sid = g["program_id"], g["site_id"]
+    start, end, _ = _history(demo)
     api = c.get(f"/api/cpv/programs/{pid}/chart", params={"site_id": sid, "attribute": "cd3"})
     page = api.json()
     values = [p["value"] for p in page["points"]]
@@ -94,13 +121,13 @@ def test_freeze_form_and_the_api_numbers(demo: Database) -> None:
     )  # fmt: skip
     assert page["frozen"] is False and page["capability"]["n"] == len(values)
     form = {
-        "csrf_token": csrf, "site": str(sid), "attribute": "cd3", "start": "2026-08-01",
-        "end": "2026-09-30", "reason": "Ghent history", "current": "none",
+        "csrf_token": csrf, "site": str(sid), "attribute": "cd3", "start": start,
+        "end": end, "reason": "Ghent history", "current": "none",
         "username": "qa.approver", "password": DEMO_PASSWORD,
     }  # fmt: skip
     missing = c.post(f"/cpv/programs/{pid}/baselines", data=form | {"reason": ""})
     assert missing.status_code == 422 and 'data-field="reason"' in missing.text
-    wrong = c.post(f"/cpv/programs/{pid}/baselines", data=form | {"end": "2026-07-01"})
+    wrong = c.post(f"/cpv/programs/{pid}/baselines", data=form | {"end": "2000-01-01"})
     assert wrong.status_code == 422 and "before it starts" in wrong.text
     done = c.post(f"/cpv/programs/{pid}/baselines", data=form, follow_redirects=False)
     assert done.status_code == 303, done.text[:500]
@@ -110,7 +137,7 @@ def test_freeze_form_and_the_api_numbers(demo: Database) -> None:
     b = frozen.json()["baseline"]
     assert (b["n"], b["frozen_by"], frozen.json()["frozen"]) == (4, "qa.approver", True)
     body = {
-        "site_id": sid, "attribute": "cd3", "start": "2026-08-01", "end": "2026-09-30",
+        "site_id": sid, "attribute": "cd3", "start": start, "end": end,
         "reason": "again, by the API", "current": b["id"], "username": "qa.approver",
         "password": DEMO_PASSWORD,
     }  # fmt: skip
@@ -121,7 +148,7 @@ def test_freeze_form_and_the_api_numbers(demo: Database) -> None:
     refused = reviewer.post(f"/cpv/programs/{pid}/baselines", data=form | {"csrf_token": rcsrf})
     assert refused.status_code == 403
     conf = c.get(f"/api/cpv/programs/{pid}/conformance").json()
-    assert (conf["count"], conf["all_met"]) == (10, False)
+    assert (conf["count"], conf["all_met"]) == (_gmp_batches(demo), False)
 
 
 def test_cpv_commands(demo: Database) -> None:
@@ -129,6 +156,7 @@ def test_cpv_commands(demo: Database) -> None:
     from vein2vein.features import create_cli
 
     env = {"V2V_DATABASE_URL": demo.settings.database_url, "V2V_ARGON2_PROFILE": "fast-tests"}
+    start, end, in_history = _history(demo)
     get_settings.cache_clear()
     try:
 
@@ -148,9 +176,9 @@ def test_cpv_commands(demo: Database) -> None:
         )
         assert "limits frozen" in text and "Ppk" in text and "WARNING" in text
         conf = json.loads(
-            run("conformance", "--program", "HLX-EPC-01", "--to", "2026-09-30", "--json")
+            run("conformance", "--program", "HLX-EPC-01", "--from", start, "--to", end, "--json")
         )
-        assert (conf["count"], conf["met"], conf["all_met"]) == (4, 4, True)
+        assert (conf["count"], conf["met"], conf["all_met"]) == (in_history, in_history, True)
         series = json.loads(run("series", "--json"))
         assert {r["baseline_id"] for r in series} >= {chart["baseline"]["id"]}
         one = json.loads(run("baseline", str(chart["baseline"]["id"]), "--json"))

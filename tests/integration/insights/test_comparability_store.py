@@ -102,7 +102,8 @@ def test_protocol_signed_before_the_test_arm_is_shown_then_run_on_stored_batches
     row = d.act("qa.reviewer", service.create, PROTOCOL.replace("MARGIN", "5"), "t.yaml")
     pid = row.id
     leiden = _test_batch_ids(demo_db)
-    assert len(leiden) == 2  # HLX-EPC-01-0001 and -0002 (batch_demo.py)
+    # HLX-EPC-01-0001 and -0002 (batch_demo.py), -0014 to -0017 (insights/outcome_demo.py)
+    assert len(leiden) == 6
 
     # --- blinded: the draft shows the reference arm only, and cannot run ------------------
     with demo_db.read() as s:
@@ -144,7 +145,7 @@ def test_protocol_signed_before_the_test_arm_is_shown_then_run_on_stored_batches
         _stored_qc(demo_db, GHENT, "viability"),
         _stored_qc(demo_db, LEIDEN, "viability"),
     )
-    assert len(ref_v) == 5 and len(test_v) == 2
+    assert len(ref_v) == 5 and len(test_v) == 6
     assert sorted(by_name["viability"]["reference"]["values"]) == sorted(ref_v)
     assert sorted(by_name["viability"]["test"]["values"]) == sorted(test_v)
     engine = tost(test_v, ref_v, margin=5.0, variance="welch", alpha=0.05)
@@ -168,7 +169,7 @@ def test_protocol_signed_before_the_test_arm_is_shown_then_run_on_stored_batches
     # the record of every value used is named, and the page's rows agree with the stored result
     assert all(v[6].startswith(("qc_result ", "mfg_batch ")) for v in detail["inputs"]["values"])
     rows = {r["name"]: r for r in report.attribute_rows(detail["result"])}
-    assert rows["viability"]["mean_test"] == pytest.approx(sum(test_v) / 2, rel=1e-12)
+    assert rows["viability"]["mean_test"] == pytest.approx(sum(test_v) / 6, rel=1e-12)
     assert report.render_pdf(detail).startswith(b"%PDF")
 
     # --- a change after signing makes version 2; the report of version 1 says so ------------
