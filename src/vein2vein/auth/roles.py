@@ -71,6 +71,8 @@ class Perm(StrEnum):
     SPEC_APPROVE = "spec.approve"
     OOS_MANAGE = "oos.manage"
     BATCH_RELEASE = "batch.release"
+    # signed clinical readout report (issue 14)
+    CLINICAL_REPORT_SIGN = "clinical.report_sign"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -223,6 +225,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MBR_READ,
             Perm.BATCH_READ,
             Perm.QC_READ,
+            Perm.CLINICAL_REPORT_SIGN,
         }
     ),
 }
@@ -312,6 +315,7 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.SPEC_APPROVE: "approve a specification version with a signature (makes it effective)",
     Perm.OOS_MANAGE: "run out-of-specification investigations (phase I and II)",
     Perm.BATCH_RELEASE: "release or reject a batch with a signature; sign exceptional releases",
+    Perm.CLINICAL_REPORT_SIGN: "sign a readout report version as a named steering-committee member",
 }
 
 

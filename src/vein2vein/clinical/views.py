@@ -17,6 +17,7 @@ from vein2vein.core.errors import InputError, NotFound
 from vein2vein.programs.service import list_programs
 from vein2vein.store import audit
 
+from . import report_versions
 from .access import can_see_history, can_write, require_read
 from .datasets import get_file, get_version, list_versions
 from .readouts import compute_readout
@@ -216,6 +217,7 @@ def study_page(
         "can_write": can_write(scope),
         "history": history(session, scope, study.id, {v.id for v in versions}),
     }
+    ctx |= report_versions.study_section(session, scope, study)
     if selected is not None:
         try:
             ctx |= _readout_context(session, scope, selected.id, params)

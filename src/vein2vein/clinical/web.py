@@ -187,3 +187,9 @@ def upload_form(
         )
 
     return apply_change(db, auth, change, done=done, failed=failed)
+
+
+# the signed readout report's pages (report_web.py)
+from .report_web import router as _report_router  # noqa: E402
+
+router.include_router(_report_router)
