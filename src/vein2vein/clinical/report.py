@@ -23,13 +23,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import threading
 import types
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from vein2vein.core.canonical import sha256_hex
 from vein2vein.reports.pdf import anchored_pdf
 from vein2vein.reports.pdf import latin1 as _latin1
 
@@ -64,9 +68,43 @@ def subject_listing(result: ReadoutResult) -> Any:
     return pd.DataFrame(list(t.rows), columns=list(t.columns))
 
 
-def _figures(result: ReadoutResult) -> tuple[dict[str, Any], dict[str, Figure]]:
+@dataclass(frozen=True)
+class Picture:
+    """A rendered figure: PNG bytes and the figure's size in inches."""
+
+    png: bytes
+    width: float
+    height: float
+
+
+#: the pictures of the last few readouts, by the hash of their plot data: a stored report
+#: version downloaded again (or its page and PDF) does not draw its figures again
+_PICTURES: OrderedDict[str, dict[str, Picture]] = OrderedDict()
+_PICTURES_KEPT = 8
+_PICTURES_LOCK = threading.Lock()
+
+
+def pictures(data: Mapping[str, Any]) -> dict[str, Picture]:
+    """The figures of ``data`` as PNG (drawn once per distinct data, kept for a few)."""
+    key = sha256_hex(data)
+    with _PICTURES_LOCK:
+        if key in _PICTURES:
+            _PICTURES.move_to_end(key)
+            return _PICTURES[key]
+    drawn = {
+        k: Picture(_png(f), f.get_figwidth(), f.get_figheight())
+        for k, f in render_all(dict(data)).items()
+    }
+    with _PICTURES_LOCK:
+        _PICTURES[key] = drawn
+        while len(_PICTURES) > _PICTURES_KEPT:
+            _PICTURES.popitem(last=False)
+    return drawn
+
+
+def _figures(result: ReadoutResult) -> tuple[dict[str, Any], dict[str, Picture]]:
     data = result.plot_data()
-    return data, render_all(data)
+    return data, pictures(data)
 
 
 def document(
@@ -99,7 +137,7 @@ def to_html(
         loader=PackageLoader("vein2vein.clinical", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
-    images = {k: base64.b64encode(_png(f)).decode() for k, f in figs.items()}
+    images = {k: base64.b64encode(p.png).decode() for k, p in figs.items()}
     return env.get_template("report.html.j2").render(doc=doc, images=images)
 
 
@@ -188,14 +226,13 @@ class _Writer:
         )
         return 4 * lines + 3.2 * notes + 4
 
-    def figures(self, figs: Mapping[str, Figure]) -> list[tuple[int, ...]]:
+    def figures(self, figs: Mapping[str, Picture]) -> list[tuple[int, ...]]:
         pdf = self.pdf
         refs = self.doc.figures
         top = pdf.t_margin + 9  # the header
         space = pdf.h - top - pdf.b_margin
         blocks = [
-            Block(FIGURE_WIDTH_MM * figs[f.key].get_figheight() / figs[f.key].get_figwidth(),
-                  self.caption_height(f))
+            Block(FIGURE_WIDTH_MM * figs[f.key].height / figs[f.key].width, self.caption_height(f))
             for f in refs
         ]  # fmt: skip
         pages = pack(blocks, space)
@@ -204,7 +241,7 @@ class _Writer:
             for i in page.figures:
                 f = refs[i]
                 width = FIGURE_WIDTH_MM * page.scale
-                pdf.image(io.BytesIO(_png(figs[f.key])), x=(pdf.w - width) / 2, w=width)
+                pdf.image(io.BytesIO(figs[f.key].png), x=(pdf.w - width) / 2, w=width)
                 pdf.set_font("Helvetica", "B", 8)
                 pdf.multi_cell(0, 4, _latin1(f.caption), new_x="LMARGIN", new_y="NEXT")
                 self.footnotes(f.footnotes)

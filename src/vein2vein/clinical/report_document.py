@@ -255,7 +255,7 @@ def _listing(result: ReadoutResult, number: int, conv: tuple[str, ...]) -> Table
         "Subject listing: dose, response and times to event",
         (
             "Subject",
-            "Dose level (x 10^6/kg)",
+            f"Dose ({T.DOSE_UNIT})",
             "BOR",
             "Confirmed BOR",
             "Best change (%)",
