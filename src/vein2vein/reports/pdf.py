@@ -42,16 +42,32 @@ def latin1(text: str) -> str:
 
 
 def anchored_pdf(
-    footer: Sequence[str], orientation: str = "P", *, page_label: str = "Page {page}/{pages}"
+    footer: Sequence[str],
+    orientation: str = "P",
+    *,
+    page_label: str = "Page {page}/{pages}",
+    header: Sequence[str] = (),
 ) -> FPDF:
     """An A4 document (``P`` portrait, ``L`` landscape) whose pages end with ``footer`` in a
     small monospaced font and the page number (``page_label``: ``Page n/N`` unless given, e.g.
-    ``Page {page} of {pages}``); the page-break margin leaves room for them."""
+    ``Page {page} of {pages}``); the page-break margin leaves room for them. ``header`` lines
+    (a marking such as ``CONFIDENTIAL``, the title and version) head every page, the first
+    in bold."""
     from fpdf import FPDF
 
     lines = [latin1(line) for line in footer]
+    heads = [latin1(line) for line in header]
 
     class _Pdf(FPDF):
+        def header(self) -> None:
+            if not heads:
+                return
+            self.set_y(5)
+            for i, line in enumerate(heads):
+                self.set_font("Helvetica", "B" if i == 0 else "", 7)
+                self.cell(0, 3.2, line, align="C", new_x="LMARGIN", new_y="NEXT")
+            self.set_y(max(self.t_margin, self.get_y() + 2))
+
         def footer(self) -> None:
             self.set_y(-(6 + 3 * len(lines)))
             self.set_font("Courier", "", 6)
@@ -63,4 +79,6 @@ def anchored_pdf(
 
     pdf = _Pdf(orientation=orientation, unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12 + 3 * len(lines))
+    if heads:
+        pdf.set_top_margin(7 + 3.2 * len(heads))
     return pdf

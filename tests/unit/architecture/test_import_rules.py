@@ -8,6 +8,8 @@
   custody rules) reach neither the database, the web framework, templates nor the store, directly
   or through any module of ours they import.
 
+``reports`` (the document kit, issue 14) is a kit too.
+
 Each rule was shown to fail once by breaking it (see ``test_the_rules_catch_a_violation``).
 """
 
@@ -29,7 +31,7 @@ FEATURES = {
     "insights",
     "demo",
 }
-KITS = ("core", "store", "web", "cli")
+KITS = ("core", "store", "web", "cli", "reports")
 #: who the caller is: what web/ and cli/ may use of auth
 CALLER = {
     "vein2vein.auth",
@@ -83,6 +85,8 @@ PURE_SCHEDULING = [
 PURE_IDENTITY = ["isbt128", "domain", "coi", "due"]
 #: the audit trail's field-by-field difference (issue 11)
 PURE_KIT = ["vein2vein.core.diff", "vein2vein.core.located_yaml"]
+#: the document kit (issue 14): the model and its PDF and Word renderers (HTML uses Jinja2)
+PURE_KIT += [f"vein2vein.reports.{m}" for m in ("document", "pdf", "pdf_document", "docx_document")]
 PURE_MANUFACTURING = [
     "domain",
     "units",
