@@ -97,7 +97,8 @@ class ReportMeta:
     """What ties the report to the record: version, status and anchors (all optional for a
     report made from files by ``v2v clinical readout --report``)."""
 
-    version_label: str = "Draft, not a stored report version (not for signature)"
+    #: printed after the title on every page: ``<title>, version <label>``
+    version_label: str = "draft, not a stored report version (not for signature)"
     status: str = "draft"
     sponsor: str = ""
     generated: str = ""  # "<ISO time> by <user>"

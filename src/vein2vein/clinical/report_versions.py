@@ -455,8 +455,7 @@ def _meta(session: Session, row: ReportVersion, st: dict[str, Any]) -> D.ReportM
         f"Software: {libs}\nComputed: {p['computed_at']}"
     )
     return D.ReportMeta(
-        version_label=f"Report {study['code']} version {row.number} "
-        f"(dataset version {ds['version']}), {st['status']}",
+        version_label=f"{row.number} (dataset version {ds['version']}), {st['status']}",
         status=st["status"],
         sponsor=study["sponsor"],
         generated=anchors["Generated"],

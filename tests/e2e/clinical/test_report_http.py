@@ -62,7 +62,7 @@ def test_generate_sign_download_and_supersede(demo_db: Database) -> None:
         exports = [e for e in audit.query(s, entity_type=rv.RECORD) if e.action.endswith("export")]
         assert len(exports) == 2
     text = _text(first.content)
-    assert "Report HLX-EPC-01-IIT version 1 (dataset version 1), draft (0 of 2" in text
+    assert "HLX-EPC-01-IIT, version 1 (dataset version 1), draft (0 of 2" in text
     assert "CONFIDENTIAL - Helixa" in text and "awaiting signature" in text
 
     wrong = c.post(

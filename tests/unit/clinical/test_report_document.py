@@ -1,9 +1,9 @@
 """The readout report's pieces (pure): durations in days, weeks and months; doses with their
-unit; one colour map for the page and the report; figure pages without empty halves; the
-Kaplan-Meier bands and the spider plot's subject labels in the report's figures and the page's
-plot data; and the PDF read back (pypdf): numbered tables and figures with their captions and
-footnotes, the confidential marking and the version on every page, the sign-off block, and the
-same bytes when rendered again."""
+unit; one colour map for the page and the report; the Kaplan-Meier bands and the spider plot's
+subject labels in the report's figures and the page's plot data; and the PDF (rendered by the
+reports kit) read back with pypdf: numbered tables and figures with their captions and
+footnotes, the confidential marking and the version on every page, the sign-off block, two
+figures a page (no half-empty figure page), and the same bytes when rendered again."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from vein2vein.clinical import report, report_document
 from vein2vein.clinical import report_text as T
 from vein2vein.clinical.demo import demo_files
 from vein2vein.clinical.demo_data import CUTOFF
-from vein2vein.clinical.figure_pages import Block, pack
 from vein2vein.clinical.figures import colour_map, km_plot, spider, waterfall
 from vein2vein.clinical.readout import ReadoutOptions, readout
 from vein2vein.clinical.upload import parse_upload
@@ -126,24 +125,6 @@ def test_spider_plot_labels_every_subject_at_the_end_of_its_line(data) -> None: 
     assert "i === last ? s.subject_id" in js
 
 
-def test_figure_pages_are_never_half_empty() -> None:
-    space = 250.0
-    # the demo's figures: waterfall, spider, swimmer (10 rows), two KM plots
-    blocks = [Block(90, 14), Block(90, 18), Block(90, 18), Block(103.5, 12), Block(103.5, 12)]
-    pages = pack(blocks, space)
-    assert [p.figures for p in pages] == [(0, 1, 2), (3, 4)]
-    assert all(p.used >= space / 2 and p.used <= space + 1e-9 for p in pages)
-    assert all(p.scale >= 0.7 for p in pages)
-    # one figure taller than the page: its own page, scaled to fit
-    (alone,) = pack([Block(400, 10)], space)
-    assert alone.figures == (0,) and alone.used == pytest.approx(space)
-    assert pack([], space) == []
-    # two that fit together share a page at full size
-    assert [(p.figures, p.scale) for p in pack([Block(100, 10), Block(100, 10)], space)] == [
-        ((0, 1), 1.0)
-    ]
-
-
 # ------------------------------------------------------------------ the document and the PDF
 
 
@@ -172,7 +153,7 @@ def test_pdf_reads_back_captions_marking_version_and_sign_off(result) -> None:  
                                   "2026-12-07T02:00:00.000000Z", "ab" * 32),),
     )  # fmt: skip
     meta = report_document.ReportMeta(
-        version_label="Report IIT version 3 (dataset version 2), draft (1 of 2 signatures)",
+        version_label="3 (dataset version 2), draft (1 of 2 signatures)",
         status="draft (1 of 2 signatures)",
         sponsor="Helixa",
         anchors={"Dataset SHA-256": "d" * 64, "Audit trail head": "#7 " + "e" * 64},
@@ -185,7 +166,8 @@ def test_pdf_reads_back_captions_marking_version_and_sign_off(result) -> None:  
     pages = [p.extract_text() for p in reader.pages]
     text = "\n".join(pages)
     for page in pages:  # marking, version and anchors on every page
-        assert "CONFIDENTIAL - Helixa" in page and "Report IIT version 3" in page
+        assert "CONFIDENTIAL - Helixa" in page
+        assert "Clinical readout - IIT, version 3 (dataset version 2), draft (1 of 2" in page
         assert "d" * 64 in page
     for caption in (
         "Table 1. Best overall response by dose level, n (%)",
@@ -202,7 +184,9 @@ def test_pdf_reads_back_captions_marking_version_and_sign_off(result) -> None:  
     assert "2 (40.0%)" in text and re.search(r"897\+ d \(128\.1 wk; 29\.5\s+mo\)", text)
     assert "Sign-off" in text and "Dr. Ana Costa" in text and "awaiting signature" in text
     assert "Dr. Samuel Reyes" in text and "approved" in text
-    # figure pages: the five figures on two pages, none of them half empty
-    figure_pages = [i for i, p in enumerate(pages) if "Figure " in p and "Table 1." not in p]
-    assert len(figure_pages) == 2
-    assert report.figure_pages(result) == [(0, 1, 2), (3, 4)]
+    # figure pages without empty halves: two figures a page, the last one's page going on
+    # with the provenance and the sign-off (the reports kit's layout)
+    images = [len(p.images) for p in reader.pages]
+    assert images == [0, 2, 2, 1]
+    assert "Provenance" in pages[3] and "Sign-off" in pages[3]
+    assert pages[3].index("Figure 5.") < pages[3].index("Provenance")
