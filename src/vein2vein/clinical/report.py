@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 TITLE = "Clinical readout"
 #: relative column widths of the tables that need their own
 WIDTHS = {"subjects": [0.75, 0.8, 0.5, 0.75, 0.7, 1.5, 1.5, 1.5]}
-FIXED_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def _png(fig: Figure) -> bytes:
@@ -250,13 +249,14 @@ def to_pdf(
     created: dt.datetime | None = None,
 ) -> bytes:
     """The report as PDF bytes through the reports kit (``created``: the date written into the
-    file; a stored report version passes its generation time, so that rendering it again gives
-    the same bytes)."""
+    file and printed under the title, now unless given; a stored report version passes its
+    generation time, so that rendering it again gives the same bytes)."""
     from vein2vein.reports.pdf_document import render_pdf
 
     data, figs = _figures(result)
     doc = document(result, title, anchors=anchors, meta=meta, data=data)
-    return render_pdf(kit_document(doc, figs, created or FIXED_DATE))
+    when = created or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return render_pdf(kit_document(doc, figs, when))
 
 
 def write_report(result: ReadoutResult, path: str | Path, title: str = TITLE) -> Path:

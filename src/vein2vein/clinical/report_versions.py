@@ -194,6 +194,28 @@ def report_page(session: Session, scope: Scope, report_id: int | str) -> dict[st
     return {"report": data, "study": row.study.public(), "may_sign": may_sign}
 
 
+def _inputs_hash(dataset_id: int, options: dict[str, Any], members: Sequence[str]) -> str:
+    return sha256_hex(
+        {"dataset_version_id": dataset_id, "options": options, "signatories": list(members)}
+    )
+
+
+def _outdated(session: Session, study: Study, newest: dict[str, Any]) -> str | None:
+    """Why the newest version no longer reflects the study (a newer dataset version, changed
+    settings), or None."""
+    dataset = _latest_dataset(session, study.id)
+    if dataset is not None and dataset.id != newest["dataset_version_id"]:
+        return (
+            f"dataset version {dataset.version} was uploaded after report version "
+            f"{newest['number']}"
+        )
+    options = study_defaults(study).model_dump(mode="json")
+    members = [p["username"] for p in newest["signatories"]]
+    if _inputs_hash(newest["dataset_version_id"], options, members) != newest["inputs_hash"]:
+        return f"the study's options changed after report version {newest['number']}"
+    return None
+
+
 def study_section(session: Session, scope: Scope, study: Study) -> dict[str, Any]:
     """The study page's "Signed readout report" section: the versions, and for a caller who
     may generate one, the members who may be named (and those named last time)."""
@@ -205,6 +227,7 @@ def study_section(session: Session, scope: Scope, study: Study) -> dict[str, Any
         named = [scope.username]
     return {
         "report_versions": versions,
+        "report_outdated": _outdated(session, study, versions[0]) if versions else None,
         "report_can_generate": can_generate,
         "report_signers": [{"username": u.username, "printed_name": u.full_name} for u in signers],
         "report_named": " ".join(named),
@@ -283,8 +306,7 @@ def generate(
     named = _resolve_signatories(s, study, signatories)
     params = study_defaults(study)
     options = params.model_dump(mode="json")
-    inputs_hash = sha256_hex({"dataset_version_id": dataset.id, "options": options,
-                              "signatories": [p["username"] for p in named]})  # fmt: skip
+    inputs_hash = _inputs_hash(dataset.id, options, [p["username"] for p in named])
     if last is not None and last.inputs_hash == inputs_hash:
         return Generated(last, new=False)
     result = readout(load_dataset(s, dataset), params.to_options())

@@ -112,6 +112,8 @@ def test_generate_sign_download_and_supersede(demo_db: Database) -> None:
         headers={"X-CSRF-Token": csrf},
     )
     assert r.status_code == 200, r.text
+    page = c.get(f"/clinical/studies/{sid}").text
+    assert "options changed after report version 1" in page and 'id="report-outdated"' in page
     r = c.post(f"/api/clinical/studies/{sid}/reports", json={}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 201 and r.json()["number"] == 2 and r.json()["new"] is True
     listed = c.get(f"/api/clinical/studies/{sid}/reports").json()

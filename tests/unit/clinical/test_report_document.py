@@ -7,6 +7,7 @@ figures a page (no half-empty figure page), and the same bytes when rendered aga
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -160,8 +161,9 @@ def test_pdf_reads_back_captions_marking_version_and_sign_off(result) -> None:  
         signoff=signoff,
         provenance="Method: test",
     )
-    pdf = report.to_pdf(result, "Clinical readout - IIT", meta=meta)
-    assert report.to_pdf(result, "Clinical readout - IIT", meta=meta) == pdf  # same bytes
+    when = dt.datetime(2026, 12, 7, 1, 30, tzinfo=dt.UTC)
+    pdf = report.to_pdf(result, "Clinical readout - IIT", meta=meta, created=when)
+    assert report.to_pdf(result, "Clinical readout - IIT", meta=meta, created=when) == pdf
     reader = PdfReader(io.BytesIO(pdf))
     pages = [p.extract_text() for p in reader.pages]
     text = "\n".join(pages)
@@ -183,6 +185,7 @@ def test_pdf_reads_back_captions_marking_version_and_sign_off(result) -> None:  
     assert "Data cut-off: 2025-03-01" in text and "CAR-positive T cells per kg" in text
     assert "2 (40.0%)" in text and re.search(r"897\+ d \(128\.1 wk; 29\.5\s+mo\)", text)
     assert "Sign-off" in text and "Dr. Ana Costa" in text and "awaiting signature" in text
+    assert "Generated 2026-12-07 01:30:00 UTC" in pages[0]
     assert "Dr. Samuel Reyes" in text and "approved" in text
     # figure pages without empty halves: two figures a page, the last one's page going on
     # with the provenance and the sign-off (the reports kit's layout)
