@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     from .readout import ReadoutResult
 
 TITLE = "Clinical readout"
-#: relative column widths of the tables that need their own
-WIDTHS = {"subjects": [0.75, 0.8, 0.5, 0.75, 0.7, 1.5, 1.5, 1.5]}
 
 
 def _png(fig: Figure) -> bytes:
@@ -139,7 +137,7 @@ def to_html(
 # ------------------------------------------------------------------ PDF (the reports kit)
 
 #: relative column widths of the tables that need their own
-WIDTHS = {"subjects": (0.75, 0.8, 0.5, 0.75, 0.7, 1.5, 1.5, 1.5)}
+WIDTHS: dict[str, tuple[float, ...]] = {"subjects": (0.75, 0.8, 0.5, 0.75, 0.7, 1.5, 1.5, 1.5)}
 #: the anchors printed at the foot of every page (the rest with the provenance)
 FOOTER_ANCHORS = ("Dataset SHA-256", "Audit trail head", "Report content SHA-256")
 SIGN_STATEMENT = (
@@ -153,6 +151,9 @@ NOT_STORED = (
 )
 
 
+_ALIGN: tuple[K.Align, ...] = ("L", "C")
+
+
 def _kit_table(t: D.Table) -> K.Table:
     n = len(t.columns)
     return K.Table(
@@ -160,7 +161,7 @@ def _kit_table(t: D.Table) -> K.Table:
         t.columns,
         t.rows,
         t.footnotes,
-        align=("L",) + ("C",) * (n - 1),
+        align=_ALIGN[:1] + _ALIGN[1:] * (n - 1),
         widths=WIDTHS.get(t.key, (1.4,) + (1.0,) * (n - 1)),
     )
 

@@ -7,7 +7,7 @@ Only typer is imported here; each command imports what it uses."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,7 @@ USER = Annotated[str, typer.Option("--user", help="Who acts (password asked, or 
 JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
-def _line(v: dict) -> str:
+def _line(v: dict[str, Any]) -> str:
     return (
         f"report {v['study_code']} version {v['number']} (id {v['id']}, dataset version "
         f"{v['dataset_version']}): {v['status']}; content SHA-256 {v['content_hash']}"
