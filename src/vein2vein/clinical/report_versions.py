@@ -140,6 +140,36 @@ def state(session: Session, row: ReportVersion) -> dict[str, Any]:
     }
 
 
+def awaiting_signature(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """Report versions in scope, not superseded, naming the caller, not yet signed by them
+    (the home page's queue). Empty for whoever may not sign."""
+    if not scope.can(Perm.CLINICAL_REPORT_SIGN):
+        return []
+    rows = list(session.scalars(scope.filter(select(ReportVersion), ReportVersion)))
+    newest: dict[int, int] = {}
+    for r in rows:
+        newest[r.study_id] = max(newest.get(r.study_id, 0), r.number)
+    mine = [
+        r
+        for r in rows
+        if r.number == newest[r.study_id]
+        and scope.username.lower() in {p["username"].lower() for p in content_of(r)["signatories"]}
+    ]
+    if not mine:
+        return []
+    signed = set(
+        session.scalars(
+            select(Signature.record_id).where(
+                Signature.record_type == RECORD,
+                Signature.user_id == scope.user_id,
+                Signature.record_id.in_([str(r.id) for r in mine]),
+            )
+        )
+    )
+    return [{"id": r.id, "study_id": r.study_id, "number": r.number} for r in mine
+            if str(r.id) not in signed]  # fmt: skip
+
+
 def get_report_version(session: Session, scope: Scope, report_id: int | str) -> ReportVersion:
     row = get_scoped(session, scope, ReportVersion, report_id)
     require_read(scope)

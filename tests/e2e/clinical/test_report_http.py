@@ -85,8 +85,13 @@ def test_generate_sign_download_and_supersede(demo_db: Database) -> None:
     after = c.get(f"/api/clinical/reports/{rid}/pdf").content
     assert after != first.content and "Dr. Samuel Reyes" in _text(after)
 
-    # the second member signs through the API: final
+    # the second member's home page queue links to the study awaiting the signature
     b, bcsrf = logged_in(db, BIOSTAT, DEMO_PASSWORD)
+    assert "Readout reports awaiting your signature" in b.get("/").text
+    listed = b.get("/clinical?reports=to_sign").text
+    assert "readout report awaiting your signature: 1" in listed and "HLX-EPC-01-IIT" in listed
+    assert b.get("/clinical?reports=someday").status_code == 422
+    # and signs through the API: final
     r = b.post(
         f"/api/clinical/reports/{rid}/signatures",
         json={"username": BIOSTAT, "password": DEMO_PASSWORD},

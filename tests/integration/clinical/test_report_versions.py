@@ -72,7 +72,14 @@ def test_generate_sign_final_and_supersede(demo_db: Database) -> None:
     with pytest.raises(Conflict, match="changed after it was shown"):
         d.signed("helixa.clinical", rv.sign_report, rid, shown_hash="0" * 64)
 
+    def to_sign(who: str) -> list[int]:
+        with demo_db.read() as s:
+            return [r["id"] for r in rv.awaiting_signature(s, d.scope(who))]
+
+    assert to_sign("helixa.clinical") == to_sign(BIOSTAT) == [rid]
+    assert to_sign("helixa.viewer") == to_sign("corvane.clinical") == []
     d.signed("helixa.clinical", rv.sign_report, rid, shown_hash=v1["content_hash"])
+    assert to_sign("helixa.clinical") == [] and to_sign(BIOSTAT) == [rid]
     with pytest.raises(RecordLocked, match="already signed"):
         d.signed("helixa.clinical", rv.sign_report, rid)
     assert _version(d, "helixa.clinical", rid)["status"] == "draft (1 of 2 signatures)"
