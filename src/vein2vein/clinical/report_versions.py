@@ -115,21 +115,34 @@ def eligible_signatories(session: Session, study: Study) -> list[User]:
     return [u for u in users if u.enabled and has_permission(u.role, Perm.CLINICAL_REPORT_SIGN)]
 
 
-def _signoff(session: Session, row: ReportVersion) -> D.SignOff:
+def _signoff(
+    session: Session, row: ReportVersion, signed: Sequence[Signature] | None = None
+) -> D.SignOff:
     content = content_of(row)
     named = tuple(D.Signatory(p["username"], p["printed_name"]) for p in content["signatories"])
+    if signed is None:
+        signed = signatures_for(session, RECORD, row.id)
     sigs = tuple(
         D.SignedBy(s.username, s.printed_name, s.meaning, iso_utc(s.signed_at), s.content_hash)
-        for s in signatures_for(session, RECORD, row.id)
+        for s in signed
         if s.meaning == MEANING
     )
     return D.SignOff(named, sigs)
 
 
-def state(session: Session, row: ReportVersion) -> dict[str, Any]:
-    """Status of a version: its sign-off, whether it is final, and the version superseding it."""
-    signoff = _signoff(session, row)
-    newest = _newest_number(session, row.study_id)
+def state(
+    session: Session,
+    row: ReportVersion,
+    *,
+    newest: int | None = None,
+    signed: Sequence[Signature] | None = None,
+) -> dict[str, Any]:
+    """Status of a version: its sign-off, whether it is final, and the version superseding it
+    (``newest`` number of the study and the version's ``signed`` signatures when the caller
+    already read them, for a list)."""
+    signoff = _signoff(session, row, signed)
+    if newest is None:
+        newest = _newest_number(session, row.study_id)
     superseded_by = newest if newest > row.number else None
     return {
         "signoff": signoff,
@@ -176,8 +189,8 @@ def get_report_version(session: Session, scope: Scope, report_id: int | str) -> 
     return row
 
 
-def _public(session: Session, row: ReportVersion) -> dict[str, Any]:
-    st = state(session, row)
+def _public(session: Session, row: ReportVersion, **known: Any) -> dict[str, Any]:
+    st = state(session, row, **known)
     content = content_of(row)
     return row.public() | {
         "study_code": content["study"]["code"],
@@ -201,12 +214,24 @@ def report_version(session: Session, scope: Scope, report_id: int | str) -> dict
 def report_versions(session: Session, scope: Scope, study_id: int | str) -> list[dict[str, Any]]:
     """The report versions of a study, newest first."""
     study = get_study(session, scope, study_id)
-    rows = session.scalars(
-        select(ReportVersion)
-        .where(ReportVersion.study_id == study.id)
-        .order_by(ReportVersion.number.desc())
+    rows = list(
+        session.scalars(
+            select(ReportVersion)
+            .where(ReportVersion.study_id == study.id)
+            .order_by(ReportVersion.number.desc())
+        )
     )
-    return [_public(session, r) for r in rows]
+    if not rows:
+        return []
+    signed: dict[str, list[Signature]] = {str(r.id): [] for r in rows}
+    for sig in session.scalars(  # one statement for the signatures of every version
+        select(Signature)
+        .where(Signature.record_type == RECORD, Signature.record_id.in_(list(signed)))
+        .order_by(Signature.signed_at, Signature.id)
+    ):
+        signed[sig.record_id].append(sig)
+    newest = rows[0].number
+    return [_public(session, r, newest=newest, signed=signed[str(r.id)]) for r in rows]
 
 
 def report_page(session: Session, scope: Scope, report_id: int | str) -> dict[str, Any]:
