@@ -14,8 +14,8 @@ from tests.integration.clinical.report_world import BIOSTAT, ReportDemo
 
 from vein2vein import features
 from vein2vein.auth.signatures import find_bad_signatures
+from vein2vein.clinical import names, studies
 from vein2vein.clinical import report_versions as rv
-from vein2vein.clinical import studies
 from vein2vein.clinical.tables import ReportVersion
 from vein2vein.core.errors import (
     Conflict,
@@ -117,3 +117,8 @@ def test_generate_sign_final_and_supersede(demo_db: Database) -> None:
         assert find_bad_signatures(s, features.signed_contents()) == []
         listed = rv.report_versions(s, d.scope("helixa.viewer"), d.study_id)
         assert [r["number"] for r in listed] == [2, 1]
+        # the audit trail names the versions, for those who may see them
+        ref = (rv.RECORD, str(rid))
+        label = "Readout report of study HLX-EPC-01-IIT, version 1"
+        assert names.entity_labels(s, d.scope("helixa.viewer"), [ref]) == {ref: label}
+        assert names.entity_labels(s, d.scope("corvane.clinical"), [ref]) == {}
