@@ -27,7 +27,7 @@ import io
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,14 +51,6 @@ def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130, metadata={"Software": None})
     return buf.getvalue()
-
-
-def subject_listing(result: ReadoutResult) -> Any:
-    """The subject listing (Table 3 of the report) as a DataFrame (the study page shows it)."""
-    import pandas as pd
-
-    t = D._listing(result, 3, D.conventions(result))
-    return pd.DataFrame(list(t.rows), columns=list(t.columns))
 
 
 @dataclass(frozen=True)
@@ -110,7 +102,7 @@ def document(
 ) -> D.ReportDocument:
     meta = meta or D.ReportMeta(anchors=dict(anchors or {}))
     if anchors and not meta.anchors:
-        meta = D.ReportMeta(**{**meta.__dict__, "anchors": dict(anchors)})
+        meta = replace(meta, anchors=dict(anchors))
     return D.build(result, title, meta, data)
 
 

@@ -101,7 +101,6 @@ class ReportMeta:
     version_label: str = "draft, not a stored report version (not for signature)"
     status: str = "draft"
     sponsor: str = ""
-    generated: str = ""  # "<ISO time> by <user>"
     anchors: Mapping[str, str] = field(default_factory=dict)
     signoff: SignOff | None = None
     provenance: str | None = None  # as stored; None: the result's own summary

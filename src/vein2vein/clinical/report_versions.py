@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -198,7 +198,7 @@ def _public(session: Session, row: ReportVersion, **known: Any) -> dict[str, Any
         "dataset_sha256": content["dataset"]["sha256"],
         "options": content["options"],
         "signatories": content["signatories"],
-        "signatures": [s.__dict__ for s in st["signoff"].signatures],
+        "signatures": [asdict(s) for s in st["signoff"].signatures],
         "missing": st["missing"],
         "final": st["final"],
         "superseded_by": st["superseded_by"],
@@ -535,7 +535,6 @@ def _meta(session: Session, row: ReportVersion, st: dict[str, Any]) -> D.ReportM
         version_label=f"{row.number} (dataset version {ds['version']}), {st['status']}",
         status=st["status"],
         sponsor=study["sponsor"],
-        generated=anchors["Generated"],
         anchors=anchors,
         signoff=st["signoff"],
         provenance=provenance,
