@@ -264,7 +264,8 @@ FEATURES: tuple[Feature, ...] = (
         demo="demo:load_clinical_demo",
         labels="names:entity_labels",
         queues="queues:work_queues",
-        permissions=(P.CLINICAL_WRITE,),
+        signed_contents="report_versions:signed_contents",
+        permissions=(P.CLINICAL_WRITE, P.CLINICAL_REPORT_SIGN),
     ),
     Feature(
         name="stats",

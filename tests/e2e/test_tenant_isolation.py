@@ -23,6 +23,7 @@ from vein2vein.audittrail import service as reviews
 from vein2vein.auth import service, tokens
 from vein2vein.auth.tables import User
 from vein2vein.clinical import datasets as clinical_datasets
+from vein2vein.clinical import report_versions as clinical_reports
 from vein2vein.clinical import studies as clinical_studies
 from vein2vein.clinical.demo import demo_files
 from vein2vein.identity import custody, intake, orders
@@ -289,8 +290,14 @@ def _clinical_world(db: Database, b_user: Any, program_id: int) -> dict[str, Any
             uow, b_scope, program_id=program_id, code="CRV-STUDY-SECRET", title="Hidden study"
         )
         version = clinical_datasets.upload_dataset(uow, b_scope, study.id, demo_files())
+        report = clinical_reports.generate(uow, b_scope, study.id, ["b.secret.user"]).report
         uow.commit()
-        return {"study_id": study.id, "version_id": version.id, "file_name": "subjects.csv"}
+        return {
+            "study_id": study.id,
+            "version_id": version.id,
+            "file_name": "subjects.csv",
+            "report_id": report.id,
+        }
 
 
 def _outcome_world(db: Database, b_user: Any, study_id: int, order_id: int) -> dict[str, Any]:

@@ -80,6 +80,8 @@ class Perm(StrEnum):
     COMPARABILITY_READ = "comparability.read"
     COMPARABILITY_AUTHOR = "comparability.author"
     COMPARABILITY_APPROVE = "comparability.approve"
+    # signed clinical readout report (issue 14)
+    CLINICAL_REPORT_SIGN = "clinical.report_sign"
 
 
 ROLE_KIND: dict[Role, OrgKind] = {
@@ -249,6 +251,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.OUTCOME_READ,
             Perm.OUTCOME_LINK,
             Perm.COMPARABILITY_READ,
+            Perm.CLINICAL_REPORT_SIGN,
         }
     ),
 }
@@ -344,6 +347,7 @@ PERM_TEXT: dict[Perm, str] = {
     Perm.COMPARABILITY_READ: "read comparability protocols and, once approved, their reports",
     Perm.COMPARABILITY_AUTHOR: "write and sign (authored) comparability protocols; run them",
     Perm.COMPARABILITY_APPROVE: "approve a comparability protocol version with a signature",
+    Perm.CLINICAL_REPORT_SIGN: "sign a readout report version as a named steering-committee member",
 }
 
 

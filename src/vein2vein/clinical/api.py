@@ -193,3 +193,9 @@ def get_report(
             "X-Audit-Head": report.head.hash,
         },
     )
+
+
+# the signed readout report (report_api.py), under the same prefix
+from .report_api import router as _report_router  # noqa: E402
+
+router.include_router(_report_router)

@@ -392,3 +392,9 @@ def demo_command(
         if sdtm not in ("xpt", "csv"):
             raise _fail(ValueError("--sdtm must be xpt or csv"))
         typer.echo(f"demo SDTM ({sdtm}): {write_demo_sdtm(path / 'sdtm', sdtm)}")
+
+
+# ``v2v clinical report ...``: the signed readout report (report_cli.py imports only typer)
+from .report_cli import app as _report_app  # noqa: E402
+
+app.add_typer(_report_app, name="report")

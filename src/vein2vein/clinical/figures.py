@@ -10,39 +10,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import codes as C
+from . import colours as C_
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from .readout import ReadoutResult
 
-BOR_COLOURS = {
-    "CR": "#1b7837",
-    "PR": "#5aae61",
-    "SD": "#f1b631",
-    "NON-CR/NON-PD": "#92c5de",
-    "PD": "#d6604d",
-    "UPD": "#f4a582",
-    "NE": "#9e9e9e",
-    "ND": "#bdbdbd",
-    "MISSING": "#d9d9d9",
-}
-GROUP_COLOURS = ["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb"]
 WEEK = 7.0
 
-
-def _colour(label: str | None) -> str:
-    if label is None:
-        return BOR_COLOURS["MISSING"]
-    plain = {
-        "iCR": "CR",
-        "iPR": "PR",
-        "iSD": "SD",
-        "NON-iCR/NON-iUPD": "NON-CR/NON-PD",
-        "iCPD": "PD",
-        "iUPD": "UPD",
-    }.get(label, label)
-    return BOR_COLOURS.get(plain, "#9e9e9e")
+#: kept for callers of the old names; the colours themselves are in ``colours.py``
+BOR_COLOURS = C_.BOR_COLOURS
+_colour = C_.bor_colour
 
 
 def _f(x: Any) -> float | None:
@@ -133,8 +112,10 @@ def plot_data(result: ReadoutResult) -> dict[str, Any]:
                 }
             )
         km[ep] = curves
+    doses = {g.dose_group: _f(g.dose_per_kg) for g in result.groups if g.dose_group != "ALL"}
     return {
         "groups": groups,
+        "dose_per_kg": doses,
         "waterfall": wf,
         "waterfall_no_bar": no_bar,
         "spider": spider,
@@ -144,9 +125,20 @@ def plot_data(result: ReadoutResult) -> dict[str, Any]:
 
 
 def group_colours(data: dict[str, Any]) -> dict[str, str]:
-    """One colour per dose group, in dose order, shared by every figure (``ALL`` last)."""
-    names = [*data["groups"], "ALL"]
-    return {g: GROUP_COLOURS[i % len(GROUP_COLOURS)] for i, g in enumerate(names)}
+    """One colour per dose level, in dose order, shared by every figure (``colours.py``)."""
+    return C_.dose_colours(data["groups"])
+
+
+def colour_map(data: dict[str, Any]) -> dict[str, Any]:
+    """The colours of every figure of ``data`` (the page's script reads the same map)."""
+    return C_.colour_map(data["groups"])
+
+
+def dose_legend(data: dict[str, Any], group: str) -> str:
+    """A dose level's legend label with its dose and unit."""
+    from .report_text import dose_level
+
+    return dose_level(group, (data.get("dose_per_kg") or {}).get(group))
 
 
 def _tick(horizon: float) -> float:
@@ -156,10 +148,20 @@ def _tick(horizon: float) -> float:
     return float(math.ceil(horizon / 8))
 
 
-def _figure(width: float = 8.0, height: float = 4.5) -> Figure:
+def _figure(width: float = 8.0, height: float = 4.0) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def _thresholds(ax: Any) -> None:
+    for y, colour in C_.THRESHOLDS:
+        ax.axhline(y, ls="--", lw=0.8, color=colour)
+
+
+def _event(name: str, **kw: Any) -> dict[str, Any]:
+    colour, marker, _, _ = C_.EVENTS[name]
+    return {"marker": marker, "color": colour, "ls": "", **kw}
 
 
 def waterfall(data: dict[str, Any]) -> Figure:
@@ -170,7 +172,7 @@ def waterfall(data: dict[str, Any]) -> Figure:
     ax.bar(
         x,
         [d["best_pct_change"] for d in wf],
-        color=[_colour(d["bor"]) for d in wf],
+        color=[C_.bor_colour(d["bor"]) for d in wf],
         edgecolor="#333333",
         linewidth=0.5,
     )
@@ -184,100 +186,122 @@ def waterfall(data: dict[str, Any]) -> Figure:
                 textcoords="offset points",
                 ha="center",
                 fontsize=7,
-                color="#b2182b",
+                color=C_.EVENTS["new_lesion"][0],
             )
-    ax.axhline(20, ls="--", lw=0.8, color="#d6604d")
-    ax.axhline(-30, ls="--", lw=0.8, color="#1b7837")
+    _thresholds(ax)
     ax.axhline(0, lw=0.8, color="black")
     ax.set_xticks(x, [d["subject_id"] for d in wf], rotation=60, ha="right", fontsize=7)
+    ax.set_xlabel("Subject")
     ax.set_ylabel("Best change in sum of diameters (%)")
-    ax.set_title("Waterfall: best % change from baseline (colour = BOR)")
-    seen = dict.fromkeys(d["bor"] for d in wf)
+    seen = dict.fromkeys(d["bor"] or "MISSING" for d in wf)
     from matplotlib.patches import Patch
 
     ax.legend(
-        handles=[Patch(color=_colour(b), label=b) for b in seen], fontsize=7, loc="upper right"
+        handles=[Patch(color=C_.bor_colour(b), label=b) for b in seen],
+        fontsize=7,
+        loc="upper right",
+        title="Best overall response",
+        title_fontsize=7,
     )
     return fig
 
 
 def spider(data: dict[str, Any]) -> Figure:
+    """Percent change over time, one line per subject coloured by dose level, the subject's
+    label at the end of its line."""
     fig = _figure()
     ax = fig.add_subplot()
     colour = group_colours(data)
     groups = [g for g in data["groups"] if any(d["dose_group"] == g for d in data["spider"])]
+    new_colour, new_marker, _, _ = C_.EVENTS["new_lesion"]
     for d in data["spider"]:
-        ax.plot(d["week"], d["pct_change"], marker="o", ms=3, lw=1, color=colour[d["dose_group"]])
+        c = colour[d["dose_group"]]
+        ax.plot(d["week"], d["pct_change"], marker="o", ms=3, lw=1, color=c)
         for w, p, new in zip(d["week"], d["pct_change"], d["new_lesion"], strict=True):
             if new:
-                ax.plot([w], [p], marker="x", color="#b2182b", ms=7)
-    ax.axhline(20, ls="--", lw=0.8, color="#d6604d")
-    ax.axhline(-30, ls="--", lw=0.8, color="#1b7837")
+                ax.plot([w], [p], marker=new_marker, color=new_colour, ms=7, ls="")
+        ax.annotate(
+            d["subject_id"],
+            (d["week"][-1], d["pct_change"][-1]),
+            xytext=(3, 0),
+            textcoords="offset points",
+            fontsize=6,
+            va="center",
+            color=c,
+            gid=f"label-{d['subject_id']}",
+        )
+    _thresholds(ax)
     ax.set_xlabel("Weeks since infusion")
     ax.set_ylabel("Change in sum of diameters (%)")
-    ax.set_title("Spider plot (x = new lesion)")
+    ax.margins(x=0.08)
     from matplotlib.lines import Line2D
 
-    ax.legend(handles=[Line2D([], [], color=colour[g], label=g) for g in groups], fontsize=7)
+    handles = [Line2D([], [], color=colour[g], label=dose_legend(data, g)) for g in groups]
+    handles.append(Line2D([], [], **_event("new_lesion", label="new lesion")))
+    ax.legend(handles=handles, fontsize=6.5, title="Dose level", title_fontsize=7)
     return fig
 
 
 def swimmer(data: dict[str, Any]) -> Figure:
     rows = data["swimmer"]
-    fig = _figure(8.0, max(3.0, 0.32 * len(rows) + 1.2))
+    fig = _figure(8.0, max(2.6, 0.28 * len(rows) + 1.2))
     ax = fig.add_subplot()
     colour = group_colours(data)
     groups = [g for g in data["groups"] if any(d["dose_group"] == g for d in rows)]
+    marks = (
+        ("response_week", "response"),
+        ("progression_week", "progression"),
+        ("new_therapy_week", "new_therapy"),
+        ("death_week", "death"),
+    )
     for i, d in enumerate(rows):
         end = d["end_week"] or 0.0
-        ax.barh(i, end, color=colour[d["dose_group"]], height=0.6, alpha=0.85)
-        if d["response_week"] is not None:
-            ax.plot(d["response_week"], i, marker="^", color="#1b7837", ms=7)
-        if d["progression_week"] is not None:
-            ax.plot(d["progression_week"], i, marker="D", color="#d6604d", ms=6)
-        if d["new_therapy_week"] is not None:
-            ax.plot(d["new_therapy_week"], i, marker="s", color="#542788", ms=6)
-        if d["death_week"] is not None:
-            ax.plot(d["death_week"], i, marker="X", color="black", ms=7)
+        ax.barh(i, end, color=colour[d["dose_group"]], height=0.6, edgecolor="#333333", lw=0.4)
+        for key, event in marks:
+            if d[key] is not None:
+                ax.plot(d[key], i, ms=6, **_event(event))
         if d["alive"]:
-            ax.annotate(
-                "", xy=(end + 6, i), xytext=(end, i), arrowprops={"arrowstyle": "->", "lw": 1.2}
-            )
+            ax.plot(end, i, ms=6, **_event("alive"))
     ax.set_yticks(range(len(rows)), [d["subject_id"] for d in rows], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("Weeks since infusion")
-    ax.set_title("Swimmer plot")
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=colour[g], label=g) for g in groups] + [
-        Line2D([], [], marker="^", ls="", color="#1b7837", label="response (first CR/PR)"),
-        Line2D([], [], marker="D", ls="", color="#d6604d", label="progression"),
-        Line2D([], [], marker="s", ls="", color="#542788", label="new therapy / surgery"),
-        Line2D([], [], marker="X", ls="", color="black", label="death"),
-        Line2D([], [], marker=r"$\rightarrow$", ls="", color="black", label="alive"),
+    handles = [Patch(color=colour[g], label=dose_legend(data, g)) for g in groups] + [
+        Line2D([], [], **_event(e, label=C_.EVENTS[e][3]))
+        for e in ("response", "progression", "new_therapy", "death", "alive")
     ]
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(handles=handles, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
 def km_plot(data: dict[str, Any], endpoint: str) -> Figure:
+    """Kaplan-Meier curves by dose level with their pointwise confidence band (shaded, the
+    same band the page draws), censoring ticks and the numbers at risk below."""
     curves = data["km"][endpoint]
-    fig = _figure(8.0, 5.0)
+    fig = _figure(8.0, 4.6)
     grid = fig.add_gridspec(2, 1, height_ratios=[4, 1.0 + 0.18 * len(curves)])
     ax = fig.add_subplot(grid[0])
     colours = group_colours(data)
     for c in curves:
         colour = colours[c["dose_group"]]
         med = c["median_days"]
-        label = f"{c['dose_group']} (median {'NR' if med is None else f'{med:g}'} d)"
+        label = (
+            f"{dose_legend(data, c['dose_group'])} (median {'NR' if med is None else f'{med:g} d'})"
+        )
         ax.step(c["time"], c["survival"], where="post", color=colour, label=label)
+        lower = [np.nan if v is None else v for v in c["lower"]]
+        upper = [np.nan if v is None else v for v in c["upper"]]
+        ax.fill_between(
+            c["time"], lower, upper, step="post", color=colour, alpha=0.18, lw=0,
+            gid=f"band-{c['dose_group']}",
+        )  # fmt: skip
         ax.plot(c["censored_time"], c["censored_survival"], "|", color=colour, ms=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("Overall survival" if endpoint == "os" else "Progression-free survival")
     ax.set_xlabel("Days since infusion")
-    ax.legend(fontsize=7)
-    ax.set_title(f"Kaplan-Meier: {'OS' if endpoint == 'os' else 'PFS'} by dose group")
+    ax.legend(fontsize=6.5)
     ticks = curves[0]["ticks"] if curves else [0]
     ax.set_xticks(ticks)
     table = fig.add_subplot(grid[1], sharex=ax)

@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from vein2vein.auth.names import Labels, Ref, scoped_labels
 from vein2vein.auth.scope import Scope
-from vein2vein.clinical.tables import DatasetVersion, Study
+from vein2vein.clinical.tables import DatasetVersion, ReportVersion, Study
 
 
 def entity_labels(session: Session, scope: Scope, refs: Collection[Ref]) -> Labels:
-    """Studies (``Study CODE: title``) and dataset versions the caller may see."""
+    """Studies (``Study CODE: title``), dataset versions and readout report versions the
+    caller may see."""
     out = scoped_labels(
         session,
         scope,
@@ -33,6 +34,17 @@ def entity_labels(session: Session, scope: Scope, refs: Collection[Ref]) -> Labe
         lambda code, version: f"Dataset of study {code}, version {version}",
         Study.code,
         DatasetVersion.version,
+        owner=Study,
+    )
+    out |= scoped_labels(
+        session,
+        scope,
+        refs,
+        "clinical_report_version",
+        ReportVersion,
+        lambda code, number: f"Readout report of study {code}, version {number}",
+        Study.code,
+        ReportVersion.number,
         owner=Study,
     )
     return out

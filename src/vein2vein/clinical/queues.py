@@ -2,6 +2,9 @@
 
 - **datasets awaiting upload** (sponsor clinical): studies in scope with no dataset version
   yet; ``/clinical?datasets=none``.
+- **readout reports awaiting your signature** (a named steering-committee member): report
+  versions, not superseded, that name the caller and that the caller has not signed;
+  ``/clinical?reports=to_sign`` lists their studies.
 """
 
 from __future__ import annotations
@@ -33,8 +36,18 @@ def awaiting_upload_ids(session: Session, scope: Scope) -> set[int]:
     return set(session.scalars(stmt))
 
 
-def study_filter(session: Session, scope: Scope, datasets: str) -> tuple[str, set[int]] | None:
-    """The ``datasets`` filter of the study list (its heading and studies), None for all."""
+def study_filter(
+    session: Session, scope: Scope, datasets: str, reports: str = ""
+) -> tuple[str, set[int]] | None:
+    """The ``datasets`` (or ``reports``) filter of the study list (its heading and studies),
+    None for all."""
+    if reports.strip():
+        if reports.strip().lower() != "to_sign":
+            raise InputError(f"unknown reports filter '{reports}'; use: to_sign", field="reports")
+        from .report_versions import awaiting_signature
+
+        studies = {r["study_id"] for r in awaiting_signature(session, scope)}
+        return "Studies with a readout report awaiting your signature", studies
     key = datasets.strip().lower()
     if not key:
         return None
@@ -47,7 +60,17 @@ def study_filter(session: Session, scope: Scope, datasets: str) -> tuple[str, se
 def work_queues(session: Session, scope: Scope, now: dt.datetime) -> list[QueueItem]:
     if not wanted(scope, _CLINICAL) or not can_read(scope):
         return []
+    from .report_versions import awaiting_signature
+
     return [
+        QueueItem(
+            "clinical.reports_to_sign",
+            "Readout reports awaiting your signature",
+            len(awaiting_signature(session, scope)),
+            "/clinical?reports=to_sign",
+            _CLINICAL,
+            "report versions naming you as a steering-committee member, not yet signed by you",
+        ),
         QueueItem(
             "clinical.awaiting_upload",
             "Clinical datasets awaiting upload",
@@ -55,5 +78,5 @@ def work_queues(session: Session, scope: Scope, now: dt.datetime) -> list[QueueI
             "/clinical?datasets=none",
             _CLINICAL,
             "studies created with no lesion-measurement dataset uploaded yet",
-        )
+        ),
     ]

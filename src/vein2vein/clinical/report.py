@@ -1,28 +1,42 @@
 """The steering-committee report of a readout, as HTML (self-contained: figures embedded as
-PNG) or PDF (fpdf2): response table by dose level, subject listing, waterfall, spider, swimmer
-and Kaplan-Meier plots with numbers at risk, RS disagreements, warnings and provenance.
+PNG) or PDF (fpdf2), both printed from one document model (``report_document.py``):
+numbered tables and figures with captions and footnotes (population, conventions, data
+cut-off), doses with their unit, durations in days, weeks and months, the confidential
+marking on every page, the report version and its status, and the sign-off block of the
+named steering-committee members (signed or awaiting signature).
 
-``anchors`` (optional) are labelled lines that tie the report to stored records: the study
-page passes the dataset version's SHA-256 and the audit trail's head hash
-(docs/audit-trail.md, "Anchoring the head"). They are printed with the provenance and in the
-footer (every page of the PDF).
+The figures are the matplotlib renderings (``figures.py``) of the same ``plot_data`` the study
+page draws with Plotly, in the same colours (``colours.py``), with the Kaplan-Meier bands and
+the spider plot's subject labels in both. The PDF is rendered by the reports kit
+(``reports/pdf_document.py``): two figures a page, shrunk rather than moved, so that no
+figure page is half empty.
+
+``anchors`` (optional) are labelled lines that tie the report to stored records: the dataset
+version's SHA-256 and the audit trail's head hash (docs/audit-trail.md, "Anchoring the head").
+They are printed with the provenance and in the footer of every page.
+
+The PDF is deterministic: the same document (and ``created``) gives the same bytes, so a
+stored report version downloads byte for byte the same while nothing about it changed.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
-import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from vein2vein.reports.pdf import anchored_pdf
-from vein2vein.reports.pdf import latin1 as _latin1
+from vein2vein.core.canonical import sha256_hex
+from vein2vein.reports import document as K
 
+from . import report_document as D
 from .figures import render_all
 
 if TYPE_CHECKING:
@@ -35,150 +49,207 @@ TITLE = "Clinical readout"
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130)
+    fig.savefig(buf, format="png", dpi=130, metadata={"Software": None})
     return buf.getvalue()
 
 
-def subject_listing(result: ReadoutResult) -> pd.DataFrame:
-    s = result.subjects[result.subjects["in_population"].to_numpy()]
+@dataclass(frozen=True)
+class Picture:
+    """A rendered figure: PNG bytes and the figure's size in inches."""
 
-    def days(x: float, ev: int) -> str:
-        if math.isnan(x):
-            return "-"
-        return f"{x:g}" + ("" if ev == 1 else "+")
-
-    return pd.DataFrame(
-        {
-            "Subject": s["subject_id"],
-            "Dose group": s["dose_group"],
-            "BOR": s["bor"].fillna("-"),
-            "Confirmed BOR": s["bor_confirmed"].fillna("-"),
-            "Best % change": [("-" if math.isnan(x) else f"{x:.1f}") for x in s["best_pct_change"]],
-            "PFS, days": [days(x, e) for x, e in zip(s["pfs_days"], s["pfs_event"], strict=True)],
-            "OS, days": [days(x, e) for x, e in zip(s["os_days"], s["os_event"], strict=True)],
-            "DOR, days": [days(x, e) for x, e in zip(s["dor_days"], s["dor_event"], strict=True)],
-        }
-    )
+    png: bytes
+    width: float
+    height: float
 
 
-def _context(result: ReadoutResult, title: str) -> tuple[dict, dict[str, bytes]]:
-    data = result.plot_data()
-    pngs = {k: _png(f) for k, f in render_all(data).items()}
-    o = result.options
-    ctx = {
-        "title": title,
-        "criteria": "iRECIST" if o.irecist else "RECIST 1.1",
-        "basis": "confirmed" if o.use_confirmed else "unconfirmed",
-        "population": o.population,
-        "cutoff": o.cutoff.isoformat() if o.cutoff else None,
-        "level": f"{100 * o.level:g}",
-        "conf_type": o.conf_type,
-        "no_bar": data["waterfall_no_bar"],
-        "warnings": list(result.warnings),
-        "provenance": result.provenance.summary(),
+#: the pictures of the last few readouts, by the hash of their plot data: a stored report
+#: version downloaded again (or its page and PDF) does not draw its figures again
+_PICTURES: OrderedDict[str, dict[str, Picture]] = OrderedDict()
+_PICTURES_KEPT = 8
+_PICTURES_LOCK = threading.Lock()
+
+
+def pictures(data: Mapping[str, Any]) -> dict[str, Picture]:
+    """The figures of ``data`` as PNG (drawn once per distinct data, kept for a few)."""
+    key = sha256_hex(data)
+    with _PICTURES_LOCK:
+        if key in _PICTURES:
+            _PICTURES.move_to_end(key)
+            return _PICTURES[key]
+    drawn = {
+        k: Picture(_png(f), f.get_figwidth(), f.get_figheight())
+        for k, f in render_all(dict(data)).items()
     }
-    return ctx, pngs
+    with _PICTURES_LOCK:
+        _PICTURES[key] = drawn
+        while len(_PICTURES) > _PICTURES_KEPT:
+            _PICTURES.popitem(last=False)
+    return drawn
+
+
+def _figures(result: ReadoutResult) -> tuple[dict[str, Any], dict[str, Picture]]:
+    data = result.plot_data()
+    return data, pictures(data)
+
+
+def document(
+    result: ReadoutResult,
+    title: str = TITLE,
+    *,
+    anchors: Mapping[str, str] | None = None,
+    meta: D.ReportMeta | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> D.ReportDocument:
+    meta = meta or D.ReportMeta(anchors=dict(anchors or {}))
+    if anchors and not meta.anchors:
+        meta = replace(meta, anchors=dict(anchors))
+    return D.build(result, title, meta, data)
+
+
+# ------------------------------------------------------------------ HTML
 
 
 def to_html(
-    result: ReadoutResult, title: str = TITLE, *, anchors: Mapping[str, str] | None = None
+    result: ReadoutResult,
+    title: str = TITLE,
+    *,
+    anchors: Mapping[str, str] | None = None,
+    meta: D.ReportMeta | None = None,
 ) -> str:
-    ctx, pngs = _context(result, title)
+    data, figs = _figures(result)
+    doc = document(result, title, anchors=anchors, meta=meta, data=data)
     env = Environment(
         loader=PackageLoader("vein2vein.clinical", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
-    listing = subject_listing(result)
-    dis = result.disagreements.drop(columns=["subj"], errors="ignore")
-    return env.get_template("report.html.j2").render(
-        **ctx,
-        images={k: base64.b64encode(v).decode() for k, v in pngs.items()},
-        response_table=result.response_table().to_html(border=0),
-        subject_table=listing.to_html(index=False, border=0),
-        disagreements=dis.to_html(index=False, border=0) if len(dis) else "",
-        anchors=dict(anchors or {}),
+    images = {k: base64.b64encode(p.png).decode() for k, p in figs.items()}
+    return env.get_template("report.html.j2").render(doc=doc, images=images)
+
+
+# ------------------------------------------------------------------ PDF (the reports kit)
+
+#: relative column widths of the tables that need their own
+WIDTHS: dict[str, tuple[float, ...]] = {"subjects": (0.75, 0.8, 0.5, 0.75, 0.7, 1.5, 1.5, 1.5)}
+#: the anchors printed at the foot of every page (the rest with the provenance)
+FOOTER_ANCHORS = ("Dataset SHA-256", "Audit trail head", "Report content SHA-256")
+SIGN_STATEMENT = (
+    "By signing electronically (user name and password asked again; 21 CFR 11.50, 11.200), "
+    "each named member of the steering committee approves this report version. The report "
+    "is final when every named member has signed."
+)
+NOT_STORED = (
+    "This report is not a stored report version: it carries no signatures. A steering "
+    "committee signs a report version generated on the study page."
+)
+
+
+_ALIGN: tuple[K.Align, ...] = ("L", "C")
+
+
+def _kit_table(t: D.Table) -> K.Table:
+    n = len(t.columns)
+    return K.Table(
+        t.title,
+        t.columns,
+        t.rows,
+        t.footnotes,
+        align=_ALIGN[:1] + _ALIGN[1:] * (n - 1),
+        widths=WIDTHS.get(t.key, (1.4,) + (1.0,) * (n - 1)),
     )
 
 
-def _footer_lines(anchors: Mapping[str, str]) -> list[str]:
-    keep = ("Dataset SHA-256", "Audit trail head")
-    return [f"{k}: {anchors[k]}" for k in keep if k in anchors]
+def _kit_signoff(doc: D.ReportDocument) -> K.SignOff:
+    s = doc.meta.signoff
+    if s is None or not s.signatories:
+        return K.SignOff((K.Signatory("Steering committee member"),), NOT_STORED)
+    lines = []
+    for p in s.signatories:
+        sig = s.signature_of(p.username)
+        role = f"Steering committee member ({p.username})"
+        if sig is None:
+            lines.append(K.Signatory(role, p.printed_name, "awaiting signature"))
+        else:
+            lines.append(K.Signatory(role, sig.printed_name, sig.meaning, sig.signed_at))
+    return K.SignOff(tuple(lines), SIGN_STATEMENT)
+
+
+def kit_document(
+    doc: D.ReportDocument, figs: Mapping[str, Picture], created: dt.datetime
+) -> K.Document:
+    """The report as the reports kit's document (``reports/document.py``), whose PDF renderer
+    numbers tables and figures in order, heads and foots every page with the marking, the
+    version and the anchors, and keeps figure pages from being half empty."""
+    anchors = doc.meta.anchors
+    facts = [f"Status: {doc.meta.status}."] + [
+        f"{k}: {anchors[k]}" for k in ("Study", "Dataset", "Generated") if k in anchors
+    ]
+    tables = {t.key: t for t in doc.tables}
+    sections = [
+        K.Section("Report", tuple(K.Paragraph(f) for f in facts)),
+        K.Section("Conventions", tuple(K.Paragraph(c, note=True) for c in doc.conventions)),
+        K.Section(
+            "Response and time to event",
+            (_kit_table(tables["response"]), _kit_table(tables["time_to_event"])),
+        ),
+        K.Section("Subjects", (_kit_table(tables["subjects"]),)),
+        K.Section(
+            "Figures",
+            tuple(K.Figure(f.title, figs[f.key].png, f.footnotes, f.title) for f in doc.figures),
+        ),
+    ]
+    if "disagreements" in tables:
+        sections.append(
+            K.Section("Investigator and derived responses", (_kit_table(tables["disagreements"]),))
+        )
+    if doc.warnings:
+        sections.append(K.Section("Warnings", tuple(K.Paragraph(f"- {w}") for w in doc.warnings)))
+    prov = [K.Paragraph(line, note=True) for line in doc.provenance.splitlines()]
+    prov += [K.Paragraph(f"{k}: {v}", note=True) for k, v in anchors.items()]
+    sections.append(K.Section("Provenance", tuple(prov)))
+    sections.append(K.Section("Sign-off", (_kit_signoff(doc),)))
+    kit = K.Document(
+        title=doc.title,
+        sections=tuple(sections),
+        marking=doc.marking,
+        version=doc.meta.version_label,
+        anchors=tuple(f"{k}: {anchors[k]}" for k in FOOTER_ANCHORS if k in anchors),
+        created_at=created,
+        keywords=f"report-content-sha256:{anchors.get('Report content SHA-256', '')}",
+    )
+    _check_numbers(doc, kit)
+    return kit
+
+
+def _check_numbers(doc: D.ReportDocument, kit: K.Document) -> None:
+    """The kit numbers tables and figures in document order: the same numbers as the page's."""
+    printed = {
+        K.caption_of(b, n)
+        for _, blocks in K.numbered(kit)
+        for b, n in blocks
+        if isinstance(b, K.Table | K.Figure)
+    }
+    ours = {t.caption for t in doc.tables} | {f.caption for f in doc.figures}
+    if printed != ours:  # pragma: no cover - a section order changed without the numbers
+        raise AssertionError(f"report numbering differs: {sorted(printed ^ ours)}")
 
 
 def to_pdf(
-    result: ReadoutResult, title: str = TITLE, *, anchors: Mapping[str, str] | None = None
+    result: ReadoutResult,
+    title: str = TITLE,
+    *,
+    anchors: Mapping[str, str] | None = None,
+    meta: D.ReportMeta | None = None,
+    created: dt.datetime | None = None,
 ) -> bytes:
-    anchors = dict(anchors or {})
-    ctx, pngs = _context(result, title)
-    pdf = anchored_pdf(_footer_lines(anchors))
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(0, 9, _latin1(title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 8)
-    pdf.multi_cell(
-        0,
-        4,
-        _latin1(
-            f"{ctx['criteria']}; response rates from the {ctx['basis']} best overall response; "
-            f"population: {ctx['population']}"
-            + (f"; data cut-off {ctx['cutoff']}" if ctx["cutoff"] else "")
-            + f". ORR = CR + PR; DCR = CR + PR + SD + NON-CR/NON-PD; exact {ctx['level']}% CIs. "
-            f"Medians in days, Brookmeyer-Crowley {ctx['conf_type']} interval; NR = not reached; "
-            "+ = censored."
-        ),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
+    """The report as PDF bytes through the reports kit (``created``: the date written into the
+    file and printed under the title, now unless given; a stored report version passes its
+    generation time, so that rendering it again gives the same bytes)."""
+    from vein2vein.reports.pdf_document import render_pdf
 
-    def table(frame: pd.DataFrame, first_col: str, font: float = 7) -> None:
-        pdf.set_font("Helvetica", "", font)
-        headers = [first_col, *map(str, frame.columns)]
-        rows = [[str(i), *map(str, r)] for i, r in zip(frame.index, frame.to_numpy(), strict=True)]
-        with pdf.table(
-            col_widths=[2.2] + [1.6] * len(frame.columns), text_align="CENTER", line_height=4
-        ) as t:
-            for r in [headers, *rows]:
-                row = t.row()
-                for cell in r:
-                    row.cell(_latin1(cell))
-
-    def heading(text: str) -> None:
-        pdf.ln(2)
-        pdf.set_font("Helvetica", "B", 11)
-        pdf.cell(0, 7, _latin1(text), new_x="LMARGIN", new_y="NEXT")
-
-    heading("Response by dose level")
-    table(result.response_table(), "")
-    heading("Subjects")
-    listing = subject_listing(result).set_index("Subject")
-    table(listing, "Subject", 6.5)
-    for key, name in (
-        ("waterfall", "Waterfall"),
-        ("spider", "Spider plot"),
-        ("swimmer", "Swimmer plot"),
-        ("km_os", "Overall survival"),
-        ("km_pfs", "Progression-free survival"),
-    ):
-        pdf.add_page()
-        heading(name)
-        pdf.image(io.BytesIO(pngs[key]), w=180)
-    dis = result.disagreements.drop(columns=["subj"], errors="ignore")
-    if len(dis):
-        heading("Investigator (RS) vs derived responses")
-        table(dis.set_index("subject_id"), "Subject")
-    if ctx["warnings"]:
-        heading("Warnings")
-        pdf.set_font("Helvetica", "", 7)
-        for w in ctx["warnings"]:
-            pdf.multi_cell(0, 4, _latin1(f"- {w}"), new_x="LMARGIN", new_y="NEXT")
-    heading("Provenance")
-    pdf.set_font("Courier", "", 7)
-    pdf.multi_cell(0, 3.5, _latin1(ctx["provenance"]), new_x="LMARGIN", new_y="NEXT")
-    if anchors:
-        pdf.ln(1)
-        text = "\n".join(f"{k}: {v}" for k, v in anchors.items())
-        pdf.multi_cell(0, 3.5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    data, figs = _figures(result)
+    doc = document(result, title, anchors=anchors, meta=meta, data=data)
+    when = created or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return render_pdf(kit_document(doc, figs, when))
 
 
 def write_report(result: ReadoutResult, path: str | Path, title: str = TITLE) -> Path:

@@ -137,3 +137,46 @@ class DatasetFile(Base):
 
     def public(self) -> dict[str, Any]:
         return {"name": self.name, "sha256": self.sha256, "size": self.size}
+
+
+class ReportVersion(Base):
+    """A version of a study's signed readout report: generated from a stored dataset version
+    and the study's settings, with the steering-committee members named to sign it.
+
+    Immutable once written (the database refuses UPDATE and DELETE, migration 0020): its
+    ``content`` (canonical JSON: the readout's numbers, options, dataset hash, signatories,
+    generation time and the audit head then) is what the members sign (``content_hash``), and
+    the PDF is rendered again from it, byte for byte. A new dataset version, a change of the
+    settings or of the named members makes the next version; the old one stays readable,
+    marked superseded (derived: a higher ``number`` of the same study exists)."""
+
+    __tablename__ = "clinical_report_version"
+    __table_args__ = (UniqueConstraint("study_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("clinical_study.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("clinical_dataset_version.id"))
+    #: SHA-256 of the canonical JSON of (options, signatories): same inputs, same version
+    inputs_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    generated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    generated_by: Mapped[str] = mapped_column(String(150))
+
+    study: Mapped[Study] = relationship()
+    dataset_version: Mapped[DatasetVersion] = relationship()
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "organisation_id": self.organisation_id,
+            "study_id": self.study_id,
+            "number": self.number,
+            "dataset_version_id": self.dataset_version_id,
+            "inputs_hash": self.inputs_hash,
+            "content_hash": self.content_hash,
+            "generated_at": self.generated_at,
+            "generated_by": self.generated_by,
+        }

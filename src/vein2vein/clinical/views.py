@@ -17,6 +17,7 @@ from vein2vein.core.errors import InputError, NotFound
 from vein2vein.programs.service import list_programs
 from vein2vein.store import audit
 
+from . import report_versions
 from .access import can_see_history, can_write, require_read
 from .datasets import get_file, get_version, list_versions
 from .readouts import compute_readout
@@ -161,30 +162,25 @@ def _finite(value: Any) -> Any:
 def _readout_context(
     session: Session, scope: Scope, version_id: int, params: ReadoutParams
 ) -> dict[str, Any]:
-    from .figures import BOR_COLOURS, group_colours
-    from .report import subject_listing
+    from . import report_document
+    from .figures import colour_map
 
     _, result = compute_readout(session, scope, version_id, params)
     data = result.plot_data()
-    table = result.response_table()
-    dis = result.disagreements.drop(columns=["subj"], errors="ignore")
+    doc = report_document.build(result, "", data=data)
     query = {
         k: ",".join(v) if isinstance(v, list) else v  # benefit: one comma-separated value
         for k, v in params.model_dump(mode="json").items()
         if v is not None
     }
     return {
-        "response_table": table.to_html(classes="data", border=0),
-        "subject_table": subject_listing(result).to_html(classes="data", border=0, index=False),
-        "disagreements": dis.to_html(classes="data", border=0, index=False) if len(dis) else "",
+        # the report's own numbered tables and figure captions (report_document.py)
+        "doc_tables": {t.key: t for t in doc.tables},
+        "figure_refs": {f.key: f for f in doc.figures},
         "warnings": list(result.warnings),
         "provenance": result.provenance.summary(),
         "criteria": "iRECIST" if params.irecist else "RECIST 1.1",
-        "figures": {
-            "data": _finite(data),
-            "group_colours": group_colours(data),
-            "bor_colours": BOR_COLOURS,
-        },
+        "figures": {"data": _finite(data), "colours": colour_map(data)},
         "km": data["km"],
         "report_query": urlencode(query),
     }
@@ -221,6 +217,7 @@ def study_page(
         "can_write": can_write(scope),
         "history": history(session, scope, study.id, {v.id for v in versions}),
     }
+    ctx |= report_versions.study_section(session, scope, study)
     if selected is not None:
         try:
             ctx |= _readout_context(session, scope, selected.id, params)

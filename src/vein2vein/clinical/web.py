@@ -45,11 +45,12 @@ def _studies_page(
     db: DbDep,
     status: int = 200,
     datasets: str = "",
+    reports: str = "",
     **extra: Any,
 ) -> Response:
     with db.read() as session:
         ctx = views.study_list_page(session, auth.scope)
-        chosen = queues.study_filter(session, auth.scope, datasets)  # a home-page queue
+        chosen = queues.study_filter(session, auth.scope, datasets, reports)  # a home queue
     if chosen is not None:
         ctx["studies"] = [s for s in ctx["studies"] if s["id"] in chosen[1]]
     ctx["filter_label"] = chosen[0] if chosen else None
@@ -57,8 +58,10 @@ def _studies_page(
 
 
 @router.get("/clinical", dependencies=[require(Perm.PROGRAM_READ)])
-def studies_page(request: Request, auth: AuthDep, db: DbDep, datasets: str = "") -> Response:
-    return _studies_page(request, auth, db, datasets=datasets)
+def studies_page(
+    request: Request, auth: AuthDep, db: DbDep, datasets: str = "", reports: str = ""
+) -> Response:
+    return _studies_page(request, auth, db, datasets=datasets, reports=reports)
 
 
 @router.post("/clinical", dependencies=[require(Perm.CLINICAL_WRITE)])
@@ -259,3 +262,11 @@ def settings_form(
         done=lambda _: RedirectResponse(f"/clinical/studies/{study_id}?saved=1", status_code=303),
         failed=failed,
     )
+
+
+# the signed readout report's pages (report_web.py)
+from .report_web import router as _report_router  # noqa: E402
+
+# added route by route: an included router is one entry whose routes the route checks
+# (web.app.registered_routes) do not see
+router.routes.extend(_report_router.routes)

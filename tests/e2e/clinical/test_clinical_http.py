@@ -185,7 +185,7 @@ def test_pages_upload_show_readout_and_local_plotly(site: dict) -> None:
     html = r.text
     assert "Dataset version 1 uploaded" in html
     # the response table by dose level, with the press-release figures
-    assert "Middle 1e6/kg (n=5)" in html and "2/5 (40.0%" in html
+    assert "Middle 1e6/kg: 1 × 10^6 (n=5)" in html and "2 (40.0%)" in html and "2/5 (40.0%" in html
     # Plotly served from this server, figures drawn from the readout's plot data
     scripts = re.findall(r'<script src="([^"]+)"', html)
     assert scripts and all(s.startswith(("/assets/", "/clinical/assets/")) for s in scripts)

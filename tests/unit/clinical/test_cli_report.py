@@ -25,7 +25,7 @@ def test_readout_json_and_reports(tmp_path):
         assert "ORR" in res.stdout
     html = (tmp_path / "r.html").read_text()
     for part in (
-        "Response by dose level",
+        "Table 1. Best overall response by dose level, n (%)",
         "Waterfall",
         "Swimmer",
         "Overall survival",
