@@ -198,4 +198,5 @@ def get_report(
 # the signed readout report (report_api.py), under the same prefix
 from .report_api import router as _report_router  # noqa: E402
 
-router.include_router(_report_router)
+# added route by route: the including router has a prefix (web.app.api_routes)
+router.routes.extend(_report_router.routes)

@@ -22,7 +22,7 @@ from .report_schemas import (
 )
 
 #: included by ``api.py`` under its prefix ``/api/clinical``
-router = APIRouter(tags=["clinical"])
+router = APIRouter(prefix="/api/clinical", tags=["clinical"])
 
 
 @router.get(

@@ -6,7 +6,7 @@ It imports no feature: ``vein2vein.features.create_app`` hands it every feature'
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, params
@@ -115,17 +115,39 @@ def build_app(
     return app
 
 
+def api_routes(router: APIRouter) -> Iterator[APIRoute]:
+    """The API routes of ``router``, and those of the routers included in it: FastAPI keeps an
+    included router as one entry (``original_router``), whose routes a plain
+    ``isinstance(route, APIRoute)`` filter never sees. Neither the including router nor the
+    inclusion may add a prefix or dependencies, or the routes found here would not be the
+    routes served (add routes one by one, ``router.routes.extend(...)``, where they must)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            yield route
+            continue
+        inner = getattr(route, "original_router", None)
+        if inner is None:
+            continue
+        context = route.include_context  # type: ignore[attr-defined]
+        if router.prefix or context.prefix or context.dependencies:
+            raise RuntimeError(
+                "a router included with a prefix or dependencies of its own or of the router "
+                "including it: extend the router with the included router's routes instead"
+            )
+        yield from api_routes(inner)
+
+
 def upload_paths(routers: Sequence[APIRouter]) -> list[re.Pattern[str]]:
     """Path patterns of the routes that take uploaded files (a ``File`` parameter)."""
     return [
         route.path_regex
         for router in routers
-        for route in router.routes
-        if isinstance(route, APIRoute)
-        and any(isinstance(p.field_info, params.File) for p in route.dependant.body_params)
+        for route in api_routes(router)
+        if any(isinstance(p.field_info, params.File) for p in route.dependant.body_params)
     ]
 
 
 def registered_routes(app: FastAPI) -> list[APIRoute]:
-    """Every API and page route the features registered (for tests such as tenant isolation)."""
-    return [r for router in app.state.routers for r in router.routes if isinstance(r, APIRoute)]
+    """Every API and page route the features registered (for tests such as tenant isolation),
+    those of included routers too."""
+    return [r for router in app.state.routers for r in api_routes(router)]

@@ -173,6 +173,15 @@ EXPECTED = {
     ("POST", "/clinical/studies/{study_id}/versions"): Perm.CLINICAL_WRITE,
     ("POST", "/clinical/studies/{study_id}/settings"): Perm.CLINICAL_WRITE,
     ("GET", "/clinical/assets/clinical-figures.js"): "public",
+    # the signed readout report (report_api.py, report_web.py)
+    ("GET", "/api/clinical/studies/{study_id}/reports"): Perm.PROGRAM_READ,
+    ("POST", "/api/clinical/studies/{study_id}/reports"): Perm.CLINICAL_WRITE,
+    ("GET", "/api/clinical/reports/{report_id}"): Perm.PROGRAM_READ,
+    ("GET", "/api/clinical/reports/{report_id}/pdf"): Perm.PROGRAM_READ,
+    ("POST", "/api/clinical/reports/{report_id}/signatures"): Perm.CLINICAL_REPORT_SIGN,
+    ("GET", "/clinical/reports/{report_id}"): Perm.PROGRAM_READ,
+    ("POST", "/clinical/studies/{study_id}/reports"): Perm.CLINICAL_WRITE,
+    ("POST", "/clinical/reports/{report_id}/sign"): Perm.CLINICAL_REPORT_SIGN,
 }
 
 
