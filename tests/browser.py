@@ -1,5 +1,9 @@
 """Shared pieces of the browser tests: Debian's Chromium, and `v2v demo` running on a free port.
 
+``running_demo`` serves a copy of the process's demo file (tests/shared_demo.py: loaded once per
+test process) unless asked for a ``fresh`` database; ``v2v demo`` then finds the demo present,
+adds nothing and serves it, the same command ``make demo`` runs.
+
 Chromium missing: a loud skip, except under CI where it is a failure.
 """
 
@@ -17,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.shared_demo import sqlite_demo_copy
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
@@ -55,9 +61,13 @@ def demo_env(folder: Path) -> dict[str, str]:
 
 
 @contextmanager
-def running_demo(folder: Path, timeout: float = 90) -> Iterator[Demo]:
-    """`python -m vein2vein demo` (what `make demo` runs) serving on a free port."""
+def running_demo(folder: Path, timeout: float = 90, *, fresh: bool = False) -> Iterator[Demo]:
+    """`python -m vein2vein demo` (what `make demo` runs) serving on a free port, on
+    ``folder/demo.db``: a copy of the process's demo when there is no such file yet, or, with
+    ``fresh``, an empty database the command loads the demo into itself."""
     env = demo_env(folder)
+    if not fresh and not (folder / "demo.db").exists():
+        sqlite_demo_copy(folder / "demo.db")
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "vein2vein", "demo", "--port", str(port)],

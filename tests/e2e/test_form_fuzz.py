@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from tests.shared_demo import sqlite_demo_db
 from tests.webclient import client, logged_in
 
-from vein2vein.core.settings import Settings
-from vein2vein.demo.generator import DEMO_PASSWORD, load_demo
-from vein2vein.store import migrate
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.store.database import Database
 from vein2vein.web.app import registered_routes
 
@@ -45,13 +43,8 @@ texts = st.one_of(
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
-    path = Path(tmp_path_factory.mktemp("fuzz")) / "demo.db"
-    db = Database(
-        Settings(environment="test", database_url=f"sqlite:///{path}", argon2_profile="fast-tests")
-    )
-    migrate.upgrade(db.engine)
-    assert load_demo(db)
-    return db
+    """A copy of the process's demo (tests/shared_demo.py), shared by the module's roles."""
+    return sqlite_demo_db(tmp_path_factory.mktemp("fuzz") / "demo.db")
 
 
 def form_fields(route: APIRoute) -> list[str]:
