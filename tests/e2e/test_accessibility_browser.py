@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.browser import launch, need_chromium, running_demo
+from tests.browser import launch, need_chromium, shared_demo
 
 from vein2vein.demo.generator import DEMO_PASSWORD
 
@@ -106,11 +106,11 @@ SHOTS = {
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def demo() -> Any:
     need_chromium()
-    with running_demo(tmp_path_factory.mktemp("a11y")) as running:
-        _with_a_batch(running.env["V2V_DATABASE_URL"])
-        yield running
+    running = shared_demo()  # the process's served demo: this module only reads it
+    _with_a_batch(running.env["V2V_DATABASE_URL"])
+    return running
 
 
 def _with_a_batch(url: str) -> None:
