@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from tests.shared_demo import sqlite_demo_db
-from tests.webclient import client, logged_in
+from tests.webclient import logged_in
 
 from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.store.database import Database
@@ -63,8 +63,7 @@ def page_forms(c: Any, paths: list[str]) -> dict[str, set[str]]:
     return out
 
 
-def post_routes(db: Database) -> list[APIRoute]:
-    app = client(db).app
+def post_routes(app: Any) -> list[APIRoute]:
     return [
         r
         for r in registered_routes(app)
@@ -123,7 +122,7 @@ def test_no_form_field_causes_a_server_error(demo_db: Database, username: str) -
     ]
     scraped = page_forms(c, gets)
     failures: list[str] = []
-    for route in post_routes(demo_db):
+    for route in post_routes(c.app):
         path = PARAM.sub("1", route.path)
         fields = set(form_fields(route)) | scraped.get(path, set())
         fields -= {"csrf_token"}
