@@ -183,6 +183,12 @@ def db(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) ->
 _demo_state: dict[str, Any] = {}
 
 
+def _demo_template_sqlite(template: Path, folder: Path | None = None) -> Path:
+    """The process's demo file (tests/shared_demo.py; ``folder`` is no longer used). Copy it,
+    never open it; new tests take ``demo_db`` or ``tests.shared_demo.sqlite_demo_db``."""
+    return sqlite_demo_file(template)
+
+
 def _demo_template_pg() -> tuple[str, str]:
     """The demo loaded once per test process into a PostgreSQL schema, kept as SQL (pg_dump
     puts triggers after the rows, so the append-only guards do not refuse the replay)."""

@@ -7,8 +7,10 @@ tests/e2e/test_browser_demo.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from tests.browser import launch, need_chromium, shared_demo
+from tests.browser import launch, need_chromium, running_demo
 
 from vein2vein.clinical.demo import DEMO_STUDY_CODE
 from vein2vein.demo.generator import DEMO_PASSWORD
@@ -30,13 +32,13 @@ FIGURES = """() => {
 }"""
 
 
-def test_demo_study_page_draws_the_plotly_figures() -> None:
+def test_demo_study_page_draws_the_plotly_figures(tmp_path: Path) -> None:
     need_chromium()
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
-    demo = shared_demo()  # this module only reads the demo
-    with sync_playwright() as p:
+    # a server of its own: the test generates a report version, which others would then see
+    with running_demo(tmp_path) as demo, sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
         page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
