@@ -21,6 +21,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
+from tests.shared_demo import sqlite_demo_file
 from vein2vein.core.settings import Settings
 from vein2vein.store import migrate
 from vein2vein.store.database import Database
@@ -182,16 +183,10 @@ def db(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) ->
 _demo_state: dict[str, Any] = {}
 
 
-def _demo_template_sqlite(template: Path, folder: Path) -> Path:
-    """The demo loaded once per test process into a SQLite file (copied for each test)."""
-    if "sqlite" not in _demo_state:
-        from vein2vein.demo.generator import load_demo
-
-        database = _sqlite_db(template, folder)
-        assert load_demo(database)
-        database.dispose()
-        _demo_state["sqlite"] = folder / "v2v.db"
-    return _demo_state["sqlite"]  # type: ignore[no-any-return]
+def _demo_template_sqlite(template: Path, folder: Path | None = None) -> Path:
+    """The process's demo file (tests/shared_demo.py; ``folder`` is no longer used). Copy it,
+    never open it; new tests take ``demo_db`` or ``tests.shared_demo.sqlite_demo_db``."""
+    return sqlite_demo_file(template)
 
 
 def _demo_template_pg() -> tuple[str, str]:
@@ -216,14 +211,13 @@ def demo_db(
     request: pytest.FixtureRequest,
     sqlite_template: Path,
     tmp_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Database]:
     """A fresh database holding the whole demo (``v2v demo``), once on SQLite and once on
     PostgreSQL; the demo is loaded once per test process and copied for each test."""
     if request.param == "sqlite":
-        source = _demo_template_sqlite(sqlite_template, tmp_path_factory.mktemp("demo"))
+        # the process's demo file, shared with the fuzzers and the browser tests' running_demo
         path = tmp_path / "demo.db"
-        shutil.copy(source, path)
+        shutil.copy(sqlite_demo_file(sqlite_template), path)
         database = Database(make_settings(f"sqlite:///{path}"))
         yield database
         database.dispose()
@@ -261,3 +255,26 @@ def cli_db(sqlite_db: Database) -> Iterator[Database]:
 @pytest.fixture
 def cli_env(cli_db: Database) -> dict[str, str]:
     return {"V2V_DATABASE_URL": cli_db.settings.database_url, "V2V_ARGON2_PROFILE": "fast-tests"}
+
+
+@pytest.fixture
+def cli_demo(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """The demo on SQLite (a copy of the process's demo file) for ``v2v`` commands run with
+    CliRunner (via ``cli_demo_env``)."""
+    from vein2vein.core.settings import get_settings
+
+    get_settings.cache_clear()
+    path = tmp_path / "demo.db"
+    shutil.copy(sqlite_demo_file(sqlite_template), path)
+    database = Database(make_settings(f"sqlite:///{path}"))
+    yield database
+    database.dispose()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli_demo_env(cli_demo: Database) -> dict[str, str]:
+    return {
+        "V2V_DATABASE_URL": cli_demo.settings.database_url,
+        "V2V_ARGON2_PROFILE": "fast-tests",
+    }

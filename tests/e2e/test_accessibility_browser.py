@@ -6,8 +6,10 @@ is the same at both widths (media queries only change font sizes and paddings), 
 cannot find anything new and doubled the test's time; the sideways scroll is measured at both
 widths. Each table is cut to its first 20 rows before axe runs (later rows repeat their
 structure; the audit trail's 700 rows took 5 s of axe), and a main content already checked in
-this process (for another role) is not checked again; each role's own header and menu are
-checked on its first page.
+this process (for another role) is not checked again, nor one of a page (its path, numbers aside)
+whose kinds of element (tag, attributes, type, role, class, with or without text) were all
+checked together on that page already: the same page of another record or for another role
+differs in its data only; each role's own header and menu are checked on its first page.
 
 Pages: every entry of the role's menu, plus one detail page of each kind the role can reach
 (order, patient, study, plan, program, user, master batch record, lot, deviation, batch, a
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.browser import launch, need_chromium, running_demo
+from tests.browser import launch, need_chromium, shared_demo
 
 from vein2vein.demo.generator import DEMO_PASSWORD
 
@@ -104,11 +106,11 @@ SHOTS = {
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def demo() -> Any:
     need_chromium()
-    with running_demo(tmp_path_factory.mktemp("a11y")) as running:
-        _with_a_batch(running.env["V2V_DATABASE_URL"])
-        yield running
+    running = shared_demo()  # the process's served demo: this module only reads it
+    _with_a_batch(running.env["V2V_DATABASE_URL"])
+    return running
 
 
 def _with_a_batch(url: str) -> None:
@@ -157,8 +159,8 @@ def _links(page: Any) -> list[str]:
     return page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
 
 
-def _pages_of(page: Any, base: str, kinds: set[str]) -> list[str]:
-    """The role's menu, the home page's queue links, then one detail page of each kind."""
+def _menu_and_queues(page: Any, base: str) -> tuple[list[str], list[str]]:
+    """The role's menu and the home page's queue links."""
     page.goto(f"{base}/")
     menu = page.eval_on_selector_all(
         "nav.main-nav a[href]", "els => els.map(e => e.getAttribute('href'))"
@@ -166,28 +168,19 @@ def _pages_of(page: Any, base: str, kinds: set[str]) -> list[str]:
     queues = page.eval_on_selector_all(
         "[data-queue] a[href]", "els => els.map(e => e.getAttribute('href'))"
     )
-    found: dict[str, str] = {}
-    for href in [*menu, *SUB_LISTS]:
-        response = page.goto(base + href)
-        if href in SUB_LISTS and (response is None or response.status != 200):
-            continue
-        for link in _links(page):
-            for kind, pattern in DETAILS.items():
-                if kind not in found and pattern.match(link):
-                    found[kind] = link
-    for kind in DETAILS_WITH_DETAILS:  # one level deeper: a batch's working pages
-        if kind not in found:
-            continue
-        page.goto(base + found[kind])
-        for link in _links(page):
-            for kind, pattern in DETAILS.items():
-                if kind not in found and pattern.match(link):
-                    found[kind] = link
-    extra = [LOT_TRACE] if "/trace" in menu and "lot trace" not in found else []
-    if extra:  # no batch used a lot yet: a demo lot's trace (no batch) is the lot trace page
-        found["lot trace"] = LOT_TRACE
-    kinds.update(found)
-    return list(dict.fromkeys([*menu, *queues, *found.values()]))
+    return menu, queues
+
+
+def _details_on(page: Any, found: dict[str, str]) -> list[str]:
+    """The first link of each kind of detail page not found yet, on the loaded page (recorded in
+    ``found``)."""
+    new = []
+    for link in _links(page):
+        for kind, pattern in DETAILS.items():
+            if kind not in found and pattern.match(link):
+                found[kind] = link
+                new.append(link)
+    return new
 
 
 def _page_scroll(page: Any) -> int:
@@ -221,15 +214,27 @@ def _shoot(page: Any, name: str) -> None:
 
 #: rows of a table that axe-core checks (the rest repeat the structure of these)
 AXE_ROWS = 20
-#: cut every table body to AXE_ROWS rows, then the main content without the per-form tokens
+#: cut every table body to AXE_ROWS rows, then the main content without the per-form tokens,
+#: and the kinds of element in it: tag, attribute names, type, role, class, and whether it has
+#: text (what axe-core's rules look at, without the data: another role's or record's rows of
+#: the same page make the same kinds; a form or button only some roles see makes new ones)
 TRIM_AND_READ_MAIN = f"""() => {{
   document.querySelectorAll('tbody').forEach(tb => [...tb.rows].slice({AXE_ROWS})
     .forEach(r => r.remove()));
   const main = document.querySelector('main');
-  return main ? main.innerHTML.replace(/name="csrf_token" value="[^"]*"/g, '') : '';
+  if (!main) return ['', ''];
+  const kinds = new Set([...main.querySelectorAll('*')].map(e => [e.tagName,
+    [...e.attributes].map(a => a.name).sort().join(' '), e.getAttribute('type') || '',
+    e.getAttribute('role') || '', e.getAttribute('class') || '',
+    e.textContent.trim() ? 'text' : ''].join('|')));
+  return [main.innerHTML.replace(/name="csrf_token" value="[^"]*"/g, ''),
+          [...kinds].sort().join('\\n')];
 }}"""
-#: main contents axe-core has checked in this process (shared by the roles' cases)
+#: main contents axe-core has checked in this process (shared by the roles' cases), and the
+#: (page, kinds of element) it has checked: the page is its path with every number as N
 _AXE_CHECKED: set[str] = set()
+_AXE_KINDS: set[tuple[str, str]] = set()
+NUMBER = re.compile(r"\d+")
 
 
 @pytest.fixture(scope="module")
@@ -251,23 +256,41 @@ def test_every_page_of_the_role_fits_a_tablet_and_passes_axe(
     axe = Axe()
     shots = os.environ.get("V2V_SCREENSHOTS") == "1"
     problems: list[str] = []
-    visited = axe_runs = 0
-    kinds: set[str] = set()
+    axe_runs = 0
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT})
     page = context.new_page()
     _login(page, demo.base, ROLES[role])
-    pages = _pages_of(page, demo.base, kinds)
-    extra = [path for (r, _w, path) in SHOTS if r == role and path not in pages]
-    # one load per page: the sideways scroll at each width by resizing the loaded page, then
-    # axe-core at the tablet width (the two widths give the same document; only media-query font
-    # sizes differ, which change no rule's outcome) on the page with each table cut to its first
-    # rows (later rows repeat their structure), and only for a main content not yet checked in
-    # this process (the role's own header and menu are checked on its first page)
-    for index, path in enumerate([*pages, *extra]):
+    # the pages: the role's menu, the home page's queue links, then one detail page of each kind,
+    # found by following the first such link of the menu's lists (and of SUB_LISTS), then of the
+    # DETAILS_WITH_DETAILS pages; the links are read from each page while it is checked, so no
+    # page is loaded twice
+    menu, queues = _menu_and_queues(page, demo.base)
+    found: dict[str, str] = {}
+    todo = list(dict.fromkeys([*menu, *SUB_LISTS, *queues]))
+    explored = {*menu, *SUB_LISTS}
+    only_explored = set(SUB_LISTS) - {*menu, *queues}
+    pages: list[str] = []
+    at, listed = 0, False
+    while at < len(todo) or not listed:
+        if at == len(todo):  # every list read: the lot trace page, the guides' screenshots
+            listed = True
+            if "/trace" in menu and "lot trace" not in found:  # no batch used a lot yet: a
+                found["lot trace"] = LOT_TRACE  # demo lot's trace (no batch) is the lot trace
+                todo += [LOT_TRACE] if LOT_TRACE not in todo else []
+            todo += [p for (r, _w, p) in SHOTS if r == role and p not in todo]
+            continue
+        path = todo[at]
+        at += 1
         page.set_viewport_size({"width": AXE_WIDTH, "height": HEIGHT})
         response = page.goto(demo.base + path)
+        if path in only_explored:  # a list below the menu, only read for its links
+            if response is not None and response.status == 200:
+                todo += [link for link in _details_on(page, found) if link not in todo]
+            continue
         assert response is not None and response.status == 200, (role, path)
-        visited += 1
+        pages.append(path)
+        if path in explored or path in {found.get(k) for k in DETAILS_WITH_DETAILS}:
+            todo += [link for link in _details_on(page, found) if link not in todo]
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": HEIGHT})
             wide = _page_scroll(page)
@@ -278,10 +301,12 @@ def test_every_page_of_the_role_fits_a_tablet_and_passes_axe(
             if shots and (role, width, path) in SHOTS:
                 _shoot(page, SHOTS[(role, width, path)])
         page.set_viewport_size({"width": AXE_WIDTH, "height": HEIGHT})
-        main = page.evaluate(TRIM_AND_READ_MAIN)
-        if index > 0 and main in _AXE_CHECKED:
+        main, element_kinds = page.evaluate(TRIM_AND_READ_MAIN)
+        kinds_of_page = (NUMBER.sub("N", path), element_kinds)
+        if len(pages) > 1 and (main in _AXE_CHECKED or kinds_of_page in _AXE_KINDS):
             continue
         _AXE_CHECKED.add(main)
+        _AXE_KINDS.add(kinds_of_page)
         axe_runs += 1
         for v in axe.run(page).response["violations"]:
             if v["impact"] not in FAILING_IMPACTS:
@@ -290,6 +315,7 @@ def test_every_page_of_the_role_fits_a_tablet_and_passes_axe(
             problems.append(
                 f"{role} {AXE_WIDTH}px {path}: {v['id']} ({v['impact']}): {v['help']} at {targets}"
             )
+    kinds = set(found)
     if role == "admin":
         # the administrator reaches a detail page of every kind
         expected = set(DETAILS) - (set() if "batch" in kinds else NEED_BATCHES)
@@ -301,6 +327,6 @@ def test_every_page_of_the_role_fits_a_tablet_and_passes_axe(
         )
         assert _page_scroll(page) > 0
     context.close()
-    assert visited >= len(pages) and axe_runs >= 1
-    print(role, "pages:", pages)
+    assert set(pages) >= set(menu) and axe_runs >= 1
+    print(role, "pages:", pages, "axe runs:", axe_runs)
     assert not problems, "\n".join(problems)

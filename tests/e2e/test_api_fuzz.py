@@ -18,12 +18,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 from schemathesis import checks
+from tests.shared_demo import sqlite_demo_file
 
 from vein2vein.auth import service, tokens
 from vein2vein.core.settings import Settings
-from vein2vein.demo.generator import load_demo
 from vein2vein.features import create_app
-from vein2vein.store import migrate
 from vein2vein.store.database import Database
 from vein2vein.store.uow import Actor
 
@@ -51,14 +50,10 @@ def _settings(path: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo loaded once per test process; each role's test works on its own copy."""
-    path = tmp_path_factory.mktemp("fuzz-demo") / "demo.db"
-    db = Database(_settings(path))
-    migrate.upgrade(db.engine)
-    assert load_demo(db)
-    db.dispose()
-    return path
+def demo_template() -> Path:
+    """The demo loaded once per test process (tests/shared_demo.py, the file ``demo_db`` and
+    the browser tests copy too); each role's test works on its own copy."""
+    return sqlite_demo_file()
 
 
 def demo_world(template: Path, folder: Path) -> tuple[Any, Database]:

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
-from tests.browser import launch, need_chromium, running_demo
+from tests.browser import launch, need_chromium, shared_demo
 
 from vein2vein.demo.generator import DEMO_PASSWORD
 
@@ -25,7 +25,8 @@ def test_audit_trail_filters_diff_and_export_at_two_widths(tmp_path: Path) -> No
     need_chromium()
     from playwright.sync_api import sync_playwright
 
-    with running_demo(tmp_path) as demo, sync_playwright() as p:
+    demo = shared_demo()  # this module only reads the demo
+    with sync_playwright() as p:
         browser = launch(p)
         for width in (1400, 900):
             context = browser.new_context(

@@ -29,8 +29,8 @@ def test_demo_serves_pages_a_browser_logs_into_and_runs_twice(tmp_path: Path) ->
     from playwright.sync_api import sync_playwright
 
     runs = []
-    for _ in range(2):
-        with running_demo(tmp_path) as demo, sync_playwright() as p:
+    for _ in range(2):  # the first run loads the demo into an empty database, the second adds none
+        with running_demo(tmp_path, fresh=True) as demo, sync_playwright() as p:
             base = demo.base
             browser = launch(p)
             page = browser.new_page()
@@ -54,6 +54,8 @@ def test_demo_serves_pages_a_browser_logs_into_and_runs_twice(tmp_path: Path) ->
             runs.append((_counts(page), sponsor_counts))
             browser.close()
         assert "Demo log-ins" in demo.output[0] and DEMO_PASSWORD in demo.output[0]
+        loaded = "demo data loaded" if not runs[1:] else "demo data already present"
+        assert loaded in demo.output[0], demo.output[0]
     (first, sponsor_first), (second, _sponsor_second) = runs
     assert first["organisations"] == "3" and first["users"] == "8" and first["programs"] == "2"
     assert sponsor_first == {

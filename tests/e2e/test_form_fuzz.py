@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
-from tests.webclient import client, logged_in
+from tests.shared_demo import sqlite_demo_db
+from tests.webclient import logged_in
 
-from vein2vein.core.settings import Settings
-from vein2vein.demo.generator import DEMO_PASSWORD, load_demo
-from vein2vein.store import migrate
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.store.database import Database
 from vein2vein.web.app import registered_routes
 
@@ -45,13 +43,8 @@ texts = st.one_of(
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
-    path = Path(tmp_path_factory.mktemp("fuzz")) / "demo.db"
-    db = Database(
-        Settings(environment="test", database_url=f"sqlite:///{path}", argon2_profile="fast-tests")
-    )
-    migrate.upgrade(db.engine)
-    assert load_demo(db)
-    return db
+    """A copy of the process's demo (tests/shared_demo.py), shared by the module's roles."""
+    return sqlite_demo_db(tmp_path_factory.mktemp("fuzz") / "demo.db")
 
 
 def form_fields(route: APIRoute) -> list[str]:
@@ -70,8 +63,7 @@ def page_forms(c: Any, paths: list[str]) -> dict[str, set[str]]:
     return out
 
 
-def post_routes(db: Database) -> list[APIRoute]:
-    app = client(db).app
+def post_routes(app: Any) -> list[APIRoute]:
     return [
         r
         for r in registered_routes(app)
@@ -130,7 +122,7 @@ def test_no_form_field_causes_a_server_error(demo_db: Database, username: str) -
     ]
     scraped = page_forms(c, gets)
     failures: list[str] = []
-    for route in post_routes(demo_db):
+    for route in post_routes(c.app):
         path = PARAM.sub("1", route.path)
         fields = set(form_fields(route)) | scraped.get(path, set())
         fields -= {"csrf_token"}

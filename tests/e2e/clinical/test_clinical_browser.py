@@ -37,6 +37,7 @@ def test_demo_study_page_draws_the_plotly_figures(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
+    # a server of its own: the test generates a report version, which others would then see
     with running_demo(tmp_path) as demo, sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()

@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.shared_demo import sqlite_demo_file
 from tests.webclient import logged_in
 from typer.testing import CliRunner
 
 from vein2vein.core.settings import Settings, get_settings
-from vein2vein.demo.generator import DEMO_PASSWORD, load_demo
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.insights import comparability_data as data
 from vein2vein.insights import comparability_domain as rules
 from vein2vein.insights.comparability_demo import PROTOCOL_FILE
 from vein2vein.insights.comparability_tables import CmpProtocol
-from vein2vein.store import migrate
 from vein2vein.store.database import Database
 
 READERS = ("admin", "operator", "qc", "qa.reviewer", "qa.approver", "helixa.viewer",
@@ -42,13 +42,9 @@ def _settings(path: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("comparability-demo") / "demo.db"
-    db = Database(_settings(path))
-    migrate.upgrade(db.engine)
-    assert load_demo(db)
-    db.dispose()
-    return path
+def demo_file() -> Path:
+    """The process's demo file (tests/shared_demo.py: loaded once per test process)."""
+    return sqlite_demo_file()
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ no series. Served by ``v2v demo`` on a free port (``tests/browser.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.browser import launch, need_chromium, running_demo
+from tests.browser import launch, need_chromium, shared_demo
 
 from vein2vein.demo.generator import DEMO_PASSWORD
 
@@ -27,10 +26,9 @@ HEIGHT = 900
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def demo() -> Any:
     need_chromium()
-    with running_demo(tmp_path_factory.mktemp("cpv-browser")) as running:
-        yield running
+    return shared_demo()  # the process's served demo: this module only reads it
 
 
 def _login(page: Any, base: str, username: str) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.conftest import _demo_template_sqlite, make_settings
+from tests.conftest import make_settings
+from tests.shared_demo import sqlite_demo_file
 from tests.webclient import logged_in
 from typer.testing import CliRunner
 
@@ -33,12 +34,10 @@ READERS = ("qa.approver", "operator", "helixa.viewer")
 
 
 @pytest.fixture
-def demo(
-    sqlite_template: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Database]:
-    source = _demo_template_sqlite(sqlite_template, tmp_path_factory.mktemp("demo"))
+def demo(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """A copy of the process's demo file (tests/shared_demo.py)."""
     path = tmp_path / "demo.db"
-    shutil.copy(source, path)
+    shutil.copy(sqlite_demo_file(sqlite_template), path)
     db = Database(make_settings(f"sqlite:///{path}"))
     yield db
     db.dispose()

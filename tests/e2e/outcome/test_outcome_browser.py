@@ -8,12 +8,10 @@ address answers 404. Served by ``v2v demo`` on a free port (``tests/browser.py``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.browser import launch, need_chromium, running_demo
+from tests.browser import launch, need_chromium, shared_demo
 
 from vein2vein.demo.generator import DEMO_PASSWORD
 
@@ -21,10 +19,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Any]:
+def demo() -> Any:
     need_chromium()
-    with running_demo(tmp_path) as running:
-        yield running
+    return shared_demo()  # the process's served demo: this module only reads it
 
 
 def _login(page: Any, base: str, username: str) -> None:

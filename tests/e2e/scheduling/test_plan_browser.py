@@ -7,10 +7,8 @@ Skipped with a loud message when Chromium is missing, except under CI where it f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from tests.browser import launch, need_chromium, running_demo
+from tests.browser import launch, need_chromium, shared_demo
 
 from vein2vein.demo.generator import DEMO_PASSWORD
 
@@ -55,11 +53,12 @@ def _check_plan_page(page, width: int) -> None:  # type: ignore[no-untyped-def]
     assert scroll <= width, f"{scroll} px wide at {width} px"
 
 
-def test_labelled_gantt_at_desktop_and_tablet_widths(tmp_path: Path) -> None:
+def test_labelled_gantt_at_desktop_and_tablet_widths() -> None:
     need_chromium()
     from playwright.sync_api import sync_playwright
 
-    with running_demo(tmp_path) as demo, sync_playwright() as p:
+    demo = shared_demo()  # this module only reads the demo
+    with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": WIDTHS[0], "height": 1000})
         page.goto(f"{demo.base}/schedule")

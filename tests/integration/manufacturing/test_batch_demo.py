@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from vein2vein.auth import service as auth
 from vein2vein.auth.tables import Signature
 from vein2vein.core.clock import as_utc
 from vein2vein.core.errors import RuleViolation
-from vein2vein.demo.generator import DEMO_PASSWORD, load_demo
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.identity.domain import Step
 from vein2vein.identity.tables import CustodyEventRow
 from vein2vein.manufacturing import batch_views, batches, execution
@@ -64,10 +63,8 @@ def _by_order(session: Any) -> dict[str, Batch]:
     return {b.order.number: b for b in session.scalars(select(Batch))}
 
 
-def test_demo_batches_at_both_sites_with_their_stories(db: Database) -> None:
-    started = time.perf_counter()
-    assert load_demo(db)
-    print(f"demo loaded in {time.perf_counter() - started:.2f} s ({db.engine.dialect.name})")
+def test_demo_batches_at_both_sites_with_their_stories(demo_db: Database) -> None:
+    db = demo_db  # the demo as load_demo loads it, once per test process and engine (conftest)
     with db.read() as s:
         listed = {r["order"]: r for r in batch_views.list_batches(s, _qa(s))}
         assert {
@@ -208,13 +205,12 @@ def _check_times(s: Any, b: Batch, rec: execution.BatchRecord) -> None:
             assert as_utc(b.approved_at) < as_utc(released) < as_utc(custody[Step.RELEASED.value])
 
 
-def test_v2v_batches_list_json_lists_the_demo_batches(cli_db: Database, cli_env: Any) -> None:
+def test_v2v_batches_list_json_lists_the_demo_batches(cli_demo_env: Any) -> None:
     from typer.testing import CliRunner
 
     from vein2vein.features import create_cli
 
-    assert load_demo(cli_db)
-    out = CliRunner().invoke(create_cli(), ["batches", "list", "--json"], env=cli_env)
+    out = CliRunner().invoke(create_cli(), ["batches", "list", "--json"], env=cli_demo_env)
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)
     assert [list(r) for r in rows] == [LIST_FIELDS] * len(PROMISED)

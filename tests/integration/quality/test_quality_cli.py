@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from vein2vein.demo.generator import DEMO_PASSWORD, load_demo
+from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.manufacturing.tables import Batch
 from vein2vein.quality.cli import RELEASE_FIELDS
 from vein2vein.quality.tables import QcResult
@@ -26,9 +26,9 @@ def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> Any:
 
 
 def test_release_coa_results_and_spec_commands(
-    cli_db: Database, cli_env: dict[str, str], tmp_path: Path
+    cli_demo: Database, cli_demo_env: dict[str, str], tmp_path: Path
 ) -> None:
-    assert load_demo(cli_db)
+    cli_db, cli_env = cli_demo, cli_demo_env  # a copy of the process's demo (conftest)
     with cli_db.read() as s:
         batch = {b.order.number: b.id for b in s.scalars(select(Batch)) if b.order}
 
