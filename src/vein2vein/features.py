@@ -332,6 +332,7 @@ FEATURES: tuple[Feature, ...] = (
         templates=True,
         demo="demo:load_insights_demo",
         signed_contents="signed_content:content_readers",
+        labels="names:entity_labels",
         permissions=(
             P.COMPARABILITY_READ,
             P.COMPARABILITY_AUTHOR,

@@ -13,8 +13,8 @@ section         what                                        filled from
                                                             results, QA dispositions
 3.2.P.3.3       batch history (process description)         batch records, MBR versions, QA
                                                             dispositions
-3.2.P.2         comparability summary                       signed comparability studies (not
-                                                            yet available)
+3.2.P.2         comparability summary                       approved comparability protocols
+                                                            and their stored runs
 ==============  ==========================================  ====================================
 """
 
@@ -62,9 +62,7 @@ SECTIONS: tuple[CtdSection, ...] = (
     CtdSection(
         "3.2.P.2",
         "Comparability summary (pharmaceutical development)",
-        None,
-        unavailable="it is filled from signed comparability studies, which this installation "
-        "does not keep yet",
+        "ctd_comparability_read:comparability_document",
         aliases=("comparability",),
     ),
 )

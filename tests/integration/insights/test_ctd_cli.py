@@ -77,12 +77,17 @@ def test_reports_ctd_command(env: dict[str, str], tmp_path: Path) -> None:
              "--out", str(tmp_path / "x.pdf"), "--user", "corvane.clinical",
              stdin=DEMO_PASSWORD + "\n")  # fmt: skip
     assert r.exit_code != 0 and "no program with code 'HLX-EPC-01'" in r.output
-    r = _run(env, *args[:4], "--section", "3.2.P.2", "--out", str(tmp_path / "c.pdf"))
-    assert r.exit_code == 1 and "3.2.P.2" in r.output and "not available yet" in r.output
+    cmp = tmp_path / "c.docx"
+    r = _run(env, *args[:4], "--section", "3.2.P.2", "--out", str(cmp), "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["section"] == "3.2.P.2" and summary["records"]["cmp_run"]
+    cells = [c.text for t in docx.Document(str(cmp)).tables for row in t.rows for c in row.cells]
+    assert any("CP-HLX-EPC-01-01 v1" in c for c in cells)
     r = _run(env, *args, "--out", str(tmp_path / "x.xlsx"))
     assert r.exit_code == 2 and "x.xlsx" in r.output and ".pdf or .docx" in r.output
 
     r = _run(env, "reports", "sections", "--json")
     assert r.exit_code == 0, r.output
     rows = {s["code"]: s["available"] for s in json.loads(r.output)}
-    assert rows == {"3.2.P.5.4": True, "3.2.P.3.3": True, "3.2.P.2": False}
+    assert rows == {"3.2.P.5.4": True, "3.2.P.3.3": True, "3.2.P.2": True}

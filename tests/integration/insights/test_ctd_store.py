@@ -3,7 +3,8 @@ batch-analysis table lists every demo batch QA has decided on, with each test's 
 as stored (the rounded value and its judgement); a batch released later appears after
 regeneration and the head hash printed changes; every generation is audited with the file's
 hash and follows the head it printed; a sponsor reaches only its own program; the comparability
-summary is refused as not yet available. Files are read back with python-docx and pypdf."""
+summary (3.2.P.2) shows the demo's approved protocol and its run with the numbers as stored,
+and a program without a study says so. Files are read back with python-docx and pypdf."""
 
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ from sqlalchemy import select
 
 from vein2vein.auth import service as auth
 from vein2vein.auth.scope import Scope
-from vein2vein.core.errors import InputError, NotFound, RuleViolation
+from vein2vein.core.errors import InputError, NotFound
 from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.insights import ctd_service
+from vein2vein.insights.comparability_tables import CmpProtocol, CmpRun
 from vein2vein.manufacturing.tables import Batch
 from vein2vein.programs.tables import Program
 from vein2vein.quality import release
 from vein2vein.quality.tables import QcResult
+from vein2vein.stats.results import fmt
 from vein2vein.store import audit
 from vein2vein.store.audit import AuditEntry
 from vein2vein.store.database import Database
@@ -168,7 +171,7 @@ def _audited(db: Database, made: Any) -> None:
         assert after["section"] == made.section and after["records"] == made.records
 
 
-def test_sponsors_reach_only_their_program_and_unavailable_sections_are_refused(
+def test_sponsors_reach_only_their_program_and_unknown_sections_are_refused(
     demo_db: Database,
 ) -> None:
     db = demo_db
@@ -193,10 +196,49 @@ def test_sponsors_reach_only_their_program_and_unavailable_sections_are_refused(
     assert len(history.rows) - 1 == len(own.records["mfg_batch"])
     text = "\n".join(c.text for r in history.rows for c in r.cells)
     assert "Manufacture failed" in text and "Released" in text and other not in text
-    with pytest.raises(RuleViolation, match=r"3\.2\.P\.2 .*not available yet"):
-        _generate(db, "qa.approver", PROGRAM, "3.2.P.2", "pdf")
+    cmp_theirs = _generate(db, "corvane.clinical", other, "3.2.P.2", "docx")
+    assert cmp_theirs.records["cmp_run"] == []
+    assert "No comparability study" in _cells(cmp_theirs.data)
     with pytest.raises(InputError, match="unknown CTD section"):
         _generate(db, "qa.approver", PROGRAM, "3.2.P.9", "pdf")
     with db.read() as s:
         count = s.scalars(select(AuditEntry).where(AuditEntry.action == ctd_service.ACTION)).all()
-    assert len(count) == 2  # refusals write nothing
+    assert len(count) == 3  # refusals write nothing
+
+
+def _cells(data: bytes) -> str:
+    word = docx.Document(io.BytesIO(data))
+    cells = [c.text for t in word.tables for r in t.rows for c in r.cells]
+    return "\n".join([*(p.text for p in word.paragraphs), *cells])
+
+
+def test_comparability_summary_shows_the_approved_protocol_and_its_run_as_stored(
+    demo_db: Database,
+) -> None:
+    db = demo_db
+    made = _generate(db, "helixa.viewer", PROGRAM, "comparability", "docx")
+    with db.read() as s:
+        runs = s.scalars(select(CmpRun)).all()
+        proto = {p.id: p for p in s.scalars(select(CmpProtocol))}
+        ours = [r for r in runs if proto[r.protocol_id].program.code == PROGRAM]
+        assert ours and all(proto[r.protocol_id].status == "approved" for r in ours)
+        run = ours[-1]
+        p = proto[run.protocol_id]
+        label, stored = f"{p.number} v{p.version}", json.loads(run.result)
+    assert made.section == "3.2.P.2"
+    assert made.records["cmp_protocol"] == [p.id] and made.records["cmp_run"] == [run.id]
+    text = _cells(made.data)
+    assert f"{label} (protocol record {p.id})" in text
+    assert "approved by Henrik Lindqvist" in text and "Leiden" in text
+    for a in stored["attributes"]:
+        res = a["result"] or {}
+        if "ci_low" in res:  # the TOST: difference and interval as stored
+            assert f"difference {fmt(res['difference'], 4)}" in text
+            assert f"CI ({fmt(res['ci_low'], 4)}, {fmt(res['ci_high'], 4)})" in text
+        elif "n_inside" in res:
+            assert f"{res['n_inside']} of {res['n_test']} test lots inside" in text
+        assert a["conclusion"] in text
+        for w in a["warnings"]:
+            assert w in text
+    assert f"runs (cmp_run) {run.id}" in text
+    assert f"Audit chain head at generation: #{made.head_seq} {made.head_hash}" in text

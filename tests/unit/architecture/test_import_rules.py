@@ -119,6 +119,7 @@ PURE_INSIGHTS = [
     "outcome_analysis",
     "outcome_figures",
     "cpv_domain",
+    "ctd_comparability",
 ]
 
 
