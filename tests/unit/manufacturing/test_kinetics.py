@@ -15,6 +15,7 @@ import pytest
 from tests.unit.manufacturing.test_execution import MBR, new_record, run_step, through
 
 from vein2vein.manufacturing import kinetics as K
+from vein2vein.stats.errors import SmallSampleWarning
 from vein2vein.stats.kinetics import expansion_kinetics
 
 HARVEST = "HARVEST.viable_cells"
@@ -32,7 +33,8 @@ def test_count_points_are_the_viable_counts_on_their_process_days() -> None:
 
 
 def test_the_worked_example_by_stats() -> None:
-    r = expansion_kinetics([0, 9], [1e8, 2e9])
+    with pytest.warns(SmallSampleWarning, match="two points"):  # named, never silent
+        r = expansion_kinetics([0, 9], [1e8, 2e9])
     assert math.isclose(r.fold_expansion, 20.0)
     assert math.isclose(r.doublings, 4.321928094887363)
     assert round(r.doubling_time * 24, 2) == 49.98  # 216 h / 4.321928 = 49.978 h
