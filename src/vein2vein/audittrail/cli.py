@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vein2vein.audittrail import views
-from vein2vein.cli.common import database, emit_json, handle_errors, server_scope
+from vein2vein.cli.common import database, emit_json, handle_errors, server_read, server_scope
 
 app = typer.Typer(help="Audit trail: verify, read, export, anchor.", no_args_is_help=True)
 
@@ -28,10 +28,7 @@ def verify(
 ) -> None:
     """Check the hash chain against the heads of signed reviews (and --head), then every
     signature; exit 1 naming the first broken sequence number or bad signature."""
-    db = database()
-    scope = server_scope(db)
-    with db.read() as session:
-        result = views.verification(session, scope, head)
+    result = server_read(views.verification, head)
     if json_:
         emit_json(result)
     elif result["ok"]:
@@ -66,10 +63,7 @@ def verify(
 @handle_errors
 def head_cmd(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Print the current head (sequence and hash) to record outside the database."""
-    db = database()
-    scope = server_scope(db)
-    with db.read() as session:
-        h = views.head(session, scope)
+    h = server_read(views.head)
     if json_:
         emit_json(h)
     else:

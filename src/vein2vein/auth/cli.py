@@ -11,7 +11,14 @@ from rich.table import Table
 
 from vein2vein.auth import lookup, service, tokens, views
 from vein2vein.auth.roles import parse_role
-from vein2vein.cli.common import database, emit_json, handle_errors, read_password, server_scope
+from vein2vein.cli.common import (
+    database,
+    emit_json,
+    handle_errors,
+    read_password,
+    server_read,
+    server_scope,
+)
 from vein2vein.store.uow import Actor
 
 orgs_app = typer.Typer(
@@ -43,10 +50,7 @@ def orgs_add(
 @handle_errors
 def orgs_list(json_: bool = JSON) -> None:
     """List organisations."""
-    db = database()
-    scope = server_scope(db)
-    with db.read() as session:
-        rows = views.organisations(session, scope)
+    rows = server_read(views.organisations)
     if json_:
         emit_json(rows)
         return
@@ -121,10 +125,7 @@ def users_add(
 @handle_errors
 def users_list(json_: bool = JSON) -> None:
     """List users with their organisation, role and status."""
-    db = database()
-    scope = server_scope(db)
-    with db.read() as session:
-        rows = views.users(session, scope)
+    rows = server_read(views.users)
     if json_:
         emit_json(rows)
         return

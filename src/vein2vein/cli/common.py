@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # not when `v2v` starts (issue 15: `v2v --help` and file-only commands start fast).
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def database(check: bool = True) -> Database:
@@ -113,6 +114,17 @@ def server_scope(db: Database, org: str | None = None, *, need_cdmo: bool = Fals
         raise NotFound("no CDMO organisation")
     actor = Actor.cli()
     return Scope(0, actor.name, "server administration", cdmo_id or 0, "CDMO", "admin")
+
+
+def server_read(
+    read: Callable[..., T], *args: Any, need_cdmo: bool = False, **kwargs: Any
+) -> T:
+    """What ``read(session, scope, *args, **kwargs)`` returns in a read-only unit of the
+    configured store, as :func:`server_scope` (the reads of commands run without ``--user``)."""
+    db = database()
+    scope = server_scope(db, need_cdmo=need_cdmo)
+    with db.read() as session:
+        return read(session, scope, *args, **kwargs)
 
 
 def login(db: Database, username: str, password: str | None = None) -> tuple[Scope, Actor]:

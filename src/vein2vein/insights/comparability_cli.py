@@ -29,7 +29,7 @@ from vein2vein.cli.common import (
     handle_errors,
     login,
     read_password,
-    server_scope,
+    server_read,
 )
 from vein2vein.core.errors import InputError
 
@@ -58,10 +58,7 @@ def list_(json_: bool = JSON_OPT) -> None:
     """Every protocol version with its status."""
     from vein2vein.insights import comparability_views as views
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        rows = views.list_protocols(session, scope)
+    rows = server_read(views.list_protocols, need_cdmo=True)
     if json_:
         emit_json(rows)
         return
@@ -77,10 +74,7 @@ def show(
     """One protocol version (blinded until approved)."""
     from vein2vein.insights import comparability_views as views
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        d = views.protocol_detail(session, scope, protocol_id)
+    d = server_read(views.protocol_detail, protocol_id, need_cdmo=True)
     if json_:
         emit_json(d)
         return
@@ -220,10 +214,7 @@ def report(
     from vein2vein.insights import comparability_report as report_
     from vein2vein.insights import comparability_views as views
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        d = views.run_detail(session, scope, run_id)
+    d = server_read(views.run_detail, run_id, need_cdmo=True)
     if out is not None:
         suffix = out.suffix.lower()
         if suffix == ".pdf":

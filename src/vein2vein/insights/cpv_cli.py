@@ -27,6 +27,7 @@ from vein2vein.cli.common import (
     handle_errors,
     login,
     read_password,
+    server_read,
     server_scope,
 )
 
@@ -58,10 +59,7 @@ def series(json_: bool = JSON_OPT) -> None:
     """Every product, site and attribute with approved results."""
     from vein2vein.insights import cpv_views
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        rows = cpv_views.series_list(session, scope)
+    rows = server_read(cpv_views.series_list, need_cdmo=True)
     if json_:
         emit_json(rows)
         return
@@ -190,10 +188,7 @@ def baseline(
     """One frozen baseline: period, batches, limits, who froze it and when."""
     from vein2vein.insights import cpv_views
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        out = cpv_views.baseline_detail(session, scope, baseline_id)
+    out = server_read(cpv_views.baseline_detail, baseline_id, need_cdmo=True)
     if json_:
         emit_json(out)
         return

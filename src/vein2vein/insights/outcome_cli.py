@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import typer
 
-from vein2vein.cli.common import database, emit_json, handle_errors, login, server_scope
+from vein2vein.cli.common import (
+    database,
+    emit_json,
+    handle_errors,
+    login,
+    server_read,
+    server_scope,
+)
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 USER_OPT = typer.Option(..., "--user", help="Who does it (password asked)")
@@ -38,10 +45,7 @@ def studies(json_: bool = JSON_OPT) -> None:
     """The studies with their subjects and how many are linked to an order."""
     from vein2vein.insights import outcome_views
 
-    db = database()
-    scope = server_scope(db)
-    with db.read() as session:
-        rows = outcome_views.studies(session, scope)
+    rows = server_read(outcome_views.studies)
     if json_:
         emit_json(rows)
         return

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import typer
 
-from vein2vein.cli.common import database, emit_json, handle_errors, login, server_scope
+from vein2vein.cli.common import (
+    database,
+    emit_json,
+    handle_errors,
+    login,
+    server_read,
+    server_scope,
+)
 from vein2vein.core.errors import InputError
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
@@ -125,10 +132,7 @@ def trace_batch(
     """Backward trace: every material lot the batch used and the equipment of its steps."""
     from vein2vein.manufacturing import batch_views
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        found = batch_views.trace_batch(session, scope, batch)
+    found = server_read(batch_views.trace_batch, batch, need_cdmo=True)
     if json_:
         emit_json(found)
         return
@@ -157,10 +161,7 @@ def trace_lot(
     """Forward trace: every batch that used the lot, with its order and CoI identifier."""
     from vein2vein.manufacturing import batch_views
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        found = batch_views.trace_lot(session, scope, lot)
+    found = server_read(batch_views.trace_lot, lot, need_cdmo=True)
     if json_:
         emit_json(found)
         return

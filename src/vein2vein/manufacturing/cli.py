@@ -11,7 +11,14 @@ from pathlib import Path
 
 import typer
 
-from vein2vein.cli.common import database, emit_json, handle_errors, login, server_scope
+from vein2vein.cli.common import (
+    database,
+    emit_json,
+    handle_errors,
+    login,
+    server_read,
+    server_scope,
+)
 from vein2vein.core.errors import InputError
 
 app = typer.Typer(
@@ -77,10 +84,7 @@ def list_(json_: bool = JSON) -> None:
 
     from vein2vein.manufacturing import mbr_views
 
-    db = database()
-    scope = server_scope(db)
-    with db.read() as session:
-        rows = mbr_views.mbr_list(session, scope)
+    rows = server_read(mbr_views.mbr_list)
     if json_:
         emit_json(rows)
         return
@@ -110,10 +114,7 @@ def diff(
     """What changed from version A to version B (added, removed, changed, moved)."""
     from vein2vein.manufacturing import mbr_views
 
-    db = database()
-    scope = server_scope(db)
-    with db.read() as session:
-        result = mbr_views.mbr_diff(session, scope, a, b)
+    result = server_read(mbr_views.mbr_diff, a, b)
     if json_:
         emit_json(result)
         return

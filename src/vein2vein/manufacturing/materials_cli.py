@@ -15,6 +15,7 @@ from vein2vein.cli.common import (
     handle_errors,
     login,
     read_password,
+    server_read,
     server_scope,
 )
 
@@ -44,10 +45,7 @@ def lots_list(
     status)."""
     from vein2vein.manufacturing import lots
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        rows = lots.list_lots(session, scope, status=status, material=material)
+    rows = server_read(lots.list_lots, status=status, material=material, need_cdmo=True)
     if json_:
         emit_json(rows)
         return
@@ -65,10 +63,7 @@ def materials_list(json_: bool = JSON_OPT) -> None:
     """Materials (code, name, kind, unit, number of lots)."""
     from vein2vein.manufacturing import lots
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        rows = lots.list_materials(session, scope)
+    rows = server_read(lots.list_materials, need_cdmo=True)
     if json_:
         emit_json(rows)
         return
@@ -202,10 +197,7 @@ def deviations_show(deviation: str, json_: bool = JSON_OPT) -> None:
     """One deviation (by id or number) with its investigation and signatures."""
     from vein2vein.manufacturing import deviations
 
-    db = database()
-    scope = server_scope(db)
-    with db.read() as session:
-        d = deviations.deviation_detail(session, scope, deviation)
+    d = server_read(deviations.deviation_detail, deviation)
     if json_:
         emit_json(d)
         return

@@ -27,6 +27,7 @@ from vein2vein.cli.common import (
     handle_errors,
     login,
     read_password,
+    server_read,
     server_scope,
 )
 from vein2vein.core.errors import InputError
@@ -132,10 +133,7 @@ def coa_verify(
     from vein2vein.quality import certificates
 
     data = _read(file)
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        verdict = certificates.verify(session, scope, data, file.name)
+    verdict = server_read(certificates.verify, data, file.name, need_cdmo=True)
     if json_:
         emit_json(verdict)
     else:
@@ -211,10 +209,7 @@ def spec_list(json_: bool = JSON_OPT) -> None:
     """Every specification version with its status."""
     from vein2vein.quality import specs
 
-    db = database()
-    scope = server_scope(db, need_cdmo=True)
-    with db.read() as session:
-        rows = specs.list_specs(session, scope)
+    rows = server_read(specs.list_specs, need_cdmo=True)
     if json_:
         emit_json(rows)
         return
