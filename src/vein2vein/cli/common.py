@@ -116,9 +116,7 @@ def server_scope(db: Database, org: str | None = None, *, need_cdmo: bool = Fals
     return Scope(0, actor.name, "server administration", cdmo_id or 0, "CDMO", "admin")
 
 
-def server_read(
-    read: Callable[..., T], *args: Any, need_cdmo: bool = False, **kwargs: Any
-) -> T:
+def server_read(read: Callable[..., T], *args: Any, need_cdmo: bool = False, **kwargs: Any) -> T:
     """What ``read(session, scope, *args, **kwargs)`` returns in a read-only unit of the
     configured store, as :func:`server_scope` (the reads of commands run without ``--user``)."""
     db = database()
