@@ -331,6 +331,7 @@ FEATURES: tuple[Feature, ...] = (
         ),
         templates=True,
         demo="demo:load_insights_demo",
+        queues="queues:work_queues",
         signed_contents="signed_content:content_readers",
         labels="names:entity_labels",
         permissions=(

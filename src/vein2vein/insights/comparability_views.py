@@ -48,11 +48,16 @@ def summary(row: CmpProtocol) -> dict[str, Any]:
     }
 
 
-def list_protocols(session: Session, scope: Scope) -> list[dict[str, Any]]:
+def list_protocols(
+    session: Session, scope: Scope, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Every protocol version in scope, or only those in ``status`` (draft, authored, approved,
+    superseded): the QA approver's queue links to the authored ones."""
     scope.require(Perm.COMPARABILITY_READ)
-    rows = session.scalars(
-        scoped_select(scope, CmpProtocol).order_by(CmpProtocol.number, CmpProtocol.version.desc())
-    )
+    stmt = scoped_select(scope, CmpProtocol)
+    if status is not None:
+        stmt = stmt.where(CmpProtocol.status == status)
+    rows = session.scalars(stmt.order_by(CmpProtocol.number, CmpProtocol.version.desc()))
     return [summary(r) for r in rows]
 
 

@@ -85,19 +85,25 @@ def _list_page(
     failed: FormError | None = None,
     form: str | None = None,
     typed: dict[str, str] | None = None,
+    status: str = "",
 ) -> Response:
+    shown = status if status in rules.STATUSES else None  # another value: every version
     with db.read() as session:
-        rows = views.list_protocols(session, auth.scope)
+        rows = views.list_protocols(session, auth.scope, shown)
     example = PROTOCOL_FILE.read_text(encoding="utf-8")
-    context = {"rows": rows, "example": example} | _rights(auth) | _context(failed, form, typed)
+    context = (
+        {"rows": rows, "example": example, "status": shown}
+        | _rights(auth)
+        | _context(failed, form, typed)
+    )
     return render(
         request, "cmp_protocols.html", context, status_code=failed.status if failed else 200
     )
 
 
 @router.get("/comparability", dependencies=READ)
-def protocols_page(request: Request, auth: AuthDep, db: DbDep) -> Response:
-    return _list_page(request, auth, db)
+def protocols_page(request: Request, auth: AuthDep, db: DbDep, status: str = "") -> Response:
+    return _list_page(request, auth, db, status=status)
 
 
 @router.post("/comparability", dependencies=AUTHOR)

@@ -67,6 +67,17 @@ def _cli(db: Database, *args: str) -> Any:
         get_settings.cache_clear()
 
 
+def _to_approve(c: Any) -> tuple[str, int]:
+    """The home page's "Comparability protocols to approve" queue: its link and count."""
+    found = re.search(
+        r'data-queue="insights.comparability_to_approve">\s*<a href="([^"]+)">'
+        r'<span class="n">(\d+)</span>',
+        c.get("/").text,
+    )
+    assert found, "no comparability queue on the home page"
+    return found.group(1).replace("&amp;", "&"), int(found.group(2))
+
+
 def _post(c: Any, csrf: str, path: str, **form: str) -> Any:
     return c.post(path, data=form | {"csrf_token": csrf}, follow_redirects=False)
 
@@ -138,15 +149,22 @@ def test_the_test_arm_stays_hidden_until_approval_then_the_report(
 
     shown_hash = re.search(r'name="shown_hash" value="([0-9a-f]{64})"', page).group(1)
     signing = {"username": "qa.reviewer", "password": DEMO_PASSWORD, "shown_hash": shown_hash}
+    approver, csrf2 = logged_in(demo, "qa.approver", DEMO_PASSWORD)
+    assert _to_approve(approver) == ("/comparability?status=authored", 0)
     assert _post(author, csrf, f"{path}/sign", **signing).status_code == 303
     assert visible(author.get(path).text) == []
-    approver, csrf2 = logged_in(demo, "qa.approver", DEMO_PASSWORD)
+    # the QA approver's home page counts it, and its link lists exactly it
+    href, count = _to_approve(approver)
+    listed = re.findall(r'data-protocol="(\d+)" data-status="(\w+)"', approver.get(href).text)
+    assert count == 1 and listed == [(str(pid), "authored")]
+    assert "insights.comparability_to_approve" not in author.get("/").text  # not the author's
     refused = _post(approver, csrf2, f"{path}/approve", username="qa.approver",
                     password="wrong", shown_hash=shown_hash)  # fmt: skip
     assert refused.status_code == 401 and 'data-field="password"' in refused.text
     ok = _post(approver, csrf2, f"{path}/approve", username="qa.approver",
                password=DEMO_PASSWORD, shown_hash=shown_hash)  # fmt: skip
     assert ok.status_code == 303
+    assert _to_approve(approver)[1] == 0
     assert rules.test_arm_visible("approved") and "data-blinded" not in author.get(path).text
 
     r = _post(author, csrf, f"{path}/runs")
