@@ -172,13 +172,8 @@ def sign_authored(
     row = get_protocol(s, scope, protocol_id, lock=True)
     _author_scope(scope)
     rules.check_author_signature(row.status, row.created_by, scope.username)
-    require_credentials(username, password)
-    sig = sign(
-        uow, settings, signer_id=scope.user_id, username=username, password=password,
-        record_type=RECORD, record_id=row.id, organisation_id=row.organisation_id,
-        meaning=rules.AUTHORED_MEANING, content=signed_content(row), shown_hash=shown_hash,
-        reason=f"authoring comparability protocol {label(row)}",
-    )  # fmt: skip
+    sig = _sign(uow, settings, scope, row, rules.AUTHORED_MEANING, "authoring",
+                username, password, shown_hash)  # fmt: skip
     row.status, row.authored_at, row.authored_by = rules.AUTHORED, sig.signed_at, scope.username
     uow.record(
         "comparability.protocol_authored",
@@ -189,6 +184,27 @@ def sign_authored(
         organisation_id=row.organisation_id,
     )
     return sig
+
+
+def _sign(
+    uow: UnitOfWork,
+    settings: Settings,
+    scope: Scope,
+    row: CmpProtocol,
+    meaning: str,
+    doing: str,
+    username: str,
+    password: str,
+    shown_hash: str | None,
+) -> Signature:
+    """The caller's signature of ``meaning`` over the version's content as signed."""
+    require_credentials(username, password)
+    return sign(
+        uow, settings, signer_id=scope.user_id, username=username, password=password,
+        record_type=RECORD, record_id=row.id, organisation_id=row.organisation_id,
+        meaning=meaning, content=signed_content(row), shown_hash=shown_hash,
+        reason=f"{doing} comparability protocol {label(row)}",
+    )  # fmt: skip
 
 
 def approve(
@@ -209,13 +225,8 @@ def approve(
         raise PermissionDenied("comparability protocols are approved by the CDMO's quality unit")
     scope.require(Perm.COMPARABILITY_APPROVE)
     rules.check_approval(row.status, row.authored_by, scope.username)
-    require_credentials(username, password)
-    sig = sign(
-        uow, settings, signer_id=scope.user_id, username=username, password=password,
-        record_type=RECORD, record_id=row.id, organisation_id=row.organisation_id,
-        meaning=rules.APPROVED_MEANING, content=signed_content(row), shown_hash=shown_hash,
-        reason=f"approving comparability protocol {label(row)}",
-    )  # fmt: skip
+    sig = _sign(uow, settings, scope, row, rules.APPROVED_MEANING, "approving",
+                username, password, shown_hash)  # fmt: skip
     earlier = s.scalars(
         select(CmpProtocol)
         .where(
