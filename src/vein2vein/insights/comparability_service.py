@@ -33,6 +33,7 @@ from vein2vein.insights import comparability_domain as rules
 from vein2vein.insights.comparability_tables import CmpProtocol, CmpRun
 from vein2vein.programs.tables import Program
 from vein2vein.stats.comparability import ComparabilityResult, LotValue, run_comparability
+from vein2vein.store.locks import lock_row
 from vein2vein.store.uow import UnitOfWork
 
 RECORD, RUN_RECORD = "cmp_protocol", "cmp_run"
@@ -103,6 +104,7 @@ def create(uow: UnitOfWork, scope: Scope, text: str, file: str = "protocol.yaml"
     content = rules.parse_yaml(text, file)
     s = uow.session
     program = _program(s, scope, content["program"])
+    lock_row(s, Program, program.id)  # two protocols written at once never share a number
     count = s.scalar(
         select(func.count(func.distinct(CmpProtocol.number))).where(
             CmpProtocol.program_id == program.id

@@ -13,7 +13,7 @@ import statistics
 import warnings
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vein2vein.auth.roles import Perm
@@ -48,14 +48,24 @@ def summary(row: CmpProtocol) -> dict[str, Any]:
     }
 
 
+#: the versions the caller may approve: authored by someone else (the QA approver's queue)
+TO_APPROVE = "to_approve"
+
+
 def list_protocols(
     session: Session, scope: Scope, status: str | None = None
 ) -> list[dict[str, Any]]:
     """Every protocol version in scope, or only those in ``status`` (draft, authored, approved,
-    superseded): the QA approver's queue links to the authored ones."""
+    superseded), or :data:`TO_APPROVE`: authored by someone other than the caller, who may
+    approve them (``comparability_domain.check_approval``)."""
     scope.require(Perm.COMPARABILITY_READ)
     stmt = scoped_select(scope, CmpProtocol)
-    if status is not None:
+    if status == TO_APPROVE:
+        stmt = stmt.where(
+            CmpProtocol.status == rules.AUTHORED,
+            func.lower(CmpProtocol.authored_by) != scope.username.lower(),
+        )
+    elif status is not None:
         stmt = stmt.where(CmpProtocol.status == status)
     rows = session.scalars(stmt.order_by(CmpProtocol.number, CmpProtocol.version.desc()))
     return [summary(r) for r in rows]

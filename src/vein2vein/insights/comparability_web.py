@@ -87,7 +87,8 @@ def _list_page(
     typed: dict[str, str] | None = None,
     status: str = "",
 ) -> Response:
-    shown = status if status in rules.STATUSES else None  # another value: every version
+    # another value: every version
+    shown = status if status in (*rules.STATUSES, views.TO_APPROVE) else None
     with db.read() as session:
         rows = views.list_protocols(session, auth.scope, shown)
     example = PROTOCOL_FILE.read_text(encoding="utf-8")
@@ -141,7 +142,9 @@ def _protocol_page(
     forms = {
         "edit": p["status"] == rules.DRAFT and rights["can_author"] and mine,
         "sign": p["status"] == rules.DRAFT and rights["can_author"] and mine,
-        "approve": p["status"] == rules.AUTHORED and rights["can_approve"],
+        "approve": p["status"] == rules.AUTHORED
+        and rights["can_approve"]
+        and (p.get("authored_by") or "").lower() != auth.scope.username.lower(),
         "run": p["status"] == rules.APPROVED and rights["can_author"],
         "revise": p["status"] != rules.DRAFT and p["version"] == latest and rights["can_author"],
     }

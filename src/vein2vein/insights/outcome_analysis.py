@@ -75,6 +75,10 @@ __all__ = [
 LABEL = "Exploratory analysis: not pre-specified, no adjustment for multiplicity"
 RESPONSE = ("CR", "PR")
 EXACT_MAX_N = 14
+#: with ties, the exact permutation test of U enumerates every split of the two groups; above
+#: this many (C(20, 10) = 184,756 splits is well under it; C(30, 15) = 1.55e8 is not) it would
+#: not finish in a page's time, so the normal approximation with the tie correction is used
+EXACT_MAX_SPLITS = 1_000_000
 
 # --------------------------------------------------------------------------------------------
 # 1. The attributes and the subject row
@@ -159,7 +163,9 @@ class MannWhitney(Result):
 def mann_whitney(x: Sequence[float], y: Sequence[float], attribute: str = "") -> MannWhitney:
     """Two-sided Wilcoxon–Mann–Whitney of ``x`` (responders) against ``y`` (the others), with
     the exact p (scipy's exact distribution without ties, the exact permutation distribution of U
-    with ties). Fewer than 2 values in a group: no test (``p`` None, ``note`` says why)."""
+    with ties up to :data:`EXACT_MAX_SPLITS` splits, the tie-corrected normal approximation
+    above, named in ``test``). Fewer than 2 values in a group: no test (``p`` None, ``note``
+    says why)."""
     import numpy as np
     from scipy import stats
 
@@ -189,6 +195,21 @@ def mann_whitney(x: Sequence[float], y: Sequence[float], attribute: str = "") ->
             float(res.statistic),
             float(res.pvalue),
             "Wilcoxon–Mann–Whitney, exact (no ties)",
+        )
+
+    if math.comb(len(both), len(xs)) > EXACT_MAX_SPLITS:
+        # too many splits to enumerate: the normal approximation with the tie correction
+        res = stats.mannwhitneyu(xs, ys, alternative="two-sided", method="asymptotic")
+        return MannWhitney(
+            attribute,
+            len(xs),
+            len(ys),
+            med_x,
+            med_y,
+            float(res.statistic),
+            float(res.pvalue),
+            "Wilcoxon–Mann–Whitney, normal approximation with tie correction (ties present; "
+            f"more than {EXACT_MAX_SPLITS:,} splits to enumerate)",
         )
 
     def u_stat(a: Any, b: Any, axis: int) -> Any:

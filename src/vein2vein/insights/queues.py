@@ -4,8 +4,9 @@ counts (the count and the list come from the same function):
 ==================================  ==============  ========================================
 queue                               roles           list
 ==================================  ==============  ========================================
-Comparability protocols to approve  QA approver     ``/comparability?status=authored``
-                                                    (signed by their author, not approved)
+Comparability protocols to approve  QA approver     ``/comparability?status=to_approve``
+                                                    (signed by their author, not approved,
+                                                    and not written by the caller)
 ==================================  ==============  ========================================
 """
 
@@ -17,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from vein2vein.auth.roles import Perm, Role
 from vein2vein.auth.scope import Scope
-from vein2vein.insights import comparability_domain as rules
 from vein2vein.insights import comparability_views
 from vein2vein.web.queues import QueueItem, wanted
 
@@ -28,14 +28,14 @@ def work_queues(session: Session, scope: Scope, now: dt.datetime) -> list[QueueI
     """The insights queues meant for the caller's role."""
     if not (scope.is_cdmo and wanted(scope, _APPROVER) and scope.can(Perm.COMPARABILITY_APPROVE)):
         return []
-    authored = comparability_views.list_protocols(session, scope, rules.AUTHORED)
+    waiting = comparability_views.list_protocols(session, scope, comparability_views.TO_APPROVE)
     return [
         QueueItem(
             "insights.comparability_to_approve",
             "Comparability protocols to approve",
-            len(authored),
-            f"/comparability?status={rules.AUTHORED}",
+            len(waiting),
+            f"/comparability?status={comparability_views.TO_APPROVE}",
             _APPROVER,
-            "protocol versions signed by their author, awaiting a second person's approval",
+            "protocol versions another person wrote and signed, awaiting your approval",
         )
     ]

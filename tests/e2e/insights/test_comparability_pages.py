@@ -150,7 +150,7 @@ def test_the_test_arm_stays_hidden_until_approval_then_the_report(
     shown_hash = re.search(r'name="shown_hash" value="([0-9a-f]{64})"', page).group(1)
     signing = {"username": "qa.reviewer", "password": DEMO_PASSWORD, "shown_hash": shown_hash}
     approver, csrf2 = logged_in(demo, "qa.approver", DEMO_PASSWORD)
-    assert _to_approve(approver) == ("/comparability?status=authored", 0)
+    assert _to_approve(approver) == ("/comparability?status=to_approve", 0)
     assert _post(author, csrf, f"{path}/sign", **signing).status_code == 303
     assert visible(author.get(path).text) == []
     # the QA approver's home page counts it, and its link lists exactly it
@@ -158,6 +158,17 @@ def test_the_test_arm_stays_hidden_until_approval_then_the_report(
     listed = re.findall(r'data-protocol="(\d+)" data-status="(\w+)"', approver.get(href).text)
     assert count == 1 and listed == [(str(pid), "authored")]
     assert "insights.comparability_to_approve" not in author.get("/").text  # not the author's
+    # a QA approver who wrote and signed a version does not count it and is offered no approval
+    own = _post(approver, csrf2, "/comparability", protocol=text.replace("margin: 4", "margin: 3"))
+    own_path = own.headers["location"]
+    own_hash = re.search(
+        r'name="shown_hash" value="([0-9a-f]{64})"', approver.get(own_path).text
+    ).group(1)
+    signed_own = _post(approver, csrf2, f"{own_path}/sign", username="qa.approver",
+                       password=DEMO_PASSWORD, shown_hash=own_hash)  # fmt: skip
+    assert signed_own.status_code == 303
+    assert _to_approve(approver)[1] == 1
+    assert f"{own_path}/approve" not in approver.get(own_path).text
     refused = _post(approver, csrf2, f"{path}/approve", username="qa.approver",
                     password="wrong", shown_hash=shown_hash)  # fmt: skip
     assert refused.status_code == 401 and 'data-field="password"' in refused.text

@@ -113,3 +113,17 @@ def test_the_analysis_is_labelled_exploratory_and_carries_provenance() -> None:
     assert all(m.test for m in got.by_response)
     with pytest.raises(KeyError):
         analyse(rows, km_attribute="nonsense")
+
+
+def test_wmw_with_ties_above_the_enumeration_limit_uses_the_tie_corrected_normal() -> None:
+    """15 against 15 with ties: C(30, 15) = 1.55e8 splits, never enumerated; the p is scipy's
+    asymptotic Mann-Whitney with the tie correction, and the test says so."""
+    from vein2vein.insights import outcome_analysis as oa
+
+    xs = [1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 5.0, 6.0, 7.0, 8.0, 9.0, 9.0, 10.0, 11.0, 12.0]
+    ys = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 13.0, 14.0, 15.0, 16.0]
+    assert math.comb(30, 15) > oa.EXACT_MAX_SPLITS
+    ref = stats.mannwhitneyu(xs, ys, alternative="two-sided", method="asymptotic")
+    got = oa.mann_whitney(xs, ys, "viability")
+    assert got.p == pytest.approx(ref.pvalue, rel=1e-12)
+    assert "normal approximation with tie correction" in got.test
