@@ -34,8 +34,9 @@ from vein2vein.manufacturing import batches as batch_service
 from vein2vein.manufacturing.execution import BatchRecord
 from vein2vein.manufacturing.kinetics import growth_of
 from vein2vein.manufacturing.tables import Batch
+from vein2vein.quality import specs
 from vein2vein.quality.release_rules import OosStatus
-from vein2vein.quality.tables import QcInvestigation, QcResult
+from vein2vein.quality.tables import QcInvestigation, QcResult, QcSpec
 
 REFERENCE, TEST = "reference", "test"
 
@@ -104,6 +105,13 @@ def _open_investigations(session: Session, result_ids: list[int]) -> set[int]:
     return {rid for rid, status in rows if not OosStatus(status).closed}
 
 
+def _spec_unit(session: Session, result: QcResult) -> str:
+    """The unit of a result's stored ``value``: its specification test's (``QcResult.unit`` is
+    the unit the analyst typed, which the value was converted from)."""
+    test = specs.model_of(session.get_one(QcSpec, result.spec_id)).test(result.test_code)
+    return test.unit or ""
+
+
 def read_values(
     session: Session, content: dict[str, Any], chosen: list[ArmBatch], arms: tuple[str, ...]
 ) -> tuple[list[StoredValue], list[Missing]]:
@@ -148,8 +156,8 @@ def read_values(
                     reason = f"result '{r.value_text}' is not a number"
                 elif r.id in under_oos:
                     reason = "its out-of-specification investigation is open"
-                else:
-                    found = (float(r.value), r.unit or "", f"qc_result {r.id}")
+                else:  # the value is stored in its specification's unit, not as typed
+                    found = (float(r.value), _spec_unit(session, r), f"qc_result {r.id}")
             elif src.kind == "record":
                 step, _, entry = src.key.partition(".")
                 e = records[b.batch_id].current(step, entry)

@@ -29,6 +29,7 @@ from vein2vein.auth.tables import Site
 from vein2vein.core.errors import RecordLocked, RuleViolation
 from vein2vein.demo.generator import DEMO_PASSWORD
 from vein2vein.features import signed_contents
+from vein2vein.insights import comparability_data as data
 from vein2vein.insights import comparability_report as report
 from vein2vein.insights import comparability_service as service
 from vein2vein.insights import comparability_views as views
@@ -168,6 +169,14 @@ def test_protocol_signed_before_the_test_arm_is_shown_then_run_on_stored_batches
     assert any("reference lots" in w for w in stored["warnings"])  # the small-n warning
     # the record of every value used is named, and the page's rows agree with the stored result
     assert all(v[6].startswith(("qc_result ", "mfg_batch ")) for v in detail["inputs"]["values"])
+    # a QC value carries its specification's unit, the unit its stored value is in, not the
+    # unit the analyst typed (0.90 typed in "1" is stored as 90 %)
+    assert {v[5] for v in detail["inputs"]["values"] if v[1] == "viability"} == {"%"}
+    with demo_db.read() as s:
+        typed = s.scalars(select(QcResult).where(QcResult.test_code == "viability")).first()
+        s.expunge(typed)
+        typed.unit = "1"
+        assert data._spec_unit(s, typed) == "%"
     rows = {r["name"]: r for r in report.attribute_rows(detail["result"])}
     assert rows["viability"]["mean_test"] == pytest.approx(sum(test_v) / 6, rel=1e-12)
     assert report.render_pdf(detail).startswith(b"%PDF")
