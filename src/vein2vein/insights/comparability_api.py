@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from vein2vein.auth.roles import Perm
+from vein2vein.insights import comparability_exports as exports
 from vein2vein.insights import comparability_report as report
 from vein2vein.insights import comparability_schemas as schemas
 from vein2vein.insights import comparability_service as service
@@ -127,11 +128,15 @@ def get_run(run_id: int, auth: AuthDep, db: DbDep) -> dict[str, Any]:
     responses={200: {"content": {"application/pdf": {}}, "description": "the report"}},
 )
 def run_pdf(run_id: int, auth: AuthDep, db: DbDep) -> Response:
-    """The run's report as PDF."""
-    with db.read() as session:
-        d = views.run_detail(session, auth.scope, run_id)
+    """The run's report as PDF (its hand-out audited)."""
+    with db.uow(auth.actor) as uow:
+        out = exports.export_report(uow, auth.scope, run_id)
+        uow.commit()
     return Response(
-        report.render_pdf(d),
+        out.data,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="comparability-run-{run_id}.pdf"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{out.filename}"',
+            "X-Content-SHA256": out.sha256,
+        },
     )

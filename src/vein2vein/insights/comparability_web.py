@@ -30,6 +30,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vein2vein.auth.roles import Perm
 from vein2vein.insights import comparability_domain as rules
+from vein2vein.insights import comparability_exports as exports
 from vein2vein.insights import comparability_report as report
 from vein2vein.insights import comparability_service as service
 from vein2vein.insights import comparability_views as views
@@ -282,10 +283,14 @@ def run_page(request: Request, run_id: int, auth: AuthDep, db: DbDep) -> Respons
 
 @router.get("/comparability/runs/{run_id}/report.pdf", dependencies=READ)
 def run_pdf(run_id: int, auth: AuthDep, db: DbDep) -> Response:
-    with db.read() as session:
-        d = views.run_detail(session, auth.scope, run_id)
+    with db.uow(auth.actor) as uow:
+        out = exports.export_report(uow, auth.scope, run_id)
+        uow.commit()
     return Response(
-        report.render_pdf(d),
+        out.data,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="comparability-run-{run_id}.pdf"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{out.filename}"',
+            "X-Content-SHA256": out.sha256,
+        },
     )

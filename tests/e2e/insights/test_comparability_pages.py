@@ -10,6 +10,7 @@ The demo is loaded once per test process; each test works on its own copy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from tests.shared_demo import sqlite_demo_file
 from tests.webclient import logged_in
 from typer.testing import CliRunner
@@ -28,6 +30,7 @@ from vein2vein.insights import comparability_data as data
 from vein2vein.insights import comparability_domain as rules
 from vein2vein.insights.comparability_demo import PROTOCOL_FILE
 from vein2vein.insights.comparability_tables import CmpProtocol
+from vein2vein.store.audit import AuditEntry
 from vein2vein.store.database import Database
 
 READERS = ("admin", "operator", "qc", "qa.reviewer", "qa.approver", "helixa.viewer",
@@ -94,6 +97,17 @@ def test_every_reader_sees_the_pages_and_another_sponsor_nothing(demo: Database)
     c, _ = logged_in(demo, "helixa.viewer", DEMO_PASSWORD)
     pdf = c.get(f"/comparability/runs/{DEMO_RUN}/report.pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content[:4] == b"%PDF"
+    # the hand-out is audited: which bytes went out, by whom
+    sha = hashlib.sha256(pdf.content).hexdigest()
+    assert pdf.headers["x-content-sha256"] == sha
+    with demo.read() as s:
+        entry = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "comparability.report_export")
+            .order_by(AuditEntry.seq.desc())
+        ).first()
+    assert entry is not None and (entry.entity_type, entry.entity_id) == ("cmp_run", str(DEMO_RUN))
+    assert json.loads(entry.after)["report_sha256"] == sha and entry.actor == "helixa.viewer"
     run = c.get(f"/comparability/runs/{DEMO_RUN}").text
     assert 'data-conclusion="not demonstrated"' in run and "<svg" in run
     assert "reference lots" in run  # the engine's small-n warning
