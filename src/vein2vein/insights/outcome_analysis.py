@@ -170,69 +170,41 @@ def mann_whitney(x: Sequence[float], y: Sequence[float], attribute: str = "") ->
     from scipy import stats
 
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    med_x, med_y = _median(list(xs)), _median(list(ys))
+
+    def result(u: float | None, p: float | None, test: str, note: str = "") -> MannWhitney:
+        medians = _median(list(xs)), _median(list(ys))
+        return MannWhitney(attribute, len(xs), len(ys), *medians, u, p, test, note)
+
     if len(xs) < 2 or len(ys) < 2:
-        return MannWhitney(
-            attribute,
-            len(xs),
-            len(ys),
-            med_x,
-            med_y,
-            None,
-            None,
-            "Wilcoxon–Mann–Whitney, not computed",
-            "fewer than 2 subjects in a group",
+        return result(
+            None, None, "Wilcoxon–Mann–Whitney, not computed", "fewer than 2 subjects in a group"
         )
     both = np.concatenate([xs, ys])
     if len(np.unique(both)) == len(both):
         res = stats.mannwhitneyu(xs, ys, alternative="two-sided", method="exact")
-        return MannWhitney(
-            attribute,
-            len(xs),
-            len(ys),
-            med_x,
-            med_y,
-            float(res.statistic),
-            float(res.pvalue),
-            "Wilcoxon–Mann–Whitney, exact (no ties)",
-        )
-
-    if math.comb(len(both), len(xs)) > EXACT_MAX_SPLITS:
+        test = "Wilcoxon–Mann–Whitney, exact (no ties)"
+    elif math.comb(len(both), len(xs)) > EXACT_MAX_SPLITS:
         # too many splits to enumerate: the normal approximation with the tie correction
         res = stats.mannwhitneyu(xs, ys, alternative="two-sided", method="asymptotic")
-        return MannWhitney(
-            attribute,
-            len(xs),
-            len(ys),
-            med_x,
-            med_y,
-            float(res.statistic),
-            float(res.pvalue),
+        test = (
             "Wilcoxon–Mann–Whitney, normal approximation with tie correction (ties present; "
-            f"more than {EXACT_MAX_SPLITS:,} splits to enumerate)",
+            f"more than {EXACT_MAX_SPLITS:,} splits to enumerate)"
         )
+    else:
 
-    def u_stat(a: Any, b: Any, axis: int) -> Any:
-        return stats.mannwhitneyu(a, b, axis=axis, method="asymptotic").statistic
+        def u_stat(a: Any, b: Any, axis: int) -> Any:
+            return stats.mannwhitneyu(a, b, axis=axis, method="asymptotic").statistic
 
-    res = stats.permutation_test(
-        (xs, ys),
-        u_stat,
-        permutation_type="independent",
-        n_resamples=math.inf,
-        alternative="two-sided",
-        vectorized=True,
-    )
-    return MannWhitney(
-        attribute,
-        len(xs),
-        len(ys),
-        med_x,
-        med_y,
-        float(res.statistic),
-        float(res.pvalue),
-        "Wilcoxon–Mann–Whitney, exact permutation distribution of U (ties present)",
-    )
+        res = stats.permutation_test(
+            (xs, ys),
+            u_stat,
+            permutation_type="independent",
+            n_resamples=math.inf,
+            alternative="two-sided",
+            vectorized=True,
+        )
+        test = "Wilcoxon–Mann–Whitney, exact permutation distribution of U (ties present)"
+    return result(float(res.statistic), float(res.pvalue), test)
 
 
 # --------------------------------------------------------------------------------------------
