@@ -167,6 +167,11 @@ def readout_command(
     ] = "INVESTIGATOR",
 ) -> None:
     """Derive time-point responses, BOR, ORR/DCR by dose group and OS/PFS/DOR."""
+    ahead = None
+    if not sdtm:  # the largest file parses in a thread while the engine below is imported
+        from .csv_arrow import read_ahead
+
+        ahead = read_ahead(directory / "assessments.csv")
     from .readout import ReadoutOptions, readout
 
     try:
@@ -181,7 +186,7 @@ def readout_command(
         else:
             from .csv_reader import read_csv_folder
 
-            ds = read_csv_folder(directory)
+            ds = read_csv_folder(directory, ahead=ahead)
         pd_frame = None
         if pd_dates is not None:
             from .responses import read_pd_dates

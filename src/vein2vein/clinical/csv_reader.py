@@ -11,6 +11,7 @@ diameter_mm, state``. ``new_lesions.csv`` (optional): ``subject_id, date, organ`
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pandas as pd
 from vein2vein.core import plausible
 from vein2vein.core.errors import InputError
 
+from .csv_arrow import Parsed
 from .dataset import STATES, ClinicalDataset, to_hundredths, validate
 from .parsing import (
     Coded,
@@ -174,9 +176,14 @@ def lesion_lookup(
 
 
 def read_assessments(
-    path: Path, subject_index: dict[str, int], lesions: pd.DataFrame
+    path: Path,
+    subject_index: dict[str, int],
+    lesions: pd.DataFrame,
+    *,
+    ahead: Future[Parsed] | None = None,
 ) -> pd.DataFrame:
-    f = read_csv_coded(path, ASSESSMENT_COLUMNS)  # a million rows: no string per cell
+    # a million rows: no string per cell
+    f = read_csv_coded(path, ASSESSMENT_COLUMNS, ahead=ahead)
     name = path.name
     subj = lookup_ids(
         f["subject_id"], subject_index, file=name, field="subject_id", what="subject_id"
@@ -218,8 +225,9 @@ def read_new_lesions(path: Path, subject_index: dict[str, int]) -> pd.DataFrame:
     )
 
 
-def read_csv_folder(folder: str | Path) -> ClinicalDataset:
-    """Read and validate a CSV folder; raises :class:`InputError` naming file, row and field."""
+def read_csv_folder(folder: str | Path, *, ahead: Future[Parsed] | None = None) -> ClinicalDataset:
+    """Read and validate a CSV folder; raises :class:`InputError` naming file, row and field.
+    ``ahead``: ``assessments.csv`` as :func:`~.csv_arrow.read_ahead` began reading it."""
     root = Path(folder)
     if not root.is_dir():
         raise InputError(f"{root} is not a folder")
@@ -236,7 +244,7 @@ def read_csv_folder(folder: str | Path) -> ClinicalDataset:
     subjects = read_subjects(paths["subjects"])
     subject_index = {sid: i for i, sid in enumerate(subjects["subject_id"].tolist())}
     lesions = read_lesions(paths["lesions"], subject_index)
-    assessments = read_assessments(paths["assessments"], subject_index, lesions)
+    assessments = read_assessments(paths["assessments"], subject_index, lesions, ahead=ahead)
     if paths["new_lesions"].is_file():
         new_lesions = read_new_lesions(paths["new_lesions"], subject_index)
     else:

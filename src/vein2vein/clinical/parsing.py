@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 from vein2vein.core import plausible
 from vein2vein.core.errors import InputError
 
+from .csv_arrow import CONTROL, Coded, Parsed, arrow_coded, has_control_characters
 from .dataset import EPOCH
 
 
@@ -29,24 +30,6 @@ def sha256_file(path: Path) -> str:
 
 
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# the bytes _CONTROL matches to NUL, every other byte to 1: one translate and one memchr find
-# whether a file has any (a regex scan of a 30 MB file takes ten times as long)
-_CONTROL_TABLE = bytes(0 if _CONTROL.match(bytes([b])) else 1 for b in range(256))
-
-
-@dataclass(frozen=True)
-class Coded:
-    """A column as its distinct raw values (``uniques``, strings) and, per row, the index of
-    the row's value in them (``codes``; -1 for a cell the row does not have). The parsers below
-    work on exactly this (they parse each distinct value once), so a reader that gets it from
-    the CSV parser skips building a Python string per cell."""
-
-    codes: np.ndarray
-    uniques: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.codes)
 
 
 def factorized(values: pd.Series | np.ndarray | Coded) -> tuple[np.ndarray, np.ndarray]:
@@ -56,15 +39,17 @@ def factorized(values: pd.Series | np.ndarray | Coded) -> tuple[np.ndarray, np.n
     return pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
 
 
-def _refuse_control_characters(path: Path) -> None:
+def _refuse_control_characters(path: Path, data: bytes | None = None) -> bytes:
     """A NUL or other control character in a cell is refused, with its row and column: what is
-    stored must be exactly what the readout uses (one regex pass over the bytes)."""
-    data = path.read_bytes()
-    if b"\x00" not in data.translate(_CONTROL_TABLE):
-        return
-    hit = _CONTROL.search(data)
+    stored must be exactly what the readout uses. Returns the file's bytes (``data``, when the
+    caller has them already)."""
+    if data is None:
+        data = path.read_bytes()
+    if not has_control_characters(data):
+        return data
+    hit = CONTROL.search(data)
     if hit is None:
-        return
+        return data
     line_start = data.rfind(b"\n", 0, hit.start()) + 1
     row = data.count(b"\n", 0, hit.start()) + 1
     column = data[line_start : hit.start()].count(b",")
@@ -100,21 +85,56 @@ def read_csv_strings(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     return _read_csv(path, required, str)
 
 
-def read_csv_coded(path: Path, required: tuple[str, ...]) -> dict[str, Coded]:
-    """The columns of :func:`read_csv_strings` (the same cells, parsed by the same parser) as
-    :class:`Coded` columns: pandas' categorical conversion hashes the cells as the parser
-    reads them and makes a string only of each distinct value (issue 15: a million-row file
-    reads in about half the time, and in a fraction of the memory)."""
-    frame = _read_csv(path, required, "category")
-    names = list(frame.columns)
+def _check_columns(names: list[str], required: tuple[str, ...], file: str) -> None:
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(required)}",
+            file=file,
+            row=1,
+            field=missing[0],
+        )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(
             f"the column {twice[0]} appears twice (names are compared without regard to case)",
-            file=path.name,
+            file=file,
             row=1,
             field=twice[0],
         )
+
+
+def _ahead_result(ahead: Future[Parsed] | None) -> Parsed | None:
+    """What :func:`~.csv_arrow.read_ahead` parsed, or ``None`` if it failed in any way: the
+    file is then read here again, and any error raised from this thread, in its usual place."""
+    if ahead is None:
+        return None
+    try:
+        return ahead.result()
+    except Exception:
+        return None
+
+
+def read_csv_coded(
+    path: Path, required: tuple[str, ...], *, ahead: Future[Parsed] | None = None
+) -> dict[str, Coded]:
+    """The columns of :func:`read_csv_strings` (the same cells) as :class:`Coded` columns,
+    each distinct value made a string once. A plain CSV file is parsed by pyarrow
+    (:func:`~.csv_arrow.arrow_coded`; ``ahead``: the same, begun earlier in a thread by
+    :func:`~.csv_arrow.read_ahead`); anything else by pandas' categorical conversion, whose
+    messages name what is wrong (issue 15: a million-row file reads in about a third of
+    pandas' time, and in a fraction of the memory). Both give the same values per row."""
+    parsed = _ahead_result(ahead)
+    data = _refuse_control_characters(path, parsed.data if parsed else None)
+    arrow = parsed.arrow if parsed and parsed.data is data else arrow_coded(data)
+    if arrow is not None:
+        raw, columns = arrow
+        names = [str(c).strip().lower() for c in raw]
+        _check_columns(names, required, path.name)
+        return dict(zip(names, columns, strict=True))
+    frame = _read_csv(path, required, "category")
+    names = list(frame.columns)
+    _check_columns(names, required, path.name)
     out = {}
     for i, name in enumerate(names):
         col = frame.iloc[:, i]

@@ -3,6 +3,8 @@ model as the CSV folder; responses.csv feeds the BOR command."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 
 import pandas as pd
@@ -397,3 +399,117 @@ def test_a_column_twice_is_refused_by_name(tmp_path):
     with pytest.raises(InputError) as exc:
         read_csv_coded(path, ("subject_id",))
     assert exc.value.row == 1 and exc.value.field == "date"
+
+
+# Issue 15: plain CSV files are parsed by pyarrow (clinical/csv_arrow.py), anything else by
+# pandas as before. The reference for every cell is read_csv_strings (pandas, dtype=str).
+PLAIN_FILES = {
+    "plain": "subject_id,lesion_id,date\n001,T1,2024-01-01\n002,NT1,\n",
+    "byte order mark": "\ufeffsubject_id,Date\n001,2024-01-01\n",
+    "CRLF": "subject_id,date\r\n001,2024-01-01\r\n002,2024-02-01\r\n",
+    "quoted": 'subject_id,note\n" 001 ","a, ""b""\nc"\n002,\n',
+    "blank lines": "subject_id,date\n\n001,x\n\n002,y\n\n",
+    "unicode": "subject_id,organ\nünï,Lébér\n",
+    "header only": "subject_id,date\n",
+    "no final newline": "subject_id,date\n001,2024-01-01",
+}
+IRREGULAR_FILES = {
+    "short row": "subject_id,date\n001\n",
+    "long row": "subject_id,date\n001,2024-01-01,extra\n",
+    "whitespace line": "subject_id,date\n   \n001,x\n",
+    "same name twice": "subject_id,date,date\n001,x,y\n",
+    "blank first line": "\nsubject_id,date\n001,x\n",
+}
+
+
+def _cells(col):
+    return [None if c < 0 else col.uniques[c] for c in col.codes]
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN_FILES))
+def test_pyarrow_reads_plain_files_cell_for_cell_as_pandas(tmp_path, name):
+    from vein2vein.clinical.csv_arrow import arrow_coded
+    from vein2vein.clinical.parsing import read_csv_coded, read_csv_strings
+
+    path = tmp_path / "assessments.csv"
+    path.write_bytes(PLAIN_FILES[name].encode("utf-8"))
+    assert arrow_coded(path.read_bytes()) is not None  # the fast path reads it
+    strings = read_csv_strings(path, ("subject_id",))
+    coded = read_csv_coded(path, ("subject_id",))
+    assert list(coded) == list(strings.columns)
+    for column, col in coded.items():
+        assert _cells(col) == strings[column].tolist(), column
+
+
+@pytest.mark.parametrize("name", sorted(IRREGULAR_FILES))
+def test_irregular_files_go_to_pandas_with_its_result_or_its_error(tmp_path, monkeypatch, name):
+    """The fast path declines (None), and read_csv_coded gives exactly what the pandas path
+    gives: the same cells, or the same error with file, row and field."""
+    from vein2vein.clinical import parsing
+    from vein2vein.clinical.csv_arrow import arrow_coded
+
+    path = tmp_path / "assessments.csv"
+    path.write_bytes(IRREGULAR_FILES[name].encode("utf-8"))
+    assert arrow_coded(path.read_bytes()) is None
+
+    def outcome():
+        try:
+            return {k: _cells(v) for k, v in parsing.read_csv_coded(path, ("subject_id",)).items()}
+        except InputError as exc:
+            return (str(exc), exc.file, exc.row, exc.field)
+
+    now = outcome()
+    monkeypatch.setattr(parsing, "arrow_coded", lambda data: None)
+    assert now == outcome()
+
+
+def test_not_utf8_empty_and_control_characters_keep_their_messages(tmp_path):
+    from vein2vein.clinical.csv_arrow import arrow_coded, read_ahead
+    from vein2vein.clinical.parsing import read_csv_coded
+
+    cases = {
+        b"subject_id,date\n\xff\xfe,x\n": ("not a readable CSV file", None),
+        b"": ("the file is empty", None),
+        b"subject_id,date\n001,x\n002,a\x00b\n": ("control character", 3),
+    }
+    for data, (message, row) in cases.items():
+        path = tmp_path / "assessments.csv"
+        path.write_bytes(data)
+        if data and b"\x00" not in data:
+            assert arrow_coded(data) is None
+        for ahead in (None, read_ahead(path)):
+            with pytest.raises(InputError) as exc:
+                read_csv_coded(path, ("subject_id",), ahead=ahead)
+            assert message in str(exc.value) and exc.value.file == "assessments.csv"
+            assert exc.value.row == row
+
+
+def test_read_ahead_gives_the_dataset_and_readout_of_the_plain_read(demo, monkeypatch):
+    """The readout command parses assessments.csv in a thread while it imports the engine
+    (read_ahead); the dataset, and the readout of it, equal those of the pandas path."""
+    from vein2vein.clinical import parsing
+    from vein2vein.clinical.csv_arrow import read_ahead
+    from vein2vein.clinical.readout_json import write_readout_json
+
+    def document(ds):
+        out = io.BytesIO()
+        write_readout_json(readout(ds, ReadoutOptions(cutoff=CUTOFF)), out)
+        doc = json.loads(out.getvalue())
+        doc["provenance"].pop("computed_at")
+        return doc
+
+    ahead = read_csv_folder(demo, ahead=read_ahead(demo / "assessments.csv"))
+    monkeypatch.setattr(parsing, "arrow_coded", lambda data: None)
+    plain = read_csv_folder(demo)
+    for name in ("subjects", "lesions", "assessments", "new_lesions"):
+        pd.testing.assert_frame_equal(getattr(ahead, name), getattr(plain, name))
+    assert ahead.file_hashes == plain.file_hashes and ahead.warnings == plain.warnings
+    assert document(ahead) == document(plain)
+
+
+def test_a_failed_read_ahead_reads_the_file_again(demo):
+    from concurrent.futures import Future
+
+    failed: Future = Future()
+    failed.set_exception(MemoryError("the thread ran out of memory"))
+    assert read_csv_folder(demo, ahead=failed).assessments.equals(read_csv_folder(demo).assessments)
