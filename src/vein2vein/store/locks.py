@@ -18,10 +18,15 @@ def lock_row(session: Session, model: Any, ident: int) -> None:
 
 
 def advisory_lock(session: Session, key: int, sub: int | None = None) -> None:
-    """A transaction-scoped advisory lock on ``key`` (and ``sub``, e.g. an organisation id)."""
+    """A transaction-scoped advisory lock on ``key`` (and ``sub``, e.g. an organisation id).
+
+    PostgreSQL's advisory locks belong to the whole database, while a store is one schema of it:
+    the lock is taken on a 64-bit hash of the schema, ``key`` and ``sub``, so that two stores in
+    one database (a restore being checked beside the live one; the test suite's schema per test,
+    whose processes run at once) never wait for, or deadlock with, each other."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    if sub is None:
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-    else:
-        session.execute(text("SELECT pg_advisory_xact_lock(:k, :s)"), {"k": key, "s": sub})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || :name, 0))"),
+        {"name": f"/{key}" if sub is None else f"/{key}/{sub}"},
+    )
