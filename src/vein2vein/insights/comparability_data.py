@@ -13,6 +13,8 @@
 * ``derived:fold_expansion`` / ``derived:doubling_time_h``: the batch's growth from the
   approved record's viable counts (``manufacturing.kinetics.growth_of``).
 
+The record reads are ``insights.record_values``, shared with continued process verification.
+
 A batch of an arm without such a value for an attribute is listed as missing for it, with the
 reason, and the attribute's n is what remains.
 
@@ -30,9 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from vein2vein.identity.tables import Order
 from vein2vein.insights import comparability_domain as rules
-from vein2vein.manufacturing import batches as batch_service
-from vein2vein.manufacturing.execution import BatchRecord
-from vein2vein.manufacturing.kinetics import growth_of
+from vein2vein.insights import record_values
 from vein2vein.manufacturing.tables import Batch
 from vein2vein.quality import specs
 from vein2vein.quality.release_rules import OosStatus
@@ -133,18 +133,13 @@ def read_values(
             results[(row.batch_id, row.test_code)] = row
     under_oos = _open_investigations(session, [r.id for r in results.values()])
     need_record = any(s.kind != "qc" for s in sources.values())
-    records: dict[int, BatchRecord] = {}
-    if need_record and ids:
-        for batch in session.scalars(
-            select(Batch)
-            .where(Batch.id.in_(ids))
-            .options(selectinload(Batch.events), selectinload(Batch.mbr))
-        ):
-            records[batch.id] = batch_service.record_of(batch)
+    records = record_values.load_records(session, ids) if need_record else {}
     values: list[StoredValue] = []
     missing: list[Missing] = []
     for b in wanted:
-        growth = None
+        recorded = (
+            record_values.BatchValues(b.batch_id, records[b.batch_id]) if need_record else None
+        )
         for name, src in sources.items():
             found: tuple[float, str, str] | None = None
             reason = ""
@@ -158,25 +153,11 @@ def read_values(
                     reason = "its out-of-specification investigation is open"
                 else:  # the value is stored in its specification's unit, not as typed
                     found = (float(r.value), _spec_unit(session, r), f"qc_result {r.id}")
-            elif src.kind == "record":
-                step, _, entry = src.key.partition(".")
-                e = records[b.batch_id].current(step, entry)
-                if e is None:
-                    reason = f"no {src.key} in the record"
-                else:
-                    found = (float(e.value), e.unit, f"mfg_batch {b.batch_id} entry {e.seq}")
-            else:
-                growth = growth or growth_of(records[b.batch_id])
-                number = (
-                    growth.fold_expansion
-                    if src.key == "fold_expansion"
-                    else (growth.doubling_time_days * 24 if growth.doubling_time_days else None)
-                )
-                if number is None:
-                    reason = growth.problem or "no growth in the record"
-                else:
-                    unit = "1" if src.key == "fold_expansion" else "h"
-                    found = (float(number), unit, f"mfg_batch {b.batch_id} kinetics")
+            else:  # the record's current value, or the growth derived from its counts
+                assert recorded is not None
+                read, reason = recorded.read(src)
+                if read is not None:
+                    found = (read.value, read.unit, read.record)
             if found is None:
                 missing.append(Missing(b.arm, name, b.batch_id, b.order, reason))
             else:

@@ -18,7 +18,8 @@ READ = [require(Perm.QC_READ)]
 
 @router.get("/series", response_model=list[cpv_schemas.SeriesRow], dependencies=READ)
 def list_series(auth: AuthDep, db: DbDep) -> list[dict[str, Any]]:
-    """Every product, site and attribute in scope with approved results."""
+    """Every product, site and attribute (QC) or process parameter (batch record) in scope
+    with approved values."""
     with db.read() as session:
         return cpv_views.series_list(session, auth.scope)
 
@@ -29,10 +30,15 @@ def chart(
     auth: AuthDep,
     db: DbDep,
     site_id: int | None = Query(None, ge=1, le=2**31 - 1),
-    attribute: str = Query("", max_length=64),
+    attribute: str = Query(
+        "",
+        max_length=120,
+        description="a test code, or a process parameter (record:STEP.entry, derived:...)",
+    ),
 ) -> dict[str, Any]:
-    """One series: the individuals chart against the frozen (or provisional) limits, each
-    point with its rules, capability against the specification, results left out, baselines."""
+    """One series (a quality attribute or a process parameter of the batch record): the
+    individuals chart against the frozen (or provisional) limits, each point with its rules,
+    capability against the specification (or the MBR's limits), results left out, baselines."""
     with db.read() as session:
         page = cpv_views.dashboard(
             session, auth.scope, program_id, site=site_id, attribute=attribute

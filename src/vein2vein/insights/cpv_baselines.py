@@ -1,6 +1,12 @@
-"""Freezing a CPV baseline (docs/cpv.md): the control limits of one product's attribute at one
-site, computed by the statistics engine from the approved results of the batches started in a
-chosen period, stored with every batch, result and value they came from, and signed.
+"""Freezing a CPV baseline (docs/cpv.md): the control limits of one product's attribute or
+process parameter at one site, computed by the statistics engine from the approved values of
+the batches started in a chosen period (in the series' unit, the latest point's), stored with
+every batch, result or record entry and value they came from, and signed.
+
+A series is named as ``cpv_domain.source_of`` reads it: a QC test code, or a batch-record value
+in comparability's syntax (``record:HARVEST.viability``, ``derived:fold_expansion``), so the
+baseline table of migration 0018 holds either kind in ``test_code`` (at most 64 characters: a
+longer name is refused with its length).
 
 Who: the CDMO's QA approver (``Perm.CPV_FREEZE``), as a CDMO's QA signs the CPV protocol's
 limits that MSAT proposes; the signature's meaning is *approved* (``auth.signatures``: the
@@ -40,6 +46,8 @@ from vein2vein.store.uow import UnitOfWork
 
 RECORD = "cpv_baseline"
 MEANING = Meaning.APPROVED.value
+#: the length of ``cpv_baseline.test_code`` (migration 0018)
+NAME_LENGTH = 64
 
 
 def content(b: CpvBaseline) -> dict[str, Any]:
@@ -102,9 +110,10 @@ def freeze_baseline(
     why = clean_text(reason, "reason", 2000, multiline=True)
     if not why:
         raise InputError("Reason: say why these batches are the baseline", field="reason")
+    attribute = series_name(test)
     require_credentials(username, password)
     lock_row(s, Program, program.id)
-    key = data.SeriesKey(program.id, site.id, test.strip())
+    key = data.SeriesKey(program.id, site.id, attribute)
     old = data.effective_baseline(s, key)
     if (old.id if old else None) != current:
         seen = f"baseline {current}" if current else "no baseline"
@@ -119,11 +128,12 @@ def freeze_baseline(
             "frozen. Reload the chart, review it and freeze again."
         )
     points, _ = data.approved_points(s, scope, key)
-    chosen = dom.baseline_points(points, start, end)
+    in_unit = dom.in_latest_unit(points)  # the chart's unit, or UnitMismatch
+    chosen = dom.baseline_points(in_unit, start, end)
     limits, chart = dom.freeze(chosen)
-    unit = _unit(s, chosen, key.test)
+    unit = in_unit[-1].unit
     body = dom.baseline_content(
-        product=program.code, site=site.name, attribute=key.test, unit=unit, start=start,
+        product=program.code, site=site.name, attribute=key.attribute, unit=unit, start=start,
         end=end, points=chosen, limits=limits, chart=chart, supersedes=old.id if old else None,
         reason=why,
     )  # fmt: skip
@@ -139,7 +149,7 @@ def freeze_baseline(
         )  # fmt: skip
     row = CpvBaseline(
         organisation_id=program.organisation_id, program_id=program.id, site_id=site.id,
-        test_code=key.test, unit=unit, period_start=start, period_end=end, n=len(chosen),
+        test_code=key.attribute, unit=unit, period_start=start, period_end=end, n=len(chosen),
         center=limits.center, sigma=limits.sigma, lcl=limits.lcl, ucl=limits.ucl,
         mr_center=limits.mr_center, mr_ucl=limits.mr_ucl, content=canonical_json(body).decode(),
         content_hash=sha256_hex(body), reason=why, status=data.EFFECTIVE, frozen_at=now_at,
@@ -152,7 +162,7 @@ def freeze_baseline(
         uow, settings, signer_id=scope.user_id, username=username, password=password,
         record_type=RECORD, record_id=row.id, organisation_id=row.organisation_id,
         meaning=MEANING, content=body,
-        reason=f"freezing the CPV baseline of {program.code} {key.test} at {site.name}",
+        reason=f"freezing the CPV baseline of {program.code} {key.attribute} at {site.name}",
     )  # fmt: skip
     uow.record(
         "cpv.baseline_frozen", RECORD, row.id,
@@ -163,6 +173,18 @@ def freeze_baseline(
     return row
 
 
-def _unit(session: Session, points: list[dom.Point], test: str) -> str | None:
-    found = data.spec_test(session, points[-1].spec_id, test) if points else None
-    return found[1].unit if found else None
+def series_name(text: str) -> str:
+    """The series' name as baselines store it (``qc:cd3`` is ``cd3``), within the column."""
+    try:
+        name = dom.series_name(dom.source_of(text.strip()))
+    except InputError as exc:
+        raise InputError(f"Attribute: {exc.detail}", field="attribute") from None
+    if not name:
+        raise InputError("Attribute: choose the series", field="attribute")
+    if len(name) > NAME_LENGTH:
+        raise InputError(
+            f"Attribute: the series '{name[:80]}' has a name of {len(name)} characters; a "
+            f"baseline records at most {NAME_LENGTH}: no baseline can be frozen for it",
+            field="attribute",
+        )
+    return name

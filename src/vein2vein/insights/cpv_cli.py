@@ -1,10 +1,12 @@
 """``v2v cpv``: continued process verification at the command line (docs/cpv.md).
 
-* ``v2v cpv series [--json]``: every product, site and attribute with approved results
-  (fields: program_id, product, site_id, site, attribute, n, last_batch, baseline_id,
-  baseline_frozen_at, flagged);
+* ``v2v cpv series [--json]``: every product, site and attribute (QC) or process parameter
+  (batch record) with approved values (fields: program_id, product, site_id, site, attribute,
+  kind, name, unit, n, last_batch, baseline_id, baseline_frozen_at, flagged, problem);
 * ``v2v cpv chart --program CODE --site NAME --attribute TEST [--json]``: the individuals
   chart's limits, every point with its rules, capability (the same numbers as the page);
+  ``TEST`` a test code or a process parameter (``record:HARVEST.viability``,
+  ``derived:fold_expansion``);
 * ``v2v cpv freeze --program CODE --site NAME --attribute TEST --from DAY --to DAY --reason TEXT
   --user U``: freeze the limits, signed with the user's password (asked);
 * ``v2v cpv baseline ID [--json]``: one frozen baseline;
@@ -34,7 +36,12 @@ from vein2vein.cli.common import (
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 PROGRAM_OPT = typer.Option(..., "--program", help="The product's program code")
 SITE_OPT = typer.Option(..., "--site", help="The manufacturing site (name, part of it, or id)")
-ATTRIBUTE_OPT = typer.Option(..., "--attribute", help="The specification's test code")
+ATTRIBUTE_OPT = typer.Option(
+    ...,
+    "--attribute",
+    help="The specification's test code, or a process parameter: record:STEP.entry, "
+    "derived:fold_expansion, derived:doubling_time_h",
+)
 
 app = typer.Typer(
     name="cpv",
@@ -44,9 +51,10 @@ app = typer.Typer(
 
 
 def _day(text: str | None, field: str, label: str) -> dt.date | None:
-    from vein2vein.insights import cpv_views
+    """A day typed as YYYY-MM-DD, with the forms' messages (``web.forms.parse_date``)."""
+    from vein2vein.web.forms import parse_date
 
-    return cpv_views.parse_day(text, field, label)
+    return parse_date(text, field, label, required=False)
 
 
 def _fmt(v: Any) -> str:
@@ -56,7 +64,8 @@ def _fmt(v: Any) -> str:
 @app.command("series")
 @handle_errors
 def series(json_: bool = JSON_OPT) -> None:
-    """Every product, site and attribute with approved results."""
+    """Every product, site and attribute (QC) or process parameter (batch record) with
+    approved values."""
     from vein2vein.insights import cpv_views
 
     rows = server_read(cpv_views.series_list, need_cdmo=True)
@@ -66,8 +75,8 @@ def series(json_: bool = JSON_OPT) -> None:
     for r in rows:
         limits = f"baseline {r['baseline_id']}" if r["baseline_id"] else "provisional"
         typer.echo(
-            f"{r['product']:<12} {r['site']:<20} {r['attribute']:<16} n={r['n']:<4} {limits:<14} "
-            f"flagged {r['flagged']}"
+            f"{r['product']:<12} {r['site']:<20} {r['kind']:<18} {r['attribute']:<28} "
+            f"[{r['unit'] or '-'}] n={r['n']:<4} {limits:<14} flagged {r['flagged']}"
         )
 
 
@@ -94,13 +103,15 @@ def chart(
         or page["key"]["attribute"] != attribute.strip()
         or str(page["key"]["site_id"]) != str(site_id)
     ):
-        raise NotFound(f"no approved results of {attribute} of {program} at that site")
+        raise NotFound(f"no approved values of {attribute} of {program} at that site")
     for name in ("figure", "series", "period_default"):
         page.pop(name, None)
     if json_:
         emit_json(page)
         return
     typer.echo(page["title"])
+    a = page["attribute"]
+    typer.echo(f"{a['kind']} {a['code']}, unit {a['unit_text']}")
     if page["problem"]:
         typer.echo(page["problem"])
         return
@@ -159,7 +170,7 @@ def freeze(
     with db.uow(actor) as uow:
         program_id = cpv_views.program_by_code(uow.session, scope, program)
         site_id = cpv_views.site_by_name(uow.session, site)
-        key = cpv_data.SeriesKey(program_id, site_id, attribute.strip())
+        key = cpv_data.SeriesKey(program_id, site_id, cpv_baselines.series_name(attribute))
         current = cpv_data.effective_baseline(uow.session, key)
         row = cpv_baselines.freeze_baseline(
             uow, scope, db.settings, program_id=program_id, site_id=site_id, test=attribute,

@@ -1,6 +1,7 @@
 """The CPV series read from the record, within the caller's scope (docs/cpv.md): the approved
-points of one product's attribute at one site, the results left out (invalidated, or awaiting
-QA's disposition), the specification the latest point is judged by, and the baselines.
+points of one product's attribute or process parameter at one site, the results left out
+(invalidated, or awaiting QA's disposition), the specification or MBR the latest point is judged
+by, and the baselines.
 
 **Approved** (what enters a chart): a *valid* QC result (never one invalidated by its OOS
 investigation) of a GMP batch whose disposition QA has signed: released, conditional,
@@ -8,11 +9,18 @@ exceptional or rejected (``qc_release``). A result entered after a conditional r
 from its entry: the signed release tracks it to its end. A batch with no disposition yet is
 counted beside the chart, not plotted. A chart therefore changes the moment QA signs a
 disposition, and at no other time except a late result of a conditional release.
+
+**Process parameters** (a series named ``record:STEP.entry`` or ``derived:...``): the same
+batches (a GMP batch whose disposition QA signed), the value read from its executed record
+after corrections, or derived from its counts, by ``insights.record_values`` (the reads
+comparability makes). A batch whose record holds the value but whose disposition QA has not
+signed is counted beside the chart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,8 +34,12 @@ from vein2vein.auth.tables import Site
 from vein2vein.core.clock import as_utc
 from vein2vein.identity.tables import Order
 from vein2vein.insights import cpv_domain as dom
+from vein2vein.insights import record_values
+from vein2vein.insights.comparability_domain import Source
 from vein2vein.insights.cpv_tables import CpvBaseline
-from vein2vein.manufacturing.tables import Batch
+from vein2vein.manufacturing import mbrs
+from vein2vein.manufacturing.domain import Mbr
+from vein2vein.manufacturing.tables import Batch, MasterBatchRecord
 from vein2vein.programs.tables import Program
 from vein2vein.quality import domain as qdomain
 from vein2vein.quality import specs
@@ -42,7 +54,8 @@ PROGRAM_OF_BATCH = func.coalesce(Order.program_id, Batch.program_id)
 class SeriesKey:
     program_id: int
     site_id: int
-    test: str
+    #: a QC test code, or ``record:STEP.entry`` / ``derived:quantity`` (``cpv_domain.source_of``)
+    attribute: str
 
 
 def batch_label(batch: Batch) -> str:
@@ -64,18 +77,44 @@ def _results(scope: Scope) -> Select[Any]:
     return scope.filter(stmt, QcResult)
 
 
-def _point(result: QcResult, batch: Batch, rel: QcRelease) -> dom.Point:
+def _point(session: Session, result: QcResult, batch: Batch, rel: QcRelease) -> dom.Point:
+    """A QC result as a point, in its specification's unit (the unit its value was converted
+    to when it was judged)."""
+    found = spec_test(session, result.spec_id, result.test_code)
     return dom.Point(
         batch_id=batch.id,
         batch=batch_label(batch),
-        result_id=result.id,
         made_at=as_utc(batch.created_at),
         value=float(result.value or "nan"),
+        unit=found[1].unit if found else None,
         rounded=result.rounded,
         outcome=result.outcome,
-        spec_id=result.spec_id,
+        version_id=result.spec_id,
         disposition=disposition(rel),
+        result_id=result.id,
+        source=f"qc_result {result.id}",
     )
+
+
+def _record_point(batch: Batch, rel: QcRelease, read: record_values.RecordValue) -> dom.Point:
+    """A batch-record value as a point, in the unit of the batch's MBR version."""
+    return dom.Point(
+        batch_id=batch.id,
+        batch=batch_label(batch),
+        made_at=as_utc(batch.created_at),
+        value=read.value,
+        unit=read.unit,
+        rounded=read.typed or f"{read.value:.6g}",
+        outcome=read.verdict or "derived",
+        version_id=batch.mbr_id,
+        disposition=disposition(rel),
+        source=read.record,
+        entry_seq=read.seq,
+    )
+
+
+def _decided(rel: QcRelease | None) -> bool:
+    return rel is not None and rel.state in dom.DECIDED
 
 
 def disposition(rel: QcRelease | None) -> str:
@@ -89,35 +128,84 @@ def disposition(rel: QcRelease | None) -> str:
 
 
 def approved_points(session: Session, scope: Scope, key: SeriesKey) -> tuple[list[dom.Point], int]:
-    """The series' approved points (in chart order) and how many batches have a valid result
-    still awaiting QA's disposition."""
+    """The series' approved points (in chart order) and how many batches have a value (a
+    valid result, or an entry of the record) still awaiting QA's disposition."""
+    src = dom.source_of(key.attribute)
+    if src.kind != "qc":
+        return _process_points(session, scope, key, src)
     stmt = _results(scope).where(
         key.program_id == PROGRAM_OF_BATCH,
         Batch.site_id == key.site_id,
-        QcResult.test_code == key.test,
+        QcResult.test_code == src.key,
     )
     points, waiting = [], 0
     for result, batch, rel, _ in session.execute(stmt):
-        if rel is None or rel.state not in dom.DECIDED:
+        if not _decided(rel):
             waiting += 1
         else:
-            points.append(_point(result, batch, rel))
+            points.append(_point(session, result, batch, rel))
+    return dom.ordered(points), waiting
+
+
+def _batches(scope: Scope) -> Select[Any]:
+    """GMP batches in scope with their disposition and program."""
+    stmt = (
+        select(Batch, QcRelease, PROGRAM_OF_BATCH)
+        .outerjoin(Order, Batch.order_id == Order.id)
+        .outerjoin(QcRelease, QcRelease.batch_id == Batch.id)
+        .where(Batch.gmp.is_(True))
+    )
+    return scope.filter(stmt, Batch)
+
+
+def _process_points(
+    session: Session, scope: Scope, key: SeriesKey, src: Source
+) -> tuple[list[dom.Point], int]:
+    rows = session.execute(
+        _batches(scope).where(key.program_id == PROGRAM_OF_BATCH, Batch.site_id == key.site_id)
+    ).all()
+    records = record_values.load_records(session, [b.id for b, _, _ in rows])
+    points, waiting = [], 0
+    for batch, rel, _ in rows:
+        read, _why = record_values.BatchValues(batch.id, records[batch.id]).read(src)
+        if read is None:
+            continue
+        if not _decided(rel):
+            waiting += 1
+        else:
+            points.append(_record_point(batch, rel, read))
     return dom.ordered(points), waiting
 
 
 def all_series(session: Session, scope: Scope) -> dict[SeriesKey, list[dom.Point]]:
-    """Every series in scope with its approved points (one query)."""
+    """Every series in scope with its approved points: the QC results (one query) and every
+    parameter, in-process control and growth quantity of the signed batches' records."""
     out: dict[SeriesKey, list[dom.Point]] = {}
     for result, batch, rel, program_id in session.execute(_results(scope)):
-        if rel is None or rel.state not in dom.DECIDED:
+        if not _decided(rel):
             continue
         key = SeriesKey(program_id, batch.site_id, result.test_code)
-        out.setdefault(key, []).append(_point(result, batch, rel))
+        out.setdefault(key, []).append(_point(session, result, batch, rel))
+    signed = [
+        (b, rel, pid) for b, rel, pid in session.execute(_batches(scope)) if _decided(rel) and pid
+    ]
+    records = record_values.load_records(session, [b.id for b, _, _ in signed])
+    for batch, rel, program_id in signed:
+        recorded = record_values.BatchValues(batch.id, records[batch.id])
+        for item in record_values.process_items(recorded.record.mbr):
+            read, _why = recorded.read(item.source)
+            if read is not None:
+                key = SeriesKey(program_id, batch.site_id, item.source.text)
+                out.setdefault(key, []).append(_record_point(batch, rel, read))
     return {k: dom.ordered(v) for k, v in out.items()}
 
 
 def invalidated(session: Session, scope: Scope, key: SeriesKey) -> list[dict[str, Any]]:
-    """Results of the series invalidated by their OOS investigation (never plotted)."""
+    """Results of the series invalidated by their OOS investigation (never plotted; a
+    batch-record value is corrected in the record, never invalidated)."""
+    src = dom.source_of(key.attribute)
+    if src.kind != "qc":
+        return []
     stmt = (
         select(QcResult, Batch, QcInvestigation.number)
         .join(Batch, QcResult.batch_id == Batch.id)
@@ -127,7 +215,7 @@ def invalidated(session: Session, scope: Scope, key: SeriesKey) -> list[dict[str
             QcResult.valid.is_(False),
             key.program_id == PROGRAM_OF_BATCH,
             Batch.site_id == key.site_id,
-            QcResult.test_code == key.test,
+            QcResult.test_code == src.key,
         )
         .order_by(Batch.created_at, QcResult.id)
     )
@@ -158,12 +246,70 @@ def spec_test(session: Session, spec_id: int, test: str) -> tuple[QcSpec, qdomai
         return None
 
 
+@dataclass(frozen=True)
+class Described:
+    """What a series is, from the specification or MBR version of its latest point."""
+
+    kind: str  # dom.QUALITY | dom.PROCESS
+    name: str
+    unit: str | None
+    spec: dom.SpecLimits
+    version_id: int | None  # the QcSpec or MasterBatchRecord row
+    version_label: str | None
+    position: int = 0  # a process parameter's place in the MBR (process order)
+
+    @property
+    def unit_text(self) -> str:
+        if self.unit is None:
+            return "no unit"
+        return "1 (a ratio, no unit)" if self.unit == "1" else self.unit
+
+
+def describe_series(session: Session, key: SeriesKey, points: list[dom.Point]) -> Described:
+    """Name, unit and limits of the series as its latest point's specification (a quality
+    attribute) or MBR version (a process parameter: PAR or acceptance limits) gives them."""
+    src = dom.source_of(key.attribute)
+    last = points[-1].version_id if points else None
+    none = dom.SpecLimits(None, None, "")
+    if src.kind == "qc":
+        found = spec_test(session, last, src.key) if last is not None else None
+        if found is None:
+            return Described(dom.QUALITY, src.key, None, none, None, None)
+        spec, test = found
+        limits = dom.spec_limits(test, qdomain.criterion_text(test))
+        return Described(
+            dom.QUALITY, test.name, test.unit, limits, spec.id, f"{spec.product} v{spec.version}"
+        )
+    row = session.get(MasterBatchRecord, last) if last is not None else None
+    if row is None:
+        return Described(dom.PROCESS, key.attribute, None, dom.SpecLimits(None, None, "", "MBR"),
+                         None, None)  # fmt: skip
+    found = _process_items(mbrs.model_of(row)).get(src.text)
+    if found is None:
+        return Described(dom.PROCESS, key.attribute, None, dom.SpecLimits(None, None, "", "MBR"),
+                         None, None)  # fmt: skip
+    position, item = found
+    text = item.limits_text()
+    limits = dom.SpecLimits(item.limits.low, item.limits.high, text, "MBR")
+    return Described(
+        dom.PROCESS, item.name, item.unit, limits, row.id, f"MBR v{row.version}", position
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _process_items(model: Mbr) -> dict[str, tuple[int, record_values.ProcessItem]]:
+    """An MBR version's process values by series name, with their place in process order
+    (kept for the next caller, as ``mbrs.model_of`` keeps the immutable model)."""
+    items = record_values.process_items(model)
+    return {item.source.text: (i, item) for i, item in enumerate(items)}
+
+
 def effective_baseline(session: Session, key: SeriesKey) -> CpvBaseline | None:
     return session.scalars(
         select(CpvBaseline).where(
             CpvBaseline.program_id == key.program_id,
             CpvBaseline.site_id == key.site_id,
-            CpvBaseline.test_code == key.test,
+            CpvBaseline.test_code == key.attribute,
             CpvBaseline.status == EFFECTIVE,
         )
     ).first()
@@ -173,7 +319,7 @@ def baselines_of(session: Session, scope: Scope, key: SeriesKey) -> list[CpvBase
     stmt = scope.filter(select(CpvBaseline), CpvBaseline).where(
         CpvBaseline.program_id == key.program_id,
         CpvBaseline.site_id == key.site_id,
-        CpvBaseline.test_code == key.test,
+        CpvBaseline.test_code == key.attribute,
     )
     return list(session.scalars(stmt.order_by(CpvBaseline.frozen_at.desc(), CpvBaseline.id.desc())))
 

@@ -1,9 +1,9 @@
 """Continued process verification (CPV, FDA Process Validation guidance 2011, stage 3; EU GMP
 Annex 15 §5.28-5.32): the rules of one product's control chart at one site for one quality
-attribute, of a frozen baseline, of capability against the specification and of the "all
-batches met specification" summary. Pure: no database, web or template code; the numbers come
-from the statistics engine (``stats.charts.imr_chart``, ``stats.capability.capability``), never
-computed again here.
+attribute or process parameter, of a frozen baseline, of capability against the specification
+(or the MBR's limits) and of the "all batches met specification" summary. Pure: no database,
+web or template code; the numbers come from the statistics engine (``stats.charts.imr_chart``,
+``stats.capability.capability``), never computed again here.
 
 Conventions (docs/cpv.md):
 
@@ -12,6 +12,15 @@ Conventions (docs/cpv.md):
   a conditional release counts from its entry (the signed release tracks it). Invalidated
   results are never plotted; they are listed beside the chart with their investigation.
   Points are in the order the batches were started (``made_at``), ties by batch id.
+* **Process parameters** (``source_of``): a series named ``record:STEP.entry`` or
+  ``derived:fold_expansion`` / ``derived:doubling_time_h`` (comparability's names of batch-record
+  values) charts the batch record's current value of the entry, or the growth derived from its
+  viable counts, of the same batches (``insights.record_values``); a bare test code names a
+  quality attribute (QC result).
+* **One unit** (``in_latest_unit``): every point is converted to the unit of the latest point
+  (the unit of its specification or MBR version) by ``manufacturing.units``, the conversion
+  QC results are judged with; a unit that does not convert refuses the chart, naming both
+  units and the batches (``UnitMismatch``). Frozen limits are converted the same way.
 * **Limits**: I-chart x̄ ± 3σ̂ with σ̂ = MR̄/d₂(2) (NIST e-Handbook 6.3.2.2). With a frozen
   baseline, every point is judged against the frozen centre and σ̂ (the engine's "given
   standards"), the baseline's own points included; without one the limits are *provisional*,
@@ -20,6 +29,8 @@ Conventions (docs/cpv.md):
 * **Capability** against the specification version of the latest point: Ppk with its 95 %
   confidence interval (Bissell 1990) leads; Cpk is shown with a warning below
   ``stats.capability.FEW_LOTS`` points, as the engine warns; none without a numeric criterion.
+  A process parameter's capability is against the MBR's limits of the latest point (PAR, or an
+  in-process control's acceptance limits); without any, ``NO_LIMITS`` says so.
 """
 
 from __future__ import annotations
@@ -27,9 +38,14 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
+from vein2vein.core.errors import RuleViolation
+from vein2vein.insights.comparability_domain import Source, parse_source
+from vein2vein.manufacturing import units
+from vein2vein.manufacturing.units import UnitError
 from vein2vein.quality.domain import Kind, Test
 from vein2vein.stats.capability import FEW_LOTS, CapabilityResult, capability
 from vein2vein.stats.charts import ControlChartResult, imr_chart
@@ -43,6 +59,10 @@ SIGMA_METHOD = "mr"
 K = 3.0
 #: the dispositions whose batches' results count (QA signed them)
 DECIDED = ("released", "conditional", "exceptional", "rejected")
+#: the two kinds of series
+QUALITY, PROCESS = "quality attribute", "process parameter"
+#: what the capability section says of a series whose limits are none
+NO_LIMITS = "no specification limits: no capability"
 
 # --------------------------------------------------------------------------------------------
 # the series
@@ -51,26 +71,104 @@ DECIDED = ("released", "conditional", "exceptional", "rejected")
 
 @dataclass(frozen=True)
 class Point:
-    """One batch's value of the attribute."""
+    """One batch's value of the attribute or process parameter."""
 
     batch_id: int
     batch: str  # what people call it: the order number, else B-{id}
-    result_id: int
     made_at: dt.datetime
     value: float
-    rounded: str
-    outcome: str
-    spec_id: int
+    unit: str | None
+    rounded: str  # as reported (QC) or as typed (batch record)
+    outcome: str  # the QC judgement, or the record's check against the MBR (ok, flag, deviation)
+    version_id: int  # the specification (QC) or MBR (batch record) version it was judged under
     disposition: str
+    result_id: int | None = None  # the QC result (None: a batch-record value)
+    source: str = ""  # where it was read: "qc_result 12", "mfg_batch 3 entry 41", ...
+    entry_seq: int | None = None  # the batch-record entry (a link to it)
+    converted_from: str | None = None  # "0.85 1": the value before conversion to the series unit
+
+
+# --------------------------------------------------------------------------------------------
+# which values a series holds
+# --------------------------------------------------------------------------------------------
+
+
+def source_of(attribute: str) -> Source:
+    """What a series' name reads: a bare test code (``viability``) a QC result, as baselines
+    name it since migration 0018; ``record:STEP.entry`` or ``derived:quantity`` a batch-record
+    value, in comparability's syntax (``comparability_domain.parse_source``)."""
+    if ":" not in attribute:
+        return Source("qc", attribute)
+    return parse_source(attribute, "attribute")
+
+
+def series_name(src: Source) -> str:
+    """The name of the series of a source (``qc:viability`` → ``viability``)."""
+    return src.key if src.kind == "qc" else src.text
+
+
+def kind_of(attribute: str) -> str:
+    return QUALITY if source_of(attribute).kind == "qc" else PROCESS
+
+
+class UnitMismatch(RuleViolation):
+    """Values of one series in units that do not convert into each other."""
+
+
+def in_latest_unit(points: Sequence[Point]) -> list[Point]:
+    """The points in chart order, each in the unit of the latest point (the unit of the latest
+    specification or MBR version), converted in decimal arithmetic as QC results are
+    (``manufacturing.units.convert_exact``: 0.85 → 85 % exactly). ``UnitMismatch`` when a
+    unit does not convert, naming both units and the batches."""
+    pts = ordered(points)
+    if not pts:
+        return []
+    last = pts[-1]
+    target = last.unit
+    out: list[Point] = []
+    stuck: dict[tuple[str | None, str], list[str]] = {}
+    for p in pts:
+        if p.unit == target:
+            out.append(p)
+            continue
+        try:
+            if p.unit is None or target is None:
+                raise UnitError("a value without its unit")
+            exact = units.convert_exact(Decimal(repr(p.value)), p.unit, target)
+        except UnitError as exc:
+            stuck.setdefault((p.unit, str(exc)), []).append(p.batch)
+            continue
+        out.append(replace(p, value=float(exact), unit=target, converted_from=_with(p)))
+    if stuck:
+        parts = [
+            f"{_unit(unit)} (batch{'es' if len(b) > 1 else ''} {', '.join(b)}: {why})"
+            for (unit, why), b in stuck.items()
+        ]
+        raise UnitMismatch(
+            f"no chart: the values are in {'; '.join(parts)}, which do not convert to "
+            f"{_unit(target)}, the unit of the latest batch {last.batch}. Charting them together "
+            "would mix units"
+        )
+    return out
+
+
+def _with(p: Point) -> str:
+    return f"{p.value:.10g} {p.unit}"
+
+
+def _unit(unit: str | None) -> str:
+    return "no unit" if unit is None else f"'{unit}'"
 
 
 @dataclass(frozen=True)
 class SpecLimits:
-    """The numeric acceptance criterion of a test as capability reads it."""
+    """The numeric acceptance criterion of a test, or the limits of a process parameter in the
+    MBR (``source``), as capability reads it; ``text`` "" when there are none."""
 
     lsl: float | None
     usl: float | None
     text: str
+    source: str = "specification"
 
     @property
     def numeric(self) -> bool:
@@ -114,6 +212,29 @@ class FrozenLimits:
     ucl: float
     mr_center: float
     mr_ucl: float
+
+    def in_unit(self, unit: str | None, target: str | None, what: str) -> FrozenLimits:
+        """The limits in ``target`` (the series' unit now): levels converted, the spreads (σ̂,
+        moving ranges) by the conversion's factor alone; ``UnitMismatch`` names ``what``."""
+        if unit is None or target is None or unit == target:
+            return self
+        try:
+
+            def level(v: float) -> float:
+                return units.convert(v, unit, target)
+
+            def spread(v: float) -> float:
+                return level(v) - level(0.0)
+
+            return FrozenLimits(
+                level(self.center), spread(self.sigma), level(self.lcl), level(self.ucl),
+                spread(self.mr_center), spread(self.mr_ucl),
+            )  # fmt: skip
+        except UnitError as exc:
+            raise UnitMismatch(
+                f"no chart: {what} was frozen in '{unit}', which does not convert to '{target}', "
+                f"the unit of the latest batch ({exc})"
+            ) from None
 
 
 def baseline_points(points: Sequence[Point], start: dt.date, end: dt.date) -> list[Point]:
@@ -185,7 +306,9 @@ def baseline_content(
         "attribute": attribute,
         "unit": unit,
         "period": [start.isoformat(), end.isoformat()],
+        "kind": kind_of(attribute),
         "points": [[p.batch_id, p.result_id, p.value] for p in points],
+        "records": [p.source for p in points],
         "limits": {
             "center": limits.center,
             "sigma": limits.sigma,
@@ -235,6 +358,7 @@ class SeriesView:
     spec: SpecLimits
     problem: str | None = None  # why there is no chart
     warnings: tuple[str, ...] = field(default=())
+    unit: str | None = None  # of every point and limit (the latest point's)
 
     @property
     def flagged(self) -> tuple[Judged, ...]:
@@ -246,22 +370,32 @@ def judge_series(
     spec: SpecLimits,
     *,
     limits: FrozenLimits | None = None,
+    limits_unit: str | None = None,
     baseline_batches: frozenset[int] = frozenset(),
     baseline_end: dt.date | None = None,
 ) -> SeriesView:
-    """The chart of ``points`` against the frozen ``limits`` (or provisional limits from the
-    points themselves), each point's rules, and capability against ``spec``."""
-    pts = ordered(points)
+    """The chart of ``points`` (in the latest point's unit) against the frozen ``limits``
+    (frozen in ``limits_unit``, converted) or provisional limits from the points themselves,
+    each point's rules, and capability against ``spec``."""
+    frozen = limits is not None
+    try:
+        pts = in_latest_unit(points)
+        unit = pts[-1].unit if pts else None
+        if limits is not None:
+            limits = limits.in_unit(limits_unit, unit, "the baseline")
+    except UnitMismatch as exc:
+        return SeriesView((), None, frozen, None, None, None, spec, problem=str(exc))
     if len(pts) < 2:
         return SeriesView(
-            (), None, limits is not None, None, None, None, spec,
-            problem=f"{len(pts)} batch with an approved result: a chart needs at least 2",
+            (), None, frozen, None, None, None, spec,
+            problem=f"{len(pts)} batch with an approved value: a chart needs at least 2",
+            unit=unit,
         )  # fmt: skip
     try:
         chart = _chart([p.value for p in pts], limits)
     except DegenerateDataError as exc:
         return SeriesView(
-            (), None, limits is not None, None, None, None, spec, problem=f"no chart: {exc}"
+            (), None, frozen, None, None, None, spec, problem=f"no chart: {exc}", unit=unit
         )
     rules = {p.index: p.rules for p in chart.points}
     judged = []
@@ -278,8 +412,8 @@ def judge_series(
         judged.append(Judged(p, i, phase, tuple(rules.get(i, ())), mr))
     cap, problem, cpk_warning = _capability([p.value for p in pts], spec)
     return SeriesView(
-        tuple(judged), chart, limits is not None, cap, problem, cpk_warning, spec,
-        warnings=chart.warnings,
+        tuple(judged), chart, frozen, cap, problem, cpk_warning, spec,
+        warnings=chart.warnings, unit=unit,
     )  # fmt: skip
 
 
@@ -287,6 +421,8 @@ def _capability(
     values: Sequence[float], spec: SpecLimits
 ) -> tuple[CapabilityResult | None, str | None, str | None]:
     if not spec.numeric:
+        if not spec.text:
+            return None, NO_LIMITS, None
         return None, f"no numeric acceptance criterion ({spec.text}): no capability", None
     try:
         with warnings.catch_warnings():
@@ -331,9 +467,9 @@ def figure(view: SeriesView, title: str, unit: str | None) -> dict[str, Any]:
         (chart.lcl, f"LCL ({kind})", "#b35900", "dash"),
     ]
     if view.spec.usl is not None:
-        lines.append((view.spec.usl, "USL (specification)", "#6a1b9a", "dot"))
+        lines.append((view.spec.usl, f"USL ({view.spec.source})", "#6a1b9a", "dot"))
     if view.spec.lsl is not None:
-        lines.append((view.spec.lsl, "LSL (specification)", "#6a1b9a", "dot"))
+        lines.append((view.spec.lsl, f"LSL ({view.spec.source})", "#6a1b9a", "dot"))
     for value, name, colour, dash in lines:
         data.append(
             {"type": "scatter", "mode": "lines", "x": [x[0], x[-1]], "y": [value, value],

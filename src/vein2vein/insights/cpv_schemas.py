@@ -13,7 +13,12 @@ class Freeze(BaseModel):
     """Freeze the limits of one series from the batches started in a period (signed)."""
 
     site_id: int = Field(ge=1, le=2**31 - 1, description="the manufacturing site")
-    attribute: str = Field(min_length=1, max_length=64, description="the test code")
+    attribute: str = Field(
+        min_length=1,
+        max_length=64,
+        description="the test code, or a process parameter: record:STEP.entry, "
+        "derived:fold_expansion, derived:doubling_time_h",
+    )
     start: dt.date = Field(description="first day of the period (batches started from it)")
     end: dt.date = Field(description="last day of the period (included)")
     reason: str = Field(min_length=1, max_length=2000, description="why these batches")
@@ -32,12 +37,16 @@ class SeriesRow(BaseModel):
     product: str
     site_id: int
     site: str
-    attribute: str
+    attribute: str = Field(description="a test code, or record:STEP.entry / derived:quantity")
+    kind: str = Field(description="quality attribute (QC result) or process parameter (record)")
+    name: str
+    unit: str | None
     n: int
     last_batch: str
     baseline_id: int | None
     baseline_frozen_at: dt.datetime | None
     flagged: int
+    problem: str | None = Field(None, description="why the series has no chart")
 
 
 class Baseline(BaseModel):
@@ -47,6 +56,7 @@ class Baseline(BaseModel):
     site_id: int
     site: str
     attribute: str
+    kind: str
     unit: str | None
     period_start: dt.date
     period_end: dt.date
@@ -70,7 +80,10 @@ class Baseline(BaseModel):
 
 
 class BaselineDetail(Baseline):
-    points: list[list[float]] = Field(description="[batch id, result id, value] of each batch")
+    points: list[list[float | None]] = Field(
+        description="[batch id, QC result id (null: a batch-record value), value] of each batch"
+    )
+    records: list[str] = Field(description="where each value was read, in the order of points")
     signatures: list[dict[str, Any]]
 
 
@@ -78,9 +91,13 @@ class ChartPoint(BaseModel):
     index: int
     batch_id: int
     batch: str
-    result_id: int
+    result_id: int | None = Field(description="the QC result (null: a batch-record value)")
+    source: str = Field(description="qc_result 12, mfg_batch 3 entry 41, mfg_batch 3 kinetics")
+    entry_seq: int | None
     made_on: dt.date
-    value: float
+    value: float = Field(description="in the series' unit (the latest point's)")
+    unit: str | None
+    converted_from: str | None = Field(description="the value and unit before conversion")
     rounded: str
     outcome: str
     disposition: str

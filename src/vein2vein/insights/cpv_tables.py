@@ -14,15 +14,16 @@ from vein2vein.store.base import Base, UTCDateTime
 
 
 class CpvBaseline(Base):
-    """The control limits of one product's attribute at one site, frozen from the batches of a
-    period and signed by the person who froze them (record type ``cpv_baseline``, meaning
-    ``approved``). ``content`` is the canonical JSON that was signed (``cpv_domain.
-    baseline_content``: every batch, result and value, the limits, the method). Status
-    ``effective`` until a later freeze of the same series supersedes it (``superseded_at``;
-    the later one names it in ``supersedes_id``); at most one effective per series (a partial
-    unique index), and the database refuses any other change and every DELETE (migration
-    0018). The row belongs to the
-    program's sponsor, as the batches do."""
+    """The control limits of one product's attribute or process parameter at one site (named
+    in ``test_code``: a QC test code, or ``record:STEP.entry`` / ``derived:quantity``,
+    ``cpv_domain.source_of``), frozen from the batches of a period and signed by the person
+    who froze them (record type ``cpv_baseline``, meaning ``approved``). ``content`` is the
+    canonical JSON that was signed (``cpv_domain.baseline_content``: every batch, result or
+    record entry and value, the limits, the method). Status ``effective`` until a later freeze
+    of the same series supersedes it (``superseded_at``; the later one names it in
+    ``supersedes_id``); at most one effective per series (a partial unique index), and the
+    database refuses any other change and every DELETE (migration 0018). The row belongs to
+    the program's sponsor, as the batches do."""
 
     __tablename__ = "cpv_baseline"
     __table_args__ = (

@@ -1,7 +1,8 @@
-"""Reads of the CPV pages, API and command line (docs/cpv.md): the list of series, one
-series' dashboard (chart, rules, limits, capability, drill-down, baselines) and the "all
-batches met specification" summary of a product and period. Plain dicts; scoped like services
-(another client's program or baseline: not found)."""
+"""Reads of the CPV pages, API and command line (docs/cpv.md): the list of series (quality
+attributes and process parameters), one series' dashboard (chart, rules, limits, capability,
+drill-down, baselines) and the "all batches met specification" summary of a product and
+period. Plain dicts; scoped like services (another client's program or baseline: not
+found)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from vein2vein.insights import cpv_data as data
 from vein2vein.insights import cpv_domain as dom
 from vein2vein.insights.cpv_tables import CpvBaseline
 from vein2vein.programs.tables import Program
-from vein2vein.quality import domain as qdomain
 
 
 def _baseline_public(b: CpvBaseline, site: str = "") -> dict[str, Any]:
+    signed = baselines.content(b)
     return {
         "id": b.id,
         "program_id": b.program_id,
@@ -32,6 +33,7 @@ def _baseline_public(b: CpvBaseline, site: str = "") -> dict[str, Any]:
         "site_id": b.site_id,
         "site": site or b.site.name,
         "attribute": b.test_code,
+        "kind": dom.kind_of(b.test_code),
         "unit": b.unit,
         "period_start": b.period_start,
         "period_end": b.period_end,
@@ -50,47 +52,54 @@ def _baseline_public(b: CpvBaseline, site: str = "") -> dict[str, Any]:
         "supersedes_id": b.supersedes_id,
         "superseded_at": b.superseded_at,
         "content_hash": b.content_hash,
-        "warnings": baselines.content(b)["warnings"],
-        "method": baselines.content(b)["method"],
+        "warnings": signed["warnings"],
+        "method": signed["method"],
     }
 
 
 def series_list(session: Session, scope: Scope) -> list[dict[str, Any]]:
-    """Every product, site and attribute in scope with approved numeric results: n, the
-    effective baseline and the points that break a run rule."""
+    """Every product, site and attribute or process parameter in scope with approved values:
+    n, the effective baseline and the points that break a run rule. Quality attributes first
+    (by product, site and test code), then process parameters (by product, site and their
+    place in the MBR: process order)."""
     scope.require(Perm.QC_READ)
     series = data.all_series(session, scope)
     frozen = data.effective_baselines(session, scope)
     programs = data.programs_by_id(session, scope, {k.program_id for k in series})
     sites = data.site_names(session, {k.site_id for k in series})
-    out = []
+    ranked: list[tuple[tuple[bool, str, str, int, str], dict[str, Any]]] = []
     for key, points in series.items():
         program = programs.get(key.program_id)
         if program is None:
             continue
         b = frozen.get(key)
+        about = data.describe_series(session, key, points)
         view = dom.judge_series(
             points, dom.SpecLimits(None, None, ""),
-            limits=data.limits_of(b) if b else None,
+            limits=data.limits_of(b) if b else None, limits_unit=b.unit if b else None,
             baseline_batches=data.baseline_batches(b) if b else frozenset(),
             baseline_end=b.period_end if b else None,
         )  # fmt: skip
-        out.append(
-            {
-                "program_id": key.program_id,
-                "product": program.code,
-                "site_id": key.site_id,
-                "site": sites.get(key.site_id, ""),
-                "attribute": key.test,
-                "n": len(points),
-                "last_batch": points[-1].batch,
-                "baseline_id": b.id if b else None,
-                "baseline_frozen_at": b.frozen_at if b else None,
-                "flagged": len(view.flagged),
-            }
-        )
-    out.sort(key=lambda r: (r["product"], r["site"], r["attribute"]))
-    return out
+        site = sites.get(key.site_id, "")
+        row = {
+            "program_id": key.program_id,
+            "product": program.code,
+            "site_id": key.site_id,
+            "site": site,
+            "attribute": key.attribute,
+            "kind": about.kind,
+            "name": about.name,
+            "unit": about.unit,
+            "n": len(points),
+            "last_batch": points[-1].batch,
+            "baseline_id": b.id if b else None,
+            "baseline_frozen_at": b.frozen_at if b else None,
+            "flagged": len(view.flagged),
+            "problem": view.problem,
+        }
+        rank = (about.kind != dom.QUALITY, program.code, site, about.position, key.attribute)
+        ranked.append((rank, row))
+    return [row for _, row in sorted(ranked, key=lambda r: r[0])]
 
 
 def _series_key(
@@ -133,33 +142,35 @@ def dashboard(
         return page
     points, waiting = data.approved_points(session, scope, key)
     b = data.effective_baseline(session, key)
-    found = data.spec_test(session, points[-1].spec_id, key.test) if points else None
-    spec_row, test = found if found else (None, None)
-    limits = (
-        dom.spec_limits(test, qdomain.criterion_text(test))
-        if test
-        else dom.SpecLimits(None, None, "")
-    )
+    about = data.describe_series(session, key, points)
     view = dom.judge_series(
-        points, limits, limits=data.limits_of(b) if b else None,
+        points, about.spec, limits=data.limits_of(b) if b else None,
+        limits_unit=b.unit if b else None,
         baseline_batches=data.baseline_batches(b) if b else frozenset(),
         baseline_end=b.period_end if b else None,
     )  # fmt: skip
     site_name = data.site_names(session, [key.site_id]).get(key.site_id, "")
-    title = f"{program.code} · {test.name if test else key.test} · {site_name}"
-    unit = test.unit if test else None
+    title = f"{program.code} · {about.name} · {site_name}"
+    unit = view.unit or about.unit
     cap = view.capability
     return page | {
-        "key": {"program_id": key.program_id, "site_id": key.site_id, "attribute": key.test},
+        "key": {"program_id": key.program_id, "site_id": key.site_id, "attribute": key.attribute},
         "site": site_name,
-        "attribute": {"code": key.test, "name": test.name if test else key.test, "unit": unit},
+        "attribute": {
+            "code": key.attribute,
+            "name": about.name,
+            "unit": unit,
+            "unit_text": about.unit_text,
+            "kind": about.kind,
+        },
         "spec": {
-            "id": spec_row.id if spec_row else None,
-            "label": f"{spec_row.product} v{spec_row.version}" if spec_row else None,
-            "criterion": limits.text,
-            "lsl": limits.lsl,
-            "usl": limits.usl,
-            "versions": sorted({p.spec_id for p in points}),
+            "id": about.version_id,
+            "source": about.spec.source,
+            "label": about.version_label,
+            "criterion": about.spec.text,
+            "lsl": about.spec.lsl,
+            "usl": about.spec.usl,
+            "versions": sorted({p.version_id for p in points}),
         },
         "problem": view.problem,
         "frozen": view.frozen,
@@ -213,8 +224,12 @@ def _judged(j: dom.Judged) -> dict[str, Any]:
         "batch_id": p.batch_id,
         "batch": p.batch,
         "result_id": p.result_id,
+        "source": p.source,
+        "entry_seq": p.entry_seq,
         "made_on": p.made_at.date(),
         "value": p.value,
+        "unit": p.unit,
+        "converted_from": p.converted_from,
         "rounded": p.rounded,
         "outcome": p.outcome,
         "disposition": p.disposition,
@@ -243,21 +258,12 @@ def _capability(cap: Any) -> dict[str, Any]:
 
 def baseline_detail(session: Session, scope: Scope, baseline_id: int | str) -> dict[str, Any]:
     b = baselines.get_baseline(session, scope, baseline_id)
+    signed = baselines.content(b)
     return _baseline_public(b) | {
-        "points": baselines.content(b)["points"],
+        "points": signed["points"],
+        "records": signed.get("records") or [f"qc_result {p[1]}" for p in signed["points"]],
         "signatures": [s.public() for s in signatures_for(session, baselines.RECORD, b.id)],
     }
-
-
-def parse_day(text: str | None, field: str, label: str) -> dt.date | None:
-    if text is None or not str(text).strip():
-        return None
-    try:
-        return dt.date.fromisoformat(str(text).strip())
-    except ValueError:
-        raise InputError(
-            f"{label}: a date as YYYY-MM-DD, got '{str(text)[:40]}'", field=field
-        ) from None
 
 
 def conformance(

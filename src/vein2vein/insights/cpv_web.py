@@ -3,13 +3,15 @@
 ==========================================  ================================================
 page                                        what
 ==========================================  ================================================
-``/cpv``                                    every product, site and attribute with approved
-                                            results: n, baseline, points breaking a rule
+``/cpv``                                    every product, site and attribute (QC) or
+                                            process parameter (batch record) with approved
+                                            values: n, baseline, points breaking a rule
 ``/cpv/programs/{id}?site=&attribute=``     one series: the individuals chart (Plotly) with
                                             its limits and run rules, the points as a table
                                             (the chart's text alternative) linking each to
-                                            its batch and QC result, capability against the
-                                            specification, the results left out, the
+                                            its batch and QC result or record entry,
+                                            capability against the specification (or the
+                                            MBR's limits), the results left out, the
                                             baselines, and the freeze form (QA approver)
 ``/cpv/programs/{id}/conformance``          all batches met specification? counts and every
                                             exception of a period, with links
@@ -33,10 +35,12 @@ from vein2vein.insights import cpv_baselines, cpv_views
 from vein2vein.store.uow import UnitOfWork
 from vein2vein.web.assets import plotly_version
 from vein2vein.web.context import AuthDep, DbDep, require
-from vein2vein.web.forms import FormError, Text, apply_change
+from vein2vein.web.forms import FormError, Text, apply_change, parse_date
 from vein2vein.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+#: a series' name: a test code, or record:STEP.entry (step and entry as the record stores them)
+ATTRIBUTE_LENGTH = 120
 
 
 @router.get("/cpv", dependencies=[require(Perm.QC_READ)])
@@ -59,7 +63,11 @@ def _dashboard(
 ) -> Response:
     with db.read() as session:
         page = cpv_views.dashboard(
-            session, auth.scope, program_id, site=site or None, attribute=attribute[:64]
+            session,
+            auth.scope,
+            program_id,
+            site=site or None,
+            attribute=attribute[:ATTRIBUTE_LENGTH],
         )
     context: dict[str, Any] = page | {
         "can_freeze": auth.scope.is_cdmo and auth.scope.can(Perm.CPV_FREEZE),
@@ -87,13 +95,6 @@ def cpv_chart(
     if series:
         site, _, attribute = series.partition("|")
     return _dashboard(request, auth, db, program_id, site, attribute)
-
-
-def _day(text: str, field: str, label: str) -> Any:
-    day = cpv_views.parse_day(text, field, label)
-    if day is None:
-        raise InputError(f"{label}: required", field=field)
-    return day
 
 
 def _current(text: str) -> int | None:
@@ -124,11 +125,13 @@ def cpv_freeze(
 
     def change(uow: UnitOfWork) -> int:
         cpv_baselines.may_freeze(uow.session, auth.scope, program_id)
+        first = parse_date(start, "start", "Baseline from")
+        last = parse_date(end, "end", "Baseline to")
+        assert first is not None and last is not None  # required: refused above otherwise
         row = cpv_baselines.freeze_baseline(
             uow, auth.scope, db.settings, program_id=program_id, site_id=site.strip(),
-            test=attribute.strip()[:64], start=_day(start, "start", "Baseline from"),
-            end=_day(end, "end", "Baseline to"), reason=reason, current=_current(current),
-            username=username, password=password,
+            test=attribute.strip()[:ATTRIBUTE_LENGTH], start=first, end=last, reason=reason,
+            current=_current(current), username=username, password=password,
         )  # fmt: skip
         return row.id
 
@@ -160,8 +163,8 @@ def cpv_conformance(
     error: InputError | None = None
     with db.read() as session:
         try:
-            first = cpv_views.parse_day(start, "start", "From")
-            last = cpv_views.parse_day(end, "end", "To")
+            first = parse_date(start, "start", "From", required=False)
+            last = parse_date(end, "end", "To", required=False)
             page = cpv_views.conformance(session, auth.scope, program_id, first, last)
         except InputError as exc:
             error = exc

@@ -1,10 +1,11 @@
 """The CPV pages in Debian's Chromium (issue 14; docs/cpv.md), every browser check of CPV in
 this one module: each role that may read QC records opens the series list, the Ghent viability
-chart (Plotly draws it; its table holds every point and links each to its batch), the "all
-batches met specification" page and the frozen baseline, at 900 and 1,400 px without sideways
-scroll; axe-core finds no serious or critical violation on each page (as the QA approver, who
-also sees the freeze form); a drill-down from a point opens its batch; the other sponsor sees
-no series. Served by ``v2v demo`` on a free port (``tests/browser.py``)."""
+chart (Plotly draws it; its table holds every point and links each to its batch), the Ghent
+fold-expansion chart (a process parameter from the batch record), the "all batches met
+specification" page and the frozen baseline, at 900 and 1,400 px without sideways scroll;
+axe-core finds no serious or critical violation on each page (as the QA approver, who also
+sees the freeze form); a drill-down from a point opens its batch; the other sponsor sees no
+series. Served by ``v2v demo`` on a free port (``tests/browser.py``)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,11 @@ def test_cpv_pages_as_every_role_that_may_read_them(demo: Any, tmp_path: Path) -
             chart_href = row.locator("a").first.get_attribute("href")
             baseline_href = row.locator("a[href^='/cpv/baselines/']").get_attribute("href")
             conformance_href = page.locator("a[data-conformance]").first.get_attribute("href")
-            paths = ["/cpv", chart_href, conformance_href, baseline_href]
+            process = page.locator("tr[data-kind='process parameter']", has_text="Ghent")
+            fold_href = (
+                process.filter(has_text="Fold expansion").locator("a").first.get_attribute("href")
+            )
+            paths = ["/cpv", chart_href, fold_href, conformance_href, baseline_href]
             for path in paths:
                 response = page.goto(base + str(path))
                 assert response is not None and response.status == 200, (who, path)

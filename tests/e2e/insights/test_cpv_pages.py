@@ -188,3 +188,69 @@ def test_cpv_commands(demo: Database) -> None:
         assert bad.exit_code == 2 and "--from" in bad.output
     finally:
         get_settings.cache_clear()
+
+
+def test_process_parameters_on_the_pages_api_and_command_line(demo: Database) -> None:
+    """Batch-record values beside the QC attributes (validation V-10): the list shows them as
+    process parameters with their unit; the fold-expansion chart (no limits in the MBR: no
+    capability, said) links each point to its batch's kinetics, the harvested cells chart each
+    to its record entry; API and ``v2v cpv chart --json`` give the same numbers. Dates typed
+    on CPV's forms get the forms' own messages (``web.forms.parse_date``)."""
+    c, csrf = logged_in(demo, "qa.approver", DEMO_PASSWORD)
+    rows = c.get("/api/cpv/series").json()
+    fold = next(
+        r for r in rows if r["attribute"] == "derived:fold_expansion" and "Ghent" in r["site"]
+    )
+    assert (fold["kind"], fold["unit"], fold["name"]) == (
+        "process parameter",
+        "1",
+        "Fold expansion",
+    )
+    assert {r["kind"] for r in rows} == {"quality attribute", "process parameter"}
+    pid, sid = fold["program_id"], fold["site_id"]
+    index = c.get("/cpv").text
+    assert 'data-kind="process parameter"' in index and 'data-kind="quality attribute"' in index
+    assert f'data-series="HLX-EPC-01/{sid}/derived:fold_expansion"' in index
+    page = c.get(f"/cpv/programs/{pid}", params={"site": sid, "attribute": fold["attribute"]}).text
+    assert 'data-kind="process parameter"' in page and "Process parameter" in page
+    assert 'data-capability="none">no specification limits: no capability' in page
+    assert re.search(r'href="/batches/\d+#kinetics"', page) and "NaN" not in page
+    cells = c.get(
+        f"/cpv/programs/{pid}", params={"site": sid, "attribute": "record:HARVEST.viable_cells"}
+    ).text
+    assert re.search(r'href="/batches/\d+#entry-\d+"', cells) and 'data-capability="ppk"' in cells
+    assert "<span data-unit>10^9 cells</span>" in cells
+    api = c.get(
+        f"/api/cpv/programs/{pid}/chart", params={"site_id": sid, "attribute": fold["attribute"]}
+    )
+    values = [p["value"] for p in api.json()["points"]]
+    assert api.json()["chart"]["center"] == imr_chart(values).center
+    # dates on CPV's forms: the shared parser's messages
+    bad = c.get(f"/cpv/programs/{pid}/conformance?start=2026-02-30")
+    assert bad.status_code == 422 and "From: not a day of the calendar (YYYY-MM-DD)" in bad.text
+    form = {
+        "csrf_token": csrf, "site": str(sid), "attribute": fold["attribute"], "start": "x",
+        "end": "", "reason": "r", "current": "none", "username": "qa.approver",
+        "password": DEMO_PASSWORD,
+    }  # fmt: skip
+    refused = c.post(f"/cpv/programs/{pid}/baselines", data=form)
+    assert (
+        refused.status_code == 422 and "Baseline from: enter a date as YYYY-MM-DD" in refused.text
+    )
+
+    from vein2vein.core.settings import get_settings
+    from vein2vein.features import create_cli
+
+    env = {"V2V_DATABASE_URL": demo.settings.database_url, "V2V_ARGON2_PROFILE": "fast-tests"}
+    get_settings.cache_clear()
+    try:
+        args = ["cpv", "chart", "--program", "HLX-EPC-01", "--site", "Ghent", "--attribute",
+                "derived:fold_expansion"]  # fmt: skip
+        out = CliRunner().invoke(create_cli(), [*args, "--json"], env=env)
+        assert out.exit_code == 0, out.output
+        assert [p["value"] for p in json.loads(out.output)["points"]] == values
+        text = CliRunner().invoke(create_cli(), args, env=env).output
+        assert "process parameter derived:fold_expansion" in text
+        assert "no specification limits: no capability" in text
+    finally:
+        get_settings.cache_clear()

@@ -11,11 +11,13 @@ import datetime as dt
 import itertools
 import math
 import statistics
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from scipy import stats as sps
 
+from vein2vein.core.errors import InputError
 from vein2vein.insights import cpv_domain as dom
 from vein2vein.quality.domain import Criterion, Kind, Precision, Test
 from vein2vein.stats.capability import capability
@@ -37,9 +39,10 @@ def _points(values: list[float], first: int = 1) -> list[dom.Point]:
             result_id=100 + i,
             made_at=DAY0 + dt.timedelta(days=14 * i),
             value=v,
+            unit="%",
             rounded=f"{v:.0f} %",
             outcome="conforms",
-            spec_id=1,
+            version_id=1,
             disposition="released",
         )
         for i, v in enumerate(values)
@@ -154,6 +157,66 @@ def test_refusals_and_degenerate_series() -> None:
     assert dom.judge_series(pts[:1], dom.SpecLimits(70.0, None, "")).problem
     flat = dom.judge_series(_points([80.0, 80.0, 80.0]), dom.SpecLimits(70.0, None, ""))
     assert flat.chart is None and "sigma is zero" in str(flat.problem)  # said, not NaN
+
+
+def test_every_point_in_the_unit_of_the_latest_specification_version() -> None:
+    """Specification v1 reported viability as a fraction, v2 in %: each value in %, converted
+    in decimal arithmetic as QC results are (by hand: 0.575 × 100 = 57.5 exactly, where binary
+    floating point gives 57.49999999999999)."""
+    pts = _points([0.81, 0.869, 0.575, *VALUES[3:]])
+    pts = [replace(p, unit="1") if i < 3 else replace(p, version_id=2) for i, p in enumerate(pts)]
+    view = dom.judge_series(pts, dom.SpecLimits(70.0, None, "≥ 70 %"))
+    in_percent = [81.0, 86.9, 57.5, *VALUES[3:]]
+    assert [j.point.value for j in view.points] == in_percent  # exactly
+    assert [j.point.unit for j in view.points] == ["%"] * 6 and view.unit == "%"
+    assert [j.point.converted_from for j in view.points[:3]] == ["0.81 1", "0.869 1", "0.575 1"]
+    assert view.points[3].point.converted_from is None
+    assert view.chart is not None and view.chart.center == imr_chart(in_percent).center
+
+
+def test_frozen_limits_follow_the_unit_levels_and_spreads_apart() -> None:
+    """Frozen in °C, the series now in K: levels shift by 273.15, σ̂ and moving ranges do not."""
+    frozen, _ = dom.freeze(_points([36.9, 37.1, 37.0, 36.8]))
+    kelvin = frozen.in_unit("°C", "K", "the baseline")
+    assert (kelvin.center, kelvin.lcl, kelvin.ucl) == pytest.approx(
+        (frozen.center + 273.15, frozen.lcl + 273.15, frozen.ucl + 273.15), rel=1e-12
+    )
+    assert (kelvin.sigma, kelvin.mr_center, kelvin.mr_ucl) == pytest.approx(
+        (frozen.sigma, frozen.mr_center, frozen.mr_ucl), rel=1e-9
+    )
+    pts = [replace(p, unit="K") for p in _points([310.05, 310.25, 310.15, 309.95, 310.2])]
+    view = dom.judge_series(pts, dom.SpecLimits(None, None, ""), limits=frozen, limits_unit="°C")
+    assert view.chart is not None and view.chart.center == pytest.approx(kelvin.center)
+    assert view.capability_problem == dom.NO_LIMITS == "no specification limits: no capability"
+
+
+def test_units_that_do_not_convert_refuse_the_chart_naming_units_and_batches() -> None:
+    pts = _points([2.1, 2.4, 1.9, 2.2])
+    pts = [replace(p, unit="copies/cell" if i == 3 else "copies/transduced cell")
+           for i, p in enumerate(pts)]  # fmt: skip
+    with pytest.raises(dom.UnitMismatch) as refused:
+        dom.in_latest_unit(pts)
+    text = str(refused.value)
+    assert "'copies/transduced cell' (batches B-1, B-2, B-3" in text
+    assert "'copies/cell', the unit of the latest batch B-4" in text
+    view = dom.judge_series(pts, dom.SpecLimits(None, 5.0, "≤ 5"))
+    assert view.chart is None and view.points == () and view.problem == text
+    frozen, _ = dom.freeze(_points([81.0, 86.9, 89.9]))
+    other = dom.judge_series(_points([1.0, 2.0]), dom.SpecLimits(None, None, ""),
+                             limits=frozen, limits_unit="°C")  # fmt: skip
+    assert other.chart is None and "the baseline was frozen in '°C'" in str(other.problem)
+
+
+def test_a_series_names_a_qc_test_or_a_batch_record_value() -> None:
+    assert dom.source_of("viability") == dom.Source("qc", "viability")
+    assert dom.source_of("record:HARVEST.viability") == dom.Source("record", "HARVEST.viability")
+    assert dom.series_name(dom.source_of("qc:cd3")) == "cd3"
+    assert dom.series_name(dom.source_of("derived:fold_expansion")) == "derived:fold_expansion"
+    assert (
+        dom.kind_of("cd3") == dom.QUALITY and dom.kind_of("derived:fold_expansion") == dom.PROCESS
+    )
+    with pytest.raises(InputError, match="derived quantities"):
+        dom.source_of("derived:speed")
 
 
 def _facts(i: int, **kw: object) -> dom.BatchFacts:
