@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from tests import factories
 from tests.factories import PASSWORD
 from tests.openapi_examples import example_body
+from tests.route_declarations import PUBLIC, declaration
 from tests.webclient import client, logged_in
 
 from vein2vein.auth import service, tokens
@@ -28,28 +29,6 @@ from vein2vein.web.app import registered_routes
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "security.md"
-PUBLIC = "public"
-LOGGED_IN = "logged in"
-
-
-def _walk(dependant: Any) -> list[Any]:
-    found = []
-    for dep in dependant.dependencies:
-        found.append(dep.call)
-        found.extend(_walk(dep))
-    return found
-
-
-def declaration(route: APIRoute) -> set[Any]:
-    """What a route declares: a Perm, LOGGED_IN (require(None)) or PUBLIC."""
-    out: set[Any] = set()
-    for call in _walk(route.dependant):
-        if getattr(call, "v2v_public", False):
-            out.add(PUBLIC)
-        elif hasattr(call, "v2v_permission"):
-            perm = call.v2v_permission
-            out.add(LOGGED_IN if perm is None else perm)
-    return out
 
 
 def test_every_route_declares_exactly_one_permission(sqlite_db: Database) -> None:

@@ -9,10 +9,10 @@ import json
 import re
 
 import pytest
-from tests.e2e.test_route_permissions import declaration
 from tests.factories import PASSWORD
 from tests.integration.identity import world as W
 from tests.openapi_examples import example_body
+from tests.route_declarations import declaration
 from tests.webclient import client, logged_in
 from typer.testing import CliRunner
 
