@@ -263,6 +263,8 @@ def compute_plan(base: str, method: str, time_limit: float, done: threading.Even
         outcome.update(status=r.status_code, seconds=time.perf_counter() - clock)
         if r.status_code == 201:
             outcome["after"] = r.json().get("after", {})
+        else:  # what the server said, so that a refused draft is explained in the results
+            outcome["refusal"] = " ".join(r.text.split())[:300]
     finally:
         done.set()
     return outcome
@@ -405,7 +407,7 @@ def main() -> int:
         drafts = ", ".join(
             f"{c.get('status')} in {float(c.get('seconds', 0)):.1f} s "
             f"({c.get('after', {}).get('scheduled', '?')}/{c.get('after', {}).get('orders', '?')}"
-            " scheduled)"
+            " scheduled)" + (f" refused: {c['refusal']}" if c.get("refusal") else "")
             for c in computes
         )
         notes.append(f"workers {workers}: drafts computed {drafts}")
