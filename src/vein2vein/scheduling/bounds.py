@@ -434,7 +434,9 @@ def days_late_bound(
             np.maximum(0.0, m + step * d) for m, d in zip(multipliers, direction, strict=True)
         ]
     relaxation = max(best, float(floor))
-    value = max(floor, math.ceil(best - TOLERANCE))
+    # no step taken (the time was gone before the first pricing: a starved solver on a busy
+    # machine): the floor is the bound, never an error
+    value = max(floor, math.ceil(best - TOLERANCE)) if math.isfinite(best) else floor
     return DaysLateBound(value, floor, relaxation, orders, unplaced, iterations, _since(clock))
 
 

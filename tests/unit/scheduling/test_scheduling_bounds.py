@@ -311,3 +311,16 @@ def test_the_plan_json_reports_the_bound_next_to_the_issue_metrics(small: Proble
         assert 0 <= solver["lower_bound_days_late"] <= data["metrics"]["total_days_late"]
         assert 0.0 <= solver["days_late_gap"] <= 1.0
         assert solver["bound"]["method"].startswith("lagrangian")
+
+
+def test_no_time_for_a_single_step_gives_the_floor_not_an_error() -> None:
+    """Found under load (bench/pages_under_load.py, 50 users beside a 5,000-order draft): the
+    relaxation's share of the time was gone before its first pricing, ``math.ceil(-inf)``
+    raised OverflowError, and the planner reported it as "a date ... too far from today"
+    (HTTP 422). With no step the bound is the capacity-free floor, a valid lower bound."""
+    problem = generate_problem(GeneratorConfig(orders=60, seed=3))
+    bound = days_late_bound(problem, time_limit=0.0)
+    assert bound.iterations == 0
+    assert bound.value == bound.floor
+    assert bound.value <= days_late_bound(problem, time_limit=2.0).value
+    assert bound.value <= plan_days_late(problem, greedy_plan(problem))
