@@ -69,14 +69,7 @@ def _read_csv(path: Path, required: tuple[str, ...], dtype: str) -> pd.DataFrame
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"not a readable CSV file ({exc})", file=path.name) from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(missing)}; expected {', '.join(required)}",
-            file=path.name,
-            row=1,
-            field=missing[0],
-        )
+    _require_columns(list(frame.columns), required, path.name)
     return frame
 
 
@@ -85,7 +78,7 @@ def read_csv_strings(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     return _read_csv(path, required, str)
 
 
-def _check_columns(names: list[str], required: tuple[str, ...], file: str) -> None:
+def _require_columns(names: list[str], required: tuple[str, ...], file: str) -> None:
     missing = [c for c in required if c not in names]
     if missing:
         raise InputError(
@@ -94,6 +87,11 @@ def _check_columns(names: list[str], required: tuple[str, ...], file: str) -> No
             row=1,
             field=missing[0],
         )
+
+
+def _check_columns(names: list[str], required: tuple[str, ...], file: str) -> None:
+    """Every required column present, and none twice (compared stripped, in lower case)."""
+    _require_columns(names, required, file)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from tests.integration.insights.test_cpv_store import ghent_dashboard
 from tests.integration.quality.test_release_store import Demo
 
 from vein2vein.auth.signatures import find_bad_signatures
@@ -81,19 +82,6 @@ def _fold(entries: dict[Any, Any]) -> float:
     return _cells(*entries[HARVESTED]) / _cells(*entries[SEEDED])
 
 
-def _page(d: Demo, attribute: str, who: str = "qa.approver") -> dict[str, Any]:
-    scope = d.scope(who)
-    with d.db.read() as s:
-        row = next(
-            r
-            for r in cpv_views.series_list(s, scope)
-            if r["attribute"] == attribute and "Ghent" in r["site"]
-        )
-        return cpv_views.dashboard(
-            s, scope, row["program_id"], site=row["site_id"], attribute=attribute
-        )
-
-
 def test_fold_expansion_and_harvest_cells_from_the_record(demo_db: Database) -> None:
     d = Demo(demo_db)
     order, state, entries = _ghent_record(demo_db)
@@ -102,7 +90,7 @@ def test_fold_expansion_and_harvest_cells_from_the_record(demo_db: Database) -> 
     assert len(signed) == 4 and d.batch[UNRELEASED] not in signed
     assert SEEDED in entries[d.batch[UNRELEASED]]  # its record holds the counts all the same
 
-    page = _page(d, FOLD)
+    page = ghent_dashboard(d, attribute=FOLD)
     assert page["attribute"]["kind"] == "process parameter"
     assert (page["attribute"]["unit"], page["frozen"], page["problem"]) == ("1", False, None)
     assert [p["batch_id"] for p in page["points"]] == signed
@@ -120,7 +108,7 @@ def test_fold_expansion_and_harvest_cells_from_the_record(demo_db: Database) -> 
     assert page["capability_problem"] == "no specification limits: no capability"
 
     # harvested viable cells: capability against the PAR of the stored MBR (its own JSON)
-    cells = _page(d, "record:HARVEST.viable_cells")
+    cells = ghent_dashboard(d, attribute="record:HARVEST.viable_cells")
     values = [entries[b][HARVESTED][0] for b in signed]
     assert [p["value"] for p in cells["points"]] == values
     assert all(p["entry_seq"] is not None for p in cells["points"])
@@ -138,7 +126,7 @@ def test_fold_expansion_and_harvest_cells_from_the_record(demo_db: Database) -> 
 def test_a_frozen_baseline_on_fold_expansion(demo_db: Database) -> None:
     d = Demo(demo_db)
     entries = _ghent_record(demo_db)[2]
-    page = _page(d, FOLD)
+    page = ghent_dashboard(d, attribute=FOLD)
     values = [p["value"] for p in page["points"]]
     frozen = d.signed(
         "qa.approver", cpv_baselines.freeze_baseline,
@@ -162,7 +150,7 @@ def test_a_frozen_baseline_on_fold_expansion(demo_db: Database) -> None:
 
     # QA releases the unsigned batch: it enters, judged against the frozen limits
     d.signed("qa.approver", release.release, d.batch[UNRELEASED])
-    after = _page(d, FOLD)
+    after = ghent_dashboard(d, attribute=FOLD)
     assert [p["phase"] for p in after["points"]] == ["baseline"] * 4 + ["monitoring"]
     assert after["points"][-1]["batch"] == UNRELEASED
     assert after["points"][-1]["value"] == pytest.approx(

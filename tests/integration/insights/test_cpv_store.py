@@ -33,7 +33,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::vein2vein.stats.errors.SmallSam
 UNRELEASED = "HLX-EPC-01-0011"
 
 
-def _ghent(d: Demo, who: str = "qa.approver", attribute: str = "viability") -> dict[str, Any]:
+def ghent_dashboard(
+    d: Demo, who: str = "qa.approver", attribute: str = "viability"
+) -> dict[str, Any]:
     scope = d.scope(who)
     with d.db.read() as s:
         row = next(
@@ -61,7 +63,7 @@ def _freeze(d: Demo, page: dict[str, Any], who: str = "qa.approver", **kw: Any) 
 
 def test_frozen_baseline_chart_after_release_and_supersession(demo_db: Database) -> None:
     d = Demo(demo_db)
-    page = _ghent(d)
+    page = ghent_dashboard(d)
     b = page["baseline"]
     assert (b["frozen_by"], b["n"], b["status"], page["frozen"]) == (
         "qa.approver", 4, "effective", True,
@@ -82,7 +84,7 @@ def test_frozen_baseline_chart_after_release_and_supersession(demo_db: Database)
 
     # QA releases the unreleased Ghent batch: it enters the chart, judged on the frozen limits
     d.signed("qa.approver", release.release, d.batch[UNRELEASED])
-    after = _ghent(d)
+    after = ghent_dashboard(d)
     values = [p["value"] for p in after["points"]]
     assert len(values) == 5 and after["waiting"] == 1
     assert [p["phase"] for p in after["points"]] == ["baseline"] * 4 + ["monitoring"]
@@ -100,12 +102,12 @@ def test_frozen_baseline_chart_after_release_and_supersession(demo_db: Database)
         assert (old.status, new.supersedes_id, new.n) == ("superseded", b["id"], 5)
         assert old.superseded_at is not None
         assert not find_bad_signatures(s, signed_contents())
-    assert _ghent(d)["baseline"]["id"] == new.id
+    assert ghent_dashboard(d)["baseline"]["id"] == new.id
 
 
 def test_freeze_refusals_and_scope(demo_db: Database) -> None:
     d = Demo(demo_db)
-    page = _ghent(d, attribute="cd3")
+    page = ghent_dashboard(d, attribute="cd3")
     assert page["baseline"] is None and not page["frozen"]
     with pytest.raises(PermissionDenied):
         _freeze(d, page, who="qa.reviewer")
@@ -132,7 +134,7 @@ def test_freeze_refusals_and_scope(demo_db: Database) -> None:
 
 def test_the_database_refuses_any_change_of_a_frozen_baseline(demo_db: Database) -> None:
     d = Demo(demo_db)
-    baseline_id = _ghent(d)["baseline"]["id"]
+    baseline_id = ghent_dashboard(d)["baseline"]["id"]
     refused = (IntegrityError, DBAPIError)
     for statement in (
         "UPDATE cpv_baseline SET center = 1 WHERE id = :i",
@@ -158,7 +160,7 @@ def _second_approver(d: Demo) -> None:
 def test_two_people_freezing_the_same_series_make_one_baseline(demo_db: Database) -> None:
     d = Demo(demo_db)
     _second_approver(d)
-    page = _ghent(d, attribute="car_positive")
+    page = ghent_dashboard(d, attribute="car_positive")
     current = page["baseline"]["id"]
     start = threading.Barrier(2)
     outcomes: dict[str, object] = {}
