@@ -123,8 +123,10 @@ def read_csv_coded(
     messages name what is wrong (issue 15: a million-row file reads in about a third of
     pandas' time, and in a fraction of the memory). Both give the same values per row."""
     parsed = _ahead_result(ahead)
-    data = _refuse_control_characters(path, parsed.data if parsed else None)
-    arrow = parsed.arrow if parsed and parsed.data is data else arrow_coded(data)
+    if parsed is not None and parsed.arrow is not None:
+        arrow = parsed.arrow  # the thread found no control character and parsed the file
+    else:
+        arrow = arrow_coded(_refuse_control_characters(path, parsed.data if parsed else None))
     if arrow is not None:
         raw, columns = arrow
         names = [str(c).strip().lower() for c in raw]
