@@ -327,8 +327,9 @@ def rows(workers: int, name: str, s: Samples) -> list[str]:
 
 def summary(workers: int, name: str, s: Samples) -> str:
     kinds = ", ".join(f"{n} x {kind}" for kind, n in sorted(s.kinds.items()))
+    rate = s.page_reads() / s.wall if s.wall else 0.0  # no wall time: the phase did not run
     return (
-        f"workers {workers}, {name}: {s.page_reads() / s.wall:.0f} page reads/s, "
+        f"workers {workers}, {name}: {rate:.0f} page reads/s, "
         f"{s.total_errors} errors{f' ({kinds})' if kinds else ''}, "
         f"health p95 {s.p(HEALTH, 0.95) * 1000:.0f} ms"
     )

@@ -190,7 +190,8 @@ def _materials_world(db: Database, qa: Any, b_order_id: int) -> dict[str, Any]:
 def _batch_world(db: Database, b_order_id: int, b_mbr_id: int) -> dict[str, Any]:
     """An executed batch record of sponsor B's order. Written as a row (the MBR here is a
     draft, and the service makes batches from effective ones only): the isolation test needs
-    the object, the service is tested in tests/integration/manufacturing/test_batches.py."""
+    the object, the service is tested in tests/integration/manufacturing/test_batches.py.
+    Audited like every change to a batch (``store.audited`` refuses it otherwise)."""
     with db.uow(Actor("t")) as uow:
         order = uow.session.get_one(Order, b_order_id)
         mbr = uow.session.get_one(MasterBatchRecord, b_mbr_id)
@@ -210,6 +211,7 @@ def _batch_world(db: Database, b_order_id: int, b_mbr_id: int) -> dict[str, Any]
         )
         uow.session.add(batch)
         uow.session.flush()
+        uow.record("batch.created", "batch", batch.id, organisation_id=order.organisation_id)
         uow.commit()
         return {"batch_id": batch.id}
 

@@ -11,10 +11,8 @@ them, so nothing a caller does to what it got can change the next readout.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from threading import Lock
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, undefer
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload, undefer
 from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import InputError, NotFound
+from vein2vein.core.kept import Kept
 from vein2vein.core.results import frozen_frame, frozen_mapping
 from vein2vein.core.text import clean_text
 from vein2vein.store.blobs import compress_fast
@@ -182,9 +181,7 @@ def _check_integrity(row: DatasetFile) -> None:
 # ------------------------------------------------------------------ the engine's dataset
 
 _FRAMES = ("subjects", "lesions", "assessments", "new_lesions", "investigator", "pd_dates")
-_CACHE: OrderedDict[tuple[str, str, str | None], ClinicalDataset] = OrderedDict()
-_CACHE_SIZE = 4
-_CACHE_LOCK = Lock()
+_CACHE: Kept[tuple[str, str, str | None], ClinicalDataset] = Kept(4)
 
 
 def _frozen(ds: ClinicalDataset) -> ClinicalDataset:
@@ -209,10 +206,9 @@ def _handed_out(ds: ClinicalDataset) -> ClinicalDataset:
 
 def load_dataset(session: Session, version: DatasetVersion) -> ClinicalDataset:
     key = (version.sha256, version.format, version.evaluator)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _handed_out(_CACHE[key])
+    kept = _CACHE.get(key)
+    if kept is not None:
+        return _handed_out(kept)
     rows = list(
         session.scalars(
             select(DatasetFile)
@@ -227,9 +223,4 @@ def load_dataset(session: Session, version: DatasetVersion) -> ClinicalDataset:
     )
     if ds.input_hash() != version.sha256:
         raise StoredDataAltered(f"dataset version {version.id}: files do not match its hash")
-    ds = _frozen(ds)
-    with _CACHE_LOCK:
-        _CACHE[key] = ds
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return _handed_out(ds)
+    return _handed_out(_CACHE.put(key, _frozen(ds)))

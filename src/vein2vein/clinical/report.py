@@ -24,8 +24,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vein2vein.core.canonical import sha256_hex
+from vein2vein.core.kept import Kept
 from vein2vein.reports import document as K
 
 from . import report_document as D
@@ -64,27 +63,19 @@ class Picture:
 
 #: the pictures of the last few readouts, by the hash of their plot data: a stored report
 #: version downloaded again (or its page and PDF) does not draw its figures again
-_PICTURES: OrderedDict[str, dict[str, Picture]] = OrderedDict()
-_PICTURES_KEPT = 8
-_PICTURES_LOCK = threading.Lock()
+_PICTURES: Kept[str, dict[str, Picture]] = Kept(8)
 
 
 def pictures(data: Mapping[str, Any]) -> dict[str, Picture]:
     """The figures of ``data`` as PNG (drawn once per distinct data, kept for a few)."""
-    key = sha256_hex(data)
-    with _PICTURES_LOCK:
-        if key in _PICTURES:
-            _PICTURES.move_to_end(key)
-            return _PICTURES[key]
-    drawn = {
-        k: Picture(_png(f), f.get_figwidth(), f.get_figheight())
-        for k, f in render_all(dict(data)).items()
-    }
-    with _PICTURES_LOCK:
-        _PICTURES[key] = drawn
-        while len(_PICTURES) > _PICTURES_KEPT:
-            _PICTURES.popitem(last=False)
-    return drawn
+
+    def draw() -> dict[str, Picture]:
+        return {
+            k: Picture(_png(f), f.get_figwidth(), f.get_figheight())
+            for k, f in render_all(dict(data)).items()
+        }
+
+    return _PICTURES.get_or_make(sha256_hex(data), draw)
 
 
 def _figures(result: ReadoutResult) -> tuple[dict[str, Any], dict[str, Picture]]:

@@ -10,12 +10,14 @@ Lists and the dashboard carry subject ids only. Date of birth and initials appea
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -25,6 +27,7 @@ from vein2vein.auth.scope import Scope, get_scoped
 from vein2vein.auth.tables import Organisation, Site
 from vein2vein.core.clock import utcnow
 from vein2vein.core.errors import InputError, NotFound
+from vein2vein.core.kept import Kept
 from vein2vein.identity import access, domain, isbt128
 from vein2vein.identity import coi as coi_module
 from vein2vein.identity.domain import Step
@@ -41,7 +44,7 @@ from vein2vein.manufacturing import deviations, plan_facts
 from vein2vein.programs.tables import Program
 from vein2vein.scheduling import delivery
 from vein2vein.scheduling.projection import STATE_RANK, Projection, State
-from vein2vein.store import audit
+from vein2vein.store import audit, audited
 
 _ORDER_LOADS = (
     selectinload(Order.events),
@@ -297,18 +300,83 @@ def _summary(
     }
 
 
+#: what the dashboard reads: a change to any of these tables is audited in the same transaction
+#: (checked at commit, ``store.audited``), so the audit trail's head names the dashboard's data
+DASHBOARD_INPUTS = tuple(
+    t.__tablename__
+    for t in (
+        Order,
+        Patient,
+        Facility,
+        CustodyEventRow,
+        HandoffMismatch,
+        Organisation,
+        Program,
+        *delivery.INPUT_TABLES,
+    )
+)
+audited.require_audit(*DASHBOARD_INPUTS)
+
+#: the last few dashboards computed (every row, in flight or not, worst first), by store, scope,
+#: audit head and quarter hour (see ``dashboard``)
+_DASHBOARDS: Kept[tuple[Any, ...], list[dict[str, Any]]] = Kept(4)
+_STORES: WeakKeyDictionary[Any, int] = WeakKeyDictionary()
+_STORE_NUMBERS = itertools.count(1)
+
+
+def _store_of(session: Session) -> int:
+    """A number for the database behind ``session`` (its connection pool: one per engine, shared
+    by the read-only engine), never reused for another database within the process."""
+    pool = session.get_bind().pool
+    number = _STORES.get(pool)
+    if number is None:
+        number = _STORES.setdefault(pool, next(_STORE_NUMBERS))
+    return number
+
+
+def _quarter_hour(now: dt.datetime) -> dt.datetime:
+    """``now`` (UTC) down to the quarter hour: every time zone's offset is a whole number of
+    quarter hours, so the local date of every order is the same throughout it."""
+    now = now.astimezone(dt.UTC)
+    return now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+
+
 def dashboard(
     session: Session, scope: Scope, now: dt.datetime | None = None, include_complete: bool = False
 ) -> list[dict[str, Any]]:
     """Orders in flight (not yet infused), worst state first: on hold, blocked, late, not
-    scheduled, at risk, then the rest (``projection.STATE_RANK``).
+    scheduled, at risk, then the rest (``projection.STATE_RANK``); every order with
+    ``include_complete``.
+
+    The rows depend on the orders, their events and blockers, the latest plan and the product
+    settings (``DASHBOARD_INPUTS``), the caller's scope and each order's local date. Every change
+    to those tables writes an audit entry in its transaction (``store.audited`` refuses a commit
+    that does not), so while the audit trail's head (sequence number and hash) and the quarter
+    hour are the same, so are the rows: they are computed once and kept (``_DASHBOARDS``), and a
+    busy list of thousands of orders costs one indexed read of the audit head per request. The
+    rows are shared: callers filter and page them, never change them."""
+    access.require_read(scope)
+    now = now or utcnow()
+    head = audit.head(session)
+    seen = scope.organisation_ids
+    key = (
+        _store_of(session),
+        None if seen is None else frozenset(seen),
+        _quarter_hour(now),
+        head.seq,
+        head.hash,
+    )
+    rows = _DASHBOARDS.get_or_make(key, lambda: _dashboard_rows(session, scope, now))
+    return list(rows) if include_complete else [r for r in rows if not r["complete"]]
+
+
+def _dashboard_rows(session: Session, scope: Scope, now: dt.datetime) -> list[dict[str, Any]]:
+    """Every order of the scope as a dashboard row, worst state first.
 
     A fixed number of statements whatever the number of orders: the orders with their sponsor,
     program, subject and facility joined, every custody event of those orders, their open
     mismatches (plain rows, no ORM objects: the dashboard of a large program lists thousands of
     orders), and the projection's own reads (``scheduling.delivery``)."""
-    access.require_read(scope)
-    now = now or utcnow()
     heads = scope.filter(
         select(
             Order.id,
@@ -376,8 +444,6 @@ def dashboard(
         )
         for h in found
     ]
-    if not include_complete:
-        rows = [r for r in rows if not r["complete"]]
     return sorted(rows, key=lambda r: (STATE_RANK[State(r["projection"]["state"])], r["id"]))
 
 

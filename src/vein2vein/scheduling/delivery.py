@@ -29,7 +29,7 @@ from vein2vein.identity.domain import Step
 from vein2vein.identity.intake import time_zone
 from vein2vein.identity.tables import CustodyEventRow, Facility, HandoffMismatch, Order
 from vein2vein.manufacturing import plan_facts
-from vein2vein.manufacturing.tables import Deviation
+from vein2vein.manufacturing.tables import Batch, Deviation
 from vein2vein.scheduling.model import parse_weekdays
 from vein2vein.scheduling.projection import (
     Blocker,
@@ -46,6 +46,9 @@ from vein2vein.scheduling.tables import LabSettings, PlanSlot, ProductSettings, 
 DEFAULT_MARGIN_DAYS = 2
 #: above this many orders the plan's slots are read whole (within scope) instead of by id
 _SLOTS_BY_ID = 200
+#: the tables the projection reads besides the order and its custody (product and laboratory
+#: settings, the published plans and their slots, open deviations, failed batches)
+INPUT_TABLES = (ProductSettings, LabSettings, PublishedPlan, PlanSlot, Deviation, Batch)
 
 
 @dataclass(frozen=True)

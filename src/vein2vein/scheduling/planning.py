@@ -193,6 +193,17 @@ def read_inputs(session: Session, scope: Scope, options: PlanOptions) -> PlanInp
     )
 
 
+#: what the standard library's date and time arithmetic says when a date leaves its range (a
+#: day offset past 999,999,999, or past a C int, given to ``timedelta``)
+_DATE_OVERFLOW = ("date value out of range", "must have magnitude", "too large to convert to C int")
+
+
+def is_date_overflow(exc: OverflowError) -> bool:
+    """Whether ``exc`` came from a date beyond what ``datetime`` holds (a date refused at the
+    planner's backstop), not from arithmetic elsewhere (a fault to report as one)."""
+    return any(text in str(exc) for text in _DATE_OVERFLOW)
+
+
 def solve(inputs: PlanInputs) -> ComputedPlan:
     """Step 2: plan or re-plan, validate, and build the draft's payload (no database)."""
     store, today = inputs.store, inputs.today
@@ -209,7 +220,9 @@ def solve(inputs: PlanInputs) -> ComputedPlan:
             inputs.num_workers,
             store.renewed,
         )
-    except OverflowError:
+    except OverflowError as exc:
+        if not is_date_overflow(exc):
+            raise
         # dates are bounded where they enter; this is the backstop for records made before that
         raise InputError(
             "a date of an order, suite or downtime window is too far from today to plan with",

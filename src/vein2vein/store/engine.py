@@ -21,6 +21,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from vein2vein.store import audited
+
 READ_ONLY = "v2v_read_only"
 
 #: How long a SQLite writer waits for another writer's lock before giving up ("database is
@@ -70,6 +72,7 @@ def make_engine(
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
         )
         _configure_sqlite(engine, wal=is_sqlite_file(url))
+        audited.track(engine)
         return engine
     connect_args = {}
     if schema:
@@ -83,6 +86,7 @@ def make_engine(
         max_overflow=max_overflow,
     )
     _configure_postgresql(engine)
+    audited.track(engine)
     return engine
 
 

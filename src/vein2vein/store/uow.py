@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from vein2vein.store import audit
+from vein2vein.store import audit, audited
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,10 @@ class UnitOfWork:
             self._session = None
 
     def commit(self) -> None:
-        self.session.commit()
+        session = self.session
+        session.flush()
+        audited.check(session)  # a watched table changed without an audit entry is refused
+        session.commit()
         self._committed = True
 
     def rollback(self) -> None:

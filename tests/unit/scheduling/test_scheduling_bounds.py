@@ -324,3 +324,24 @@ def test_no_time_for_a_single_step_gives_the_floor_not_an_error() -> None:
     assert bound.value == bound.floor
     assert bound.value <= days_late_bound(problem, time_limit=2.0).value
     assert bound.value <= plan_days_late(problem, greedy_plan(problem))
+
+
+def test_only_a_date_overflow_is_reported_as_a_date_too_far() -> None:
+    """The planner's backstop turns a date beyond ``datetime``'s range into a form error; any
+    other OverflowError (as the bound's ``math.ceil(-inf)`` above) is a fault and must surface
+    as one, not as "a date ... too far from today"."""
+    import datetime as dt
+    import math
+
+    from vein2vein.scheduling.planning import is_date_overflow
+
+    with pytest.raises(OverflowError) as past_max:
+        dt.date.max + dt.timedelta(days=1)
+    with pytest.raises(OverflowError) as large_delta:
+        dt.timedelta(days=10**9)
+    with pytest.raises(OverflowError) as huge_delta:
+        dt.timedelta(days=10**10)
+    with pytest.raises(OverflowError) as ceil_inf:
+        math.ceil(-math.inf)
+    assert all(is_date_overflow(e.value) for e in (past_max, large_delta, huge_delta))
+    assert not is_date_overflow(ceil_inf.value)

@@ -1,0 +1,63 @@
+"""The last few results of a costly computation, kept by key: a thread-safe LRU of fixed size.
+
+For results that are the same as long as their key is: a readout's pictures by the hash of
+their data (``clinical.report``), a stored dataset by its hash (``clinical.datasets``), the
+orders in flight by the audit trail's head (``identity.views.dashboard``). The key must name
+everything the value depends on; nothing here expires a value by time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Kept(Generic[K, V]):
+    """At most ``size`` values by key; the least recently used is dropped first."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("Kept needs room for at least one value")
+        self.size = size
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        """The value kept for ``key`` (now the most recently used), or None."""
+        with self._lock:
+            if key not in self._values:
+                return None
+            self._values.move_to_end(key)
+            return self._values[key]
+
+    def put(self, key: K, value: V) -> V:
+        """Keep ``value`` for ``key`` (dropping the least recently used beyond ``size``)."""
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        """The value kept for ``key``, or ``make()``'s, kept. ``make`` runs outside the lock: two
+        threads asking for a missing key at once both compute it (the same value)."""
+        found = self.get(key)
+        return found if found is not None else self.put(key, make())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._values
