@@ -178,6 +178,7 @@ class Samples:
     seconds: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, int] = field(default_factory=dict)  # what the errors were
+    examples: dict[str, str] = field(default_factory=dict)  # the first of each kind, in full
     wall: float = 0.0
 
     def add(self, page: str, seconds: float, error: str | None) -> None:
@@ -226,6 +227,7 @@ async def user_rounds(
                 error = None if status == 200 else f"HTTP {status}"
             except httpx.HTTPError as exc:  # a time-out, or the server gave up on the request
                 error = type(exc).__name__
+                samples.examples.setdefault(error, f"{path}: {exc!r}")
             samples.add(page, time.perf_counter() - clock, error)
 
 
@@ -331,7 +333,8 @@ def summary(workers: int, name: str, s: Samples) -> str:
     return (
         f"workers {workers}, {name}: {rate:.0f} page reads/s, "
         f"{s.total_errors} errors{f' ({kinds})' if kinds else ''}, "
-        f"health p95 {s.p(HEALTH, 0.95) * 1000:.0f} ms"
+        + "".join(f"first {k}: {v}; " for k, v in sorted(s.examples.items()))
+        + f"health p95 {s.p(HEALTH, 0.95) * 1000:.0f} ms"
     )
 
 

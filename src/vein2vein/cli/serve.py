@@ -14,6 +14,14 @@ from vein2vein.core.errors import RuleViolation
 # uvicorn, rich tables and the store load when the command runs, not when `v2v` starts
 
 
+#: seconds an idle keep-alive connection is kept open (uvicorn's default is 5). Longer than the
+#: idle time-out of the load balancers a site puts in front (60 s on the common ones), so that the
+#: balancer, not the application, closes an idle connection: a server that closes a connection at
+#: the moment its client sends the next request on it loses that request ("server disconnected
+#: without sending a response", seen at 50 users in bench/pages_under_load.py).
+KEEP_ALIVE_S = 75
+
+
 def default_workers() -> int:
     """The number of CPUs this process may use (``nproc``)."""
     try:
@@ -57,6 +65,7 @@ def make_serve(create_app: Callable[..., Any]) -> Callable[..., None]:
             "port": port or db.settings.port,
             "log_level": "info",
             "proxy_headers": False,
+            "timeout_keep_alive": KEEP_ALIVE_S,
         }
         if count == 1:
             uvicorn.run(app, **options)

@@ -26,6 +26,7 @@ class Kept(Generic[K, V]):
         self.size = size
         self._values: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
+        self._making: dict[K, threading.Lock] = {}  # one per key being made (``get_or_make``)
 
     def get(self, key: K) -> V | None:
         """The value kept for ``key`` (now the most recently used), or None."""
@@ -45,10 +46,25 @@ class Kept(Generic[K, V]):
         return value
 
     def get_or_make(self, key: K, make: Callable[[], V]) -> V:
-        """The value kept for ``key``, or ``make()``'s, kept. ``make`` runs outside the lock: two
-        threads asking for a missing key at once both compute it (the same value)."""
+        """The value kept for ``key``, or ``make()``'s, kept. Threads asking for a missing key at
+        once wait for the one that makes it (fifty readers of a list that has just changed make
+        it once, not fifty times); other keys are neither made nor read under that wait. If
+        ``make`` raises, the next waiter tries in turn."""
         found = self.get(key)
-        return found if found is not None else self.put(key, make())
+        if found is not None:
+            return found
+        with self._lock:
+            gate = self._making.setdefault(key, threading.Lock())
+        with gate:
+            found = self.get(key)
+            if found is not None:
+                return found
+            try:
+                return self.put(key, make())
+            finally:
+                with self._lock:
+                    if self._making.get(key) is gate:
+                        del self._making[key]
 
     def clear(self) -> None:
         with self._lock:

@@ -51,3 +51,46 @@ def test_many_threads_never_exceed_the_size() -> None:
     for t in threads:
         t.join()
     assert len(kept) == 8
+
+
+def test_threads_asking_at_once_wait_for_one_make() -> None:
+    """Found under load (bench/pages_under_load.py): when a draft plan moved the audit head,
+    every reader of the orders list computed the same list at once, on two cores."""
+    kept: Kept[str, int] = Kept(4)
+    made: list[int] = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def make() -> int:
+        made.append(1)
+        started.set()
+        release.wait(5)
+        return 42
+
+    results: list[int] = []
+    first = threading.Thread(target=lambda: results.append(kept.get_or_make("k", make)))
+    first.start()
+    assert started.wait(5)
+    others = [
+        threading.Thread(target=lambda: results.append(kept.get_or_make("k", make)))
+        for _ in range(8)
+    ]
+    for t in others:
+        t.start()
+    # another key is not held up by the one being made
+    assert kept.get_or_make("other", lambda: 7) == 7
+    release.set()
+    for t in [first, *others]:
+        t.join(5)
+    assert results == [42] * 9 and len(made) == 1
+
+
+def test_a_failed_make_lets_the_next_caller_try() -> None:
+    kept: Kept[str, int] = Kept(4)
+
+    def fail() -> int:
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        kept.get_or_make("k", fail)
+    assert kept.get_or_make("k", lambda: 1) == 1
