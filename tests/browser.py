@@ -1,6 +1,6 @@
 """Shared pieces of the browser tests: Debian's Chromium, and `v2v demo` running on a free port.
 
-``running_demo`` serves a copy of the process's demo file (tests/shared_demo.py: loaded once per
+``running_demo`` serves a copy of the run's demo file (tests/shared_demo.py: loaded once per
 test process) unless asked for a ``fresh`` database; ``v2v demo`` then finds the demo present,
 adds nothing and serves it, the same command ``make demo`` runs.
 
@@ -68,7 +68,7 @@ def running_demo(
     folder: Path, timeout: float = 90, *, fresh: bool = False, log: Path | None = None
 ) -> Iterator[Demo]:
     """`python -m vein2vein demo` (what `make demo` runs) serving on a free port, on
-    ``folder/demo.db``: a copy of the process's demo when there is no such file yet, or, with
+    ``folder/demo.db``: a copy of the run's demo when there is no such file yet, or, with
     ``fresh``, an empty database the command loads the demo into itself. The command's output
     is in ``output`` once it has stopped (written to ``log`` meanwhile, when given: a server
     that runs long must not fill a pipe nobody reads)."""
@@ -113,7 +113,7 @@ _served: dict[str, Demo] = {}
 
 
 def shared_demo(timeout: float = 90) -> Demo:
-    """One ``v2v demo`` per test process (a copy of the process's demo, served until the process
+    """One ``v2v demo`` per test process (a copy of the run's demo, served until the process
     ends) for the browser modules that only read the demo, log-ins aside: each saves starting a
     server of its own. A module that changes what others read (signs a release, ...) starts its
     own with ``running_demo``."""

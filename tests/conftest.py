@@ -4,10 +4,15 @@ PostgreSQL: ``V2V_TEST_DATABASE_URL`` (default postgresql://postgres@127.0.0.1:5
 test gets its own schema, dropped afterwards, so runs never see each other's rows. When the server
 cannot be reached the PostgreSQL tests are skipped with a loud message, unless ``CI`` is set: then
 they fail.
+
+What is expensive to make is made once per run and copied per test: the migrated SQLite file, the
+migrated PostgreSQL schema and the demo on both engines, as files (SQL for PostgreSQL) that the
+run's xdist workers share (``tests/run_share.py``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +28,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
+from tests import run_share
 from tests.shared_demo import sqlite_demo_file
 from vein2vein.core.settings import Settings
 from vein2vein.store import migrate
@@ -78,14 +84,26 @@ def make_settings(url: str, **extra: object) -> Settings:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where the run's processes share what they make once (``tests/run_share.py``): under
+    pytest-xdist the run's base temporary folder, the parent of each worker's own."""
+    base = tmp_path_factory.getbasetemp()
+    run_share.use_folder(
+        base.parent / "shared" if os.environ.get("PYTEST_XDIST_WORKER") else base / "shared"
+    )
+
+
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file per test process, copied for every test (fast and isolated)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
-    engine.dispose()
-    return path
+def sqlite_template() -> Path:
+    """One migrated SQLite file per test run, copied for every test (fast and isolated)."""
+
+    def migrated(path: Path) -> None:
+        engine = make_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        engine.dispose()
+
+    return run_share.made_once("template.db", migrated)
 
 
 def _sqlite_db(template: Path, tmp_path: Path, **extra: object) -> Database:
@@ -143,31 +161,35 @@ def _deparsed(sql: str) -> str:
 
 
 def _pg_template() -> tuple[str, str] | None:
-    """One migrated schema per test process, kept as SQL: replaying it is several times faster
-    than running every migration for each PostgreSQL test (about 0.2 s against 1 s, and the
-    replayed schema drops faster). Used only when a replay dumps back to the same SQL (checked
-    once per process; ``_deparsed`` says the one spelling that may differ); otherwise each test
-    migrates its own, with a warning in the summary saying why (that fallback once went
-    unnoticed for weeks and tripled the PostgreSQL tests' time)."""
+    """One migrated schema per test run, kept as SQL: replaying it is several times faster than
+    running every migration for each PostgreSQL test (about 0.2 s against 1 s, and the replayed
+    schema drops faster). Used only when a replay dumps back to the same SQL (checked once per
+    run; ``_deparsed`` says the one spelling that may differ); otherwise each test migrates its
+    own, with a warning in the summary saying why (that fallback once went unnoticed for weeks
+    and tripled the PostgreSQL tests' time)."""
     if "template" not in _pg_state:
-        _pg_state["template"] = None
-        if not shutil.which("pg_dump"):
-            warnings.warn("no pg_dump: every PostgreSQL test migrates its schema", stacklevel=1)
-            return None
-        db, name = _migrated_schema()
-        db.dispose()
-        try:
-            sql = _pg_dump(name)
-            why = _replay_differs(sql, name)
-            if why is None:
-                _pg_state["template"] = (sql, name)
-        except (subprocess.CalledProcessError, psycopg.Error) as exc:
-            why = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        finally:
-            _drop_schema(name)
-        if why is not None:
-            warnings.warn(f"every PostgreSQL test migrates its schema: {why}", stacklevel=1)
+        made = json.loads(run_share.made_once("pg-template.json", _make_pg_template).read_text())
+        _pg_state["template"] = (made["sql"], made["name"]) if "sql" in made else None
+        if "why" in made:
+            warnings.warn(f"every PostgreSQL test migrates its schema: {made['why']}", stacklevel=1)
     return _pg_state["template"]  # type: ignore[return-value]
+
+
+def _make_pg_template(path: Path) -> None:
+    """``{"sql", "name"}`` (a migrated schema's dump and its name) or ``{"why"}`` to ``path``."""
+    if not shutil.which("pg_dump"):
+        path.write_text(json.dumps({"why": "there is no pg_dump"}))
+        return
+    db, name = _migrated_schema()
+    db.dispose()
+    try:
+        sql = _pg_dump(name)
+        why = _replay_differs(sql, name)
+    except (subprocess.CalledProcessError, psycopg.Error) as exc:
+        why = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    finally:
+        _drop_schema(name)
+    path.write_text(json.dumps({"why": why} if why else {"sql": sql, "name": name}))
 
 
 def _replay_differs(sql: str, name: str) -> str | None:
@@ -223,27 +245,26 @@ def db(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) ->
 _demo_state: dict[str, Any] = {}
 
 
-def _demo_template_sqlite(template: Path, folder: Path | None = None) -> Path:
-    """The process's demo file (tests/shared_demo.py; ``folder`` is no longer used). Copy it,
-    never open it; new tests take ``demo_db`` or ``tests.shared_demo.sqlite_demo_db``."""
-    return sqlite_demo_file(template)
-
-
 def _demo_template_pg() -> tuple[str, str]:
-    """The demo loaded once per test process into a PostgreSQL schema, kept as SQL (pg_dump
-    puts triggers after the rows, so the append-only guards do not refuse the replay)."""
+    """The demo loaded once per test run into a PostgreSQL schema, kept as SQL (pg_dump puts
+    triggers after the rows, so the append-only guards do not refuse the replay)."""
     if "pg" not in _demo_state:
-        from vein2vein.demo.generator import load_demo
-
-        database, schema = _pg_db()
-        try:
-            assert load_demo(database)
-            database.dispose()
-            _demo_state["pg"] = (_pg_dump(schema), schema)
-        finally:
-            database.dispose()
-            _drop_schema(schema)
+        made = json.loads(run_share.made_once("pg-demo.json", _make_pg_demo).read_text())
+        _demo_state["pg"] = (made["sql"], made["name"])
     return _demo_state["pg"]  # type: ignore[no-any-return]
+
+
+def _make_pg_demo(path: Path) -> None:
+    from vein2vein.demo.generator import load_demo
+
+    database, schema = _pg_db()
+    try:
+        assert load_demo(database)
+        database.dispose()
+        path.write_text(json.dumps({"sql": _pg_dump(schema), "name": schema}))
+    finally:
+        database.dispose()
+        _drop_schema(schema)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
@@ -253,9 +274,9 @@ def demo_db(
     tmp_path: Path,
 ) -> Iterator[Database]:
     """A fresh database holding the whole demo (``v2v demo``), once on SQLite and once on
-    PostgreSQL; the demo is loaded once per test process and copied for each test."""
+    PostgreSQL; the demo is loaded once per test run and copied for each test."""
     if request.param == "sqlite":
-        # the process's demo file, shared with the fuzzers and the browser tests' running_demo
+        # the run's demo file, shared with the fuzzers and the browser tests' running_demo
         path = tmp_path / "demo.db"
         shutil.copy(sqlite_demo_file(sqlite_template), path)
         database = Database(make_settings(f"sqlite:///{path}"))
@@ -299,7 +320,7 @@ def cli_env(cli_db: Database) -> dict[str, str]:
 
 @pytest.fixture
 def cli_demo(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
-    """The demo on SQLite (a copy of the process's demo file) for ``v2v`` commands run with
+    """The demo on SQLite (a copy of the run's demo file) for ``v2v`` commands run with
     CliRunner (via ``cli_demo_env``)."""
     from vein2vein.core.settings import get_settings
 

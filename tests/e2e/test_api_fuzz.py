@@ -53,7 +53,7 @@ def _settings(path: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def demo_template() -> Path:
-    """The demo loaded once per test process (tests/shared_demo.py, the file ``demo_db`` and
+    """The demo loaded once per test run (tests/shared_demo.py, the file ``demo_db`` and
     the browser tests copy too); each role's test works on its own copy."""
     return sqlite_demo_file()
 

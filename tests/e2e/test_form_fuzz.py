@@ -44,7 +44,7 @@ texts = st.one_of(
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
-    """A copy of the process's demo (tests/shared_demo.py), shared by the module's roles."""
+    """A copy of the run's demo (tests/shared_demo.py), shared by the module's roles."""
     return sqlite_demo_db(tmp_path_factory.mktemp("fuzz") / "demo.db")
 
 

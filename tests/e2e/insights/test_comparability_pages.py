@@ -5,7 +5,7 @@ written, signed and approved over the web, with no value of the test arm on its 
 API or in ``v2v comparability show --json`` before the approval, and the run's report (page,
 PDF, ``v2v comparability report --json``) after it; a bad protocol refused naming the field.
 
-The demo is loaded once per test process; each test works on its own copy.
+The demo is loaded once per test run; each test works on its own copy.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _settings(path: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def demo_file() -> Path:
-    """The process's demo file (tests/shared_demo.py: loaded once per test process)."""
+    """The run's demo file (tests/shared_demo.py: loaded once per test run)."""
     return sqlite_demo_file()
 
 

@@ -35,7 +35,7 @@ READERS = ("qa.approver", "operator", "helixa.viewer")
 
 @pytest.fixture
 def demo(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
-    """A copy of the process's demo file (tests/shared_demo.py)."""
+    """A copy of the run's demo file (tests/shared_demo.py)."""
     path = tmp_path / "demo.db"
     shutil.copy(sqlite_demo_file(sqlite_template), path)
     db = Database(make_settings(f"sqlite:///{path}"))

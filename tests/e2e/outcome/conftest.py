@@ -1,5 +1,5 @@
-"""The demo for the product and outcome pages and API: the process's demo file
-(tests/shared_demo.py, loaded once per test process), each test works on its own copy
+"""The demo for the product and outcome pages and API: the run's demo file
+(tests/shared_demo.py, loaded once per test run), each test works on its own copy
 (``demo``), as tests/e2e/quality/conftest.py does."""
 
 from __future__ import annotations

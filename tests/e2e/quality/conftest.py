@@ -1,5 +1,5 @@
-"""The demo for the QC release pages and API: the process's demo file (tests/shared_demo.py,
-loaded once per test process), each test works on its own copy (``demo``)."""
+"""The demo for the QC release pages and API: the run's demo file (tests/shared_demo.py,
+loaded once per test run), each test works on its own copy (``demo``)."""
 
 from __future__ import annotations
 

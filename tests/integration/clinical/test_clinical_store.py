@@ -278,7 +278,7 @@ def test_report_prints_dataset_hash_and_audit_head_and_its_export_is_audited(
 
 
 def test_demo_study_readout_reproduces_the_press_release_figures(demo_db: Database) -> None:
-    db = demo_db  # the demo as load_demo loads it, once per test process and engine (conftest)
+    db = demo_db  # the demo as load_demo loads it, once per test run and engine (conftest)
     assert not load_demo(db)  # idempotent: nothing added the second time
     with db.read() as session:
         study = session.scalars(select(Study).where(Study.code == DEMO_STUDY_CODE)).one()

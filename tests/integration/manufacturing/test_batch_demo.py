@@ -64,7 +64,7 @@ def _by_order(session: Any) -> dict[str, Batch]:
 
 
 def test_demo_batches_at_both_sites_with_their_stories(demo_db: Database) -> None:
-    db = demo_db  # the demo as load_demo loads it, once per test process and engine (conftest)
+    db = demo_db  # the demo as load_demo loads it, once per test run and engine (conftest)
     with db.read() as s:
         listed = {r["order"]: r for r in batch_views.list_batches(s, _qa(s))}
         assert {

@@ -28,7 +28,7 @@ def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> Any:
 def test_release_coa_results_and_spec_commands(
     cli_demo: Database, cli_demo_env: dict[str, str], tmp_path: Path
 ) -> None:
-    cli_db, cli_env = cli_demo, cli_demo_env  # a copy of the process's demo (conftest)
+    cli_db, cli_env = cli_demo, cli_demo_env  # a copy of the run's demo (conftest)
     with cli_db.read() as s:
         batch = {b.order.number: b.id for b in s.scalars(select(Batch)) if b.order}
 
