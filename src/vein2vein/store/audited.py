@@ -9,7 +9,8 @@ or DELETE, through the ORM or not), and a unit of work that commits such a chang
 audit entry is refused with :class:`UnauditedChange` and rolled back (``store.uow``).
 
 Part 11 asks for the audit entry anyway (21 CFR 11.10(e)); this makes forgetting it a failing
-test instead of a stale screen.
+test instead of a stale screen. The check is conservative: a write undone by a rolled-back
+savepoint still counts as written. Only engines made by ``make_engine`` are tracked.
 """
 
 from __future__ import annotations
