@@ -208,7 +208,7 @@ def _replay_differs(sql: str, name: str) -> str | None:
 
 
 def _pg_db(**extra: object) -> tuple[Database, str]:
-    """A fresh schema holding every migration's result (from the process's template)."""
+    """A fresh schema holding every migration's result (from the run's template)."""
     require_pg()
     template = _pg_template()
     if template is None:

@@ -206,9 +206,11 @@ def _handed_out(ds: ClinicalDataset) -> ClinicalDataset:
 
 def load_dataset(session: Session, version: DatasetVersion) -> ClinicalDataset:
     key = (version.sha256, version.format, version.evaluator)
-    kept = _CACHE.get(key)
-    if kept is not None:
-        return _handed_out(kept)
+    return _handed_out(_CACHE.get_or_make(key, lambda: _frozen(_read_stored(session, version))))
+
+
+def _read_stored(session: Session, version: DatasetVersion) -> ClinicalDataset:
+    """The version's stored files read again, each checked against its hash."""
     rows = list(
         session.scalars(
             select(DatasetFile)
@@ -223,4 +225,4 @@ def load_dataset(session: Session, version: DatasetVersion) -> ClinicalDataset:
     )
     if ds.input_hash() != version.sha256:
         raise StoredDataAltered(f"dataset version {version.id}: files do not match its hash")
-    return _handed_out(_CACHE.put(key, _frozen(ds)))
+    return ds
